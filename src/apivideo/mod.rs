@@ -1,0 +1,610 @@
+//! api.video: authentication and Upload Tokens, as the official clients see them.
+//!
+//! Everything api.video-specific lives here: routes and operation names, the problem+json error
+//! shape, the exact media types, ATOM dates, rate-limit headers. State is kept per project
+//! (API key), like the vendor, so parallel tests can share one server through separate keys.
+//! The reference is `../shared/specs/apivideo.md`; choices it leaves open are in `FIDELITY.md`.
+
+mod auth;
+mod problem;
+mod ratelimit;
+mod routes;
+mod tokens;
+mod wire;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use indexmap::IndexMap;
+use time::OffsetDateTime;
+
+pub use problem::{Problem, ProblemItem};
+pub use ratelimit::RateLimits;
+
+use crate::ids::Ids;
+use crate::journal::{Handled, Vendor};
+use crate::server::Shared;
+use ratelimit::{Budget, RateInfo};
+use routes::{Class, NoRoute, Route};
+
+/// The API key of the default project when no key is configured.
+pub const DEFAULT_API_KEY: &str = "vidmock-api-key";
+
+/// api.video settings of a server (set through [`crate::MockServerBuilder`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Project API keys, default project first; empty means `[DEFAULT_API_KEY]`.
+    pub keys: Vec<String>,
+    /// Lifetime of access tokens (`expires_in`).
+    pub access_token_ttl: Duration,
+    /// Per-minute budgets of every project.
+    pub rate_limits: RateLimits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            access_token_ttl: Duration::from_secs(3600),
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// An upload token as vidmock stores it.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let token = server.apivideo().create_token(None);
+/// assert!(token.token.starts_with("to"));
+/// assert_eq!(token.ttl, 0);
+/// assert_eq!(token.expires_at, None);
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadToken {
+    /// `to` + 22 base62 characters.
+    pub token: String,
+    /// Lifetime in seconds; 0 means it never expires.
+    pub ttl: u32,
+    /// Creation instant, on the server's clock.
+    pub created_at: OffsetDateTime,
+    /// `created_at + ttl`, or `None` for ttl 0.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl UploadToken {
+    fn new(token: String, ttl: u32, created_at: OffsetDateTime) -> Self {
+        let expires_at = (ttl > 0).then(|| created_at + Duration::from_secs(ttl.into()));
+        Self {
+            token,
+            ttl,
+            created_at,
+            expires_at,
+        }
+    }
+
+    /// Whether the token still accepts new uploads at `now`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let token = server.apivideo().create_token(Some(std::time::Duration::from_secs(10)));
+    /// assert!(token.is_active(server.clock().now()));
+    /// # }
+    /// ```
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+/// What an access token from `/auth/*` grants.
+#[derive(Clone, Debug)]
+pub(crate) struct Grant {
+    /// The project's API key.
+    pub key: String,
+    /// The token is refused from this instant on.
+    pub expires_at: OffsetDateTime,
+}
+
+/// One api.video project.
+#[derive(Debug)]
+pub(crate) struct Project {
+    /// Upload tokens by id, in creation order; expired ones stay (invisible) until deleted.
+    tokens: IndexMap<String, UploadToken>,
+    budget: Budget,
+}
+
+impl Project {
+    fn new() -> Self {
+        Self {
+            tokens: IndexMap::new(),
+            budget: Budget::default(),
+        }
+    }
+}
+
+/// Everything the api.video side keeps, behind one lock.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// Projects by API key; the first is the default project.
+    pub projects: IndexMap<String, Project>,
+    /// Live and expired access tokens → grant.
+    pub access: std::collections::HashMap<String, Grant>,
+    /// Unspent refresh tokens → API key.
+    pub refresh: std::collections::HashMap<String, String>,
+}
+
+/// The api.video backend of one server.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    pub config: Config,
+    /// Held only for synchronous bookkeeping, never across an `.await`.
+    state: Mutex<State>,
+}
+
+impl Backend {
+    pub(crate) fn new(mut config: Config) -> Self {
+        if config.keys.is_empty() {
+            config.keys.push(DEFAULT_API_KEY.to_owned());
+        }
+        let state = State {
+            projects: config
+                .keys
+                .iter()
+                .map(|key| (key.clone(), Project::new()))
+                .collect(),
+            ..State::default()
+        };
+        Self {
+            config,
+            state: Mutex::new(state),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // Every mutation below completes before the guard drops; a panic cannot leave a
+        // half-written record, so a poisoned lock still guards consistent data.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets tokens, videos and grants; projects (the credentials) stay.
+    pub(crate) fn reset(&self) {
+        let mut state = self.lock();
+        for project in state.projects.values_mut() {
+            *project = Project::new();
+        }
+        state.access.clear();
+        state.refresh.clear();
+    }
+
+    fn add_project(&self, key: &str) {
+        self.lock()
+            .projects
+            .entry(key.to_owned())
+            .or_insert_with(Project::new);
+    }
+
+    /// Issues an access/refresh token pair for project `key`.
+    fn grant(&self, ids: &Ids, key: String, now: OffsetDateTime) -> (String, String) {
+        let access_token = ids.base62("", 86);
+        let refresh_token = ids.hex("def502", 128);
+        let expires_at = now + self.config.access_token_ttl;
+        let mut state = self.lock();
+        state.access.insert(
+            access_token.clone(),
+            Grant {
+                key: key.clone(),
+                expires_at,
+            },
+        );
+        state.refresh.insert(refresh_token.clone(), key);
+        (access_token, refresh_token)
+    }
+
+    fn create_token(&self, ids: &Ids, key: &str, ttl: u32, now: OffsetDateTime) -> UploadToken {
+        let token = UploadToken::new(ids.base62("to", 22), ttl, now);
+        if let Some(project) = self.lock().projects.get_mut(key) {
+            project.tokens.insert(token.token.clone(), token.clone());
+        }
+        token
+    }
+
+    fn active_tokens(&self, key: &str, now: OffsetDateTime) -> Vec<UploadToken> {
+        self.lock()
+            .projects
+            .get(key)
+            .map(|project| {
+                project
+                    .tokens
+                    .values()
+                    .filter(|t| t.is_active(now))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn active_token(&self, key: &str, token: &str, now: OffsetDateTime) -> Option<UploadToken> {
+        self.lock()
+            .projects
+            .get(key)?
+            .tokens
+            .get(token)
+            .filter(|t| t.is_active(now))
+            .cloned()
+    }
+
+    /// Deletes an active token; `false` when there is none by that id (or it has expired).
+    fn delete_token(&self, key: &str, token: &str, now: OffsetDateTime) -> bool {
+        let mut state = self.lock();
+        let Some(project) = state.projects.get_mut(key) else {
+            return false;
+        };
+        match project.tokens.get(token) {
+            Some(t) if t.is_active(now) => project.tokens.shift_remove(token).is_some(),
+            _ => false,
+        }
+    }
+
+    fn take_budget(
+        &self,
+        key: &str,
+        class: Class,
+        now: OffsetDateTime,
+    ) -> Result<RateInfo, RateInfo> {
+        let limits = self.config.rate_limits;
+        match self.lock().projects.get_mut(key) {
+            Some(project) => project.budget.take(&limits, class, now),
+            None => Ok(RateInfo::untouched(&limits, class, now)),
+        }
+    }
+}
+
+/// Answers one request addressed to api.video.
+pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+    let route = Route::classify(request.method(), request.uri().path());
+    let operation = route.as_ref().ok().map(|r| r.operation().to_owned());
+    let now = shared.clock.now();
+    let limits = shared.apivideo.config.rate_limits;
+    let mut response = match route {
+        Err(no_route) => {
+            let problem = match no_route {
+                NoRoute::NotFound => Problem::unrecognized_request_url(),
+                NoRoute::MethodNotAllowed => Problem::method_not_allowed(),
+            };
+            with_rate(
+                problem.into_response(),
+                RateInfo::untouched(&limits, Class::Read, now),
+            )
+        }
+        Ok(route) => serve(&shared, route, request, now).await,
+    };
+    response.extensions_mut().insert(Handled {
+        vendor: Vendor::ApiVideo,
+        operation,
+    });
+    response
+}
+
+async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateTime) -> Response {
+    let backend = &shared.apivideo;
+    let limits = backend.config.rate_limits;
+    let class = route.class();
+    let (parts, body) = request.into_parts();
+    if class == Class::Exempt {
+        let result = match wire::read_json(body).await {
+            Err(problem) => Err(problem),
+            Ok(body) => match route {
+                Route::Authenticate => auth::authenticate(backend, &shared.ids, body, now),
+                _ => auth::refresh(backend, &shared.ids, body, now),
+            },
+        };
+        return with_rate(
+            result.unwrap_or_else(IntoResponse::into_response),
+            RateInfo::untouched(&limits, Class::Write, now),
+        );
+    }
+    let key = match auth::authorize(backend, &parts.headers, now) {
+        Ok(key) => key,
+        Err(problem) => {
+            return with_rate(
+                problem.into_response(),
+                RateInfo::untouched(&limits, class, now),
+            )
+        }
+    };
+    let rate = match backend.take_budget(&key, class, now) {
+        Ok(rate) => rate,
+        Err(spent) => return with_rate(Problem::too_many_requests().into_response(), spent),
+    };
+    let result = match route {
+        Route::CreateToken => match wire::read_json(body).await {
+            Ok(body) => tokens::create(backend, &shared.ids, &key, body, now),
+            Err(problem) => Err(problem),
+        },
+        Route::ListTokens => tokens::list(backend, &key, parts.uri.query(), now),
+        Route::GetToken(token) => tokens::get(backend, &key, &token, now),
+        Route::DeleteToken(token) => tokens::delete(backend, &key, &token, now),
+        Route::Authenticate | Route::RefreshToken => unreachable!("exempt routes return above"),
+    };
+    with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
+}
+
+fn with_rate(mut response: Response, rate: RateInfo) -> Response {
+    rate.apply(response.headers_mut());
+    response
+}
+
+/// A matcher for recorded requests (and, later, faults) by api.video operation name:
+/// `authenticate`, `refreshToken`, `createToken`, `listTokens`, `getToken`, `deleteToken`, …
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// reqwest::Client::new().delete(format!("{}/upload-tokens/to123", server.uri())).send().await.unwrap();
+/// assert_eq!(server.received(vidmock::apivideo::op("deleteToken")).len(), 1);
+/// # }
+/// ```
+pub fn op(operation: impl Into<String>) -> OperationMatcher {
+    OperationMatcher(operation.into())
+}
+
+/// See [`op`].
+#[derive(Clone, Debug)]
+pub struct OperationMatcher(String);
+
+impl wiremock::Match for OperationMatcher {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        Route::classify(&request.method, request.url.path())
+            .is_ok_and(|route| route.operation() == self.0)
+    }
+}
+
+/// Reads and seeds one api.video project of a running server.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let other = server.apivideo().add_project("second-key");
+/// other.create_token(None);
+/// assert_eq!(other.tokens().len(), 1);
+/// assert!(server.apivideo().tokens().is_empty());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ApiVideo<'a> {
+    shared: &'a Shared,
+    /// The API key of the project this handle reads and writes.
+    key: String,
+}
+
+impl std::fmt::Debug for ApiVideo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiVideo").field("key", &self.key).finish()
+    }
+}
+
+impl<'a> ApiVideo<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> Self {
+        let key = shared.apivideo.config.keys[0].clone();
+        Self { shared, key }
+    }
+
+    fn backend(&self) -> &'a Backend {
+        &self.shared.apivideo
+    }
+
+    /// The API key of this project (for the default handle, the default project's key).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.apivideo().api_key(), "vidmock-api-key");
+    /// # }
+    /// ```
+    pub fn api_key(&self) -> String {
+        self.key.clone()
+    }
+
+    /// Every project's API key, default first.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.apivideo().api_keys(), vec!["vidmock-api-key".to_string()]);
+    /// # }
+    /// ```
+    pub fn api_keys(&self) -> Vec<String> {
+        self.backend().lock().projects.keys().cloned().collect()
+    }
+
+    /// A handle on another existing project.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(server.apivideo().project("unknown").is_none());
+    /// # }
+    /// ```
+    pub fn project(&self, key: &str) -> Option<ApiVideo<'a>> {
+        self.backend()
+            .lock()
+            .projects
+            .contains_key(key)
+            .then(|| ApiVideo {
+                shared: self.shared,
+                key: key.to_owned(),
+            })
+    }
+
+    /// Adds a project with this API key (or finds the existing one) and returns its handle.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.apivideo().add_project("k2").api_key(), "k2");
+    /// # }
+    /// ```
+    pub fn add_project(&self, key: &str) -> ApiVideo<'a> {
+        self.backend().add_project(key);
+        ApiVideo {
+            shared: self.shared,
+            key: key.to_owned(),
+        }
+    }
+
+    /// Creates an upload token as `POST /upload-tokens` would; `None` never expires. A ttl
+    /// above the vendor's maximum (2147483647 s) is capped at it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let token = server.apivideo().create_token(Some(std::time::Duration::from_secs(3600)));
+    /// assert_eq!(token.ttl, 3600);
+    /// assert!(token.expires_at.is_some());
+    /// # }
+    /// ```
+    pub fn create_token(&self, ttl: Option<Duration>) -> UploadToken {
+        let ttl = ttl.map_or(0, |ttl| ttl.as_secs().min(tokens::MAX_TTL as u64) as u32);
+        self.backend()
+            .create_token(&self.shared.ids, &self.key, ttl, self.shared.clock.now())
+    }
+
+    /// The project's active tokens (expired and deleted ones left out), in creation order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.apivideo().create_token(None);
+    /// assert_eq!(server.apivideo().tokens().len(), 1);
+    /// # }
+    /// ```
+    pub fn tokens(&self) -> Vec<UploadToken> {
+        self.backend()
+            .active_tokens(&self.key, self.shared.clock.now())
+    }
+
+    /// One active token.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let token = server.apivideo().create_token(None);
+    /// assert_eq!(server.apivideo().token(&token.token), Some(token));
+    /// # }
+    /// ```
+    pub fn token(&self, token: &str) -> Option<UploadToken> {
+        self.backend()
+            .active_token(&self.key, token, self.shared.clock.now())
+    }
+
+    /// Deletes an active token; `false` when there was none.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let token = server.apivideo().create_token(None);
+    /// assert!(server.apivideo().delete_token(&token.token));
+    /// assert!(!server.apivideo().delete_token(&token.token));
+    /// # }
+    /// ```
+    pub fn delete_token(&self, token: &str) -> bool {
+        self.backend()
+            .delete_token(&self.key, token, self.shared.clock.now())
+    }
+
+    /// Mints an access token for this project, as `POST /auth/api-key` would, for tests that
+    /// send `Authorization: Bearer …` themselves.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let bearer = server.apivideo().access_token();
+    /// let answer = reqwest::Client::new()
+    ///     .get(format!("{}/upload-tokens", server.uri()))
+    ///     .bearer_auth(bearer)
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(answer.status(), 200);
+    /// # }
+    /// ```
+    pub fn access_token(&self) -> String {
+        let (access, _refresh) =
+            self.backend()
+                .grant(&self.shared.ids, self.key.clone(), self.shared.clock.now());
+        access
+    }
+}
+
+impl Backend {
+    /// The admin API's view: every project with its active tokens.
+    pub(crate) fn state_json(&self, now: OffsetDateTime) -> serde_json::Value {
+        let state = self.lock();
+        let projects: Vec<serde_json::Value> = state
+            .projects
+            .iter()
+            .map(|(key, project)| {
+                let tokens: Vec<serde_json::Value> = project
+                    .tokens
+                    .values()
+                    .filter(|t| t.is_active(now))
+                    .map(|t| {
+                        serde_json::json!({
+                            "token": t.token,
+                            "ttl": t.ttl,
+                            "createdAt": wire::atom(t.created_at),
+                            "expiresAt": t.expires_at.map(wire::atom),
+                            "secondsToExpiry": t.expires_at.map(|e| (e - now).whole_seconds()),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({ "apiKey": key, "uploadTokens": tokens })
+            })
+            .collect();
+        serde_json::json!({ "projects": projects })
+    }
+}

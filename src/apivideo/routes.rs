@@ -1,0 +1,134 @@
+//! Which api.video operation a method and path name.
+//!
+//! This one table drives the dispatcher, the journal's operation names and the `op()` matcher,
+//! so the three can never disagree. Operation names are a public contract: faults and
+//! expectations refer to them.
+
+use axum::http::Method;
+
+/// An api.video operation with its path parameters (percent-decoded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Authenticate,
+    RefreshToken,
+    CreateToken,
+    ListTokens,
+    GetToken(String),
+    DeleteToken(String),
+}
+
+/// Why a request matched no operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoRoute {
+    /// No operation has this path.
+    NotFound,
+    /// The path exists, with other methods.
+    MethodNotAllowed,
+}
+
+/// What a request costs against the per-minute budgets (../shared/specs/apivideo.md §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// `/auth/*`: never limited.
+    Exempt,
+    Read,
+    Write,
+    #[allow(dead_code)]
+    Upload,
+}
+
+impl Route {
+    /// Classifies `method` + `path` (the raw, percent-encoded path).
+    pub(crate) fn classify(method: &Method, path: &str) -> Result<Route, NoRoute> {
+        let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        let route = match (segments.as_slice(), method.clone()) {
+            (["auth", "api-key"], Method::POST) => Route::Authenticate,
+            (["auth", "refresh"], Method::POST) => Route::RefreshToken,
+            (["upload-tokens"], Method::POST) => Route::CreateToken,
+            (["upload-tokens"], Method::GET) => Route::ListTokens,
+            (["upload-tokens", token], Method::GET) if !token.is_empty() => {
+                Route::GetToken(decode(token)?)
+            }
+            (["upload-tokens", token], Method::DELETE) if !token.is_empty() => {
+                Route::DeleteToken(decode(token)?)
+            }
+            (["auth", "api-key" | "refresh"] | ["upload-tokens"], _) => {
+                return Err(NoRoute::MethodNotAllowed)
+            }
+            (["upload-tokens", token], _) if !token.is_empty() => {
+                return Err(NoRoute::MethodNotAllowed)
+            }
+            _ => return Err(NoRoute::NotFound),
+        };
+        Ok(route)
+    }
+
+    /// The operation's public name (`createToken`, …).
+    pub(crate) fn operation(&self) -> &'static str {
+        match self {
+            Route::Authenticate => "authenticate",
+            Route::RefreshToken => "refreshToken",
+            Route::CreateToken => "createToken",
+            Route::ListTokens => "listTokens",
+            Route::GetToken(_) => "getToken",
+            Route::DeleteToken(_) => "deleteToken",
+        }
+    }
+
+    pub(crate) fn class(&self) -> Class {
+        match self {
+            Route::Authenticate | Route::RefreshToken => Class::Exempt,
+            Route::ListTokens | Route::GetToken(_) => Class::Read,
+            Route::CreateToken | Route::DeleteToken(_) => Class::Write,
+        }
+    }
+}
+
+/// Percent-decodes a path segment; a segment that is not UTF-8 names nothing.
+fn decode(segment: &str) -> Result<String, NoRoute> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| NoRoute::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_paths_name_their_operations() {
+        assert_eq!(
+            Route::classify(&Method::GET, "/upload-tokens/to1%41"),
+            Ok(Route::GetToken("to1A".into()))
+        );
+        assert_eq!(
+            Route::classify(&Method::POST, "/upload-tokens"),
+            Ok(Route::CreateToken)
+        );
+    }
+
+    #[test]
+    fn known_paths_with_other_methods_are_not_allowed() {
+        assert_eq!(
+            Route::classify(&Method::PUT, "/upload-tokens"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(
+            Route::classify(&Method::GET, "/auth/api-key"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        assert_eq!(
+            Route::classify(&Method::GET, "/upload-tokens/"),
+            Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            Route::classify(&Method::GET, "/nope"),
+            Err(NoRoute::NotFound)
+        );
+    }
+}

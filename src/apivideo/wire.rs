@@ -1,0 +1,74 @@
+//! api.video's transport conventions: exact media types, ATOM dates, bounded JSON bodies.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::Problem;
+
+/// JSON payloads (not uploads) above this size are refused as an invalid payload.
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON success. The Content-Type is exactly `application/json`: the official Node client
+/// refuses `application/json; charset=utf-8` (../shared/specs/apivideo.md §1.2).
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// 204 with neither body nor Content-Type.
+pub(crate) fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().remove(header::CONTENT_TYPE);
+    response
+}
+
+/// "ATOM UTC": `YYYY-MM-DDTHH:MM:SS+00:00`, no fraction, never `Z` (§1.5).
+pub(crate) fn atom(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+00:00",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// Reads a JSON body whatever its Content-Type (the browser uploader sends JSON as text/plain).
+/// `Ok(None)` for an empty or blank body.
+pub(crate) async fn read_json(body: Body) -> Result<Option<serde_json::Value>, Problem> {
+    let limited = http_body_util::Limited::new(body, JSON_BODY_LIMIT);
+    let bytes = limited
+        .collect()
+        .await
+        .map_err(|_| Problem::invalid_payload())?
+        .to_bytes();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|_| Problem::invalid_payload())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_atom_with_a_numeric_utc_offset_and_no_fraction() {
+        let at = time::macros::datetime!(2020-12-02 10:13:19.5 UTC);
+        assert_eq!(atom(at), "2020-12-02T10:13:19+00:00");
+    }
+}

@@ -1,0 +1,257 @@
+//! Every request vidmock answers, kept so tests can assert on what their client really sent.
+//!
+//! The journal is bounded (oldest entries fall off first) so a long-running binary or a soak test
+//! keeps flat memory. Bodies are kept up to a limit; the size and the sha256 always cover the
+//! whole body as it was read, so a 1 GiB upload is recorded as a prefix plus a digest, never as
+//! a copy. Entries convert to [`wiremock::Request`] so any `wiremock::Match` can query them.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Method};
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// Which emulated API answered a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    /// api.video (`/auth`, `/upload-tokens`, `/upload`, `/videos`).
+    #[serde(rename = "apivideo")]
+    ApiVideo,
+    /// Kaltura API v3 (`/api_v3`).
+    Kaltura,
+}
+
+impl Vendor {
+    /// The vendor's name as the admin API and the journal print it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// assert_eq!(vidmock::Vendor::ApiVideo.as_str(), "apivideo");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::ApiVideo => "apivideo",
+            Vendor::Kaltura => "kaltura",
+        }
+    }
+}
+
+/// What a vendor module says about the request it answered; put in the response's extensions
+/// so the journal can name the operation without knowing any wire format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Handled {
+    pub vendor: Vendor,
+    pub operation: Option<String>,
+}
+
+/// One request as vidmock received and answered it.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let _ = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+/// let requests = server.received_requests();
+/// assert_eq!(requests[0].operation.as_deref(), Some("listTokens"));
+/// assert_eq!(requests[0].status, Some(401));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// Increasing from 1 in arrival order; never reused, also after the journal drops entries.
+    pub seq: u64,
+    /// When the request arrived, on the server's [`crate::Clock`].
+    pub received_at: OffsetDateTime,
+    /// The client's address, when the request came over a socket.
+    pub client: Option<std::net::SocketAddr>,
+    /// The HTTP method.
+    pub method: Method,
+    /// The full URL as the client addressed this server.
+    pub url: url::Url,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The body up to the journal's body limit.
+    pub body: Bytes,
+    /// How many body bytes the server read in total.
+    pub body_size: u64,
+    /// Hex sha256 of every body byte the server read.
+    pub body_sha256: String,
+    /// The vendor that answered, if the request reached one.
+    pub vendor: Option<Vendor>,
+    /// The operation name (`createToken`, `uploadtoken.upload`, …) when the route is known.
+    pub operation: Option<String>,
+    /// The status sent, or `None` while unanswered (or when no answer was ever sent).
+    pub status: Option<u16>,
+    /// The fault rule applied to this request, if any.
+    pub fault: Option<String>,
+    /// Time from arrival to the response head.
+    pub duration: Option<Duration>,
+}
+
+impl RecordedRequest {
+    /// The recorded request as wiremock sees one, so `wiremock::Match` implementations apply.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use wiremock::Match;
+    /// let server = vidmock::MockServer::start().await;
+    /// let _ = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// let request = server.received_requests()[0].to_wiremock();
+    /// assert!(wiremock::matchers::path("/upload-tokens").matches(&request));
+    /// # }
+    /// ```
+    pub fn to_wiremock(&self) -> wiremock::Request {
+        wiremock::Request {
+            url: self.url.clone(),
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            body: self.body.to_vec(),
+        }
+    }
+}
+
+impl From<&RecordedRequest> for wiremock::Request {
+    fn from(recorded: &RecordedRequest) -> Self {
+        recorded.to_wiremock()
+    }
+}
+
+/// The default number of requests kept.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+/// The default number of body bytes kept per request.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The bounded request log of one server.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    inner: Mutex<JournalState>,
+    /// Maximum entries kept; at least 1.
+    capacity: usize,
+    /// Maximum body bytes kept per entry.
+    body_limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct JournalState {
+    /// Entries in arrival order; `seq` strictly increasing front to back.
+    entries: VecDeque<RecordedRequest>,
+    /// The `seq` the next request gets.
+    next_seq: u64,
+    /// When false, nothing new is recorded (for measuring the journal's own cost).
+    disabled: bool,
+}
+
+impl Journal {
+    pub(crate) fn new(capacity: usize, body_limit: usize) -> Self {
+        Self {
+            inner: Mutex::new(JournalState {
+                next_seq: 1,
+                ..Default::default()
+            }),
+            capacity: capacity.max(1),
+            body_limit,
+        }
+    }
+
+    pub(crate) fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// Records the arrival of a request; returns its `seq`, or `None` when recording is off.
+    pub(crate) fn begin(&self, mut entry: RecordedRequest) -> Option<u64> {
+        let mut state = self.lock();
+        if state.disabled {
+            return None;
+        }
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        entry.seq = seq;
+        if state.entries.len() == self.capacity {
+            state.entries.pop_front();
+        }
+        state.entries.push_back(entry);
+        Some(seq)
+    }
+
+    /// Completes the entry `seq` (a no-op if it has already fallen off the journal).
+    pub(crate) fn complete(&self, seq: u64, update: impl FnOnce(&mut RecordedRequest)) {
+        let mut state = self.lock();
+        let Some(front) = state.entries.front().map(|e| e.seq) else {
+            return;
+        };
+        if seq < front {
+            return;
+        }
+        let index = (seq - front) as usize;
+        if let Some(entry) = state.entries.get_mut(index) {
+            debug_assert_eq!(entry.seq, seq);
+            update(entry);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
+        self.lock().entries.iter().cloned().collect()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().entries.clear();
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.lock().disabled = !enabled;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, JournalState> {
+        // Entries are replaced whole under the lock; a poisoned guard still holds a valid deque.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Watches a request body go by: keeps a prefix, counts and hashes every byte.
+#[derive(Debug)]
+pub(crate) struct BodyTap {
+    /// At most `limit` bytes: the start of the body.
+    prefix: Vec<u8>,
+    limit: usize,
+    /// Bytes seen so far.
+    size: u64,
+    hasher: Sha256,
+}
+
+impl BodyTap {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            prefix: Vec::new(),
+            limit,
+            size: 0,
+            hasher: Sha256::new(),
+        }
+    }
+
+    pub(crate) fn feed(&mut self, chunk: &[u8]) {
+        let room = self.limit.saturating_sub(self.prefix.len());
+        self.prefix
+            .extend_from_slice(&chunk[..room.min(chunk.len())]);
+        self.size += chunk.len() as u64;
+        self.hasher.update(chunk);
+    }
+
+    /// The prefix, total size and hex digest of what has been seen so far.
+    pub(crate) fn summary(&self) -> (Bytes, u64, String) {
+        (
+            Bytes::copy_from_slice(&self.prefix),
+            self.size,
+            hex::encode(self.hasher.clone().finalize()),
+        )
+    }
+}

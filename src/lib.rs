@@ -1,0 +1,60 @@
+//! # vidmock
+//!
+//! A mock of the upload-token APIs of two video platforms — **api.video** (Upload Tokens,
+//! delegated uploads, the auth and video calls around them) and **Kaltura** (API v3
+//! `uploadToken`) — built so that code integrating with them can be tested without the network,
+//! without accounts, and with failures on demand. Official clients are the judge of fidelity:
+//! the same status codes, media types, field names and error shapes as the vendors. Where the
+//! vendors' documentation is silent, the choice made is listed in `FIDELITY.md`.
+//!
+//! ## Getting started
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = vidmock::MockServer::start().await;
+//!
+//! // Point a client at `server.uri()` with the default project's API key.
+//! let client = reqwest::Client::new();
+//! let token: serde_json::Value = client
+//!     .post(format!("{}/upload-tokens", server.uri()))
+//!     .basic_auth(server.apivideo().api_key(), Some(""))
+//!     .json(&serde_json::json!({ "ttl": 3600 }))
+//!     .send()
+//!     .await
+//!     .unwrap()
+//!     .json()
+//!     .await
+//!     .unwrap();
+//!
+//! // Assert on state…
+//! let id = token["token"].as_str().unwrap();
+//! assert!(server.apivideo().token(id).is_some());
+//! // …move time instead of sleeping…
+//! server.clock().advance(std::time::Duration::from_secs(3601));
+//! assert!(server.apivideo().token(id).is_none());
+//! // …and look at what the client sent.
+//! assert_eq!(server.received(vidmock::apivideo::op("createToken")).len(), 1);
+//! # }
+//! ```
+//!
+//! ## Standalone
+//!
+//! The `vidmock` binary (feature `cli`) serves the same engine for frontend developers and for
+//! test suites in other languages, with an admin API under `/__vidmock`.
+
+#![warn(missing_docs)]
+
+mod admin;
+mod clock;
+mod conn;
+mod ids;
+mod journal;
+mod server;
+
+#[cfg(feature = "apivideo")]
+pub mod apivideo;
+
+pub use clock::Clock;
+pub use journal::{RecordedRequest, Vendor};
+pub use server::{MockServer, MockServerBuilder};

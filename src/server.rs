@@ -1,0 +1,651 @@
+//! `MockServer`: one emulated vendor world on one localhost port.
+//!
+//! A server owns its state (tenants, clock, journal, id generator) and the task that accepts its
+//! connections. It is cheap to start, so every test gets its own; dropping it closes the
+//! listening socket synchronously, so a dropped server refuses connections the moment `drop`
+//! returns, and no async work runs inside `Drop` (wiremock-rs livelocks when many servers drop at
+//! once because its `Drop` blocks on async locks).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use futures_util::StreamExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::conn::{self, ConnInfo};
+use crate::ids::Ids;
+use crate::journal::{self, BodyTap, Handled, Journal, RecordedRequest};
+
+/// State shared by every connection of one server. Each field guards its own data with a
+/// `std::sync::Mutex` held only for synchronous work, never across an `.await`.
+pub(crate) struct Shared {
+    /// Every expiry reads this clock.
+    pub clock: Clock,
+    /// The request log.
+    pub journal: Journal,
+    /// The one id generator of this server (seedable).
+    pub ids: Ids,
+    /// `http://HOST:PORT` of this server, used in URLs it hands out.
+    pub base_url: String,
+    /// api.video projects, tokens and auth grants.
+    #[cfg(feature = "apivideo")]
+    pub apivideo: crate::apivideo::Backend,
+}
+
+impl Shared {
+    /// Clears vendor state and the journal; credentials (API keys) stay.
+    pub(crate) fn reset(&self) {
+        self.journal.clear();
+        #[cfg(feature = "apivideo")]
+        self.apivideo.reset();
+    }
+}
+
+/// Configures a [`MockServer`] before it starts.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::builder()
+///     .seed(42)
+///     .apivideo_key("my-project-key")
+///     .start()
+///     .await;
+/// assert_eq!(server.apivideo().api_key(), "my-project-key");
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `.start().await`"]
+pub struct MockServerBuilder {
+    /// Where to listen; `127.0.0.1:0` unless told otherwise.
+    addr: SocketAddr,
+    /// A listener the caller bound already (takes precedence over `addr`).
+    listener: Option<std::net::TcpListener>,
+    seed: Option<u64>,
+    clock: Option<Clock>,
+    journal_capacity: usize,
+    journal_body_limit: usize,
+    #[cfg(feature = "apivideo")]
+    apivideo: crate::apivideo::Config,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listener: None,
+            seed: None,
+            clock: None,
+            journal_capacity: journal::DEFAULT_CAPACITY,
+            journal_body_limit: journal::DEFAULT_BODY_LIMIT,
+            #[cfg(feature = "apivideo")]
+            apivideo: crate::apivideo::Config::default(),
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Listens on `addr` instead of `127.0.0.1:0` (port 0 picks a free port).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().bind(([127, 0, 0, 1], 0).into()).start().await;
+    /// assert!(server.address().ip().is_loopback());
+    /// # }
+    /// ```
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Serves on a listener the caller has bound already.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = vidmock::MockServer::builder().listener(listener).start().await;
+    /// assert_eq!(server.address(), addr);
+    /// # }
+    /// ```
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Makes every generated id (tokens, videos, access tokens) reproducible.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let a = vidmock::MockServer::builder().seed(1).start().await;
+    /// let b = vidmock::MockServer::builder().seed(1).start().await;
+    /// assert_eq!(a.apivideo().create_token(None).token, b.apivideo().create_token(None).token);
+    /// # }
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Uses `clock` (for example one frozen beforehand, or shared between servers).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let clock = vidmock::Clock::new();
+    /// clock.freeze();
+    /// let server = vidmock::MockServer::builder().clock(clock.clone()).start().await;
+    /// assert_eq!(server.clock().now(), clock.now());
+    /// # }
+    /// ```
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How many requests the journal keeps (default 10,000; the oldest fall off first).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().journal_capacity(1).start().await;
+    /// for _ in 0..3 {
+    ///     reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// }
+    /// assert_eq!(server.received_requests().len(), 1);
+    /// # }
+    /// ```
+    pub fn journal_capacity(mut self, entries: usize) -> Self {
+        self.journal_capacity = entries;
+        self
+    }
+
+    /// How many bytes of each request body the journal keeps (default 64 KiB). Size and sha256
+    /// always cover the whole body.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().journal_body_limit(1024);
+    /// ```
+    pub fn journal_body_limit(mut self, bytes: usize) -> Self {
+        self.journal_body_limit = bytes;
+        self
+    }
+
+    /// Adds an api.video project with this API key. The first key added becomes the default
+    /// project; without any, the default project's key is [`crate::apivideo::DEFAULT_API_KEY`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().apivideo_key("a").apivideo_key("b").start().await;
+    /// assert_eq!(server.apivideo().api_keys(), vec!["a".to_string(), "b".to_string()]);
+    /// # }
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_key(mut self, key: impl Into<String>) -> Self {
+        self.apivideo.keys.push(key.into());
+        self
+    }
+
+    /// How long api.video access tokens from `/auth/api-key` and `/auth/refresh` live
+    /// (default 3600 s, as the vendor). Expiry is measured on the server's clock.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder()
+    ///     .apivideo_access_token_ttl(std::time::Duration::from_secs(60));
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.apivideo.access_token_ttl = ttl;
+        self
+    }
+
+    /// Per-minute request budgets of each api.video project (generous by default).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use vidmock::apivideo::RateLimits;
+    /// let builder = vidmock::MockServer::builder().apivideo_rate_limits(RateLimits::SANDBOX);
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_rate_limits(mut self, limits: crate::apivideo::RateLimits) -> Self {
+        self.apivideo.rate_limits = limits;
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// When the address cannot be bound (use [`MockServerBuilder::try_start`] to get the error)
+    /// or when called outside a tokio runtime.
+    pub async fn start(self) -> MockServer {
+        match self.try_start().await {
+            Ok(server) => server,
+            Err(error) => panic!("vidmock could not start: {error}"),
+        }
+    }
+
+    /// Like [`MockServerBuilder::start`], returning the bind error instead of panicking.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let result = vidmock::MockServer::builder().bind(taken.local_addr().unwrap()).try_start().await;
+    /// assert!(result.is_err());
+    /// # }
+    /// ```
+    pub async fn try_start(self) -> std::io::Result<MockServer> {
+        let listener = match self.listener {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)?
+            }
+            None => TcpListener::bind(self.addr).await?,
+        };
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            clock: self.clock.unwrap_or_default(),
+            journal: Journal::new(self.journal_capacity, self.journal_body_limit),
+            ids: Ids::new(self.seed),
+            base_url: format!("http://{address}"),
+            #[cfg(feature = "apivideo")]
+            apivideo: crate::apivideo::Backend::new(self.apivideo),
+        });
+        let listener = Arc::new(listener);
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let accept = tokio::spawn(conn::accept_loop(
+            listener.clone(),
+            app(shared.clone()),
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+        Ok(MockServer {
+            shared,
+            address,
+            listener: Some(listener),
+            shutdown,
+            tracker,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// An emulated api.video and Kaltura on a localhost port.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let token = reqwest::Client::new()
+///     .post(format!("{}/upload-tokens", server.uri()))
+///     .basic_auth(server.apivideo().api_key(), Some(""))
+///     .json(&serde_json::json!({ "ttl": 60 }))
+///     .send()
+///     .await
+///     .unwrap();
+/// assert_eq!(token.status(), 200);
+/// assert_eq!(server.apivideo().tokens().len(), 1);
+/// # }
+/// ```
+pub struct MockServer {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    /// `Some` until shutdown; shared with the accept task so `Drop` can close it synchronously.
+    listener: Option<Arc<TcpListener>>,
+    shutdown: CancellationToken,
+    /// Every connection task of this server.
+    tracker: TaskTracker,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Starts a server with both vendors and default credentials on `127.0.0.1`, any free port.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(server.uri().starts_with("http://127.0.0.1:"));
+    /// # }
+    /// ```
+    pub async fn start() -> MockServer {
+        Self::builder().start().await
+    }
+
+    /// A builder for a server with other credentials, a seed, limits…
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().seed(7).start().await;
+    /// # }
+    /// ```
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT`, the base URL to give a client.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.uri(), format!("http://{}", server.address()));
+    /// # }
+    /// ```
+    pub fn uri(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The socket address the server listens on.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_ne!(server.address().port(), 0);
+    /// # }
+    /// ```
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The server's clock: advance it to expire tokens without sleeping.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let token = server.apivideo().create_token(Some(std::time::Duration::from_secs(60)));
+    /// server.clock().advance(std::time::Duration::from_secs(61));
+    /// assert!(server.apivideo().token(&token.token).is_none());
+    /// # }
+    /// ```
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Reads and seeds the api.video side.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.apivideo().api_key(), vidmock::apivideo::DEFAULT_API_KEY);
+    /// # }
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo(&self) -> crate::apivideo::ApiVideo<'_> {
+        crate::apivideo::ApiVideo::new(&self.shared)
+    }
+
+    /// Every request recorded so far, oldest first (bounded by the journal's capacity).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(server.received_requests().is_empty());
+    /// # }
+    /// ```
+    pub fn received_requests(&self) -> Vec<RecordedRequest> {
+        self.shared.journal.snapshot()
+    }
+
+    /// The recorded requests that `matcher` matches; any `wiremock::Match` works, vendor matchers
+    /// such as [`crate::apivideo::op`] included.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use wiremock::matchers::method;
+    /// let server = vidmock::MockServer::start().await;
+    /// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// assert_eq!(server.received(method("GET")).len(), 1);
+    /// assert_eq!(server.received(vidmock::apivideo::op("createToken")).len(), 0);
+    /// # }
+    /// ```
+    pub fn received(&self, matcher: impl wiremock::Match) -> Vec<RecordedRequest> {
+        self.shared
+            .journal
+            .snapshot()
+            .into_iter()
+            .filter(|recorded| matcher.matches(&recorded.to_wiremock()))
+            .collect()
+    }
+
+    /// Forgets every recorded request.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// server.clear_requests();
+    /// assert!(server.received_requests().is_empty());
+    /// # }
+    /// ```
+    pub fn clear_requests(&self) {
+        self.shared.journal.clear();
+    }
+
+    /// Turns request recording on or off (on by default).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.set_recording(false);
+    /// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// assert!(server.received_requests().is_empty());
+    /// # }
+    /// ```
+    pub fn set_recording(&self, on: bool) {
+        self.shared.journal.set_enabled(on);
+    }
+
+    /// Clears vendor state and the journal, keeping credentials (API keys): the same as
+    /// `POST /__vidmock/reset`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.apivideo().create_token(None);
+    /// server.reset();
+    /// assert!(server.apivideo().tokens().is_empty());
+    /// # }
+    /// ```
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// Stops accepting, lets in-flight requests finish for a short grace period, then closes
+    /// every connection and waits until all of them are gone.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let address = server.address();
+    /// server.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(address).await.is_err());
+    /// # }
+    /// ```
+    pub async fn shutdown(mut self) {
+        self.stop_accepting();
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    /// Synchronous part of every shutdown: no new connection can be made once this returns.
+    fn stop_accepting(&mut self) {
+        self.shutdown.cancel();
+        if let Some(listener) = self.listener.take() {
+            // Shutting a listening socket down makes the kernel refuse new connections at once
+            // (the accept task still holds the descriptor until it notices the cancellation).
+            let _ = socket2::SockRef::from(&*listener).shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop_accepting();
+        self.tracker.close();
+    }
+}
+
+/// The whole HTTP surface of one server: the admin API, then the vendors.
+pub(crate) fn app(shared: Arc<Shared>) -> Router {
+    let vendors = Router::new()
+        .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
+        .with_state(shared.clone());
+    Router::new()
+        .nest("/__vidmock", crate::admin::router(shared.clone()))
+        .merge(vendors)
+}
+
+/// Sends a request to the vendor that owns its path.
+async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    #[cfg(feature = "apivideo")]
+    {
+        crate::apivideo::handle(shared, request).await
+    }
+    #[cfg(not(feature = "apivideo"))]
+    {
+        let _ = (shared, request);
+        axum::response::IntoResponse::into_response(axum::http::StatusCode::NOT_FOUND)
+    }
+}
+
+/// Journal middleware: records the request on arrival, taps its body as the handler reads it,
+/// and completes the entry with the status, operation and timing when the response is ready.
+async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let url = format!("{}{}", shared.base_url, parts.uri);
+    let entry = RecordedRequest {
+        seq: 0,
+        received_at: shared.clock.now(),
+        client: parts.extensions.get::<ConnInfo>().map(|info| info.peer),
+        method: parts.method.clone(),
+        url: url::Url::parse(&url).unwrap_or_else(|_| {
+            // The URI came through hyper's parser, so this only guards odd path bytes.
+            url::Url::parse(&shared.base_url).expect("base URL is valid")
+        }),
+        headers: parts.headers.clone(),
+        body: bytes::Bytes::new(),
+        body_size: 0,
+        body_sha256: String::new(),
+        vendor: None,
+        operation: None,
+        status: None,
+        fault: None,
+        duration: None,
+    };
+    let Some(seq) = shared.journal.begin(entry) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let tap = Arc::new(Mutex::new(BodyTap::new(shared.journal.body_limit())));
+    let body = {
+        let tap = tap.clone();
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                tap.lock().unwrap_or_else(|e| e.into_inner()).feed(bytes);
+            }
+            chunk
+        }))
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let (prefix, size, sha256) = tap.lock().unwrap_or_else(|e| e.into_inner()).summary();
+    let handled = response.extensions().get::<Handled>().cloned();
+    let status = response.status().as_u16();
+    shared.journal.complete(seq, |entry| {
+        entry.body = prefix;
+        entry.body_size = size;
+        entry.body_sha256 = sha256;
+        if let Some(handled) = handled {
+            entry.vendor = Some(handled.vendor);
+            entry.operation = handled.operation;
+        }
+        entry.status = Some(status);
+        entry.duration = Some(started.elapsed());
+    });
+    response
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Runs the official api.video clients (Node and Python) against a vidmock binary.
+#
+#   bash tests/compat/run.sh target/debug/vidmock
+#
+# Starts `BINARY --port 0`, waits for its first stdout line
+# (`vidmock listening on http://HOST:PORT`), runs every client script, writes
+# their results to target/compat/results/*.json and ends with the line
+# `N passed, M failed` over all checks. Exits non-zero if anything failed.
+# VIDMOCK_APIVIDEO_KEY (default vidmock-api-key) is seen by both the binary and
+# the scripts.
+set -uo pipefail
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 VIDMOCK_BINARY" >&2
+  exit 2
+fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BINARY=$1
+case "$BINARY" in /*) ;; *) BINARY="$PWD/$BINARY" ;; esac
+OUT="$ROOT/target/compat"
+RESULTS="$OUT/results"
+VENV="$OUT/venv"
+START_TIMEOUT=${VIDMOCK_COMPAT_START_TIMEOUT:-30}
+SCRIPT_TIMEOUT=${VIDMOCK_COMPAT_SCRIPT_TIMEOUT:-300}
+
+summary() {
+  # Plain closing line: "N passed, M failed".
+  echo "$1 passed, $2 failed"
+}
+
+if [ ! -x "$BINARY" ]; then
+  echo "compat: $BINARY is not an executable" >&2
+  summary 0 1
+  exit 1
+fi
+
+if ! bash "$HERE/setup.sh"; then
+  echo "compat: setup failed" >&2
+  summary 0 1
+  exit 1
+fi
+
+mkdir -p "$RESULTS"
+rm -f "$RESULTS"/*.json
+STDOUT_LOG="$OUT/vidmock.stdout.log"
+STDERR_LOG="$OUT/vidmock.stderr.log"
+
+export VIDMOCK_APIVIDEO_KEY=${VIDMOCK_APIVIDEO_KEY:-vidmock-api-key}
+
+"$BINARY" --port 0 >"$STDOUT_LOG" 2>"$STDERR_LOG" </dev/null &
+MOCK_PID=$!
+
+stop_mock() {
+  if kill -0 "$MOCK_PID" 2>/dev/null; then
+    kill -TERM "$MOCK_PID" 2>/dev/null
+    for _ in $(seq 1 50); do
+      kill -0 "$MOCK_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$MOCK_PID" 2>/dev/null
+  fi
+  wait "$MOCK_PID" 2>/dev/null
+}
+trap stop_mock EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Wait for the first line of stdout.
+FIRST_LINE=""
+deadline=$((SECONDS + START_TIMEOUT))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  if [ -s "$STDOUT_LOG" ] && [ "$(wc -l <"$STDOUT_LOG")" -ge 1 ]; then
+    FIRST_LINE=$(head -n 1 "$STDOUT_LOG")
+    break
+  fi
+  if ! kill -0 "$MOCK_PID" 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+
+if [[ ! "$FIRST_LINE" =~ ^vidmock\ listening\ on\ (https?://[^[:space:]]+)$ ]]; then
+  echo "compat: vidmock did not announce its address (first stdout line: '${FIRST_LINE}')" >&2
+  echo "--- vidmock stderr ---" >&2
+  tail -n 20 "$STDERR_LOG" >&2
+  summary 0 1
+  exit 1
+fi
+export VIDMOCK_URL=${BASH_REMATCH[1]}
+echo "compat: vidmock at $VIDMOCK_URL (pid $MOCK_PID)"
+
+# Runs one client script: run_client NAME COMMAND...
+declare -A EXIT_CODES=()
+run_client() {
+  local name=$1
+  shift
+  echo "compat: running $name"
+  VIDMOCK_COMPAT_RESULTS="$RESULTS/$name.json" timeout "$SCRIPT_TIMEOUT" "$@"
+  EXIT_CODES[$name]=$?
+}
+
+run_client apivideo-node node "$HERE/apivideo_node.mjs"
+run_client apivideo-python "$VENV/bin/python" "$HERE/apivideo_python.py"
+
+# Count checks across all results; a script that failed without reporting a
+# failing check (crash, timeout) counts as one failed check.
+counts=$(
+  for name in "${!EXIT_CODES[@]}"; do
+    printf '%s %s\n' "$name" "${EXIT_CODES[$name]}"
+  done | "$VENV/bin/python" -c '
+import json, sys
+passed = failed = 0
+for line in sys.stdin:
+    name, code = line.split()
+    path = sys.argv[1] + "/" + name + ".json"
+    try:
+        with open(path, encoding="utf-8") as f:
+            ops = json.load(f)["operations"]
+    except (OSError, ValueError, KeyError) as err:
+        print("compat: no results from %s (%s)" % (name, err), file=sys.stderr)
+        ops = []
+    ok = sum(1 for op in ops if op.get("ok") is True)
+    bad = len(ops) - ok
+    if int(code) != 0 and bad == 0:
+        print("compat: %s exited with %s" % (name, code), file=sys.stderr)
+        bad = 1
+    passed += ok
+    failed += bad
+print(passed, failed)
+' "$RESULTS"
+)
+read -r PASSED FAILED <<<"${counts:-0 1}"
+
+echo "compat: results in $RESULTS"
+summary "$PASSED" "$FAILED"
+[ "$FAILED" -eq 0 ]
