@@ -77,8 +77,9 @@ async fn serve_connection(
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
-        _ = connection.as_mut() => return,
+        biased;
         _ = shutdown.cancelled() => {}
+        _ = connection.as_mut() => return,
     }
     // Shutting down: idle connections close now, busy ones get a short grace period.
     connection.as_mut().graceful_shutdown();

@@ -137,7 +137,12 @@ class Scenario:
 
 
 def scenario(operation, name, client=None, reset=True):
-    """Decorator: reset the mock (and re-authenticate), run the body, record unexpected errors."""
+    """Decorator that runs the decorated body at once, as one scenario.
+
+    Resets the mock first (a reset may revoke issued access tokens, so the
+    client authenticates again), and records an unexpected exception as a
+    failed check.
+    """
 
     def run(body):
         sc = Scenario(name)

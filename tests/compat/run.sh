@@ -7,8 +7,8 @@
 # (`vidmock listening on http://HOST:PORT`), runs every client script, writes
 # their results to target/compat/results/*.json and ends with the line
 # `N passed, M failed` over all checks. Exits non-zero if anything failed.
-# VIDMOCK_APIVIDEO_KEY (default vidmock-api-key) is seen by both the binary and
-# the scripts.
+# VIDMOCK_APIVIDEO_KEY (default vidmock-api-key) is seen by the binary; the
+# scripts use the api.video key the binary prints after its first line.
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -90,7 +90,17 @@ if [[ ! "$FIRST_LINE" =~ ^vidmock\ listening\ on\ (https?://[^[:space:]]+)$ ]]; 
   exit 1
 fi
 export VIDMOCK_URL=${BASH_REMATCH[1]}
-echo "compat: vidmock at $VIDMOCK_URL (pid $MOCK_PID)"
+
+# The credentials follow the first line; use the api.video key in force.
+for _ in $(seq 1 20); do
+  PRINTED_KEY=$(sed -n 's/^apivideo api key: *\([^[:space:]]*\)$/\1/p' "$STDOUT_LOG" | head -n 1)
+  [ -n "$PRINTED_KEY" ] && break
+  sleep 0.1
+done
+if [ -n "${PRINTED_KEY:-}" ]; then
+  export VIDMOCK_APIVIDEO_KEY=$PRINTED_KEY
+fi
+echo "compat: vidmock at $VIDMOCK_URL (pid $MOCK_PID), api.video key $VIDMOCK_APIVIDEO_KEY"
 
 # Runs one client script: run_client NAME COMMAND...
 declare -A EXIT_CODES=()
