@@ -177,14 +177,13 @@ impl Backend {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forgets tokens, videos and grants; projects (the credentials) stay.
+    /// Forgets tokens and videos. Credentials stay: projects (API keys) and the access and
+    /// refresh tokens clients already hold, so a client need not log in again after a reset.
     pub(crate) fn reset(&self) {
         let mut state = self.lock();
         for project in state.projects.values_mut() {
             *project = Project::new();
         }
-        state.access.clear();
-        state.refresh.clear();
     }
 
     fn add_project(&self, key: &str) {

@@ -139,9 +139,9 @@ class Scenario:
 def scenario(operation, name, client=None, reset=True):
     """Decorator that runs the decorated body at once, as one scenario.
 
-    Resets the mock first (a reset may revoke issued access tokens, so the
-    client authenticates again), and records an unexpected exception as a
-    failed check.
+    Resets the mock first and has the client authenticate again, so every
+    scenario starts its Bearer flow from scratch, and records an unexpected
+    exception as a failed check.
     """
 
     def run(body):
