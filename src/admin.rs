@@ -104,6 +104,7 @@ fn request_json(recorded: &RecordedRequest) -> Value {
         "bodySha256": recorded.body_sha256,
         "vendor": recorded.vendor.map(|v| v.as_str()),
         "operation": recorded.operation,
+        "target": recorded.target,
         "status": recorded.status,
         "fault": recorded.fault,
         "durationMs": recorded.duration.map(|d| d.as_secs_f64() * 1000.0),
@@ -129,6 +130,8 @@ async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "apivideo".into(),
         shared.apivideo.state_json(shared.clock.now()),
     );
+    #[cfg(feature = "kaltura")]
+    body.insert("kaltura".into(), shared.kaltura.state_json());
     let _ = &shared;
     Json(Value::Object(body))
 }

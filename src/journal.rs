@@ -47,7 +47,14 @@ impl Vendor {
 pub(crate) struct Handled {
     pub vendor: Vendor,
     pub operation: Option<String>,
+    /// The resource the request acted on (a video id, a token id), when there is one.
+    pub target: Option<String>,
 }
+
+/// Put in a response's extensions by a handler to name the resource it acted on; the vendor
+/// module moves it into [`Handled`].
+#[derive(Clone, Debug)]
+pub(crate) struct Target(pub String);
 
 /// One request as vidmock received and answered it.
 ///
@@ -87,6 +94,9 @@ pub struct RecordedRequest {
     pub vendor: Option<Vendor>,
     /// The operation name (`createToken`, `uploadtoken.upload`, …) when the route is known.
     pub operation: Option<String>,
+    /// The resource the request acted on: for an api.video upload, the video it went to (a
+    /// request without `videoId` creates a new one); for a Kaltura upload, the token id.
+    pub target: Option<String>,
     /// The status sent, or `None` while unanswered (or when no answer was ever sent).
     pub status: Option<u16>,
     /// The fault rule applied to this request, if any.

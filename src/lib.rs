@@ -51,10 +51,14 @@ mod conn;
 mod ids;
 mod journal;
 mod server;
+mod storage;
 
 #[cfg(feature = "apivideo")]
 pub mod apivideo;
+#[cfg(feature = "kaltura")]
+pub mod kaltura;
 
 pub use clock::Clock;
 pub use journal::{RecordedRequest, Vendor};
 pub use server::{MockServer, MockServerBuilder};
+pub use storage::Retention;

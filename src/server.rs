@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     /// api.video projects, tokens and auth grants.
     #[cfg(feature = "apivideo")]
     pub apivideo: crate::apivideo::Backend,
+    /// Kaltura partners and sessions.
+    #[cfg(feature = "kaltura")]
+    pub kaltura: crate::kaltura::Backend,
 }
 
 impl Shared {
@@ -48,6 +51,8 @@ impl Shared {
         self.journal.clear();
         #[cfg(feature = "apivideo")]
         self.apivideo.reset();
+        #[cfg(feature = "kaltura")]
+        self.kaltura.reset();
     }
 }
 
@@ -75,10 +80,13 @@ pub struct MockServerBuilder {
     listener: Option<std::net::TcpListener>,
     seed: Option<u64>,
     clock: Option<Clock>,
+    retention: crate::Retention,
     journal_capacity: usize,
     journal_body_limit: usize,
     #[cfg(feature = "apivideo")]
     apivideo: crate::apivideo::Config,
+    #[cfg(feature = "kaltura")]
+    kaltura: crate::kaltura::Config,
 }
 
 impl Default for MockServerBuilder {
@@ -88,10 +96,13 @@ impl Default for MockServerBuilder {
             listener: None,
             seed: None,
             clock: None,
+            retention: crate::Retention::default(),
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
             #[cfg(feature = "apivideo")]
             apivideo: crate::apivideo::Config::default(),
+            #[cfg(feature = "kaltura")]
+            kaltura: crate::kaltura::Config::default(),
         }
     }
 }
@@ -166,6 +177,19 @@ impl MockServerBuilder {
         self
     }
 
+    /// What is kept of uploaded files: every byte (the default, so tests can read uploads
+    /// back) or only size and sha256 (flat memory for large files).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().retention(vidmock::Retention::DigestOnly);
+    /// ```
+    pub fn retention(mut self, retention: crate::Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// How many requests the journal keeps (default 10,000; the oldest fall off first).
     ///
     /// # Example
@@ -231,6 +255,35 @@ impl MockServerBuilder {
         self
     }
 
+    /// The largest file part one api.video upload request may carry (default 200 MiB, as the
+    /// vendor); larger ones get `uploaded-file-too-large`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().apivideo_max_file_size(10 * 1024 * 1024);
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_max_file_size(mut self, bytes: u64) -> Self {
+        self.apivideo.max_file_size = bytes;
+        self
+    }
+
+    /// How long a completed api.video upload "encodes" before its HLS manifest (`assets.hls`)
+    /// answers 200 instead of 202, measured on the server's clock (default 3 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder()
+    ///     .apivideo_encoding_delay(std::time::Duration::ZERO);
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_encoding_delay(mut self, delay: Duration) -> Self {
+        self.apivideo.encoding_delay = delay;
+        self
+    }
+
     /// Per-minute request budgets of each api.video project (generous by default).
     ///
     /// # Example
@@ -242,6 +295,40 @@ impl MockServerBuilder {
     #[cfg(feature = "apivideo")]
     pub fn apivideo_rate_limits(mut self, limits: crate::apivideo::RateLimits) -> Self {
         self.apivideo.rate_limits = limits;
+        self
+    }
+
+    /// Adds a Kaltura partner with its admin and user secrets (repeatable; the first is the
+    /// default partner). Without any, the server has the default partner
+    /// [`crate::kaltura::DEFAULT_PARTNER_ID`] with [`crate::kaltura::DEFAULT_ADMIN_SECRET`] and
+    /// [`crate::kaltura::DEFAULT_USER_SECRET`]. An empty user secret means the partner has none.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_partner(12345, "admin-secret", "user-secret")
+    ///     .start()
+    ///     .await;
+    /// assert_eq!(server.kaltura().partner_id(), 12345);
+    /// # }
+    /// ```
+    #[cfg(feature = "kaltura")]
+    pub fn kaltura_partner(
+        mut self,
+        id: i64,
+        admin_secret: impl Into<String>,
+        user_secret: impl Into<String>,
+    ) -> Self {
+        let partner = crate::kaltura::Partner {
+            id,
+            admin_secret: admin_secret.into(),
+            user_secret: user_secret.into(),
+        };
+        self.kaltura.partners.retain(|p| p.id != id);
+        self.kaltura.partners.push(partner);
         self
     }
 
@@ -285,7 +372,9 @@ impl MockServerBuilder {
             ids: Ids::new(self.seed),
             base_url: format!("http://{address}"),
             #[cfg(feature = "apivideo")]
-            apivideo: crate::apivideo::Backend::new(self.apivideo),
+            apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
+            #[cfg(feature = "kaltura")]
+            kaltura: crate::kaltura::Backend::new(self.kaltura),
         });
         let listener = Arc::new(listener);
         let shutdown = CancellationToken::new();
@@ -438,6 +527,29 @@ impl MockServer {
         crate::apivideo::ApiVideo::new(&self.shared)
     }
 
+    /// Reads and seeds the Kaltura side (the default partner; others through
+    /// [`crate::kaltura::Kaltura::for_partner`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.kaltura().partner_id(), vidmock::kaltura::DEFAULT_PARTNER_ID);
+    /// # }
+    /// ```
+    #[cfg(feature = "kaltura")]
+    pub fn kaltura(&self) -> crate::kaltura::Kaltura<'_> {
+        crate::kaltura::Kaltura::new(&self.shared)
+    }
+
+    /// The state behind this server, for the crate's own unit tests.
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// Every request recorded so far, oldest first (bounded by the journal's capacity).
     ///
     /// # Example
@@ -583,6 +695,10 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
 
 /// Sends a request to the vendor that owns its path.
 async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    #[cfg(feature = "kaltura")]
+    if crate::kaltura::owns(request.uri().path()) {
+        return crate::kaltura::handle(shared, request).await;
+    }
     #[cfg(feature = "apivideo")]
     {
         crate::apivideo::handle(shared, request).await
@@ -615,6 +731,7 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         body_sha256: String::new(),
         vendor: None,
         operation: None,
+        target: None,
         status: None,
         fault: None,
         duration: None,
@@ -643,6 +760,7 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         if let Some(handled) = handled {
             entry.vendor = Some(handled.vendor);
             entry.operation = handled.operation;
+            entry.target = handled.target;
         }
         entry.status = Some(status);
         entry.duration = Some(started.elapsed());

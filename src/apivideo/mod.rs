@@ -6,10 +6,13 @@
 //! The reference is `../shared/specs/apivideo.md`; choices it leaves open are in `FIDELITY.md`.
 
 mod auth;
+mod paging;
 mod problem;
 mod ratelimit;
 mod routes;
 mod tokens;
+mod upload;
+mod videos;
 mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,6 +25,7 @@ use time::OffsetDateTime;
 
 pub use problem::{Problem, ProblemItem};
 pub use ratelimit::RateLimits;
+pub use videos::ReceivedChunk;
 
 use crate::ids::Ids;
 use crate::journal::{Handled, Vendor};
@@ -41,6 +45,10 @@ pub(crate) struct Config {
     pub access_token_ttl: Duration,
     /// Per-minute budgets of every project.
     pub rate_limits: RateLimits,
+    /// Largest file part one request may carry (whole uploads, parts and ranges).
+    pub max_file_size: u64,
+    /// How long a completed upload "encodes" before its HLS manifest answers 200.
+    pub encoding_delay: Duration,
 }
 
 impl Default for Config {
@@ -49,6 +57,8 @@ impl Default for Config {
             keys: Vec::new(),
             access_token_ttl: Duration::from_secs(3600),
             rate_limits: RateLimits::default(),
+            max_file_size: upload::MAX_CHUNK,
+            encoding_delay: Duration::from_secs(3),
         }
     }
 }
@@ -121,6 +131,8 @@ pub(crate) struct Grant {
 pub(crate) struct Project {
     /// Upload tokens by id, in creation order; expired ones stay (invisible) until deleted.
     tokens: IndexMap<String, UploadToken>,
+    /// Videos by id, in creation order.
+    videos: IndexMap<String, videos::StoredVideo>,
     budget: Budget,
 }
 
@@ -128,6 +140,7 @@ impl Project {
     fn new() -> Self {
         Self {
             tokens: IndexMap::new(),
+            videos: IndexMap::new(),
             budget: Budget::default(),
         }
     }
@@ -142,18 +155,23 @@ pub(crate) struct State {
     pub access: std::collections::HashMap<String, Grant>,
     /// Unspent refresh tokens → API key.
     pub refresh: std::collections::HashMap<String, String>,
+    /// Every upload token ever created (deleted and expired ones included) → API key, so an
+    /// upload started before expiry or deletion can be finished.
+    pub token_projects: std::collections::HashMap<String, String>,
 }
 
 /// The api.video backend of one server.
 #[derive(Debug)]
 pub(crate) struct Backend {
     pub config: Config,
+    /// What is kept of uploaded files.
+    pub retention: crate::Retention,
     /// Held only for synchronous bookkeeping, never across an `.await`.
     state: Mutex<State>,
 }
 
 impl Backend {
-    pub(crate) fn new(mut config: Config) -> Self {
+    pub(crate) fn new(mut config: Config, retention: crate::Retention) -> Self {
         if config.keys.is_empty() {
             config.keys.push(DEFAULT_API_KEY.to_owned());
         }
@@ -167,6 +185,7 @@ impl Backend {
         };
         Self {
             config,
+            retention,
             state: Mutex::new(state),
         }
     }
@@ -184,6 +203,7 @@ impl Backend {
         for project in state.projects.values_mut() {
             *project = Project::new();
         }
+        state.token_projects.clear();
     }
 
     fn add_project(&self, key: &str) {
@@ -212,8 +232,12 @@ impl Backend {
 
     fn create_token(&self, ids: &Ids, key: &str, ttl: u32, now: OffsetDateTime) -> UploadToken {
         let token = UploadToken::new(ids.base62("to", 22), ttl, now);
-        if let Some(project) = self.lock().projects.get_mut(key) {
+        let mut state = self.lock();
+        if let Some(project) = state.projects.get_mut(key) {
             project.tokens.insert(token.token.clone(), token.clone());
+            state
+                .token_projects
+                .insert(token.token.clone(), key.to_owned());
         }
         token
     }
@@ -288,9 +312,14 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
         }
         Ok(route) => serve(&shared, route, request, now).await,
     };
+    let target = response
+        .extensions_mut()
+        .remove::<crate::journal::Target>()
+        .map(|target| target.0);
     response.extensions_mut().insert(Handled {
         vendor: Vendor::ApiVideo,
         operation,
+        target,
     });
     response
 }
@@ -300,18 +329,25 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
     let limits = backend.config.rate_limits;
     let class = route.class();
     let (parts, body) = request.into_parts();
-    if class == Class::Exempt {
-        let result = match wire::read_json(body).await {
-            Err(problem) => Err(problem),
-            Ok(body) => match route {
-                Route::Authenticate => auth::authenticate(backend, &shared.ids, body, now),
-                _ => auth::refresh(backend, &shared.ids, body, now),
-            },
-        };
-        return with_rate(
-            result.unwrap_or_else(IntoResponse::into_response),
-            RateInfo::untouched(&limits, Class::Write, now),
-        );
+    match route {
+        Route::Authenticate | Route::RefreshToken => {
+            let result = match wire::read_json(body).await {
+                Err(problem) => Err(problem),
+                Ok(body) => match route {
+                    Route::Authenticate => auth::authenticate(backend, &shared.ids, body, now),
+                    _ => auth::refresh(backend, &shared.ids, body, now),
+                },
+            };
+            return with_rate(
+                result.unwrap_or_else(IntoResponse::into_response),
+                RateInfo::untouched(&limits, Class::Write, now),
+            );
+        }
+        Route::HlsManifest(id) => return hls_manifest(backend, &id, now),
+        Route::UploadWithUploadToken => {
+            return upload::with_token(shared, parts, body, now).await;
+        }
+        _ => {}
     }
     let key = match auth::authorize(backend, &parts.headers, now) {
         Ok(key) => key,
@@ -326,6 +362,7 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
         Ok(rate) => rate,
         Err(spent) => return with_rate(Problem::too_many_requests().into_response(), spent),
     };
+    let base = shared.base_url.as_str();
     let result = match route {
         Route::CreateToken => match wire::read_json(body).await {
             Ok(body) => tokens::create(backend, &shared.ids, &key, body, now),
@@ -334,12 +371,66 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
         Route::ListTokens => tokens::list(backend, &key, parts.uri.query(), now),
         Route::GetToken(token) => tokens::get(backend, &key, &token, now),
         Route::DeleteToken(token) => tokens::delete(backend, &key, &token, now),
-        Route::Authenticate | Route::RefreshToken => unreachable!("exempt routes return above"),
+        Route::CreateVideo => match wire::read_json(body).await {
+            Ok(body) => backend.create_video(&shared.ids, &key, body, base, now),
+            Err(problem) => Err(problem),
+        },
+        Route::UpdateVideo(id) => match wire::read_json(body).await {
+            Ok(body) => backend.update_video(&key, &id, body, base, now),
+            Err(problem) => Err(problem),
+        },
+        Route::ListVideos => videos::list(backend.videos_of(&key), parts.uri.query(), base),
+        Route::GetVideo(id) => backend
+            .with_video(&key, &id, |video| video.to_json(base))
+            .map(|video| wire::json(axum::http::StatusCode::OK, &video)),
+        Route::GetVideoStatus(id) => {
+            let delay = backend.config.encoding_delay;
+            backend
+                .with_video(&key, &id, |video| video.status_json(now, delay))
+                .map(|status| wire::json(axum::http::StatusCode::OK, &status))
+        }
+        Route::DeleteVideo(id) => backend.delete_video(&key, &id),
+        Route::UploadVideo(id) => upload::to_video(shared, &key, id, &parts, body, now).await,
+        Route::Authenticate
+        | Route::RefreshToken
+        | Route::HlsManifest(_)
+        | Route::UploadWithUploadToken => unreachable!("answered above"),
     };
     with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
 }
 
-fn with_rate(mut response: Response, rate: RateInfo) -> Response {
+/// `assets.hls`: 202 with no body while the video "encodes", then a small VOD playlist, as the
+/// browser uploader's `onPlayable` polls for (spec §11.4). Public, like the vendor's CDN.
+fn hls_manifest(backend: &Backend, id: &str, now: OffsetDateTime) -> Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    let delay = backend.config.encoding_delay;
+    let playable = {
+        let state = backend.lock();
+        state
+            .projects
+            .values()
+            .find_map(|project| project.videos.get(id))
+            .map(|video| video.is_playable(now, delay))
+    };
+    match playable {
+        None => StatusCode::NOT_FOUND.into_response(),
+        Some(false) => StatusCode::ACCEPTED.into_response(),
+        Some(true) => {
+            let mut response = (
+                StatusCode::OK,
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:10.0,\nsegment-0.ts\n#EXT-X-ENDLIST\n",
+            )
+                .into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.apple.mpegurl"),
+            );
+            response
+        }
+    }
+}
+
+pub(crate) fn with_rate(mut response: Response, rate: RateInfo) -> Response {
     rate.apply(response.headers_mut());
     response
 }
@@ -601,9 +692,268 @@ impl Backend {
                         })
                     })
                     .collect();
-                serde_json::json!({ "apiKey": key, "uploadTokens": tokens })
+                let videos: Vec<serde_json::Value> = project
+                    .videos
+                    .values()
+                    .map(|v| {
+                        let (parts, total_parts) = match &v.source.scheme {
+                            videos::Scheme::Parts { total, received } => {
+                                (received.keys().copied().collect(), *total)
+                            }
+                            _ => (Vec::new(), None),
+                        };
+                        serde_json::json!({
+                            "videoId": v.id,
+                            "title": v.title,
+                            "uploadToken": v.upload_token,
+                            "complete": v.source.completed_at.is_some(),
+                            "chunks": v.source.chunks.len(),
+                            "receivedBytes": v.source.chunks.iter().map(|c| c.size).sum::<u64>(),
+                            "assembledBytes": v.source.assembly.as_ref().map_or(0, |a| a.consumed()),
+                            "receivedParts": parts,
+                            "totalParts": total_parts,
+                            "size": v.source.digest.as_ref().map(|d| d.size),
+                            "sha256": v.source.digest.as_ref().map(|d| d.sha256.clone()),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({ "apiKey": key, "uploadTokens": tokens, "videos": videos })
             })
             .collect();
         serde_json::json!({ "projects": projects })
+    }
+}
+
+impl Backend {
+    fn create_video(
+        &self,
+        ids: &Ids,
+        key: &str,
+        body: Option<serde_json::Value>,
+        base: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response, Problem> {
+        let attributes = videos::Attributes::parse(body, true)?;
+        let mut video = videos::StoredVideo::new(ids.base62("vi", 22), String::new(), now);
+        attributes.apply(&mut video, now);
+        let json = video.to_json(base);
+        if let Some(project) = self.lock().projects.get_mut(key) {
+            project.videos.insert(video.id.clone(), video);
+        }
+        Ok(wire::json(axum::http::StatusCode::CREATED, &json))
+    }
+
+    fn update_video(
+        &self,
+        key: &str,
+        id: &str,
+        body: Option<serde_json::Value>,
+        base: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response, Problem> {
+        let attributes = videos::Attributes::parse(body, false)?;
+        let mut state = self.lock();
+        let video = state
+            .projects
+            .get_mut(key)
+            .and_then(|p| p.videos.get_mut(id))
+            .ok_or_else(|| Problem::resource_not_found("videoId"))?;
+        attributes.apply(video, now);
+        Ok(wire::json(axum::http::StatusCode::OK, &video.to_json(base)))
+    }
+
+    fn with_video<T>(
+        &self,
+        key: &str,
+        id: &str,
+        f: impl FnOnce(&videos::StoredVideo) -> T,
+    ) -> Result<T, Problem> {
+        let state = self.lock();
+        state
+            .projects
+            .get(key)
+            .and_then(|p| p.videos.get(id))
+            .map(f)
+            .ok_or_else(|| Problem::resource_not_found("videoId"))
+    }
+
+    fn videos_of(&self, key: &str) -> Vec<videos::StoredVideo> {
+        self.lock()
+            .projects
+            .get(key)
+            .map(|p| p.videos.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn delete_video(&self, key: &str, id: &str) -> Result<Response, Problem> {
+        self.lock()
+            .projects
+            .get_mut(key)
+            .and_then(|p| p.videos.shift_remove(id))
+            .map(|_| wire::no_content())
+            .ok_or_else(|| Problem::resource_not_found("videoId"))
+    }
+}
+
+/// A video as a test sees it: what was uploaded into it, and how.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let token = server.apivideo().create_token(None);
+/// let part = reqwest::multipart::Part::bytes(b"tiny video".to_vec()).file_name("clip.mp4");
+/// let form = reqwest::multipart::Form::new().part("file", part);
+/// reqwest::Client::new()
+///     .post(format!("{}/upload?token={}", server.uri(), token.token))
+///     .multipart(form)
+///     .send()
+///     .await
+///     .unwrap();
+/// let video = &server.apivideo().videos()[0];
+/// assert_eq!(video.title, "clip.mp4");
+/// assert_eq!(video.content().unwrap(), b"tiny video");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Video {
+    /// `vi` + 22 base62 characters.
+    pub id: String,
+    /// The title (for a token upload, the first chunk's filename).
+    pub title: String,
+    /// The upload token whose upload created or first filled the video.
+    pub upload_token: Option<String>,
+    /// Creation instant, on the server's clock.
+    pub created_at: OffsetDateTime,
+    /// Every accepted upload request, in arrival order.
+    pub chunks: Vec<ReceivedChunk>,
+    /// Whether every chunk of the source has arrived.
+    pub complete: bool,
+    /// Size of the completed source, once hashed.
+    pub size: Option<u64>,
+    sha256: Option<String>,
+    assembly: Option<Arc<crate::storage::Assembly>>,
+}
+
+impl Video {
+    fn of(video: &videos::StoredVideo) -> Self {
+        Self {
+            id: video.id.clone(),
+            title: video.title.clone(),
+            upload_token: video.upload_token.clone(),
+            created_at: video.created_at,
+            chunks: video.source.chunks.clone(),
+            complete: video.source.completed_at.is_some(),
+            size: video.source.digest.as_ref().map(|d| d.size),
+            sha256: video.source.digest.as_ref().map(|d| d.sha256.clone()),
+            assembly: video.source.assembly.clone(),
+        }
+    }
+
+    /// Hex sha256 of the completed source.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let video = server.apivideo().create_video("empty");
+    /// assert_eq!(video.sha256(), None);
+    /// # }
+    /// ```
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+
+    /// The source bytes received so far, in order (only the contiguous prefix while parts are
+    /// missing); `None` when the server keeps digests only ([`crate::Retention::DigestOnly`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let video = server.apivideo().create_video("empty");
+    /// assert_eq!(video.content(), Some(Vec::new()));
+    /// # }
+    /// ```
+    pub fn content(&self) -> Option<Vec<u8>> {
+        match &self.assembly {
+            Some(assembly) => assembly.content(),
+            None => Some(Vec::new()),
+        }
+    }
+}
+
+impl ApiVideo<'_> {
+    /// The project's videos, in creation order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(server.apivideo().videos().is_empty());
+    /// # }
+    /// ```
+    pub fn videos(&self) -> Vec<Video> {
+        self.backend()
+            .lock()
+            .projects
+            .get(&self.key)
+            .map(|p| p.videos.values().map(Video::of).collect())
+            .unwrap_or_default()
+    }
+
+    /// One video.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let created = server.apivideo().create_video("talk");
+    /// assert_eq!(server.apivideo().video(&created.id).unwrap().title, "talk");
+    /// # }
+    /// ```
+    pub fn video(&self, id: &str) -> Option<Video> {
+        self.backend()
+            .lock()
+            .projects
+            .get(&self.key)
+            .and_then(|p| p.videos.get(id))
+            .map(Video::of)
+    }
+
+    /// Creates an empty video container, as `POST /videos` would.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let video = server.apivideo().create_video("talk");
+    /// assert!(video.id.starts_with("vi"));
+    /// assert!(!video.complete);
+    /// # }
+    /// ```
+    pub fn create_video(&self, title: &str) -> Video {
+        let video = videos::StoredVideo::new(
+            self.shared.ids.base62("vi", 22),
+            title.to_owned(),
+            self.shared.clock.now(),
+        );
+        let snapshot = Video::of(&video);
+        if let Some(project) = self.backend().lock().projects.get_mut(&self.key) {
+            project.videos.insert(video.id.clone(), video);
+        }
+        snapshot
     }
 }

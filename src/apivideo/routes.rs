@@ -15,6 +15,16 @@ pub(crate) enum Route {
     ListTokens,
     GetToken(String),
     DeleteToken(String),
+    UploadWithUploadToken,
+    UploadVideo(String),
+    CreateVideo,
+    ListVideos,
+    GetVideo(String),
+    UpdateVideo(String),
+    DeleteVideo(String),
+    GetVideoStatus(String),
+    /// The HLS manifest behind a video's `assets.hls` (a CDN URL at the vendor).
+    HlsManifest(String),
 }
 
 /// Why a request matched no operation.
@@ -33,7 +43,6 @@ pub(crate) enum Class {
     Exempt,
     Read,
     Write,
-    #[allow(dead_code)]
     Upload,
 }
 
@@ -41,21 +50,34 @@ impl Route {
     /// Classifies `method` + `path` (the raw, percent-encoded path).
     pub(crate) fn classify(method: &Method, path: &str) -> Result<Route, NoRoute> {
         let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        let id = |segment: &str| decode(segment);
         let route = match (segments.as_slice(), method.clone()) {
             (["auth", "api-key"], Method::POST) => Route::Authenticate,
             (["auth", "refresh"], Method::POST) => Route::RefreshToken,
             (["upload-tokens"], Method::POST) => Route::CreateToken,
             (["upload-tokens"], Method::GET) => Route::ListTokens,
-            (["upload-tokens", token], Method::GET) if !token.is_empty() => {
-                Route::GetToken(decode(token)?)
+            (["upload-tokens", t], Method::GET) if !t.is_empty() => Route::GetToken(id(t)?),
+            (["upload-tokens", t], Method::DELETE) if !t.is_empty() => Route::DeleteToken(id(t)?),
+            (["upload"], Method::POST) => Route::UploadWithUploadToken,
+            (["videos"], Method::POST) => Route::CreateVideo,
+            (["videos"], Method::GET) => Route::ListVideos,
+            (["videos", v], Method::GET) if !v.is_empty() => Route::GetVideo(id(v)?),
+            (["videos", v], Method::PATCH) if !v.is_empty() => Route::UpdateVideo(id(v)?),
+            (["videos", v], Method::DELETE) if !v.is_empty() => Route::DeleteVideo(id(v)?),
+            (["videos", v, "status"], Method::GET) if !v.is_empty() => {
+                Route::GetVideoStatus(id(v)?)
             }
-            (["upload-tokens", token], Method::DELETE) if !token.is_empty() => {
-                Route::DeleteToken(decode(token)?)
+            (["videos", v, "source"], Method::POST) if !v.is_empty() => Route::UploadVideo(id(v)?),
+            (["vod", v, "hls", "manifest.m3u8"], Method::GET | Method::HEAD) if !v.is_empty() => {
+                Route::HlsManifest(id(v)?)
             }
-            (["auth", "api-key" | "refresh"] | ["upload-tokens"], _) => {
+            (["auth", "api-key" | "refresh"] | ["upload-tokens"] | ["upload"] | ["videos"], _) => {
                 return Err(NoRoute::MethodNotAllowed)
             }
-            (["upload-tokens", token], _) if !token.is_empty() => {
+            (["upload-tokens" | "videos", v], _) if !v.is_empty() => {
+                return Err(NoRoute::MethodNotAllowed)
+            }
+            (["videos", v, "status" | "source"], _) if !v.is_empty() => {
                 return Err(NoRoute::MethodNotAllowed)
             }
             _ => return Err(NoRoute::NotFound),
@@ -72,14 +94,32 @@ impl Route {
             Route::ListTokens => "listTokens",
             Route::GetToken(_) => "getToken",
             Route::DeleteToken(_) => "deleteToken",
+            Route::UploadWithUploadToken => "uploadWithUploadToken",
+            Route::UploadVideo(_) => "uploadVideo",
+            Route::CreateVideo => "createVideo",
+            Route::ListVideos => "listVideos",
+            Route::GetVideo(_) => "getVideo",
+            Route::UpdateVideo(_) => "updateVideo",
+            Route::DeleteVideo(_) => "deleteVideo",
+            Route::GetVideoStatus(_) => "getVideoStatus",
+            Route::HlsManifest(_) => "hlsManifest",
         }
     }
 
     pub(crate) fn class(&self) -> Class {
         match self {
-            Route::Authenticate | Route::RefreshToken => Class::Exempt,
-            Route::ListTokens | Route::GetToken(_) => Class::Read,
-            Route::CreateToken | Route::DeleteToken(_) => Class::Write,
+            Route::Authenticate | Route::RefreshToken | Route::HlsManifest(_) => Class::Exempt,
+            Route::ListTokens
+            | Route::GetToken(_)
+            | Route::ListVideos
+            | Route::GetVideo(_)
+            | Route::GetVideoStatus(_) => Class::Read,
+            Route::CreateToken
+            | Route::DeleteToken(_)
+            | Route::CreateVideo
+            | Route::UpdateVideo(_)
+            | Route::DeleteVideo(_) => Class::Write,
+            Route::UploadWithUploadToken | Route::UploadVideo(_) => Class::Upload,
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::paging::{ListQuery, Pagination};
 use super::{wire, Backend, Problem, UploadToken};
 use crate::ids::Ids;
 
@@ -103,162 +104,6 @@ pub(crate) fn delete(
     }
 }
 
-/// How the list is sorted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SortBy {
-    CreatedAt,
-    Ttl,
-}
-
-/// The validated query of `GET /upload-tokens`.
-#[derive(Debug, PartialEq, Eq)]
-struct ListQuery {
-    sort_by: Option<SortBy>,
-    /// `true` for descending.
-    descending: Option<bool>,
-    current_page: u64,
-    page_size: u64,
-}
-
-impl ListQuery {
-    fn parse(query: Option<&str>) -> Result<Self, Problem> {
-        let mut parsed = ListQuery {
-            sort_by: None,
-            descending: None,
-            current_page: 1,
-            page_size: 25,
-        };
-        // Repeated parameters: the last one wins, as PHP reads query strings.
-        for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match name.as_ref() {
-                "sortBy" => {
-                    parsed.sort_by = Some(match value.as_ref() {
-                        "createdAt" => SortBy::CreatedAt,
-                        "ttl" => SortBy::Ttl,
-                        _ => return Err(invalid_choice("sortBy")),
-                    })
-                }
-                "sortOrder" => {
-                    parsed.descending = Some(match value.as_ref() {
-                        "asc" => false,
-                        "desc" => true,
-                        _ => return Err(invalid_choice("sortOrder")),
-                    })
-                }
-                "currentPage" => parsed.current_page = integer("currentPage", &value, 1, None)?,
-                "pageSize" => parsed.page_size = integer("pageSize", &value, 1, Some(100))?,
-                _ => {}
-            }
-        }
-        Ok(parsed)
-    }
-}
-
-fn invalid_choice(name: &str) -> Problem {
-    Problem::invalid_query_parameter(name, "The value you selected is not a valid choice.")
-}
-
-fn integer(name: &str, value: &str, min: u64, max: Option<u64>) -> Result<u64, Problem> {
-    let digits = value.strip_prefix('+').unwrap_or(value);
-    let negative = digits.starts_with('-') && digits[1..].bytes().all(|b| b.is_ascii_digit());
-    if negative && digits.len() > 1 {
-        return Err(too_low(name, min));
-    }
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Problem::invalid_query_parameter(
-            name,
-            "This value should be of type int.",
-        ));
-    }
-    let Ok(n) = digits.parse::<u64>() else {
-        // All digits but beyond u64: as far above any maximum as a value can be.
-        return Err(match max {
-            Some(max) => too_high(name, max),
-            None => Problem::invalid_query_parameter(name, "This value should be of type int."),
-        });
-    };
-    if n < min {
-        return Err(too_low(name, min));
-    }
-    match max {
-        Some(max) if n > max => Err(too_high(name, max)),
-        _ => Ok(n),
-    }
-}
-
-fn too_low(name: &str, min: u64) -> Problem {
-    Problem::invalid_query_parameter(
-        name,
-        format!("This value should be greater than or equal to {min}."),
-    )
-}
-
-fn too_high(name: &str, max: u64) -> Problem {
-    Problem::invalid_query_parameter(
-        name,
-        format!("This value should be less than or equal to {max}."),
-    )
-}
-
-#[derive(Serialize)]
-struct ListBody {
-    data: Vec<TokenBody>,
-    pagination: Pagination,
-}
-
-/// api.video's pagination object (§3.2): links in the order self, first, previous, next, last.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Pagination {
-    current_page: u64,
-    current_page_items: u64,
-    page_size: u64,
-    pages_total: u64,
-    items_total: u64,
-    links: Vec<Link>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Link {
-    rel: &'static str,
-    uri: String,
-}
-
-impl Pagination {
-    /// Pagination of `items_total` items for the page asked; `base` is the relative path and
-    /// any query parameters to carry into the links (`/upload-tokens?sortBy=ttl&`).
-    pub(crate) fn new(
-        base: &str,
-        current_page: u64,
-        page_size: u64,
-        items_total: u64,
-        current_page_items: u64,
-    ) -> Self {
-        // An empty list still has one (empty) page, so `first` and `last` stay valid pages.
-        let pages_total = items_total.div_ceil(page_size).max(1);
-        let link = |rel, page| Link {
-            rel,
-            uri: format!("{base}currentPage={page}&pageSize={page_size}"),
-        };
-        let mut links = vec![link("self", current_page), link("first", 1)];
-        if current_page > 1 {
-            links.push(link("previous", current_page - 1));
-        }
-        if current_page < pages_total {
-            links.push(link("next", current_page + 1));
-        }
-        links.push(link("last", pages_total));
-        Self {
-            current_page,
-            current_page_items,
-            page_size,
-            pages_total,
-            items_total,
-            links,
-        }
-    }
-}
-
 /// `GET /upload-tokens`: active tokens, sorted and paged.
 pub(crate) fn list(
     backend: &Backend,
@@ -266,69 +111,23 @@ pub(crate) fn list(
     query: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Response, Problem> {
-    let query = ListQuery::parse(query)?;
+    let query = ListQuery::parse(query, &["createdAt", "ttl"], &[])?;
     let mut tokens = backend.active_tokens(key, now);
     // Stable sorts: equal keys keep creation order.
-    match query.sort_by.unwrap_or(SortBy::CreatedAt) {
-        SortBy::CreatedAt => tokens.sort_by_key(|t| t.created_at),
-        SortBy::Ttl => tokens.sort_by_key(|t| t.ttl),
+    match query.sort_by {
+        Some("ttl") => tokens.sort_by_key(|t| t.ttl),
+        _ => tokens.sort_by_key(|t| t.created_at),
     }
     if query.descending == Some(true) {
         tokens.reverse();
     }
-    let items_total = tokens.len() as u64;
-    let skip = (query.current_page - 1).saturating_mul(query.page_size);
-    let data: Vec<TokenBody> = tokens
-        .iter()
-        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        .take(query.page_size as usize)
-        .map(TokenBody::from)
-        .collect();
-    let mut base = String::from("/upload-tokens?");
-    if let Some(sort_by) = query.sort_by {
-        base.push_str(match sort_by {
-            SortBy::CreatedAt => "sortBy=createdAt&",
-            SortBy::Ttl => "sortBy=ttl&",
-        });
-    }
-    if let Some(descending) = query.descending {
-        base.push_str(if descending {
-            "sortOrder=desc&"
-        } else {
-            "sortOrder=asc&"
-        });
-    }
-    let pagination = Pagination::new(
-        &base,
-        query.current_page,
-        query.page_size,
-        items_total,
-        data.len() as u64,
-    );
+    let (page, pagination) = query.page(tokens, "/upload-tokens");
+    let data = page.iter().map(TokenBody::from).collect();
     Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_numbers_accept_digits_only() {
-        assert_eq!(integer("pageSize", "25", 1, Some(100)).ok(), Some(25));
-        assert!(integer("pageSize", "0", 1, Some(100)).is_err());
-        assert!(integer("pageSize", "101", 1, Some(100)).is_err());
-        assert!(integer("pageSize", "-3", 1, Some(100)).is_err());
-        assert!(integer("pageSize", "2.5", 1, Some(100)).is_err());
-        assert!(integer("pageSize", "", 1, Some(100)).is_err());
-        assert!(integer("currentPage", "99999999999999999999999", 1, None).is_err());
-    }
-
-    #[test]
-    fn links_are_ordered_self_first_previous_next_last() {
-        let p = Pagination::new("/upload-tokens?", 2, 1, 3, 1);
-        let rels: Vec<_> = p.links.iter().map(|l| l.rel).collect();
-        assert_eq!(rels, ["self", "first", "previous", "next", "last"]);
-        assert_eq!(p.links[0].uri, "/upload-tokens?currentPage=2&pageSize=1");
-        assert_eq!(p.pages_total, 3);
-    }
+#[derive(Serialize)]
+struct ListBody {
+    data: Vec<TokenBody>,
+    pagination: Pagination,
 }

@@ -1,0 +1,697 @@
+//! Uploads: `POST /upload?token=` (delegated) and `POST /videos/{id}/source` (authenticated).
+//!
+//! The request body is read once, as it streams in: the file part's segments are kept as they
+//! arrive (never copied) and handed to the shared assembly, which orders and hashes them off
+//! the async threads. The vendor's rules for which video a request fills and how chunks fit
+//! together (../shared/specs/apivideo.md §5) are checked under the state lock, which is never
+//! held across an `.await`.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
+use super::{wire, Backend, Problem};
+use crate::storage::{Assembly, Keying, Piece, Retention};
+
+/// Every part or range but the last must have at least this many bytes.
+pub(crate) const MIN_CHUNK: u64 = 5 * 1024 * 1024;
+/// No part, range or whole-file request may carry more than this (the default file limit).
+pub(crate) const MAX_CHUNK: u64 = 200 * 1024 * 1024;
+const MAX_PARTS: u64 = 10_000;
+const MAX_TO_BYTE: u64 = 52_428_799_999;
+const MAX_TOTAL_BYTES: u64 = 52_428_800_000;
+
+/// A parsed `Content-Range` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ContentRange {
+    /// `part n/N` or `part n/*`.
+    Part { part: u64, total: Option<u64> },
+    /// `bytes from-to/T` or `bytes from-to/*` (inclusive).
+    Bytes {
+        from: u64,
+        to: u64,
+        total: Option<u64>,
+    },
+}
+
+impl ContentRange {
+    /// `None` when the value is malformed. Numbers too large for 64 bits saturate, so they
+    /// fail the vendor's range checks rather than the syntax check.
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        fn number(s: &str) -> Option<u64> {
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().unwrap_or(u64::MAX))
+        }
+        fn total(s: &str) -> Option<Option<u64>> {
+            if s == "*" {
+                Some(None)
+            } else {
+                number(s).map(Some)
+            }
+        }
+        let (unit, rest) = value.trim().split_once(' ')?;
+        let (range, whole) = rest.trim().split_once('/')?;
+        match unit {
+            "part" => Some(ContentRange::Part {
+                part: number(range)?,
+                total: total(whole)?,
+            }),
+            "bytes" => {
+                let (from, to) = range.split_once('-')?;
+                Some(ContentRange::Bytes {
+                    from: number(from)?,
+                    to: number(to)?,
+                    total: total(whole)?,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn problem(slug: &str, title: &'static str) -> Problem {
+    Problem::new(400, slug, title)
+}
+
+fn range_problem(slug: &str) -> Problem {
+    let title: &'static str = match slug {
+        "video-content-range-malformed" => "The value of the \"Content-Range\" header is malformed, the expected format is \"bytes <from_byte>-<to_byte>/<total_bytes>\" or \"part <part>/<total_parts>\".",
+        "video-content-range-already-initiated" => "This video source has already been initiated with a \"Content-Range\" upload.",
+        "video-content-range-started-with-part" => "This \"Content-Range\" upload has been started with \"part\", you cannot continue it with \"bytes\".",
+        "video-content-range-started-with-bytes" => "This \"Content-Range\" upload has been started with \"bytes\", you cannot continue it with \"part\".",
+        "video-content-range-by-part-part-zero" => "The \"part\" value in the \"Content-Range\" header must be greater than 0.",
+        "video-content-range-by-part-total-parts-zero" => "The \"total_parts\" value in the \"Content-Range\" header must be greater than 0.",
+        "video-content-range-by-part-part-too-high-allowed" => "The \"part\" value in the \"Content-Range\" header is higher than the maximum number of parts allowed for a video.",
+        "video-content-range-by-part-total-parts-too-high" => "The \"total_parts\" value in the \"Content-Range\" header is higher than the maximum number of parts allowed for a video.",
+        "video-content-range-by-part-part-too-high-total" => "The \"part\" value in the \"Content-Range\" header is higher than the \"total_parts\" value you set for this video.",
+        "video-content-range-by-part-different-total-parts" => "The \"total_parts\" value in the \"Content-Range\" header must be the same than the one you already set for this video.",
+        "video-content-range-by-part-total-parts-too-low" => "The \"total_parts\" value in the \"Content-Range\" header is lower than or equal to a part number you already sent for this video.",
+        "video-content-range-by-part-part-already-sent" => "The \"part\" value in the \"Content-Range\" header collides with a previous one you already sent for this video.",
+        "video-content-range-by-part-uploaded-file-too-small" => "The uploaded file is too small.",
+        "video-content-range-by-bytes-from-byte-too-high" => "The \"from_byte\" value in the \"Content-Range\" header is higher than the \"to_byte\" value.",
+        "video-content-range-by-bytes-range-mismatch" => "The size of the file you sent is different than the range length you set in the \"Content-Range\" header.",
+        "video-content-range-by-bytes-range-overlap" => "The range in the \"Content-Range\" header overlaps with a previous one you already sent for this video.",
+        "video-content-range-by-bytes-range-too-small" => "The range in the \"Content-Range\" header is too small.",
+        "video-content-range-by-bytes-range-too-large" => "The range in the \"Content-Range\" header is too large.",
+        "video-content-range-by-bytes-to-byte-too-high-allowed" => "The \"to_byte\" value in the \"Content-Range\" header is higher than the maximum upper bound allowed for a video.",
+        "video-content-range-by-bytes-to-byte-too-high-total" => "The \"to_byte\" value in the \"Content-Range\" header is higher than the \"total_bytes\" value you set for this video.",
+        "video-content-range-by-bytes-total-bytes-too-high" => "The \"total_bytes\" value in the \"Content-Range\" header is higher than the maximum allowed limit.",
+        "video-content-range-by-bytes-total-bytes-too-low" => "The \"total_bytes\" value in the \"Content-Range\" header is lower than or equal to the upper bound of a range you already sent for this video.",
+        "video-content-range-by-bytes-total-bytes-zero" => "The \"total_bytes\" value in the \"Content-Range\" header must be greater than 0.",
+        "video-content-range-by-bytes-different-total-bytes" => "The \"total_bytes\" value in the \"Content-Range\" header must be the same than the one you already set for this video.",
+        _ => "The uploaded file is invalid.",
+    };
+    problem(slug, title)
+}
+
+fn file_too_large() -> Problem {
+    problem("uploaded-file-too-large", "The uploaded file is too large.")
+}
+
+/// What one multipart body carried.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    /// The file part's filename and bytes.
+    pub file: Option<(String, Piece)>,
+    /// The optional `videoId` field.
+    pub video_id: Option<String>,
+}
+
+/// Reads a multipart body: exactly one file part under any field name (the Node client names
+/// it after the file), an optional `videoId` field, in any order.
+pub(crate) async fn read_multipart(
+    headers: &HeaderMap,
+    body: Body,
+    max_file: u64,
+) -> Result<Received, Problem> {
+    let no_file = || {
+        problem(
+            "uploaded-file-no-file",
+            "There is no uploaded file in the request.",
+        )
+    };
+    let boundary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(no_file)?;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(max_file.saturating_add(1024 * 1024))
+            .per_field(max_file),
+    );
+    let mut multipart =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut received = Received::default();
+    let invalid = |error: multer::Error| match error {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            file_too_large()
+        }
+        _ => problem(
+            "uploaded-file-invalid-file",
+            "The uploaded file is invalid.",
+        )
+        .detail("The multipart body could not be read."),
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(invalid)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if let Some(filename) = field
+            .file_name()
+            .map(str::to_owned)
+            .or_else(|| (name == "file").then(String::new))
+        {
+            if received.file.is_some() {
+                return Err(problem(
+                    "uploaded-file-multiple-files",
+                    "There is more than one uploaded file in the request.",
+                ));
+            }
+            let mut piece = Piece::default();
+            while let Some(chunk) = field.chunk().await.map_err(invalid)? {
+                piece.segments.push(chunk);
+            }
+            received.file = Some((basename(&filename), piece));
+        } else {
+            let text = field.text().await.map_err(invalid)?;
+            if name == "videoId" && !text.is_empty() {
+                received.video_id = Some(text);
+            }
+        }
+    }
+    let Some((_, piece)) = &received.file else {
+        return Err(no_file());
+    };
+    if piece.len() == 0 {
+        return Err(problem(
+            "uploaded-file-empty",
+            "The uploaded file is empty.",
+        ));
+    }
+    Ok(received)
+}
+
+/// The last path component of a client-supplied filename.
+fn basename(filename: &str) -> String {
+    filename
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(filename)
+        .to_owned()
+}
+
+/// Fits one chunk into a video's source; returns the key just past the file's last piece
+/// once this chunk completes it.
+pub(crate) fn accept(
+    source: &mut Source,
+    range: Option<ContentRange>,
+    header: Option<&str>,
+    piece: Piece,
+    retention: Retention,
+    max_file: u64,
+    now: OffsetDateTime,
+) -> Result<Option<u64>, Problem> {
+    if source.completed_at.is_some() {
+        return Err(problem(
+            "video-source-already-uploaded",
+            "The source of the video is already uploaded.",
+        )
+        .name("file"));
+    }
+    let size = piece.len();
+    let (keying, first, key, end) = match range {
+        None => {
+            if source.scheme != Scheme::Fresh {
+                return Err(range_problem("video-content-range-already-initiated"));
+            }
+            if size > max_file {
+                return Err(file_too_large());
+            }
+            source.scheme = Scheme::Whole;
+            (Keying::Offset, 0, 0, Some(size))
+        }
+        Some(ContentRange::Part { part, total }) => {
+            let (known, received) = match &mut source.scheme {
+                Scheme::Bytes { .. } => {
+                    return Err(range_problem("video-content-range-started-with-bytes"))
+                }
+                scheme @ Scheme::Fresh => {
+                    *scheme = Scheme::Parts {
+                        total: None,
+                        received: Default::default(),
+                    };
+                    match scheme {
+                        Scheme::Parts { total, received } => (total, received),
+                        _ => unreachable!("just set"),
+                    }
+                }
+                Scheme::Parts { total, received } => (total, received),
+                Scheme::Whole => {
+                    return Err(range_problem("video-content-range-already-initiated"))
+                }
+            };
+            let fail = |slug: &str| Err(range_problem(slug));
+            if part == 0 {
+                return fail("video-content-range-by-part-part-zero");
+            }
+            if total == Some(0) {
+                return fail("video-content-range-by-part-total-parts-zero");
+            }
+            if part > MAX_PARTS {
+                return fail("video-content-range-by-part-part-too-high-allowed");
+            }
+            if total.is_some_and(|t| t > MAX_PARTS) {
+                return fail("video-content-range-by-part-total-parts-too-high");
+            }
+            if let (Some(known), Some(total)) = (*known, total) {
+                if u64::from(known) != total {
+                    return Err(
+                        range_problem("video-content-range-by-part-different-total-parts").detail(
+                            format!(
+                                "The \"total_parts\" you already set for this video is {known}."
+                            ),
+                        ),
+                    );
+                }
+            }
+            let effective = total.or(known.map(u64::from));
+            if let Some(t) = effective {
+                if part > t {
+                    return Err(
+                        range_problem("video-content-range-by-part-part-too-high-total").detail(
+                            format!("The \"total_parts\" you set for this video is {t}."),
+                        ),
+                    );
+                }
+            }
+            let highest = received.keys().next_back().copied().map(u64::from);
+            if let (Some(total), Some(highest)) = (total, highest) {
+                if total < highest {
+                    return fail("video-content-range-by-part-total-parts-too-low");
+                }
+            }
+            // `part` ≤ MAX_PARTS here, so it fits in u32.
+            let part32 = part as u32;
+            if received.contains_key(&part32) {
+                return Err(
+                    range_problem("video-content-range-by-part-part-already-sent")
+                        .detail(format!("The part number {part} has already been sent.")),
+                );
+            }
+            if effective != Some(part) && size < MIN_CHUNK {
+                return Err(
+                    range_problem("video-content-range-by-part-uploaded-file-too-small").detail(
+                        format!("Every part except the last must be at least {MIN_CHUNK} bytes."),
+                    ),
+                );
+            }
+            if size > MAX_CHUNK {
+                return Err(file_too_large());
+            }
+            if let Some(total) = total {
+                *known = Some(total as u32);
+            }
+            received.insert(part32, size);
+            let complete = known.is_some_and(|t| received.len() as u64 == u64::from(t));
+            (
+                Keying::Ordinal,
+                1,
+                part,
+                complete.then(|| u64::from(known.unwrap_or(0)) + 1),
+            )
+        }
+        Some(ContentRange::Bytes { from, to, total }) => {
+            let (known, ranges) = match &mut source.scheme {
+                Scheme::Parts { .. } => {
+                    return Err(range_problem("video-content-range-started-with-part"))
+                }
+                scheme @ Scheme::Fresh => {
+                    *scheme = Scheme::Bytes {
+                        total: None,
+                        ranges: Default::default(),
+                    };
+                    match scheme {
+                        Scheme::Bytes { total, ranges } => (total, ranges),
+                        _ => unreachable!("just set"),
+                    }
+                }
+                Scheme::Bytes { total, ranges } => (total, ranges),
+                Scheme::Whole => {
+                    return Err(range_problem("video-content-range-already-initiated"))
+                }
+            };
+            let fail = |slug: &str| Err(range_problem(slug));
+            if from > to {
+                return fail("video-content-range-by-bytes-from-byte-too-high");
+            }
+            if to > MAX_TO_BYTE {
+                return fail("video-content-range-by-bytes-to-byte-too-high-allowed");
+            }
+            if total.is_some_and(|t| t > MAX_TOTAL_BYTES) {
+                return fail("video-content-range-by-bytes-total-bytes-too-high");
+            }
+            if total == Some(0) {
+                return fail("video-content-range-by-bytes-total-bytes-zero");
+            }
+            if let (Some(known), Some(total)) = (*known, total) {
+                if known != total {
+                    return fail("video-content-range-by-bytes-different-total-bytes");
+                }
+            }
+            let effective = total.or(*known);
+            if effective.is_some_and(|t| to >= t) {
+                return fail("video-content-range-by-bytes-to-byte-too-high-total");
+            }
+            let highest_to = ranges.values().max().copied();
+            if let (Some(total), Some(highest_to)) = (total, highest_to) {
+                if total <= highest_to {
+                    return fail("video-content-range-by-bytes-total-bytes-too-low");
+                }
+            }
+            let length = to - from + 1;
+            if size != length {
+                return fail("video-content-range-by-bytes-range-mismatch");
+            }
+            let overlaps = ranges
+                .range(..=to)
+                .next_back()
+                .is_some_and(|(_, prev_to)| *prev_to >= from);
+            if overlaps {
+                return fail("video-content-range-by-bytes-range-overlap");
+            }
+            if effective != Some(to + 1) && length < MIN_CHUNK {
+                return fail("video-content-range-by-bytes-range-too-small");
+            }
+            if length > MAX_CHUNK {
+                return fail("video-content-range-by-bytes-range-too-large");
+            }
+            if total.is_some() {
+                *known = total;
+            }
+            ranges.insert(from, to);
+            let covered: u64 = ranges.iter().map(|(f, t)| t - f + 1).sum();
+            let complete = known.is_some_and(|t| covered == t);
+            (Keying::Offset, 0, from, complete.then_some(covered))
+        }
+    };
+    let assembly = source
+        .assembly
+        .get_or_insert_with(|| Assembly::new(keying, retention, first));
+    assembly.insert(key, piece);
+    source.chunks.push(ReceivedChunk {
+        content_range: header.map(str::to_owned),
+        size,
+    });
+    if end.is_some() {
+        source.completed_at = Some(now);
+    }
+    Ok(end)
+}
+
+/// Where a chunk goes.
+pub(crate) enum Target {
+    /// A new video titled after the file.
+    New,
+    /// An existing video of the project.
+    Existing(String),
+}
+
+/// Applies one received chunk to its video and answers: 201 `{"videoId"}` while incomplete,
+/// 201 with the whole video once complete (after the file has been hashed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn receive(
+    backend: &Backend,
+    ids: &crate::ids::Ids,
+    base: &str,
+    key: &str,
+    target: Target,
+    token: Option<&str>,
+    range: Option<ContentRange>,
+    header: Option<&str>,
+    received: Received,
+    now: OffsetDateTime,
+) -> Result<Response, Problem> {
+    let Some((filename, piece)) = received.file else {
+        return Err(problem(
+            "uploaded-file-no-file",
+            "There is no uploaded file in the request.",
+        ));
+    };
+    let retention = backend.retention;
+    let max_file = backend.config.max_file_size;
+    let (video_id, assembly, end) = {
+        let mut state = backend.lock();
+        let project = state
+            .projects
+            .get_mut(key)
+            .ok_or_else(|| Problem::resource_not_found("videoId"))?;
+        match target {
+            Target::Existing(id) => {
+                let video = project
+                    .videos
+                    .get_mut(&id)
+                    .ok_or_else(|| Problem::resource_not_found("videoId"))?;
+                let end = accept(
+                    &mut video.source,
+                    range,
+                    header,
+                    piece,
+                    retention,
+                    max_file,
+                    now,
+                )?;
+                if video.upload_token.is_none() {
+                    video.upload_token = token.map(str::to_owned);
+                }
+                video.updated_at = now;
+                (id, video.source.assembly.clone(), end)
+            }
+            Target::New => {
+                let mut video = StoredVideo::new(ids.base62("vi", 22), filename, now);
+                let end = accept(
+                    &mut video.source,
+                    range,
+                    header,
+                    piece,
+                    retention,
+                    max_file,
+                    now,
+                )?;
+                video.upload_token = token.map(str::to_owned);
+                let id = video.id.clone();
+                let assembly = video.source.assembly.clone();
+                project.videos.insert(id.clone(), video);
+                (id, assembly, end)
+            }
+        }
+    };
+    let Some(assembly) = assembly else {
+        return Err(problem(
+            "uploaded-file-no-file",
+            "There is no uploaded file in the request.",
+        ));
+    };
+    assembly.drain().await;
+    let target = crate::journal::Target(video_id.clone());
+    let Some(end) = end else {
+        let mut response = wire::json(StatusCode::CREATED, &json!({ "videoId": video_id }));
+        response.extensions_mut().insert(target);
+        return Ok(response);
+    };
+    let digest = assembly.finish(end).await;
+    let mut state = backend.lock();
+    let video = state
+        .projects
+        .get_mut(key)
+        .and_then(|project| project.videos.get_mut(&video_id));
+    let body = match video {
+        Some(video) => {
+            video.source.digest = Some(digest);
+            video.to_json(base)
+        }
+        // Deleted while its last chunk was being hashed: the upload itself succeeded.
+        None => json!({ "videoId": video_id }),
+    };
+    let mut response = wire::json(StatusCode::CREATED, &body);
+    response.extensions_mut().insert(target);
+    Ok(response)
+}
+
+/// `POST /upload?token=…`: no Authorization (any sent is ignored); the token says which project.
+pub(crate) async fn with_token(
+    shared: &crate::server::Shared,
+    parts: axum::http::request::Parts,
+    body: Body,
+    now: OffsetDateTime,
+) -> Response {
+    use super::ratelimit::RateInfo;
+    use super::routes::Class;
+    use axum::response::IntoResponse;
+
+    let backend = &shared.apivideo;
+    let limits = backend.config.rate_limits;
+    let untouched = RateInfo::untouched(&limits, Class::Upload, now);
+    let token = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .filter(|(name, _)| name == "token")
+        .last()
+        .map(|(_, value)| value.into_owned())
+        .filter(|token| !token.is_empty());
+    let Some(token) = token else {
+        return super::with_rate(
+            Problem::new(
+                401,
+                "authentication-missing-upload-token",
+                "The upload token is missing.",
+            )
+            .into_response(),
+            untouched,
+        );
+    };
+    let invalid_token = || {
+        Problem::new(
+            401,
+            "authentication-invalid-upload-token",
+            "The upload token is invalid or expired.",
+        )
+    };
+    let key = backend.lock().token_projects.get(&token).cloned();
+    let Some(key) = key else {
+        return super::with_rate(invalid_token().into_response(), untouched);
+    };
+    let rate = match backend.take_budget(&key, Class::Upload, now) {
+        Ok(rate) => rate,
+        Err(spent) => return super::with_rate(Problem::too_many_requests().into_response(), spent),
+    };
+    let result = async {
+        let (range, header) = content_range(&parts.headers)?;
+        let received = read_multipart(&parts.headers, body, backend.config.max_file_size).await?;
+        let target = {
+            let state = backend.lock();
+            let project = state.projects.get(&key).ok_or_else(invalid_token)?;
+            let active = project.tokens.get(&token).is_some_and(|t| t.is_active(now));
+            match &received.video_id {
+                // An upload started with this token may finish after it expired or was deleted.
+                Some(id) => {
+                    let started_here = project.videos.get(id).is_some_and(|v| {
+                        v.upload_token.as_deref() == Some(token.as_str())
+                            && !v.source.chunks.is_empty()
+                    });
+                    if !active && !started_here {
+                        return Err(invalid_token());
+                    }
+                    Target::Existing(id.clone())
+                }
+                None if active => Target::New,
+                None => return Err(invalid_token()),
+            }
+        };
+        receive(
+            backend,
+            &shared.ids,
+            &shared.base_url,
+            &key,
+            target,
+            Some(&token),
+            range,
+            header.as_deref(),
+            received,
+            now,
+        )
+        .await
+    }
+    .await;
+    super::with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
+}
+
+/// `POST /videos/{id}/source`: the same engine, for an authenticated project.
+pub(crate) async fn to_video(
+    shared: &crate::server::Shared,
+    key: &str,
+    id: String,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    now: OffsetDateTime,
+) -> Result<Response, Problem> {
+    let backend = &shared.apivideo;
+    backend.with_video(key, &id, |_| ())?;
+    let (range, header) = content_range(&parts.headers)?;
+    let received = read_multipart(&parts.headers, body, backend.config.max_file_size).await?;
+    receive(
+        backend,
+        &shared.ids,
+        &shared.base_url,
+        key,
+        Target::Existing(id),
+        None,
+        range,
+        header.as_deref(),
+        received,
+        now,
+    )
+    .await
+}
+
+/// The request's `Content-Range`, parsed, with its raw value.
+fn content_range(headers: &HeaderMap) -> Result<(Option<ContentRange>, Option<String>), Problem> {
+    let Some(value) = headers.get(header::CONTENT_RANGE) else {
+        return Ok((None, None));
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| range_problem("video-content-range-malformed"))?;
+    let range =
+        ContentRange::parse(text).ok_or_else(|| range_problem("video-content-range-malformed"))?;
+    Ok((Some(range), Some(text.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges_parse_both_schemes_and_star_totals() {
+        assert_eq!(
+            ContentRange::parse("part 2/*"),
+            Some(ContentRange::Part {
+                part: 2,
+                total: None
+            })
+        );
+        assert_eq!(
+            ContentRange::parse("bytes 0-9/10"),
+            Some(ContentRange::Bytes {
+                from: 0,
+                to: 9,
+                total: Some(10)
+            })
+        );
+        assert_eq!(
+            ContentRange::parse("part 99999999999999999999999/1"),
+            Some(ContentRange::Part {
+                part: u64::MAX,
+                total: Some(1)
+            })
+        );
+        for bad in [
+            "",
+            "part",
+            "part 1",
+            "part -1/2",
+            "bytes 1/2",
+            "bytes a-b/c",
+            "chunk 1/2",
+            "part 1/2/3",
+        ] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn basenames_drop_directories() {
+        assert_eq!(basename("a/b/c.mp4"), "c.mp4");
+        assert_eq!(basename("C:\\x\\y.mp4"), "y.mp4");
+        assert_eq!(basename("plain.mp4"), "plain.mp4");
+    }
+}

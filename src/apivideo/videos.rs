@@ -1,0 +1,372 @@
+//! Videos: the containers uploads fill, their wire form, and the calls around them
+//! (../shared/specs/apivideo.md §5.4, §6, §7).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use super::paging::{ListQuery, Pagination};
+use super::{wire, Problem};
+use crate::storage::Assembly;
+
+/// How the source of a video is being uploaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// Nothing received yet.
+    #[default]
+    Fresh,
+    /// One request without Content-Range.
+    Whole,
+    /// `Content-Range: part n/N`: total parts once known, and each part's size.
+    Parts {
+        total: Option<u32>,
+        received: BTreeMap<u32, u64>,
+    },
+    /// `Content-Range: bytes a-b/T`: total once known, and the ranges received (from → to).
+    Bytes {
+        total: Option<u64>,
+        ranges: BTreeMap<u64, u64>,
+    },
+}
+
+/// One upload request as it was accepted.
+///
+/// # Example
+///
+/// ```
+/// let chunk = vidmock::apivideo::ReceivedChunk { content_range: Some("part 1/2".into()), size: 5_242_880 };
+/// assert_eq!(chunk.size, 5_242_880);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedChunk {
+    /// The `Content-Range` header as sent, `None` for a whole-file upload.
+    pub content_range: Option<String>,
+    /// Bytes in the file part.
+    pub size: u64,
+}
+
+/// The source of a video.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Source {
+    pub scheme: Scheme,
+    /// Created with the first accepted chunk.
+    pub assembly: Option<Arc<Assembly>>,
+    /// Every accepted chunk, in arrival order.
+    pub chunks: Vec<ReceivedChunk>,
+    /// Set when the last missing chunk arrives: no more chunks are accepted after this.
+    pub completed_at: Option<OffsetDateTime>,
+    /// Size and sha256, once the completed file has been hashed.
+    pub digest: Option<crate::storage::Digest256>,
+}
+
+/// A video as vidmock stores it.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredVideo {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub public: bool,
+    pub panoramic: bool,
+    pub mp4_support: bool,
+    pub tags: Vec<String>,
+    pub metadata: Vec<(String, String)>,
+    pub language: Option<String>,
+    pub player_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// The upload token whose upload created or first filled this video.
+    pub upload_token: Option<String>,
+    pub source: Source,
+}
+
+impl StoredVideo {
+    pub(crate) fn new(id: String, title: String, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            title,
+            description: String::new(),
+            public: true,
+            panoramic: false,
+            mp4_support: true,
+            tags: Vec::new(),
+            metadata: Vec::new(),
+            language: None,
+            player_id: None,
+            created_at: now,
+            updated_at: now,
+            upload_token: None,
+            source: Source::default(),
+        }
+    }
+
+    /// The `Video` object of the API; asset URLs point at this server (`base`).
+    pub(crate) fn to_json(&self, base: &str) -> Value {
+        let id = &self.id;
+        let player = format!("{base}/vod/{id}");
+        let mut video = json!({
+            "videoId": id,
+            "createdAt": wire::atom(self.created_at),
+            "title": self.title,
+            "description": self.description,
+            "publishedAt": wire::atom(self.created_at),
+            "updatedAt": wire::atom(self.updated_at),
+            "discarded": false,
+            "discardedAt": null,
+            "deletesAt": null,
+            "language": self.language,
+            "languageOrigin": self.language.as_ref().map(|_| "api"),
+            "tags": self.tags,
+            "metadata": self.metadata.iter().map(|(key, value)| json!({"key": key, "value": value})).collect::<Vec<_>>(),
+            "source": { "uri": format!("/videos/{id}/source") },
+            "assets": {
+                "iframe": format!("<iframe src=\"{player}\" width=\"100%\" height=\"100%\" frameborder=\"0\" scrolling=\"no\" allowfullscreen=\"\"></iframe>"),
+                "player": player,
+                "hls": format!("{base}/vod/{id}/hls/manifest.m3u8"),
+                "thumbnail": format!("{base}/vod/{id}/thumbnail.jpg"),
+                "mp4": format!("{base}/vod/{id}/mp4/source.mp4"),
+            },
+            "public": self.public,
+            "panoramic": self.panoramic,
+            "mp4Support": self.mp4_support,
+        });
+        if let (Some(player_id), Some(object)) = (&self.player_id, video.as_object_mut()) {
+            object.insert("playerId".into(), Value::String(player_id.clone()));
+        }
+        video
+    }
+
+    /// The `VideoStatus` object; `playable` once `encoding_delay` has passed since completion.
+    pub(crate) fn status_json(
+        &self,
+        now: OffsetDateTime,
+        encoding_delay: std::time::Duration,
+    ) -> Value {
+        let source = &self.source;
+        let received_bytes: Vec<Value> = match &source.scheme {
+            Scheme::Bytes { total, ranges } => ranges
+                .iter()
+                .map(|(from, to)| json!({"from": from, "to": to, "total": total}))
+                .collect(),
+            Scheme::Whole => source
+                .digest
+                .iter()
+                .map(|d| json!({"from": 0, "to": d.size.saturating_sub(1), "total": d.size}))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (parts, total) = match &source.scheme {
+            Scheme::Parts { total, received } => (received.keys().copied().collect(), *total),
+            _ => (Vec::new(), None),
+        };
+        let playable = self.is_playable(now, encoding_delay);
+        json!({
+            "ingest": {
+                "status": if source.completed_at.is_some() { "uploaded" } else { "uploading" },
+                "filesize": source.digest.as_ref().map(|d| d.size),
+                "receivedBytes": received_bytes,
+                "receivedParts": { "parts": parts, "total": total },
+            },
+            "encoding": {
+                "playable": playable,
+                "qualities": if source.completed_at.is_some() {
+                    vec![json!({"quality": "720p", "status": if playable { "encoded" } else { "encoding" }})]
+                } else {
+                    Vec::new()
+                },
+                "metadata": {
+                    "width": null, "height": null, "bitrate": null, "duration": null,
+                    "framerate": null, "samplerate": null, "videoCodec": null,
+                    "audioCodec": null, "aspectRatio": null,
+                },
+            },
+        })
+    }
+
+    pub(crate) fn is_playable(
+        &self,
+        now: OffsetDateTime,
+        encoding_delay: std::time::Duration,
+    ) -> bool {
+        self.source.digest.is_some()
+            && self
+                .source
+                .completed_at
+                .is_some_and(|at| now >= at + encoding_delay)
+    }
+}
+
+/// The attributes of `POST /videos` and `PATCH /videos/{id}`.
+#[derive(Debug, Default)]
+pub(crate) struct Attributes {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub public: Option<bool>,
+    pub panoramic: Option<bool>,
+    pub mp4_support: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub metadata: Option<Vec<(String, String)>>,
+    pub language: Option<String>,
+    pub player_id: Option<String>,
+}
+
+impl Attributes {
+    /// Validates a JSON payload; `creating` requires `title`.
+    pub(crate) fn parse(body: Option<Value>, creating: bool) -> Result<Self, Problem> {
+        let object = match body {
+            None => Map::new(),
+            Some(Value::Object(object)) => object,
+            Some(_) => return Err(Problem::invalid_payload()),
+        };
+        let text = |name: &str| -> Result<Option<String>, Problem> {
+            match object.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(Problem::invalid_attribute(
+                    name,
+                    "This value should be of type string.",
+                )),
+            }
+        };
+        let flag = |name: &str| -> Result<Option<bool>, Problem> {
+            match object.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Bool(b)) => Ok(Some(*b)),
+                Some(_) => Err(Problem::invalid_attribute(
+                    name,
+                    "This value should be of type bool.",
+                )),
+            }
+        };
+        let tags = match object.get("tags") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|t| t.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        Problem::invalid_attribute("tags", "This value should be of type string.")
+                    })?,
+            ),
+            Some(_) => {
+                return Err(Problem::invalid_attribute(
+                    "tags",
+                    "This value should be of type array.",
+                ))
+            }
+        };
+        let metadata = match object.get("metadata") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|m| {
+                        match (
+                            m.get("key").and_then(Value::as_str),
+                            m.get("value").and_then(Value::as_str),
+                        ) {
+                            (Some(k), Some(v)) => Some((k.to_owned(), v.to_owned())),
+                            _ => None,
+                        }
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        Problem::invalid_attribute(
+                            "metadata",
+                            "Each metadata item needs a string key and a string value.",
+                        )
+                    })?,
+            ),
+            Some(_) => {
+                return Err(Problem::invalid_attribute(
+                    "metadata",
+                    "This value should be of type array.",
+                ))
+            }
+        };
+        let attributes = Attributes {
+            title: text("title")?,
+            description: text("description")?,
+            public: flag("public")?,
+            panoramic: flag("panoramic")?,
+            mp4_support: flag("mp4Support")?,
+            tags,
+            metadata,
+            language: text("language")?,
+            player_id: text("playerId")?,
+        };
+        if creating && attributes.title.as_deref().is_none_or(str::is_empty) {
+            return Err(Problem::attribute_required("title"));
+        }
+        Ok(attributes)
+    }
+
+    pub(crate) fn apply(self, video: &mut StoredVideo, now: OffsetDateTime) {
+        if let Some(title) = self.title {
+            video.title = title;
+        }
+        if let Some(description) = self.description {
+            video.description = description;
+        }
+        if let Some(public) = self.public {
+            video.public = public;
+        }
+        if let Some(panoramic) = self.panoramic {
+            video.panoramic = panoramic;
+        }
+        if let Some(mp4_support) = self.mp4_support {
+            video.mp4_support = mp4_support;
+        }
+        if let Some(tags) = self.tags {
+            video.tags = tags;
+        }
+        if let Some(metadata) = self.metadata {
+            video.metadata = metadata;
+        }
+        if let Some(language) = self.language {
+            video.language = Some(language);
+        }
+        if let Some(player_id) = self.player_id {
+            video.player_id = Some(player_id);
+        }
+        video.updated_at = now;
+    }
+}
+
+#[derive(Serialize)]
+struct ListBody {
+    data: Vec<Value>,
+    pagination: Pagination,
+}
+
+/// `GET /videos`: sorted, filtered by exact `title` when given, and paged.
+pub(crate) fn list(
+    mut videos: Vec<StoredVideo>,
+    query: Option<&str>,
+    base: &str,
+) -> Result<Response, Problem> {
+    let query = ListQuery::parse(
+        query,
+        &["title", "createdAt", "publishedAt", "updatedAt"],
+        &["title"],
+    )?;
+    if let Some(title) = query.filter("title") {
+        videos.retain(|v| v.title == title);
+    }
+    match query.sort_by {
+        Some("title") => videos.sort_by(|a, b| a.title.cmp(&b.title)),
+        Some("updatedAt") => videos.sort_by_key(|v| v.updated_at),
+        _ => videos.sort_by_key(|v| v.created_at),
+    }
+    if query.descending == Some(true) {
+        videos.reverse();
+    }
+    let (page, pagination) = query.page(videos, "/videos");
+    let data = page.iter().map(|v| v.to_json(base)).collect();
+    Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
+}
