@@ -48,6 +48,10 @@ struct Args {
     #[arg(long, env = "VIDMOCK_TLS")]
     tls: bool,
 
+    /// Keep every uploaded byte in memory instead of only sizes and sha256 digests.
+    #[arg(long, env = "VIDMOCK_KEEP_UPLOADS")]
+    keep_uploads: bool,
+
     /// Send no CORS headers.
     #[arg(long, env = "VIDMOCK_NO_CORS")]
     no_cors: bool,
@@ -86,7 +90,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let mut builder = vidmock::MockServer::builder().bind(SocketAddr::new(args.host, args.port));
+    // A long-running binary sees large files: keep digests only unless asked otherwise.
+    let retention = if args.keep_uploads {
+        vidmock::Retention::Memory
+    } else {
+        vidmock::Retention::DigestOnly
+    };
+    let mut builder = vidmock::MockServer::builder()
+        .bind(SocketAddr::new(args.host, args.port))
+        .retention(retention);
     for key in &args.apivideo_keys {
         builder = builder.apivideo_key(key.clone());
     }
