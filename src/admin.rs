@@ -24,6 +24,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/clock/advance", post(advance))
         .route("/requests", get(requests).delete(clear_requests))
         .route("/state", get(state))
+        .route(
+            "/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route("/faults/{id}", axum::routing::delete(remove_fault))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -134,4 +139,272 @@ async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
     body.insert("kaltura".into(), shared.kaltura.state_json());
     let _ = &shared;
     Json(Value::Object(body))
+}
+
+/// The JSON form of a fault rule (README, "Admin API").
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultSpec {
+    name: Option<String>,
+    #[serde(rename = "match", default)]
+    matching: MatchSpec,
+    action: ActionSpec,
+    times: Option<u64>,
+    after: Option<u64>,
+    on_nth: Option<u64>,
+    probability: Option<f64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MatchSpec {
+    method: Option<String>,
+    path: Option<String>,
+    path_regex: Option<String>,
+    /// An api.video operation (`createToken`) or a Kaltura one (`uploadtoken.upload`).
+    operation: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    query: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+enum ActionSpec {
+    #[serde(rename_all = "camelCase")]
+    Status {
+        status: u16,
+        #[serde(default)]
+        body: String,
+        #[serde(default)]
+        headers: std::collections::BTreeMap<String, String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ApivideoProblem {
+        status: u16,
+        slug: String,
+        title: String,
+        name: Option<String>,
+        detail: Option<String>,
+        problems: Option<Vec<ProblemSpec>>,
+    },
+    #[serde(rename_all = "camelCase")]
+    KalturaError {
+        code: String,
+        #[serde(default)]
+        args: Vec<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Delay {
+        ms: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    DelayUniform {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    DelayLognormal {
+        median_ms: u64,
+        sigma: f64,
+        cap_ms: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Dribble {
+        chunk_bytes: usize,
+        every_ms: u64,
+    },
+    Hang,
+    Reset,
+    Close,
+    #[serde(rename_all = "camelCase")]
+    Garbage {
+        body: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Truncate {
+        after_bytes: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    ResetAfterRequestBytes {
+        bytes: u64,
+    },
+    LoseResponse,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProblemSpec {
+    slug: String,
+    title: String,
+    name: String,
+}
+
+fn fault_of(action: ActionSpec) -> Result<crate::Fault, String> {
+    use crate::Fault;
+    let ms = Duration::from_millis;
+    Ok(match action {
+        ActionSpec::Status {
+            status,
+            body,
+            headers,
+        } => {
+            if !(100..=999).contains(&status) {
+                return Err(format!("status {status} is not an HTTP status"));
+            }
+            headers
+                .into_iter()
+                .fold(Fault::status(status).body(body), |f, (k, v)| f.header(k, v))
+        }
+        #[cfg(feature = "apivideo")]
+        ActionSpec::ApivideoProblem {
+            status,
+            slug,
+            title,
+            name,
+            detail,
+            problems,
+        } => {
+            let mut problem = crate::apivideo::Problem::new(status, &slug, title);
+            if let Some(name) = name {
+                problem = problem.name(name);
+            }
+            if let Some(detail) = detail {
+                problem = problem.detail(detail);
+            }
+            if let Some(problems) = problems {
+                problem = problem.problems(
+                    problems
+                        .into_iter()
+                        .map(|p| crate::apivideo::ProblemItem::new(&p.slug, p.title, p.name)),
+                );
+            }
+            Fault::apivideo(problem)
+        }
+        #[cfg(feature = "kaltura")]
+        ActionSpec::KalturaError { code, args } => {
+            let values: Vec<&str> = args.iter().map(String::as_str).collect();
+            Fault::kaltura(crate::kaltura::ApiError::new(&code, &values))
+        }
+        #[allow(unreachable_patterns)]
+        ActionSpec::ApivideoProblem { .. } | ActionSpec::KalturaError { .. } => {
+            return Err("that vendor is not compiled into this build".into())
+        }
+        ActionSpec::Delay { ms: d } => Fault::delay(ms(d)),
+        ActionSpec::DelayUniform { min_ms, max_ms } => Fault::delay_uniform(ms(min_ms), ms(max_ms)),
+        ActionSpec::DelayLognormal {
+            median_ms,
+            sigma,
+            cap_ms,
+        } => Fault::delay_lognormal(ms(median_ms), sigma, ms(cap_ms)),
+        ActionSpec::Dribble {
+            chunk_bytes,
+            every_ms,
+        } => Fault::dribble(chunk_bytes, ms(every_ms)),
+        ActionSpec::Hang => Fault::hang(),
+        ActionSpec::Reset => Fault::reset(),
+        ActionSpec::Close => Fault::close(),
+        ActionSpec::Garbage { body } => Fault::garbage(body),
+        ActionSpec::Truncate { after_bytes } => Fault::truncate_after(after_bytes),
+        ActionSpec::ResetAfterRequestBytes { bytes } => Fault::reset_after_request_bytes(bytes),
+        ActionSpec::LoseResponse => Fault::lose_response(),
+    })
+}
+
+async fn add_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
+    };
+    let fault = match fault_of(spec.action) {
+        Ok(fault) => fault,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
+    let m = spec.matching;
+    if let Some(method) = m.method {
+        builder = builder.when(wiremock::matchers::method(
+            method.to_ascii_uppercase().as_str(),
+        ));
+    }
+    if let Some(path) = m.path {
+        builder = builder.when(wiremock::matchers::path(path));
+    }
+    if let Some(pattern) = m.path_regex {
+        if let Err(e) = regex_check(&pattern) {
+            return error(StatusCode::BAD_REQUEST, e);
+        }
+        builder = builder.when(wiremock::matchers::path_regex(pattern));
+    }
+    for (name, value) in m.headers {
+        if axum::http::HeaderName::try_from(name.as_str()).is_err() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid header name {name:?}"),
+            );
+        }
+        builder = builder.when(wiremock::matchers::header(name.as_str(), value.as_str()));
+    }
+    for (name, value) in m.query {
+        builder = builder.when(wiremock::matchers::query_param(name, value));
+    }
+    if let Some(operation) = m.operation {
+        builder = match operation.split_once('.') {
+            #[cfg(feature = "kaltura")]
+            Some((service, action)) => builder.when(crate::kaltura::action(service, action)),
+            #[cfg(feature = "apivideo")]
+            None => builder.when(crate::apivideo::op(operation)),
+            #[allow(unreachable_patterns)]
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "that vendor is not compiled into this build",
+                )
+            }
+        };
+    }
+    builder = builder.after(spec.after.unwrap_or(0));
+    if let Some(times) = spec.times {
+        builder = builder.times(times);
+    }
+    if let Some(k) = spec.on_nth {
+        builder = builder.on_nth(k);
+    }
+    if let Some(p) = spec.probability {
+        builder = builder.probability(p);
+    }
+    if let Some(name) = spec.name {
+        builder = builder.named(name);
+    }
+    let id = builder.mount();
+    (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
+}
+
+/// wiremock's `path_regex` panics on an invalid pattern; refuse it first.
+fn regex_check(pattern: &str) -> Result<(), String> {
+    regex::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|e| format!("invalid pathRegex: {e}"))
+}
+
+async fn list_faults(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(Value::Array(
+        shared.faults.list().iter().map(|r| r.to_json()).collect(),
+    ))
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn remove_fault(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    match id.parse::<u64>() {
+        Ok(id) if shared.faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
+        _ => error(StatusCode::NOT_FOUND, format!("no fault {id}")),
+    }
 }

@@ -5,15 +5,21 @@
 //! (reset a connection, close it without an answer, cut an upload after N bytes), and what lets
 //! a dropped server end its connections at once instead of waiting for idle clients.
 
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -26,6 +32,155 @@ const GRACE: Duration = Duration::from_millis(500);
 pub(crate) struct ConnInfo {
     /// The client's address.
     pub peer: SocketAddr,
+    /// Lets a fault end or cripple this connection.
+    pub control: Arc<ConnControl>,
+}
+
+const ALIVE: u8 = 0;
+const CLOSE: u8 = 1;
+const RESET: u8 = 2;
+
+/// What request handling can do to the socket it came in on.
+#[derive(Debug)]
+pub(crate) struct ConnControl {
+    /// `ALIVE`, or how the connection is to end.
+    fate: AtomicU8,
+    /// Wakes the connection task when `fate` is set.
+    killed: Notify,
+    /// Bytes still allowed in from the client before a reset (`u64::MAX`: no limit).
+    read_budget: AtomicU64,
+    /// Bytes written in place of the next response, after which the connection closes.
+    replacement: Mutex<Option<bytes::Bytes>>,
+}
+
+impl ConnControl {
+    fn new() -> Self {
+        Self {
+            fate: AtomicU8::new(ALIVE),
+            killed: Notify::new(),
+            read_budget: AtomicU64::new(u64::MAX),
+            replacement: Mutex::new(None),
+        }
+    }
+
+    fn end(&self, fate: u8) {
+        self.fate.store(fate, Ordering::SeqCst);
+        self.killed.notify_one();
+    }
+
+    /// Closes the connection (FIN) without another byte.
+    pub(crate) fn close(&self) {
+        self.end(CLOSE);
+    }
+
+    /// Resets the connection (RST, through a zero linger).
+    pub(crate) fn reset(&self) {
+        self.end(RESET);
+    }
+
+    /// Resets the connection once `bytes` more bytes have come in from the client.
+    pub(crate) fn reset_after_reading(&self, bytes: u64) {
+        self.read_budget.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Sends `bytes` instead of the response, then closes the connection.
+    pub(crate) fn replace_output(&self, bytes: bytes::Bytes) {
+        *self.replacement.lock().unwrap_or_else(|e| e.into_inner()) = Some(bytes);
+    }
+}
+
+/// The socket as hyper sees it, obeying its [`ConnControl`].
+struct FaultIo {
+    inner: TcpStream,
+    control: Arc<ConnControl>,
+    /// Replacement bytes still to write.
+    pending_replacement: Option<bytes::Bytes>,
+}
+
+impl AsyncRead for FaultIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let budget = self.control.read_budget.load(Ordering::SeqCst);
+        if budget == u64::MAX {
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        if budget == 0 {
+            self.control.reset();
+            return Poll::Pending;
+        }
+        // Only a connection under a fault gets here: read through a small bounce buffer.
+        let mut bounce = [0u8; 16 * 1024];
+        let room = buf
+            .remaining()
+            .min(bounce.len())
+            .min(usize::try_from(budget).unwrap_or(usize::MAX));
+        let mut limited = ReadBuf::new(&mut bounce[..room]);
+        let polled = Pin::new(&mut self.inner).poll_read(cx, &mut limited);
+        if let Poll::Ready(Ok(())) = polled {
+            let filled = limited.filled();
+            buf.put_slice(filled);
+            self.control
+                .read_budget
+                .store(budget - filled.len() as u64, Ordering::SeqCst);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for FaultIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.pending_replacement.is_none() {
+            let replacement = self
+                .control
+                .replacement
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            self.pending_replacement = replacement;
+        }
+        let Some(mut replacement) = self.pending_replacement.take() else {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
+        };
+        while !replacement.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &replacement) {
+                Poll::Ready(Ok(n)) => {
+                    let _ = replacement.split_to(n);
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => {
+                    self.pending_replacement = Some(replacement);
+                    return Poll::Pending;
+                }
+            }
+        }
+        // Everything hyper meant to send is swallowed; the connection ends after the garbage.
+        self.control.close();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Drop for FaultIo {
+    fn drop(&mut self) {
+        if self.control.fate.load(Ordering::SeqCst) == RESET {
+            // A zero linger turns the close into a reset.
+            let _ = socket2::SockRef::from(&self.inner).set_linger(Some(Duration::ZERO));
+        }
+    }
 }
 
 /// Accepts connections until `shutdown` fires, serving each on its own task in `tracker`.
@@ -56,7 +211,10 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         tracker.spawn(serve_connection(
             stream,
-            ConnInfo { peer },
+            ConnInfo {
+                peer,
+                control: Arc::new(ConnControl::new()),
+            },
             app.clone(),
             shutdown.clone(),
         ));
@@ -64,21 +222,29 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
     info: ConnInfo,
     app: Router,
     shutdown: CancellationToken,
 ) {
+    let control = info.control.clone();
+    let io = FaultIo {
+        inner: stream,
+        control: control.clone(),
+        pending_replacement: None,
+    };
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(info.clone());
         app.clone().oneshot(request.map(axum::body::Body::new))
     });
     let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(connection);
     tokio::select! {
         biased;
         _ = shutdown.cancelled() => {}
+        // A fault ended the connection: dropping it drops the socket (a reset if asked).
+        _ = control.killed.notified() => return,
         _ = connection.as_mut() => return,
     }
     // Shutting down: idle connections close now, busy ones get a short grace period.

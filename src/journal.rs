@@ -51,6 +51,11 @@ pub(crate) struct Handled {
     pub target: Option<String>,
 }
 
+/// Put in a response's extensions by a vendor module that could not route the request (an
+/// unknown path or method, an unknown service or action), for strict mode.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unrecognized;
+
 /// Put in a response's extensions by a handler to name the resource it acted on; the vendor
 /// module moves it into [`Handled`].
 #[derive(Clone, Debug)]

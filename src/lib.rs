@@ -48,6 +48,8 @@
 mod admin;
 mod clock;
 mod conn;
+mod expect;
+mod faults;
 mod ids;
 mod journal;
 mod server;
@@ -59,6 +61,8 @@ pub mod apivideo;
 pub mod kaltura;
 
 pub use clock::Clock;
+pub use expect::{ExpectationBuilder, Times};
+pub use faults::{Fault, FaultBuilder, FaultGuard};
 pub use journal::{RecordedRequest, Vendor};
 pub use server::{MockServer, MockServerBuilder};
 pub use storage::Retention;

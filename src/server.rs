@@ -35,6 +35,10 @@ pub(crate) struct Shared {
     pub journal: Journal,
     /// The one id generator of this server (seedable).
     pub ids: Ids,
+    /// Mounted fault rules.
+    pub faults: Arc<crate::faults::Faults>,
+    /// Expectations checked on drop, and strict-mode violations.
+    pub expectations: Arc<crate::expect::Expectations>,
     /// `http://HOST:PORT` of this server, used in URLs it hands out.
     pub base_url: String,
     /// api.video projects, tokens and auth grants.
@@ -49,6 +53,8 @@ impl Shared {
     /// Clears vendor state and the journal; credentials (API keys) stay.
     pub(crate) fn reset(&self) {
         self.journal.clear();
+        self.faults.clear();
+        self.expectations.clear();
         #[cfg(feature = "apivideo")]
         self.apivideo.reset();
         #[cfg(feature = "kaltura")]
@@ -81,6 +87,8 @@ pub struct MockServerBuilder {
     seed: Option<u64>,
     clock: Option<Clock>,
     retention: crate::Retention,
+    /// Fail verification on any request answered as unrecognized.
+    strict: bool,
     journal_capacity: usize,
     journal_body_limit: usize,
     #[cfg(feature = "apivideo")]
@@ -97,6 +105,7 @@ impl Default for MockServerBuilder {
             seed: None,
             clock: None,
             retention: crate::Retention::default(),
+            strict: false,
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
             #[cfg(feature = "apivideo")]
@@ -187,6 +196,24 @@ impl MockServerBuilder {
     /// ```
     pub fn retention(mut self, retention: crate::Retention) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// Strict mode: [`MockServer::verify`] (and dropping the server) fails if any request was
+    /// answered as unrecognized (an unknown api.video route, an unknown Kaltura service or
+    /// action), so a typo in a client's URL cannot pass unnoticed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().strict().start().await;
+    /// server.verify();
+    /// # }
+    /// ```
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
         self
     }
 
@@ -370,6 +397,8 @@ impl MockServerBuilder {
             clock: self.clock.unwrap_or_default(),
             journal: Journal::new(self.journal_capacity, self.journal_body_limit),
             ids: Ids::new(self.seed),
+            faults: Arc::new(crate::faults::Faults::new(self.seed)),
+            expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
             base_url: format!("http://{address}"),
             #[cfg(feature = "apivideo")]
             apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
@@ -589,6 +618,96 @@ impl MockServer {
             .collect()
     }
 
+    /// Starts scripting a fault; mount it with [`crate::FaultBuilder::mount`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use vidmock::{apivideo, Fault};
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(Fault::apivideo_not_found("uploadToken")).when(apivideo::op("getToken")).times(1).mount();
+    /// # }
+    /// ```
+    pub fn fault(&self, fault: crate::Fault) -> crate::FaultBuilder<'_> {
+        crate::FaultBuilder::new(&self.shared.faults, fault)
+    }
+
+    /// Removes a mounted fault; `false` if there was none with that id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(!server.remove_fault(42));
+    /// # }
+    /// ```
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.shared.faults.remove(id)
+    }
+
+    /// The mounted faults as the admin API lists them (id, name, action, schedule, counts).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::close()).named("cut").mount();
+    /// assert_eq!(server.faults()[0]["name"], "cut");
+    /// # }
+    /// ```
+    pub fn faults(&self) -> Vec<serde_json::Value> {
+        self.shared
+            .faults
+            .list()
+            .iter()
+            .map(|rule| rule.to_json())
+            .collect()
+    }
+
+    /// Expects requests matching `matcher`: at least one unless [`crate::ExpectationBuilder::times`]
+    /// says otherwise. Checked by [`MockServer::verify`] and when the server drops.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.expect(vidmock::apivideo::op("listTokens")).times(1).named("one listing");
+    /// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// server.verify();
+    /// # }
+    /// ```
+    pub fn expect(&self, matcher: impl wiremock::Match + 'static) -> crate::ExpectationBuilder {
+        crate::ExpectationBuilder::register(&self.shared.expectations, Box::new(matcher))
+    }
+
+    /// Panics, with every unmet expectation and strict-mode violation described in vendor
+    /// terms, unless all is well.
+    ///
+    /// # Example
+    ///
+    /// ```should_panic
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.expect(vidmock::apivideo::op("createToken")).named("a token");
+    /// server.verify(); // panics: no token was created
+    /// # }
+    /// ```
+    pub fn verify(&self) {
+        let failures = self.shared.expectations.failures(&self.shared.journal);
+        if !failures.is_empty() {
+            panic!("vidmock: {}", failures.join("\nvidmock: "));
+        }
+    }
+
     /// Forgets every recorded request.
     ///
     /// # Example
@@ -679,6 +798,11 @@ impl Drop for MockServer {
     fn drop(&mut self) {
         self.stop_accepting();
         self.tracker.close();
+        // Checked synchronously (no async lock, no runtime needed); never a second panic
+        // while a test is already unwinding.
+        if !std::thread::panicking() {
+            self.verify();
+        }
     }
 }
 
@@ -686,6 +810,7 @@ impl Drop for MockServer {
 pub(crate) fn app(shared: Arc<Shared>) -> Router {
     let vendors = Router::new()
         .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), rules))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared.clone());
     Router::new()
@@ -708,6 +833,33 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         let _ = (shared, request);
         axum::response::IntoResponse::into_response(axum::http::StatusCode::NOT_FOUND)
     }
+}
+
+/// Fault middleware: applies the first mounted fault that matches the request.
+async fn rules(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if shared.faults.is_empty() && shared.expectations.is_idle() {
+        return next.run(request).await;
+    }
+    let seq = request
+        .extensions()
+        .get::<crate::faults::JournalSeq>()
+        .map(|s| s.0);
+    let (request, seen) =
+        crate::faults::matchable(request, &shared.base_url, shared.journal.body_limit()).await;
+    if let Some(seq) = seq {
+        shared.expectations.observe(seq, &seen);
+    }
+    let response = crate::faults::apply(&shared, request, &seen, move |request| {
+        Box::pin(next.run(request))
+    })
+    .await;
+    if let (Some(seq), Some(_)) = (
+        seq,
+        response.extensions().get::<crate::journal::Unrecognized>(),
+    ) {
+        shared.expectations.unrecognized(seq);
+    }
+    response
 }
 
 /// Journal middleware: records the request on arrival, taps its body as the handler reads it,
@@ -739,6 +891,8 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
     let Some(seq) = shared.journal.begin(entry) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
+    let mut parts = parts;
+    parts.extensions.insert(crate::faults::JournalSeq(seq));
     let tap = Arc::new(Mutex::new(BodyTap::new(shared.journal.body_limit())));
     let body = {
         let tap = tap.clone();

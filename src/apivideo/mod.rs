@@ -305,10 +305,14 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
                 NoRoute::NotFound => Problem::unrecognized_request_url(),
                 NoRoute::MethodNotAllowed => Problem::method_not_allowed(),
             };
-            with_rate(
+            let mut response = with_rate(
                 problem.into_response(),
                 RateInfo::untouched(&limits, Class::Read, now),
-            )
+            );
+            response
+                .extensions_mut()
+                .insert(crate::journal::Unrecognized);
+            response
         }
         Ok(route) => serve(&shared, route, request, now).await,
     };

@@ -1,0 +1,944 @@
+//! Failures on demand: a matcher (any `wiremock::Match`) picks requests, an action fails them.
+//!
+//! Vendor-shaped answers are built by the vendor modules, so a scripted error is byte-for-byte
+//! what the real error looks like; connection-level actions act on the socket through the
+//! accept loop's [`ConnControl`], which no HTTP framework can express. Waiting actions use
+//! timers, never loops, and a hang costs no CPU.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::conn::ConnInfo;
+
+/// What a fault does to a request it applies to.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use vidmock::Fault;
+/// let server = vidmock::MockServer::start().await;
+/// server
+///     .fault(Fault::status(503).body("try later"))
+///     .when(vidmock::apivideo::op("listTokens"))
+///     .times(1)
+///     .mount();
+/// let first = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+/// let second = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+/// assert_eq!(first.status(), 503);
+/// assert_eq!(second.status(), 401);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Fault {
+    action: Action,
+}
+
+#[derive(Clone, Debug)]
+enum Action {
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    },
+    #[cfg(feature = "apivideo")]
+    ApiVideo(crate::apivideo::Problem),
+    #[cfg(feature = "kaltura")]
+    Kaltura(crate::kaltura::ApiError),
+    Latency(Latency),
+    Dribble {
+        chunk: usize,
+        every: Duration,
+    },
+    Hang,
+    Reset,
+    Close,
+    Garbage(Bytes),
+    Truncate(usize),
+    ResetAfterRequestBytes(u64),
+    LoseResponse,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Latency {
+    Fixed(Duration),
+    Uniform(Duration, Duration),
+    LogNormal {
+        median: Duration,
+        sigma: f64,
+        cap: Duration,
+    },
+}
+
+impl Fault {
+    /// Answers `status` with an empty body (add one with [`Fault::body`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::status(500).body("boom").header("retry-after", "1");
+    /// ```
+    pub fn status(status: u16) -> Self {
+        Self {
+            action: Action::Respond {
+                status,
+                headers: Vec::new(),
+                body: Bytes::new(),
+            },
+        }
+    }
+
+    /// Sets the body of a [`Fault::status`] answer (no effect on other faults).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::status(502).body("<html>bad gateway</html>");
+    /// ```
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        if let Action::Respond { body: b, .. } = &mut self.action {
+            *b = body.into();
+        }
+        self
+    }
+
+    /// Adds a header to a [`Fault::status`] answer (no effect on other faults).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::status(503).header("retry-after", "5");
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let Action::Respond { headers, .. } = &mut self.action {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+
+    /// Answers with an api.video problem, exactly as the vendor shapes it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use vidmock::apivideo::{Problem, ProblemItem};
+    /// let fault = vidmock::Fault::apivideo(
+    ///     Problem::new(400, "attribute-required", "This attribute is required.")
+    ///         .name("title")
+    ///         .problems([ProblemItem::new("attribute-required", "This attribute is required.", "title")]),
+    /// );
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo(problem: crate::apivideo::Problem) -> Self {
+        Self {
+            action: Action::ApiVideo(problem),
+        }
+    }
+
+    /// api.video's own 404 `resource-not-found` for the attribute `name` (`videoId`, …).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::apivideo_not_found("videoId");
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_not_found(name: &str) -> Self {
+        Self::apivideo(crate::apivideo::Problem::resource_not_found(name))
+    }
+
+    /// api.video's own 401 for an expired or unknown access token.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::apivideo_unauthorized();
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_unauthorized() -> Self {
+        Self::apivideo(crate::apivideo::Problem::invalid_access_token())
+    }
+
+    /// api.video's own 429 `too-many-requests`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::apivideo_too_many_requests();
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_too_many_requests() -> Self {
+        Self::apivideo(crate::apivideo::Problem::too_many_requests())
+    }
+
+    /// Answers with a Kaltura API error, in the format (JSON, XML, …) the request asked for.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::kaltura(vidmock::kaltura::ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]));
+    /// ```
+    #[cfg(feature = "kaltura")]
+    pub fn kaltura(error: crate::kaltura::ApiError) -> Self {
+        Self {
+            action: Action::Kaltura(error),
+        }
+    }
+
+    /// Waits `delay`, then answers normally.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::delay(std::time::Duration::from_millis(300));
+    /// ```
+    pub fn delay(delay: Duration) -> Self {
+        Self {
+            action: Action::Latency(Latency::Fixed(delay)),
+        }
+    }
+
+    /// Waits a uniformly random time in `min..=max`, then answers normally.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fault = vidmock::Fault::delay_uniform(Duration::from_millis(10), Duration::from_millis(50));
+    /// ```
+    pub fn delay_uniform(min: Duration, max: Duration) -> Self {
+        Self {
+            action: Action::Latency(Latency::Uniform(min, max.max(min))),
+        }
+    }
+
+    /// Waits a log-normally distributed time (the shape of real network latency) with the
+    /// given median and spread, never more than `cap`, then answers normally.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fault = vidmock::Fault::delay_lognormal(Duration::from_millis(40), 0.5, Duration::from_secs(1));
+    /// ```
+    pub fn delay_lognormal(median: Duration, sigma: f64, cap: Duration) -> Self {
+        Self {
+            action: Action::Latency(Latency::LogNormal {
+                median,
+                sigma: if sigma.is_finite() { sigma.abs() } else { 0.0 },
+                cap,
+            }),
+        }
+    }
+
+    /// Answers after `delay`: for a client whose timeout is shorter, a timeout.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::answer_after(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn answer_after(delay: Duration) -> Self {
+        Self::delay(delay)
+    }
+
+    /// Answers normally, but sends the body `chunk` bytes at a time, one chunk every `every`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::dribble(8, std::time::Duration::from_millis(20));
+    /// ```
+    pub fn dribble(chunk: usize, every: Duration) -> Self {
+        Self {
+            action: Action::Dribble {
+                chunk: chunk.max(1),
+                every,
+            },
+        }
+    }
+
+    /// Never answers; the connection stays open until the client gives up (no CPU is spent).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::hang();
+    /// ```
+    pub fn hang() -> Self {
+        Self {
+            action: Action::Hang,
+        }
+    }
+
+    /// Resets the connection (TCP RST) instead of answering.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::reset();
+    /// ```
+    pub fn reset() -> Self {
+        Self {
+            action: Action::Reset,
+        }
+    }
+
+    /// Closes the connection without a byte of answer.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::close();
+    /// ```
+    pub fn close() -> Self {
+        Self {
+            action: Action::Close,
+        }
+    }
+
+    /// Sends `bytes` (not HTTP) and closes the connection.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::garbage("\u{0}\u{1}not http");
+    /// ```
+    pub fn garbage(bytes: impl Into<Bytes>) -> Self {
+        Self {
+            action: Action::Garbage(bytes.into()),
+        }
+    }
+
+    /// Answers normally, but the connection closes after the headers and `bytes` bytes of the
+    /// body (the Content-Length announces the whole body).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::truncate_after(10);
+    /// ```
+    pub fn truncate_after(bytes: usize) -> Self {
+        Self {
+            action: Action::Truncate(bytes),
+        }
+    }
+
+    /// Reads about `bytes` more bytes of the request (give or take what the server had already
+    /// buffered with the headers), then resets the connection: nothing of the request is
+    /// processed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::reset_after_request_bytes(1 << 20);
+    /// ```
+    pub fn reset_after_request_bytes(bytes: u64) -> Self {
+        Self {
+            action: Action::ResetAfterRequestBytes(bytes),
+        }
+    }
+
+    /// Processes the request normally (state changes) but closes the connection instead of
+    /// sending the answer, so a client's idempotent retry or resume can be tested.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::lose_response();
+    /// ```
+    pub fn lose_response() -> Self {
+        Self {
+            action: Action::LoseResponse,
+        }
+    }
+
+    /// A short description for the journal and the admin API.
+    fn describe(&self) -> String {
+        match &self.action {
+            Action::Respond { status, .. } => format!("status {status}"),
+            #[cfg(feature = "apivideo")]
+            Action::ApiVideo(problem) => format!("apivideo problem {}", problem.status()),
+            #[cfg(feature = "kaltura")]
+            Action::Kaltura(error) => format!("kaltura error {}", error.code()),
+            Action::Latency(_) => "delay".into(),
+            Action::Dribble { .. } => "dribble".into(),
+            Action::Hang => "hang".into(),
+            Action::Reset => "reset".into(),
+            Action::Close => "close".into(),
+            Action::Garbage(_) => "garbage".into(),
+            Action::Truncate(_) => "truncate".into(),
+            Action::ResetAfterRequestBytes(_) => "reset-after-request-bytes".into(),
+            Action::LoseResponse => "lose-response".into(),
+        }
+    }
+}
+
+/// A mounted fault: its matcher, action and schedule.
+pub(crate) struct Rule {
+    pub id: u64,
+    pub name: String,
+    matchers: Vec<Box<dyn wiremock::Match>>,
+    fault: Fault,
+    /// Apply at most this many times.
+    times: Option<u64>,
+    /// Skip the first `after` matching requests.
+    after: u64,
+    /// Apply only to the k-th matching request (1-based).
+    on_nth: Option<u64>,
+    /// Apply with this probability (after the other conditions).
+    probability: Option<f64>,
+    /// Matching requests seen.
+    seen: AtomicU64,
+    /// Times applied.
+    applied: AtomicU64,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rule {
+    /// Whether the rule applies to this (matching) request, counting it.
+    fn fires(&self, rng: &Mutex<StdRng>) -> bool {
+        let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= self.after || self.on_nth.is_some_and(|k| k != n) {
+            return false;
+        }
+        if self
+            .times
+            .is_some_and(|t| self.applied.load(Ordering::SeqCst) >= t)
+        {
+            return false;
+        }
+        if let Some(p) = self.probability {
+            let roll: f64 = rng.lock().unwrap_or_else(|e| e.into_inner()).random();
+            if roll >= p {
+                return false;
+            }
+        }
+        self.applied.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    /// The rule as the admin API lists it.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "action": self.fault.describe(),
+            "times": self.times,
+            "after": self.after,
+            "onNth": self.on_nth,
+            "probability": self.probability,
+            "matched": self.seen.load(Ordering::SeqCst),
+            "applied": self.applied.load(Ordering::SeqCst),
+        })
+    }
+}
+
+/// The fault rules of one server.
+#[derive(Debug)]
+pub(crate) struct Faults {
+    rules: Mutex<Vec<Arc<Rule>>>,
+    next_id: AtomicU64,
+    /// For probabilistic faults and random latency; seeded with the server's seed.
+    rng: Mutex<StdRng>,
+}
+
+impl Faults {
+    pub(crate) fn new(seed: Option<u64>) -> Self {
+        Self {
+            rules: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            rng: Mutex::new(match seed {
+                Some(seed) => StdRng::seed_from_u64(seed ^ 0x5eed_fa17),
+                None => StdRng::from_os_rng(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Rule>>> {
+        // The vector is only pushed to and filtered; it is valid after any panic.
+        self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn list(&self) -> Vec<Arc<Rule>> {
+        self.lock().clone()
+    }
+
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let mut rules = self.lock();
+        let before = rules.len();
+        rules.retain(|r| r.id != id);
+        rules.len() != before
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The first rule, in mounting order, that matches and fires.
+    fn pick(&self, request: &wiremock::Request) -> Option<Arc<Rule>> {
+        let rules = self.list();
+        rules
+            .into_iter()
+            .find(|rule| rule.matchers.iter().all(|m| m.matches(request)) && rule.fires(&self.rng))
+    }
+
+    fn sample(&self, latency: Latency) -> Duration {
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        match latency {
+            Latency::Fixed(d) => d,
+            Latency::Uniform(min, max) => {
+                let span = (max - min).as_secs_f64();
+                min + Duration::from_secs_f64(span * rng.random::<f64>())
+            }
+            Latency::LogNormal { median, sigma, cap } => {
+                // Box–Muller: a standard normal from two uniforms.
+                let (u1, u2): (f64, f64) =
+                    (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                let secs = median.as_secs_f64() * (sigma * z).exp();
+                Duration::try_from_secs_f64(secs).unwrap_or(cap).min(cap)
+            }
+        }
+    }
+}
+
+/// Schedules a [`Fault`]: which requests, how often. Nothing happens until
+/// [`FaultBuilder::mount`] or [`FaultBuilder::mount_as_scoped`].
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use vidmock::Fault;
+/// let server = vidmock::MockServer::start().await;
+/// {
+///     let _guard = server.fault(Fault::status(500)).when(wiremock::matchers::method("GET")).mount_as_scoped();
+///     let answer = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+///     assert_eq!(answer.status(), 500);
+/// }
+/// let answer = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+/// assert_eq!(answer.status(), 401);
+/// # }
+/// ```
+#[must_use = "a fault does nothing until it is mounted"]
+pub struct FaultBuilder<'a> {
+    faults: &'a Arc<Faults>,
+    fault: Fault,
+    name: Option<String>,
+    matchers: Vec<Box<dyn wiremock::Match>>,
+    times: Option<u64>,
+    after: u64,
+    on_nth: Option<u64>,
+    probability: Option<f64>,
+}
+
+impl<'a> FaultBuilder<'a> {
+    pub(crate) fn new(faults: &'a Arc<Faults>, fault: Fault) -> Self {
+        Self {
+            faults,
+            fault,
+            name: None,
+            matchers: Vec::new(),
+            times: None,
+            after: 0,
+            on_nth: None,
+            probability: None,
+        }
+    }
+
+    /// Applies only to requests `matcher` matches (all matchers given must match; with none,
+    /// every vendor request matches).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::reset()).when(wiremock::matchers::path("/upload")).mount();
+    /// # }
+    /// ```
+    pub fn when(mut self, matcher: impl wiremock::Match + 'static) -> Self {
+        self.matchers.push(Box::new(matcher));
+        self
+    }
+
+    /// Another matcher that must match too.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use wiremock::matchers::{header, method};
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::close()).when(method("POST")).and(header("content-range", "part 3/*")).mount();
+    /// # }
+    /// ```
+    pub fn and(self, matcher: impl wiremock::Match + 'static) -> Self {
+        self.when(matcher)
+    }
+
+    /// Applies at most `n` times.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::status(500)).times(2).mount();
+    /// # }
+    /// ```
+    pub fn times(mut self, n: u64) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Lets the first `n` matching requests through untouched.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::hang()).after(2).mount();
+    /// # }
+    /// ```
+    pub fn after(mut self, n: u64) -> Self {
+        self.after = n;
+        self
+    }
+
+    /// Applies only to the `k`-th matching request (1-based).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::reset()).on_nth(3).mount();
+    /// # }
+    /// ```
+    pub fn on_nth(mut self, k: u64) -> Self {
+        self.on_nth = Some(k);
+        self
+    }
+
+    /// Applies with probability `p` (0.0..=1.0), drawn from the server's seeded generator.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().seed(7).start().await;
+    /// server.fault(vidmock::Fault::status(503)).probability(0.1).mount();
+    /// # }
+    /// ```
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = Some(if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) });
+        self
+    }
+
+    /// Names the fault in the journal and the admin API.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.fault(vidmock::Fault::close()).named("flaky network").mount();
+    /// # }
+    /// ```
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Mounts the fault for the server's life (or until removed); returns its id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let id = server.fault(vidmock::Fault::close()).mount();
+    /// assert!(server.remove_fault(id));
+    /// # }
+    /// ```
+    pub fn mount(self) -> u64 {
+        let faults = self.faults;
+        let id = faults.next_id.fetch_add(1, Ordering::SeqCst);
+        let rule = Rule {
+            id,
+            name: self
+                .name
+                .unwrap_or_else(|| format!("fault {id} ({})", self.fault.describe())),
+            matchers: self.matchers,
+            fault: self.fault,
+            times: self.times,
+            after: self.after,
+            on_nth: self.on_nth,
+            probability: self.probability,
+            seen: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+        };
+        faults.lock().push(Arc::new(rule));
+        id
+    }
+
+    /// Mounts the fault until the returned guard is dropped.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let guard = server.fault(vidmock::Fault::close()).mount_as_scoped();
+    /// drop(guard);
+    /// assert!(server.faults().is_empty());
+    /// # }
+    /// ```
+    pub fn mount_as_scoped(self) -> FaultGuard {
+        let faults = self.faults.clone();
+        let id = self.mount();
+        FaultGuard { faults, id }
+    }
+}
+
+/// Removes its fault when dropped.
+#[derive(Debug)]
+#[must_use = "the fault is removed as soon as the guard is dropped"]
+pub struct FaultGuard {
+    faults: Arc<Faults>,
+    id: u64,
+}
+
+impl FaultGuard {
+    /// The fault's id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let guard = server.fault(vidmock::Fault::close()).mount_as_scoped();
+    /// assert!(guard.id() > 0);
+    /// # }
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for FaultGuard {
+    fn drop(&mut self) {
+        self.faults.remove(self.id);
+    }
+}
+
+/// The request's journal entry, so a fault can be noted on it before any answer exists.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JournalSeq(pub u64);
+
+/// What the request matchers see of a request: the head, and the body when it is small enough
+/// to hold (never a large upload).
+pub(crate) async fn matchable(
+    request: Request,
+    base_url: &str,
+    limit: usize,
+) -> (Request, wiremock::Request) {
+    let (parts, body) = request.into_parts();
+    let small = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len <= limit);
+    let (body, bytes) = if small {
+        match http_body_util::Limited::new(body, limit).collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                (Body::from(bytes.clone()), bytes)
+            }
+            // A broken body: let the handler meet the same error.
+            Err(_) => (Body::empty(), Bytes::new()),
+        }
+    } else {
+        (body, Bytes::new())
+    };
+    let url = url::Url::parse(&format!("{base_url}{}", parts.uri))
+        .or_else(|_| url::Url::parse(base_url))
+        .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1/").expect("a valid literal URL"));
+    let seen = wiremock::Request {
+        url,
+        method: parts.method.clone(),
+        headers: parts.headers.clone(),
+        body: bytes.to_vec(),
+    };
+    (Request::from_parts(parts, body), seen)
+}
+
+/// Applies the first matching fault, if any, around `next` (the vendor handler).
+pub(crate) async fn apply(
+    shared: &crate::server::Shared,
+    request: Request,
+    seen: &wiremock::Request,
+    run: impl FnOnce(Request) -> futures_util::future::BoxFuture<'static, Response>,
+) -> Response {
+    let faults = &shared.faults;
+    let Some(rule) = faults.pick(seen) else {
+        return run(request).await;
+    };
+    if let Some(JournalSeq(seq)) = request.extensions().get::<JournalSeq>().copied() {
+        let name = rule.name.clone();
+        shared
+            .journal
+            .complete(seq, |entry| entry.fault = Some(name));
+    }
+    let control = request
+        .extensions()
+        .get::<ConnInfo>()
+        .map(|info| info.control.clone());
+    match rule.fault.action.clone() {
+        Action::Respond {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body,
+            )
+                .into_response();
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) =
+                    (HeaderName::try_from(name), HeaderValue::try_from(value))
+                {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response
+        }
+        #[cfg(feature = "apivideo")]
+        Action::ApiVideo(problem) => problem.into_response(),
+        #[cfg(feature = "kaltura")]
+        Action::Kaltura(error) => crate::kaltura::error_response(request, error).await,
+        Action::Latency(latency) => {
+            tokio::time::sleep(faults.sample(latency)).await;
+            run(request).await
+        }
+        Action::Dribble { chunk, every } => {
+            let response = run(request).await;
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let pieces: Vec<Bytes> = (0..bytes.len())
+                .step_by(chunk)
+                .map(|i| bytes.slice(i..(i + chunk).min(bytes.len())))
+                .collect();
+            let stream = futures_util::stream::iter(pieces).then(move |piece| async move {
+                tokio::time::sleep(every).await;
+                Ok::<_, std::convert::Infallible>(piece)
+            });
+            let mut parts = parts;
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
+        Action::Hang => std::future::pending().await,
+        Action::Reset => {
+            if let Some(control) = control {
+                control.reset();
+            }
+            std::future::pending().await
+        }
+        Action::Close => {
+            if let Some(control) = control {
+                control.close();
+            }
+            std::future::pending().await
+        }
+        Action::Garbage(bytes) => {
+            if let Some(control) = control {
+                control.replace_output(bytes);
+            }
+            StatusCode::OK.into_response()
+        }
+        Action::Truncate(keep) => {
+            let response = run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            parts.headers.insert(
+                axum::http::header::CONTENT_LENGTH,
+                HeaderValue::from(bytes.len()),
+            );
+            let head = bytes.slice(..keep.min(bytes.len()));
+            // The body ends with an error before its announced length: hyper aborts the
+            // connection, and the client sees a truncated body.
+            // The pause lets hyper flush the head and the kept bytes before the error.
+            let stream = futures_util::stream::iter([Some(head), None]).then(|piece| async move {
+                match piece {
+                    Some(head) => Ok(head),
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Err(std::io::Error::other("truncated by a fault"))
+                    }
+                }
+            });
+            Response::from_parts(parts, Body::from_stream(stream))
+        }
+        Action::ResetAfterRequestBytes(bytes) => {
+            if let Some(control) = &control {
+                control.reset_after_reading(bytes);
+            }
+            run(request).await
+        }
+        Action::LoseResponse => {
+            let _processed = run(request).await;
+            if let Some(control) = control {
+                control.close();
+            }
+            std::future::pending().await
+        }
+    }
+}
