@@ -77,3 +77,48 @@ fn sigterm_stops_the_binary_cleanly() {
 
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn kaltura_partners_from_the_command_line_are_printed_after_the_apivideo_keys() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
+        .args(["--port", "0", "--apivideo-key", "k"])
+        .args(["--kaltura-partner", "7:admin-7:user-7"])
+        .args(["--kaltura-partner", "8:admin-8"])
+        .env_remove("VIDMOCK_APIVIDEO_KEY")
+        .env_remove("VIDMOCK_KALTURA_PARTNER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let _running = Running(child);
+
+    let lines: Vec<String> = (0..4)
+        .map(|_| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim_end().to_owned()
+        })
+        .collect();
+
+    assert!(lines[0].starts_with("vidmock listening on http://127.0.0.1:"));
+    assert_eq!(lines[1], "apivideo api key: k");
+    assert_eq!(
+        lines[2],
+        "kaltura partner: 7 admin secret: admin-7 user secret: user-7"
+    );
+    assert_eq!(lines[3], "kaltura partner: 8 admin secret: admin-8");
+}
+
+#[test]
+fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
+    let status = Command::new(env!("CARGO_BIN_EXE_vidmock"))
+        .args(["--port", "0", "--kaltura-partner", "abc"])
+        .env_remove("VIDMOCK_KALTURA_PARTNER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+
+    assert_eq!(status.code(), Some(2));
+}

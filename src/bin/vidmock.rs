@@ -67,7 +67,6 @@ fn main() -> ExitCode {
         )
         .init();
     let unsupported = [
-        (!args.kaltura_partners.is_empty(), "--kaltura-partner"),
         (args.seed_file.is_some(), "--seed-file"),
         (args.state_file.is_some(), "--state-file"),
         (args.tls, "--tls"),
@@ -75,6 +74,16 @@ fn main() -> ExitCode {
     if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
         eprintln!("vidmock: {flag} is not supported by this version yet");
         return ExitCode::from(2);
+    }
+    let mut partners = Vec::new();
+    for spec in &args.kaltura_partners {
+        match parse_partner(spec) {
+            Ok(partner) => partners.push(partner),
+            Err(message) => {
+                eprintln!("vidmock: --kaltura-partner {spec:?}: {message}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -86,10 +95,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(args))
+    runtime.block_on(run(args, partners))
 }
 
-async fn run(args: Args) -> ExitCode {
+/// `ID:ADMIN_SECRET[:USER_SECRET]` → (id, admin secret, user secret; empty when not given).
+fn parse_partner(spec: &str) -> Result<(i64, String, String), &'static str> {
+    let mut fields = spec.splitn(3, ':');
+    let id = fields
+        .next()
+        .and_then(|id| id.trim().parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or("expected ID:ADMIN_SECRET[:USER_SECRET] with a positive integer ID")?;
+    let admin = fields
+        .next()
+        .filter(|secret| !secret.is_empty())
+        .ok_or("the admin secret is missing")?;
+    let user = fields.next().unwrap_or("");
+    Ok((id, admin.to_owned(), user.to_owned()))
+}
+
+async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     // A long-running binary sees large files: keep digests only unless asked otherwise.
     let retention = if args.keep_uploads {
         vidmock::Retention::Memory
@@ -102,6 +127,12 @@ async fn run(args: Args) -> ExitCode {
     for key in &args.apivideo_keys {
         builder = builder.apivideo_key(key.clone());
     }
+    for (id, admin_secret, user_secret) in partners {
+        builder = builder.kaltura_partner(id, admin_secret, user_secret);
+    }
+    // Signal handlers go in before the first line is printed: a caller that sends SIGTERM as
+    // soon as it has read the address must get a clean shutdown, not the default action.
+    let shutdown = shutdown_signal();
     let server = match builder.try_start().await {
         Ok(server) => server,
         Err(error) => {
@@ -112,35 +143,59 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("vidmock listening on {}", server.uri());
+    say(&format!("vidmock listening on {}", server.uri()));
     for key in server.apivideo().api_keys() {
-        println!("apivideo api key: {key}");
+        say(&format!("apivideo api key: {key}"));
     }
-    shutdown_signal().await;
+    for partner in server.kaltura().partners() {
+        let mut line = format!(
+            "kaltura partner: {} admin secret: {}",
+            partner.id, partner.admin_secret
+        );
+        if !partner.user_secret.is_empty() {
+            line.push_str(&format!(" user secret: {}", partner.user_secret));
+        }
+        say(&line);
+    }
+    shutdown.await;
     server.shutdown().await;
     ExitCode::SUCCESS
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Prints one line to stdout. A reader that has gone away (it read the address and closed the
+/// pipe) must not bring the server down, so write errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// Registers for Ctrl-C and SIGTERM at once, and resolves when either arrives.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -7,11 +7,18 @@
 //
 // The client is used exactly as published: it authenticates every request with
 // HTTP Basic (`apiKey:`), and its own AdvancedAuthenticationApi drives
-// /auth/api-key and /auth/refresh.
+// /auth/api-key and /auth/refresh. The upload scenarios point a second client
+// (chunkSize 5 MiB) at a recording proxy in this script, which forwards every
+// request to vidmock and keeps what the client put on the wire: Content-Range,
+// Authorization scheme and the multipart parts (field name, filename, size,
+// sha256, text fields such as videoId).
 
 import { createRequire } from 'node:module';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest } from 'node:http';
+import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const CLIENT_PACKAGE = '@api.video/nodejs-client';
@@ -179,6 +186,218 @@ function checkPagination(check, label, pagination, { currentPage, pageSize, item
     }
   }
   check(op, `${label}: pagination.links URIs`, bad.length === 0, bad.join('; '));
+}
+
+// ---------------------------------------------------------------- uploads: test files, wire recorder, mock state
+
+const MIB = 1024 * 1024;
+const CHUNK_SIZE = 5 * MIB; // the client's chunkSize in the upload scenarios (its minimum)
+const SMALL_SIZE = 300001; // one request: below the chunk size
+const BIG_SIZE = 12 * MIB; // three chunks: 5 MiB, 5 MiB, 2 MiB
+const VIDEO_ID_RE = /^vi[0-9A-Za-z]{22}$/;
+
+const sha256hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** `size` deterministic pseudo-random bytes: sha256("label:0") || sha256("label:1") || ... */
+function patternBytes(label, size) {
+  const out = Buffer.alloc(size);
+  for (let i = 0, offset = 0; offset < size; i += 1) {
+    offset += createHash('sha256').update(`${label}:${i}`).digest().copy(out, offset);
+  }
+  return out;
+}
+
+/** Writes `bytes` to dir/name; returns {name, path, size, sha256}. */
+function testFile(dir, name, bytes) {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return { name, path, size: bytes.length, sha256: sha256hex(bytes) };
+}
+
+/** Splits a multipart/form-data body into [{name, filename?, size, sha256, value?}]; null if not multipart. */
+function parseMultipart(contentType, body) {
+  const m = /^multipart\/form-data\s*;.*\bboundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType || '');
+  if (!m) return null;
+  const delimiter = Buffer.from(`--${m[1] || m[2]}`);
+  const parts = [];
+  let at = body.indexOf(delimiter);
+  while (at !== -1) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString('latin1') === '--') break;
+    const next = body.indexOf(delimiter, start);
+    if (next === -1) break;
+    const raw = body.subarray(start + 2, next - 2); // drop the CRLF after the delimiter and before the next
+    const split = raw.indexOf('\r\n\r\n');
+    const head = raw.subarray(0, split).toString('latin1');
+    const content = raw.subarray(split + 4);
+    const disposition = (/^content-disposition:(.*)$/im.exec(head) || [])[1] || '';
+    const name = (/\bname="([^"]*)"/i.exec(disposition) || [])[1] ?? null;
+    const filename = (/\bfilename="([^"]*)"/i.exec(disposition) || [])[1];
+    const part = { name, size: content.length, sha256: sha256hex(content) };
+    if (filename === undefined) part.value = content.toString('utf8');
+    else part.filename = filename;
+    parts.push(part);
+    at = next;
+  }
+  return parts;
+}
+
+/**
+ * A recording proxy between a client and vidmock. It forwards each request as received (the
+ * body is buffered, so a chunked body is re-sent with Content-Length) and keeps, per request,
+ * the method, path, query, headers, multipart parts, response status and JSON response body.
+ */
+class WireRecorder {
+  constructor(target) {
+    this.target = new URL(target);
+    this.requests = [];
+  }
+
+  async start() {
+    this.server = createServer((req, res) => {
+      this.forward(req, res).catch((err) => {
+        res.writeHead(502, { 'Content-Type': 'text/plain' });
+        res.end(`compat recorder: ${err}`);
+      });
+    });
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', resolve);
+    });
+    this.url = `http://127.0.0.1:${this.server.address().port}`;
+  }
+
+  close() {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(resolve));
+  }
+
+  clear() {
+    this.requests = [];
+  }
+
+  /** The recorded uploads (POST /upload and POST /videos/{id}/source), summarised. */
+  uploads() {
+    return this.requests
+      .filter((r) => r.method === 'POST' && (r.path === '/upload' || /^\/videos\/[^/]+\/source$/.test(r.path)))
+      .map((r) => {
+        const parts = r.parts || [];
+        const files = parts.filter((p) => p.filename !== undefined);
+        const fields = Object.fromEntries(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.value]));
+        return {
+          path: r.path,
+          token: r.query.token ?? null,
+          contentRange: r.headers['content-range'] ?? null,
+          authScheme: (r.headers.authorization || '').split(' ')[0] || null,
+          fileParts: files.length,
+          field: files[0]?.name ?? null,
+          filename: files[0]?.filename ?? null,
+          size: files[0]?.size ?? null,
+          sha256: files[0]?.sha256 ?? null,
+          videoId: fields.videoId ?? null,
+          status: r.status,
+          response: r.response,
+        };
+      });
+  }
+
+  async forward(req, res) {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    const url = new URL(req.url, 'http://recorder.invalid');
+    const entry = {
+      method: req.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { ...req.headers },
+      parts: parseMultipart(req.headers['content-type'], body),
+      status: null,
+      response: null,
+    };
+    this.requests.push(entry);
+
+    const headers = { ...req.headers, host: this.target.host };
+    delete headers.connection;
+    if (headers['transfer-encoding'] !== undefined) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(body.length);
+    }
+    const upstream = await new Promise((resolve, reject) => {
+      const out = httpRequest({
+        hostname: this.target.hostname, port: this.target.port, method: req.method,
+        path: req.url, headers,
+      }, resolve);
+      out.on('error', reject);
+      out.end(body);
+    });
+    const answer = [];
+    for await (const chunk of upstream) answer.push(chunk);
+    const answerBody = Buffer.concat(answer);
+    entry.status = upstream.statusCode;
+    try {
+      entry.response = answerBody.length ? JSON.parse(answerBody.toString('utf8')) : null;
+    } catch {
+      entry.response = answerBody.toString('utf8');
+    }
+    const answerHeaders = { ...upstream.headers };
+    delete answerHeaders.connection;
+    delete answerHeaders['transfer-encoding'];
+    delete answerHeaders['keep-alive'];
+    if (upstream.statusCode !== 204 && upstream.statusCode !== 304) {
+      answerHeaders['content-length'] = String(answerBody.length);
+    }
+    res.writeHead(upstream.statusCode, answerHeaders);
+    res.end(answerBody);
+  }
+}
+
+/** The api.video videos vidmock holds for the project of API_KEY (GET /__vidmock/state). */
+async function mockVideos() {
+  const state = await admin('GET', '/__vidmock/state', undefined, 200);
+  const projects = (state && state.apivideo && state.apivideo.projects) || [];
+  const project = projects.find((p) => p.apiKey === API_KEY) || projects[0] || {};
+  return project.videos || [];
+}
+
+/** Checks a Video as the client's typed model returns it. */
+function checkVideoModel(check, op, label, video, { videoId, title } = {}) {
+  const problems = [];
+  if (!video || typeof video !== 'object') problems.push(`not an object: ${describe(video)}`);
+  else {
+    if (!VIDEO_ID_RE.test(video.videoId || '')) problems.push(`videoId ${describe(video.videoId)}`);
+    if (videoId !== undefined && video.videoId !== videoId) problems.push(`videoId ${video.videoId} != ${videoId}`);
+    if (title !== undefined && video.title !== title) problems.push(`title ${describe(video.title)} != ${describe(title)}`);
+    for (const field of ['createdAt', 'publishedAt', 'updatedAt']) {
+      if (!isDate(video[field])) problems.push(`${field} is not a Date: ${describe(video[field])}`);
+    }
+    if (!Array.isArray(video.tags)) problems.push('tags is not an array');
+    if (!Array.isArray(video.metadata)) problems.push('metadata is not an array');
+    if (!video.source || video.source.uri !== `/videos/${video.videoId}/source`) {
+      problems.push(`source.uri ${describe(video.source && video.source.uri)}`);
+    }
+    const assets = video.assets || {};
+    for (const field of ['iframe', 'player', 'hls', 'thumbnail', 'mp4']) {
+      if (typeof assets[field] !== 'string' || !assets[field]) problems.push(`assets.${field} missing`);
+    }
+    // The model renames the wire's `public` to `_public`.
+    for (const field of ['_public', 'panoramic', 'mp4Support', 'discarded']) {
+      if (typeof video[field] !== 'boolean') problems.push(`${field} is not a boolean`);
+    }
+  }
+  check(op, `${label}: a full Video (typed model)`, problems.length === 0, `${problems.join('; ')} in ${describe(video)}`);
+}
+
+/** Runs `fn` expecting it to resolve; records a failed check with the error otherwise. Returns [ok, value]. */
+async function attempt(check, op, label, fn) {
+  try {
+    const value = await fn();
+    check(op, label, true);
+    return [true, value];
+  } catch (err) {
+    check(op, label, false, errorText(err));
+    return [false, undefined];
+  }
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -354,6 +573,244 @@ async function main() {
     const list = await client.uploadTokens.list();
     eq(check, 'listTokens', 'an expired token is absent from the list', list.data.map((t) => t.token), [forever.token]);
     eq(check, 'listTokens', 'itemsTotal counts only active tokens', list.pagination && list.pagination.itemsTotal, 1);
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'vidmock-compat-node-'));
+  const recorder = new WireRecorder(BASE_URL);
+  await recorder.start();
+  try {
+    await uploadScenarios(dir, recorder);
+  } finally {
+    await recorder.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- upload and video scenarios
+
+/** Checks the videos vidmock holds after an upload that should have produced exactly `file` in one video. */
+async function checkOneCompleteVideo(check, op, videoId, title, file, totalParts) {
+  const videos = await mockVideos();
+  eq(check, op, 'server: exactly one video, the one answered', videos.map((v) => v.videoId), [videoId]);
+  const v = videos[0] || {};
+  eq(check, op, 'server: complete', v.complete, true);
+  eq(check, op, 'server: title', v.title, title);
+  eq(check, op, 'server: size', v.size, file.size);
+  if (totalParts !== undefined) {
+    eq(check, op, 'server: parts received / total parts', [v.receivedParts, v.totalParts],
+      [Array.from({ length: totalParts }, (_, i) => i + 1), totalParts]);
+  }
+  eq(check, op, 'server: sha256 = the file\'s', v.sha256, file.sha256);
+}
+
+/** Checks the status of each recorded upload; a failure shows every request and its answer. */
+function checkStatuses(check, op, label, sent, expected) {
+  const got = sent.map((s) => s.status);
+  check(op, label, describe(got) === describe(expected), `expected ${describe(expected)}, got ${describe(sent.map((s) => ({
+    path: s.path, contentRange: s.contentRange, videoId: s.videoId, size: s.size, status: s.status, response: s.response,
+  })))}`);
+}
+
+const wireFiles = (sent) => sent.map((s) => [s.fileParts, s.field, s.filename]);
+const responseKeys = (sent) => sent.map((s) => (s.response && typeof s.response === 'object' ? Object.keys(s.response) : s.response));
+
+async function uploadScenarios(dir, recorder) {
+  const bigBytes = patternBytes('vidmock-compat 12mib', BIG_SIZE);
+  const small = testFile(dir, 'compat-small.bin', patternBytes('vidmock-compat small', SMALL_SIZE));
+  const big = testFile(dir, 'compat-12mib.bin', bigBytes);
+  const pieces = [0, 1, 2].map((i) => testFile(dir, `compat-12mib.bin.part.${'abc'[i]}`,
+    bigBytes.subarray(i * CHUNK_SIZE, Math.min((i + 1) * CHUNK_SIZE, BIG_SIZE))));
+  // The client configures its chunk size in the constructor (5 MiB is its minimum).
+  const wired = new ApiVideoClient({ apiKey: API_KEY, baseUri: recorder.url, chunkSize: CHUNK_SIZE });
+
+  await scenario('uploadWithUploadToken', 'upload token, small file in one request', async (check) => {
+    const op = 'uploadWithUploadToken';
+    const token = await wired.uploadTokens.createToken();
+    recorder.clear();
+    const [ok, video] = await attempt(check, op, 'uploadWithUploadToken() resolves',
+      () => wired.videos.uploadWithUploadToken(token.token, small.path));
+    const sent = recorder.uploads();
+    eq(check, op, 'wire: one request to /upload?token=', sent.map((s) => [s.path, s.token]), [['/upload', token.token]]);
+    eq(check, op, 'wire: no Content-Range header', sent.map((s) => s.contentRange), [null]);
+    eq(check, op, 'wire: no videoId field', sent.map((s) => s.videoId), [null]);
+    eq(check, op, 'wire: Authorization Basic sent to /upload as well', sent.map((s) => s.authScheme), ['Basic']);
+    eq(check, op, 'wire: one file part, field name and filename = the file name', wireFiles(sent),
+      [[1, small.name, small.name]]);
+    eq(check, op, 'wire: the part holds the whole file (size, sha256)', sent.map((s) => [s.size, s.sha256]),
+      [[small.size, small.sha256]]);
+    checkStatuses(check, op, 'answered 201', sent, [201]);
+    if (ok) checkVideoModel(check, op, 'returned value', video, { title: small.name });
+    await checkOneCompleteVideo(check, op, video && video.videoId, small.name, small);
+  });
+
+  await scenario('uploadWithUploadToken', 'upload token, 12 MiB in 5 MiB chunks (no videoId after chunk 1)', async (check) => {
+    const op = 'uploadWithUploadToken';
+    const token = await wired.uploadTokens.createToken();
+    recorder.clear();
+    const [ok, video] = await attempt(check, op, 'uploadWithUploadToken() resolves',
+      () => wired.videos.uploadWithUploadToken(token.token, big.path));
+    const sent = recorder.uploads();
+    eq(check, op, 'wire: three requests to /upload?token=', sent.map((s) => [s.path, s.token]),
+      [0, 1, 2].map(() => ['/upload', token.token]));
+    eq(check, op, 'wire: Content-Range per chunk', sent.map((s) => s.contentRange), ['part 1/3', 'part 2/3', 'part 3/3']);
+    eq(check, op, 'wire: videoId field per chunk (never sent)', sent.map((s) => s.videoId), [null, null, null]);
+    eq(check, op, 'wire: one file part per chunk, field name and filename = the file name', wireFiles(sent),
+      [0, 1, 2].map(() => [1, big.name, big.name]));
+    eq(check, op, 'wire: chunk sizes', sent.map((s) => s.size), pieces.map((p) => p.size));
+    eq(check, op, 'wire: the chunks are the file\'s consecutive slices (sha256)', sent.map((s) => s.sha256),
+      pieces.map((p) => p.sha256));
+    checkStatuses(check, op, 'every chunk answered 201', sent, [201, 201, 201]);
+    const answered = sent.map((s) => s.response && s.response.videoId);
+    check(op, 'each chunk answered a different new videoId', answered.length === 3 &&
+      answered.every((id) => VIDEO_ID_RE.test(id || '')) && new Set(answered).size === 3, describe(answered));
+    eq(check, op, 'each answer is only {videoId} (no chunk completes a video)', responseKeys(sent),
+      [['videoId'], ['videoId'], ['videoId']]);
+    if (ok) {
+      eq(check, op, 'the client returns the last answer: videoId of the third video, nothing else',
+        [video.videoId, video.title, video.assets], [answered[2], undefined, undefined]);
+    }
+
+    const videos = await mockVideos();
+    const byId = new Map(videos.map((v) => [v.videoId, v]));
+    eq(check, op, 'server: three videos, the ones answered', videos.map((v) => v.videoId).sort(), [...answered].sort());
+    eq(check, op, 'server: none complete', answered.map((id) => byId.get(id)?.complete), [false, false, false]);
+    eq(check, op, 'server: video n holds only part n of 3', answered.map((id) => [byId.get(id)?.receivedParts, byId.get(id)?.totalParts]),
+      [[[1], 3], [[2], 3], [[3], 3]]);
+    eq(check, op, 'server: bytes received per video', answered.map((id) => byId.get(id)?.receivedBytes),
+      pieces.map((p) => p.size));
+    eq(check, op, 'server: every title = the file name', answered.map((id) => byId.get(id)?.title), [big.name, big.name, big.name]);
+    check(op, 'server: no video has the file\'s sha256', videos.length > 0 && videos.every((v) => v.sha256 !== big.sha256),
+      describe(videos.map((v) => v.sha256)));
+
+    if (answered.length === 3 && answered[2]) {
+      const status = await wired.videos.getStatus(answered[2]);
+      eq(check, 'getVideoStatus', 'getStatus(third video): uploading, received part 3 of 3',
+        [status.ingest && status.ingest.status, status.ingest && status.ingest.receivedParts],
+        ['uploading', { parts: [3], total: 3 }]);
+    }
+  });
+
+  await scenario('uploadWithUploadToken', 'upload token progressive session, 12 MiB in 5 MiB parts', async (check) => {
+    const op = 'uploadWithUploadToken';
+    const token = await wired.uploadTokens.createToken();
+    recorder.clear();
+    const session = wired.videos.createUploadWithUploadTokenProgressiveSession(token.token);
+    const first = await session.uploadPart(pieces[0].path);
+    const second = await session.uploadPart(pieces[1].path);
+    const last = await session.uploadLastPart(pieces[2].path);
+    const sent = recorder.uploads();
+    eq(check, op, 'wire: three requests to /upload?token=', sent.map((s) => [s.path, s.token]),
+      [0, 1, 2].map(() => ['/upload', token.token]));
+    eq(check, op, 'wire: Content-Range per part', sent.map((s) => s.contentRange), ['part 1/*', 'part 2/*', 'part 3/3']);
+    eq(check, op, 'wire: videoId field per part (from the first answer)', sent.map((s) => s.videoId),
+      [null, first.videoId, first.videoId]);
+    eq(check, op, 'wire: one file part per request, field name and filename = the part\'s file name', wireFiles(sent),
+      pieces.map((p) => [1, p.name, p.name]));
+    eq(check, op, 'wire: part sizes and sha256', sent.map((s) => [s.size, s.sha256]), pieces.map((p) => [p.size, p.sha256]));
+    checkStatuses(check, op, 'every part answered 201', sent, [201, 201, 201]);
+    check(op, 'part 1 answered a videoId', VIDEO_ID_RE.test(first.videoId || ''), describe(first));
+    eq(check, op, 'parts 1 and 2 answered only {videoId}', responseKeys(sent).slice(0, 2), [['videoId'], ['videoId']]);
+    eq(check, op, 'part 2 answered the same videoId', second.videoId, first.videoId);
+    checkVideoModel(check, op, 'uploadLastPart()', last, { videoId: first.videoId, title: pieces[0].name });
+    await checkOneCompleteVideo(check, op, first.videoId, pieces[0].name, big, 3);
+  });
+
+  await scenario('uploadVideo', 'videos.create then videos.upload, small file', async (check) => {
+    const op = 'uploadVideo';
+    const title = 'compat source small';
+    const created = await wired.videos.create({ title });
+    checkVideoModel(check, 'createVideo', 'create()', created, { title });
+    recorder.clear();
+    const [ok, uploaded] = await attempt(check, op, 'upload() resolves', () => wired.videos.upload(created.videoId, small.path));
+    const sent = recorder.uploads();
+    eq(check, op, 'wire: one request to /videos/{id}/source', sent.map((s) => s.path), [`/videos/${created.videoId}/source`]);
+    eq(check, op, 'wire: Authorization Basic', sent.map((s) => s.authScheme), ['Basic']);
+    eq(check, op, 'wire: no Content-Range header', sent.map((s) => s.contentRange), [null]);
+    eq(check, op, 'wire: one file part, field name and filename = the file name', wireFiles(sent), [[1, small.name, small.name]]);
+    eq(check, op, 'wire: the part holds the whole file (size, sha256)', sent.map((s) => [s.size, s.sha256]),
+      [[small.size, small.sha256]]);
+    checkStatuses(check, op, 'answered 201', sent, [201]);
+    if (ok) checkVideoModel(check, op, 'returned value', uploaded, { videoId: created.videoId, title });
+    await checkOneCompleteVideo(check, op, created.videoId, title, small);
+  });
+
+  await scenario('uploadVideo', 'videos.create then videos.upload, 12 MiB in 5 MiB chunks', async (check) => {
+    const op = 'uploadVideo';
+    const title = 'compat source 12 MiB';
+    const created = await wired.videos.create({ title });
+    recorder.clear();
+    const [ok, uploaded] = await attempt(check, op, 'upload() resolves', () => wired.videos.upload(created.videoId, big.path));
+    const sent = recorder.uploads();
+    const path = `/videos/${created.videoId}/source`;
+    eq(check, op, 'wire: three requests to /videos/{id}/source', sent.map((s) => s.path), [path, path, path]);
+    eq(check, op, 'wire: Authorization Basic on every chunk', sent.map((s) => s.authScheme), ['Basic', 'Basic', 'Basic']);
+    eq(check, op, 'wire: Content-Range per chunk', sent.map((s) => s.contentRange), ['part 1/3', 'part 2/3', 'part 3/3']);
+    eq(check, op, 'wire: no videoId field (the id is in the path)', sent.map((s) => s.videoId), [null, null, null]);
+    eq(check, op, 'wire: one file part per chunk, field name and filename = the file name', wireFiles(sent),
+      [0, 1, 2].map(() => [1, big.name, big.name]));
+    eq(check, op, 'wire: chunk sizes and sha256', sent.map((s) => [s.size, s.sha256]), pieces.map((p) => [p.size, p.sha256]));
+    checkStatuses(check, op, 'every chunk answered 201', sent, [201, 201, 201]);
+    eq(check, op, 'chunks 1 and 2 answered only {videoId} of the video', sent.slice(0, 2).map((s) => s.response),
+      [{ videoId: created.videoId }, { videoId: created.videoId }]);
+    if (ok) checkVideoModel(check, op, 'returned value (last answer)', uploaded, { videoId: created.videoId, title });
+    await checkOneCompleteVideo(check, op, created.videoId, title, big, 3);
+
+    const status = await wired.videos.getStatus(created.videoId);
+    const ingest = status.ingest || {};
+    eq(check, 'getVideoStatus', 'getStatus(): ingest status, filesize, received parts',
+      [ingest.status, ingest.filesize, ingest.receivedParts], ['uploaded', big.size, { parts: [1, 2, 3], total: 3 }]);
+  });
+
+  await scenario('getVideo', 'video round trip: create, get, update, list, status, delete', async (check) => {
+    const created = await wired.videos.create({
+      title: 'compat round trip', description: 'made by the compat suite', tags: ['compat'],
+      metadata: [{ key: 'suite', value: 'node' }],
+    });
+    const id = created.videoId;
+    checkVideoModel(check, 'createVideo', 'create()', created, { title: 'compat round trip' });
+    eq(check, 'createVideo', 'create(): description, tags, metadata',
+      [created.description, created.tags, created.metadata],
+      ['made by the compat suite', ['compat'], [{ key: 'suite', value: 'node' }]]);
+    await wired.videos.upload(id, small.path);
+
+    const got = await wired.videos.get(id);
+    checkVideoModel(check, 'getVideo', 'get()', got, { videoId: id, title: 'compat round trip' });
+    eq(check, 'getVideo', 'get(): description, tags, metadata as created',
+      [got.description, got.tags, got.metadata], [created.description, created.tags, created.metadata]);
+    check('getVideo', 'get(): createdAt as created', isDate(got.createdAt) && isDate(created.createdAt) &&
+      got.createdAt.getTime() === created.createdAt.getTime(), describe({ got: got.createdAt, created: created.createdAt }));
+
+    const updated = await wired.videos.update(id, { title: 'compat renamed' });
+    checkVideoModel(check, 'updateVideo', 'update()', updated, { videoId: id, title: 'compat renamed' });
+    eq(check, 'updateVideo', 'update(): other fields kept', [updated.description, updated.tags, updated.metadata],
+      [created.description, created.tags, created.metadata]);
+    eq(check, 'getVideo', 'get() after update shows the new title', (await wired.videos.get(id)).title, 'compat renamed');
+
+    const listing = await wired.videos.list();
+    eq(check, 'listVideos', 'list(): the one video', (listing.data || []).map((v) => v.videoId), [id]);
+    checkVideoModel(check, 'listVideos', 'list() item', (listing.data || [])[0], { videoId: id, title: 'compat renamed' });
+    const p = listing.pagination || {};
+    eq(check, 'listVideos', 'list(): pagination currentPage, pageSize, pagesTotal, itemsTotal, currentPageItems',
+      [p.currentPage, p.pageSize, p.pagesTotal, p.itemsTotal, p.currentPageItems], [1, 25, 1, 1, 1]);
+
+    const status = await wired.videos.getStatus(id);
+    const ingest = status.ingest || {};
+    const encoding = status.encoding || {};
+    eq(check, 'getVideoStatus', 'getStatus(): ingest status and filesize', [ingest.status, ingest.filesize], ['uploaded', small.size]);
+    check('getVideoStatus', 'getStatus(): typed model (receivedBytes, receivedParts, playable, qualities, metadata)',
+      Array.isArray(ingest.receivedBytes) && ingest.receivedBytes.every((r) => Number.isInteger(r.from) &&
+        Number.isInteger(r.to) && Number.isInteger(r.total)) &&
+      ingest.receivedParts && Array.isArray(ingest.receivedParts.parts) &&
+      typeof encoding.playable === 'boolean' && Array.isArray(encoding.qualities) &&
+      encoding.metadata && typeof encoding.metadata === 'object', describe(status));
+
+    const [deleted] = await attempt(check, 'deleteVideo', 'delete() resolves (204)', () => wired.videos.delete(id));
+    if (deleted) {
+      await expectApiError(check, 'getVideo', 'get after delete gives 404', 404, () => wired.videos.get(id), NOT_FOUND_TITLE);
+      eq(check, 'listVideos', 'a deleted video is absent from the list', ((await wired.videos.list()).data || []).length, 0);
+      await expectApiError(check, 'deleteVideo', 'deleting it again gives 404', 404, () => wired.videos.delete(id), NOT_FOUND_TITLE);
+      eq(check, 'deleteVideo', 'server: no video left', (await mockVideos()).length, 0);
+    }
   });
 }
 

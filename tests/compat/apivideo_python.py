@@ -7,24 +7,40 @@ Environment:
 
 The client is used exactly as published: ``AuthenticatedApiClient`` calls
 POST /auth/api-key itself and sends ``Authorization: Bearer <access_token>`` on
-every request; ``refresh_token()`` drives POST /auth/refresh.
+every request; ``refresh_token()`` drives POST /auth/refresh. The upload
+scenarios use a second client (``Configuration(chunk_size=5 MiB)``) pointed at a
+recording proxy in this script, which forwards every request to vidmock and
+keeps what the client put on the wire: Content-Range, Authorization scheme and
+the multipart parts (field name, filename, size, sha256, text fields such as
+videoId).
 """
 
 import datetime
+import hashlib
+import http.client
+import http.server
 import importlib.metadata
 import json
 import os
 import re
 import sys
+import tempfile
+import threading
 import time
 import traceback
 import urllib.error
 import urllib.request
+from urllib.parse import parse_qs, urlsplit
 
 import apivideo
 from apivideo.api.upload_tokens_api import UploadTokensApi
+from apivideo.api.videos_api import VideosApi
+from apivideo.configuration import Configuration
 from apivideo.exceptions import ApiException, ApiValueError
+from apivideo.model.metadata import Metadata
 from apivideo.model.token_creation_payload import TokenCreationPayload
+from apivideo.model.video_creation_payload import VideoCreationPayload
+from apivideo.model.video_update_payload import VideoUpdatePayload
 
 CLIENT_DIST = "api.video"
 CLIENT_VERSION = importlib.metadata.version(CLIENT_DIST)
@@ -200,9 +216,10 @@ def raw_request(method, path, token, body):
 
 # ---------------------------------------------------------------- helpers
 
-def new_client(api_key=API_KEY):
-    client = apivideo.AuthenticatedApiClient(api_key)
-    client.configuration.host = BASE_URL
+def new_client(api_key=API_KEY, host=None, chunk_size=None):
+    kwargs = {} if chunk_size is None else {"configuration": Configuration(chunk_size=chunk_size)}
+    client = apivideo.AuthenticatedApiClient(api_key, **kwargs)
+    client.configuration.host = host or BASE_URL
     return client
 
 
@@ -262,6 +279,239 @@ def check_pagination(sc, label, pagination, current_page, page_size, items_total
             bad.append("{}: {} (expected currentPage={}&pageSize={})".format(
                 link.rel, link.uri, expected_page[link.rel], page_size))
     sc.check(op, label + ": pagination.links URIs", not bad, "; ".join(bad))
+
+
+# ---------------------------------------------------------------- uploads: test files, wire recorder, mock state
+
+MIB = 1024 * 1024
+CHUNK_SIZE = 5 * MIB  # the client's chunk_size in the upload scenarios (its minimum)
+SMALL_SIZE = 300001  # one request: below the chunk size
+BIG_SIZE = 12 * MIB  # three chunks: 5 MiB, 5 MiB, 2 MiB
+VIDEO_ID_RE = re.compile(r"^vi[0-9A-Za-z]{22}$")
+
+
+def sha256hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def pattern_bytes(label, size):
+    """`size` deterministic pseudo-random bytes: sha256("label:0") || sha256("label:1") || ..."""
+    blocks = (hashlib.sha256("{}:{}".format(label, i).encode()).digest() for i in range(-(-size // 32)))
+    return b"".join(blocks)[:size]
+
+
+class TestFile:
+    def __init__(self, directory, name, data):
+        self.name = name
+        self.path = os.path.join(directory, name)
+        self.size = len(data)
+        self.sha256 = sha256hex(data)
+        with open(self.path, "wb") as out:
+            out.write(data)
+
+
+def parse_multipart(content_type, body):
+    """Splits a multipart/form-data body into [{name, filename?, size, sha256, value?}]; None if not multipart."""
+    m = re.match(r'(?i)^multipart/form-data\s*;.*\bboundary=(?:"([^"]+)"|([^;\s]+))', content_type or "")
+    if not m:
+        return None
+    delimiter = ("--" + (m.group(1) or m.group(2))).encode()
+    parts = []
+    at = body.find(delimiter)
+    while at != -1:
+        start = at + len(delimiter)
+        if body[start:start + 2] == b"--":
+            break
+        nxt = body.find(delimiter, start)
+        if nxt == -1:
+            break
+        raw = body[start + 2:nxt - 2]  # drop the CRLF after the delimiter and before the next
+        split = raw.find(b"\r\n\r\n")
+        head, content = raw[:split].decode("latin-1"), raw[split + 4:]
+        disposition = re.search(r"(?im)^content-disposition:(.*)$", head)
+        disposition = disposition.group(1) if disposition else ""
+        name = re.search(r'(?i)\bname="([^"]*)"', disposition)
+        filename = re.search(r'(?i)\bfilename="([^"]*)"', disposition)
+        part = {"name": name.group(1) if name else None, "size": len(content), "sha256": sha256hex(content)}
+        if filename is None:
+            part["value"] = content.decode("utf-8", "replace")
+        else:
+            part["filename"] = filename.group(1)
+        parts.append(part)
+        at = nxt
+    return parts
+
+
+class WireRecorder:
+    """A recording proxy between a client and vidmock.
+
+    It forwards each request as received (the body is buffered and re-sent with Content-Length)
+    and keeps, per request, the method, path, query, headers, multipart parts, response status
+    and JSON response body.
+    """
+
+    def __init__(self, target):
+        self.target = urlsplit(target)
+        self.requests = []
+        self.lock = threading.Lock()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                recorder.forward(self)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:{}".format(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def clear(self):
+        with self.lock:
+            self.requests = []
+
+    def uploads(self):
+        """The recorded uploads (POST /upload and POST /videos/{id}/source), summarised."""
+        with self.lock:
+            requests = list(self.requests)
+        out = []
+        for r in requests:
+            if r["method"] != "POST" or not (r["path"] == "/upload" or re.match(r"^/videos/[^/]+/source$", r["path"])):
+                continue
+            parts = r["parts"] or []
+            files = [p for p in parts if "filename" in p]
+            fields = {p["name"]: p["value"] for p in parts if "filename" not in p}
+            first = files[0] if files else {}
+            out.append({
+                "path": r["path"],
+                "token": r["query"].get("token", [None])[0],
+                "content_range": r["headers"].get("content-range"),
+                "auth_scheme": (r["headers"].get("authorization") or "").split(" ")[0] or None,
+                "file_parts": len(files),
+                "field": first.get("name"),
+                "filename": first.get("filename"),
+                "size": first.get("size"),
+                "sha256": first.get("sha256"),
+                "video_id": fields.get("videoId"),
+                "status": r["status"],
+                "response": r["response"],
+            })
+        return out
+
+    def forward(self, handler):
+        if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+            body = b""
+            while True:
+                size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                body += handler.rfile.read(size)
+                handler.rfile.readline()
+        else:
+            length = int(handler.headers.get("Content-Length") or 0)
+            body = handler.rfile.read(length) if length else b""
+        url = urlsplit(handler.path)
+        entry = {
+            "method": handler.command,
+            "path": url.path,
+            "query": parse_qs(url.query),
+            "headers": {k.lower(): v for k, v in handler.headers.items()},
+            "parts": parse_multipart(handler.headers.get("Content-Type"), body),
+            "status": None,
+            "response": None,
+        }
+        with self.lock:
+            self.requests.append(entry)
+        headers = {k: v for k, v in handler.headers.items()
+                   if k.lower() not in ("host", "connection", "transfer-encoding", "content-length")}
+        if body:
+            headers["Content-Length"] = str(len(body))
+        try:
+            conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=60)
+            conn.request(handler.command, handler.path, body=body if body else None, headers=headers)
+            resp = conn.getresponse()
+            status, answer_headers, answer = resp.status, resp.getheaders(), resp.read()
+            conn.close()
+        except OSError as err:
+            status, answer_headers, answer = 502, [("Content-Type", "text/plain")], str(err).encode()
+        entry["status"] = status
+        try:
+            entry["response"] = json.loads(answer) if answer else None
+        except ValueError:
+            entry["response"] = answer.decode("utf-8", "replace")
+        handler.send_response_only(status)
+        for key, value in answer_headers:
+            if key.lower() not in ("connection", "transfer-encoding", "keep-alive", "content-length"):
+                handler.send_header(key, value)
+        if status not in (204, 304):
+            handler.send_header("Content-Length", str(len(answer)))
+        handler.end_headers()
+        handler.wfile.write(answer)
+        handler.wfile.flush()
+
+
+def mock_videos():
+    """The api.video videos vidmock holds for the project of API_KEY (GET /__vidmock/state)."""
+    state = admin("GET", "/__vidmock/state", expected=200) or {}
+    projects = (state.get("apivideo") or {}).get("projects") or []
+    project = next((p for p in projects if p.get("apiKey") == API_KEY), projects[0] if projects else {})
+    return project.get("videos") or []
+
+
+def check_video_model(sc, op, label, video, video_id=None, title=None):
+    """Checks a Video as the client's typed model returns it."""
+    problems = []
+    get = video.get if hasattr(video, "get") else (lambda *_: None)
+    if not VIDEO_ID_RE.match(get("video_id") or ""):
+        problems.append("video_id {!r}".format(get("video_id")))
+    if video_id is not None and get("video_id") != video_id:
+        problems.append("video_id {!r} != {!r}".format(get("video_id"), video_id))
+    if title is not None and get("title") != title:
+        problems.append("title {!r} != {!r}".format(get("title"), title))
+    for field in ("created_at", "published_at", "updated_at"):
+        if not is_utc_datetime(get(field)):
+            problems.append("{} is not a UTC datetime: {!r}".format(field, get(field)))
+    for field in ("tags", "metadata"):
+        if not isinstance(get(field), list):
+            problems.append("{} is not a list".format(field))
+    source = get("source")
+    if source is None or source.get("uri") != "/videos/{}/source".format(get("video_id")):
+        problems.append("source.uri {!r}".format(source and source.get("uri")))
+    assets = get("assets")
+    for field in ("iframe", "player", "hls", "thumbnail", "mp4"):
+        if assets is None or not isinstance(assets.get(field), str) or not assets.get(field):
+            problems.append("assets.{} missing".format(field))
+    for field in ("public", "panoramic", "mp4_support", "discarded"):
+        if not isinstance(get(field), bool):
+            problems.append("{} is not a bool".format(field))
+    return sc.check(op, label + ": a full Video (typed model)", not problems,
+                    "{} in {}".format("; ".join(problems), describe(video)))
+
+
+def attempt(sc, op, label, fn):
+    """Runs fn expecting success; records the check. Returns (ok, value)."""
+    try:
+        value = fn()
+    except Exception as err:  # noqa: BLE001
+        sc.check(op, label, False, error_text(err))
+        return False, None
+    sc.check(op, label, True)
+    return True, value
 
 
 # ---------------------------------------------------------------- scenarios
@@ -466,6 +716,295 @@ def run_all(client):
                  describe(listing))
 
 
+    @scenario("createToken", "a scripted problem fault reaches the client as its ApiException", client)
+    def _(sc):
+        admin("POST", "/__vidmock/faults", {
+            "name": "scripted 400",
+            "match": {"operation": "createToken"},
+            "action": {
+                "type": "apivideoProblem", "status": 400, "slug": "attribute-required",
+                "title": "This attribute is required.", "name": "ttl",
+                "problems": [{"slug": "attribute-required", "title": "This attribute is required.", "name": "ttl"}],
+            },
+            "times": 1,
+        }, expected=201)
+        err = sc.api_error("createToken", "the scripted 400 raises ApiException", 400,
+                           lambda: api.create_token(TokenCreationPayload(ttl=60)),
+                           "This attribute is required.")
+        problem = problem_of(err) if err is not None else {}
+        sc.eq("createToken", "the scripted problems array reaches the client",
+              [p.get("name") for p in (problem or {}).get("problems", [])], ["ttl"])
+        sc.eq("createToken", "the next call is answered normally (times: 1)",
+              api.create_token(TokenCreationPayload(ttl=60)).ttl, 60)
+
+
+# ---------------------------------------------------------------- upload and video scenarios
+
+def check_one_complete_video(sc, op, video_id, title, file, total_parts=None):
+    """Checks that vidmock holds exactly one video, complete, with the bytes of `file`."""
+    videos = mock_videos()
+    sc.eq(op, "server: exactly one video, the one answered", [v.get("videoId") for v in videos], [video_id])
+    v = videos[0] if videos else {}
+    sc.eq(op, "server: complete", v.get("complete"), True)
+    sc.eq(op, "server: title", v.get("title"), title)
+    sc.eq(op, "server: size", v.get("size"), file.size)
+    if total_parts is not None:
+        sc.eq(op, "server: parts received / total parts", [v.get("receivedParts"), v.get("totalParts")],
+              [list(range(1, total_parts + 1)), total_parts])
+    sc.eq(op, "server: sha256 = the file's", v.get("sha256"), file.sha256)
+
+
+def check_statuses(sc, op, label, sent, expected):
+    """Checks the status of each recorded upload; a failure shows every request and its answer."""
+    got = [s["status"] for s in sent]
+    keys = ("path", "content_range", "video_id", "size", "status", "response")
+    return sc.check(op, label, got == expected, "expected {}, got {}".format(
+        describe(expected), describe([{k: s[k] for k in keys} for s in sent])))
+
+
+def wire_files(sent):
+    return [[s["file_parts"], s["field"], s["filename"]] for s in sent]
+
+
+def response_keys(sent):
+    return [sorted(s["response"]) if isinstance(s["response"], dict) else s["response"] for s in sent]
+
+
+def received_parts(status):
+    ingest = status.get("ingest")
+    parts = ingest.get("received_parts") if ingest is not None else None
+    if parts is None:
+        return None
+    return {"parts": list(parts.get("parts") or []), "total": parts.get("total")}
+
+
+def upload_scenarios(directory, recorder):
+    big_bytes = pattern_bytes("vidmock-compat 12mib", BIG_SIZE)
+    small = TestFile(directory, "compat-small.bin", pattern_bytes("vidmock-compat small", SMALL_SIZE))
+    big = TestFile(directory, "compat-12mib.bin", big_bytes)
+    pieces = [TestFile(directory, "compat-12mib.bin.part." + "abc"[i],
+                       big_bytes[i * CHUNK_SIZE:min((i + 1) * CHUNK_SIZE, BIG_SIZE)]) for i in range(3)]
+    del big_bytes
+    # The client reads its chunk size from Configuration(chunk_size=...) (5 MiB is its minimum).
+    wired = new_client(host=recorder.url, chunk_size=CHUNK_SIZE)
+    videos_api = VideosApi(wired)
+    tokens_api = UploadTokensApi(wired)
+
+    @scenario("uploadWithUploadToken", "upload token, small file in one request", wired)
+    def _(sc):
+        op = "uploadWithUploadToken"
+        token = tokens_api.create_token(TokenCreationPayload()).token
+        recorder.clear()
+        with open(small.path, "rb") as f:
+            ok, video = attempt(sc, op, "upload_with_upload_token() returns",
+                                lambda: videos_api.upload_with_upload_token(token, f))
+        sent = recorder.uploads()
+        sc.eq(op, "wire: one request to /upload?token=", [[s["path"], s["token"]] for s in sent], [["/upload", token]])
+        sc.eq(op, "wire: Content-Range part 1/1", [s["content_range"] for s in sent], ["part 1/1"])
+        sc.eq(op, "wire: no videoId field", [s["video_id"] for s in sent], [None])
+        sc.eq(op, "wire: Authorization Bearer sent to /upload as well", [s["auth_scheme"] for s in sent], ["Bearer"])
+        sc.eq(op, "wire: one file part, field name 'file', filename = the file name", wire_files(sent),
+              [[1, "file", small.name]])
+        sc.eq(op, "wire: the part holds the whole file (size, sha256)", [[s["size"], s["sha256"]] for s in sent],
+              [[small.size, small.sha256]])
+        check_statuses(sc, op, "answered 201", sent, [201])
+        if ok:
+            check_video_model(sc, op, "returned value", video, title=small.name)
+        check_one_complete_video(sc, op, video.get("video_id") if ok else None, small.name, small)
+
+    @scenario("uploadWithUploadToken", "upload token, 12 MiB in 5 MiB chunks (no videoId after chunk 1)", wired)
+    def _(sc):
+        op = "uploadWithUploadToken"
+        token = tokens_api.create_token(TokenCreationPayload()).token
+        recorder.clear()
+        with open(big.path, "rb") as f:
+            ok, video = attempt(sc, op, "upload_with_upload_token() returns",
+                                lambda: videos_api.upload_with_upload_token(token, f))
+        sent = recorder.uploads()
+        sc.eq(op, "wire: three requests to /upload?token=", [[s["path"], s["token"]] for s in sent],
+              [["/upload", token]] * 3)
+        sc.eq(op, "wire: Content-Range per chunk", [s["content_range"] for s in sent],
+              ["part 1/3", "part 2/3", "part 3/3"])
+        sc.eq(op, "wire: videoId field per chunk (never sent)", [s["video_id"] for s in sent], [None, None, None])
+        sc.eq(op, "wire: one file part per chunk, field name 'file', filename = the file name", wire_files(sent),
+              [[1, "file", big.name]] * 3)
+        sc.eq(op, "wire: chunk sizes", [s["size"] for s in sent], [p.size for p in pieces])
+        sc.eq(op, "wire: the chunks are the file's consecutive slices (sha256)", [s["sha256"] for s in sent],
+              [p.sha256 for p in pieces])
+        check_statuses(sc, op, "every chunk answered 201", sent, [201, 201, 201])
+        answered = [s["response"].get("videoId") if isinstance(s["response"], dict) else None for s in sent]
+        sc.check(op, "each chunk answered a different new videoId",
+                 len(answered) == 3 and all(VIDEO_ID_RE.match(i or "") for i in answered) and len(set(answered)) == 3,
+                 describe(answered))
+        sc.eq(op, "each answer is only {videoId} (no chunk completes a video)", response_keys(sent),
+              [["videoId"]] * 3)
+        if ok:
+            sc.eq(op, "the client returns the last answer: videoId of the third video, nothing else",
+                  [video.get("video_id"), video.get("title"), video.get("assets")],
+                  [answered[2] if len(answered) == 3 else None, None, None])
+
+        videos = mock_videos()
+        by_id = {v.get("videoId"): v for v in videos}
+        sc.eq(op, "server: three videos, the ones answered", sorted(by_id), sorted(i for i in answered if i))
+        sc.eq(op, "server: none complete", [by_id.get(i, {}).get("complete") for i in answered], [False] * 3)
+        sc.eq(op, "server: video n holds only part n of 3",
+              [[by_id.get(i, {}).get("receivedParts"), by_id.get(i, {}).get("totalParts")] for i in answered],
+              [[[1], 3], [[2], 3], [[3], 3]])
+        sc.eq(op, "server: bytes received per video", [by_id.get(i, {}).get("receivedBytes") for i in answered],
+              [p.size for p in pieces])
+        sc.eq(op, "server: every title = the file name", [by_id.get(i, {}).get("title") for i in answered],
+              [big.name] * 3)
+        sc.check(op, "server: no video has the file's sha256",
+                 videos and all(v.get("sha256") != big.sha256 for v in videos),
+                 describe([v.get("sha256") for v in videos]))
+
+        if len(answered) == 3 and answered[2]:
+            status = videos_api.get_status(answered[2])
+            sc.eq("getVideoStatus", "get_status(third video): uploading, received part 3 of 3",
+                  [status.ingest.status, received_parts(status)], ["uploading", {"parts": [3], "total": 3}])
+
+    @scenario("uploadWithUploadToken", "upload token progressive session, 12 MiB in 5 MiB parts", wired)
+    def _(sc):
+        op = "uploadWithUploadToken"
+        token = tokens_api.create_token(TokenCreationPayload()).token
+        recorder.clear()
+        session = videos_api.create_upload_with_upload_token_progressive_session(token)
+        with open(pieces[0].path, "rb") as f:
+            first = session.uploadPart(f)
+        with open(pieces[1].path, "rb") as f:
+            second = session.uploadPart(f)
+        with open(pieces[2].path, "rb") as f:
+            last = session.uploadLastPart(f)
+        sent = recorder.uploads()
+        sc.eq(op, "wire: three requests to /upload?token=", [[s["path"], s["token"]] for s in sent],
+              [["/upload", token]] * 3)
+        sc.eq(op, "wire: Content-Range per part", [s["content_range"] for s in sent],
+              ["part 1/*", "part 2/*", "part 3/3"])
+        sc.eq(op, "wire: videoId field per part (from the first answer)", [s["video_id"] for s in sent],
+              [None, first.video_id, first.video_id])
+        sc.eq(op, "wire: one file part per request, field name 'file', filename = the part's file name",
+              wire_files(sent), [[1, "file", p.name] for p in pieces])
+        sc.eq(op, "wire: part sizes and sha256", [[s["size"], s["sha256"]] for s in sent],
+              [[p.size, p.sha256] for p in pieces])
+        check_statuses(sc, op, "every part answered 201", sent, [201, 201, 201])
+        sc.check(op, "part 1 answered a videoId (VideoId model)", VIDEO_ID_RE.match(first.video_id or ""),
+                 describe(first))
+        sc.eq(op, "parts 1 and 2 answered only {videoId}", response_keys(sent)[:2], [["videoId"], ["videoId"]])
+        sc.eq(op, "part 2 answered the same videoId", second.video_id, first.video_id)
+        check_video_model(sc, op, "uploadLastPart()", last, video_id=first.video_id, title=pieces[0].name)
+        check_one_complete_video(sc, op, first.video_id, pieces[0].name, big, 3)
+
+    @scenario("uploadVideo", "videos.create then videos.upload, small file", wired)
+    def _(sc):
+        op = "uploadVideo"
+        title = "compat source small"
+        created = videos_api.create(VideoCreationPayload(title=title))
+        check_video_model(sc, "createVideo", "create()", created, title=title)
+        recorder.clear()
+        with open(small.path, "rb") as f:
+            ok, uploaded = attempt(sc, op, "upload() returns", lambda: videos_api.upload(created.video_id, f))
+        sent = recorder.uploads()
+        sc.eq(op, "wire: one request to /videos/{id}/source", [s["path"] for s in sent],
+              ["/videos/{}/source".format(created.video_id)])
+        sc.eq(op, "wire: Authorization Bearer", [s["auth_scheme"] for s in sent], ["Bearer"])
+        sc.eq(op, "wire: Content-Range part 1/1", [s["content_range"] for s in sent], ["part 1/1"])
+        sc.eq(op, "wire: one file part, field name 'file', filename = the file name", wire_files(sent),
+              [[1, "file", small.name]])
+        sc.eq(op, "wire: the part holds the whole file (size, sha256)", [[s["size"], s["sha256"]] for s in sent],
+              [[small.size, small.sha256]])
+        check_statuses(sc, op, "answered 201", sent, [201])
+        if ok:
+            check_video_model(sc, op, "returned value", uploaded, video_id=created.video_id, title=title)
+        check_one_complete_video(sc, op, created.video_id, title, small)
+
+    @scenario("uploadVideo", "videos.create then videos.upload, 12 MiB in 5 MiB chunks", wired)
+    def _(sc):
+        op = "uploadVideo"
+        title = "compat source 12 MiB"
+        created = videos_api.create(VideoCreationPayload(title=title))
+        recorder.clear()
+        with open(big.path, "rb") as f:
+            ok, uploaded = attempt(sc, op, "upload() returns", lambda: videos_api.upload(created.video_id, f))
+        sent = recorder.uploads()
+        path = "/videos/{}/source".format(created.video_id)
+        sc.eq(op, "wire: three requests to /videos/{id}/source", [s["path"] for s in sent], [path] * 3)
+        sc.eq(op, "wire: Authorization Bearer on every chunk", [s["auth_scheme"] for s in sent], ["Bearer"] * 3)
+        sc.eq(op, "wire: Content-Range per chunk", [s["content_range"] for s in sent],
+              ["part 1/3", "part 2/3", "part 3/3"])
+        sc.eq(op, "wire: no videoId field (the id is in the path)", [s["video_id"] for s in sent], [None] * 3)
+        sc.eq(op, "wire: one file part per chunk, field name 'file', filename = the file name", wire_files(sent),
+              [[1, "file", big.name]] * 3)
+        sc.eq(op, "wire: chunk sizes and sha256", [[s["size"], s["sha256"]] for s in sent],
+              [[p.size, p.sha256] for p in pieces])
+        check_statuses(sc, op, "every chunk answered 201", sent, [201, 201, 201])
+        sc.eq(op, "chunks 1 and 2 answered only {videoId} of the video", [s["response"] for s in sent[:2]],
+              [{"videoId": created.video_id}] * 2)
+        if ok:
+            check_video_model(sc, op, "returned value (last answer)", uploaded, video_id=created.video_id, title=title)
+        check_one_complete_video(sc, op, created.video_id, title, big, 3)
+
+        status = videos_api.get_status(created.video_id)
+        sc.eq("getVideoStatus", "get_status(): ingest status, filesize, received parts",
+              [status.ingest.status, status.ingest.get("filesize"), received_parts(status)],
+              ["uploaded", big.size, {"parts": [1, 2, 3], "total": 3}])
+
+    @scenario("getVideo", "video round trip: create, get, update, list, status, delete", wired)
+    def _(sc):
+        def plain(video):
+            return [video.get("description"), list(video.get("tags") or []),
+                    [m.to_dict() for m in video.get("metadata") or []]]
+
+        created = videos_api.create(VideoCreationPayload(
+            title="compat round trip", description="made by the compat suite", tags=["compat"],
+            metadata=[Metadata(key="suite", value="python")]))
+        vid = created.video_id
+        check_video_model(sc, "createVideo", "create()", created, title="compat round trip")
+        sc.eq("createVideo", "create(): description, tags, metadata", plain(created),
+              ["made by the compat suite", ["compat"], [{"key": "suite", "value": "python"}]])
+        with open(small.path, "rb") as f:
+            videos_api.upload(vid, f)
+
+        got = videos_api.get(vid)
+        check_video_model(sc, "getVideo", "get()", got, video_id=vid, title="compat round trip")
+        sc.eq("getVideo", "get(): description, tags, metadata as created", plain(got), plain(created))
+        sc.eq("getVideo", "get(): created_at as created", got.get("created_at"), created.get("created_at"))
+
+        updated = videos_api.update(vid, VideoUpdatePayload(title="compat renamed"))
+        check_video_model(sc, "updateVideo", "update()", updated, video_id=vid, title="compat renamed")
+        sc.eq("updateVideo", "update(): other fields kept", plain(updated), plain(created))
+        sc.eq("getVideo", "get() after update shows the new title", videos_api.get(vid).get("title"), "compat renamed")
+
+        listing = videos_api.list()
+        data = list(listing.data or [])
+        sc.eq("listVideos", "list(): the one video", [v.video_id for v in data], [vid])
+        if data:
+            check_video_model(sc, "listVideos", "list() item", data[0], video_id=vid, title="compat renamed")
+        p = listing.pagination
+        sc.eq("listVideos", "list(): pagination current_page, page_size, pages_total, items_total, current_page_items",
+              [p.get("current_page"), p.get("page_size"), p.get("pages_total"), p.get("items_total"),
+               p.get("current_page_items")], [1, 25, 1, 1, 1])
+
+        status = videos_api.get_status(vid)
+        ingest, encoding = status.get("ingest"), status.get("encoding")
+        sc.eq("getVideoStatus", "get_status(): ingest status and filesize",
+              [ingest and ingest.get("status"), ingest and ingest.get("filesize")], ["uploaded", small.size])
+        sc.check("getVideoStatus",
+                 "get_status(): typed model (received_bytes, received_parts, playable, qualities, metadata)",
+                 ingest is not None and isinstance(ingest.get("received_bytes"), list)
+                 and ingest.get("received_parts") is not None
+                 and encoding is not None and isinstance(encoding.get("playable"), bool)
+                 and isinstance(encoding.get("qualities"), list) and encoding.get("metadata") is not None,
+                 describe(status))
+
+        deleted, _ = attempt(sc, "deleteVideo", "delete() returns (204)", lambda: videos_api.delete(vid))
+        if deleted:
+            sc.api_error("getVideo", "get after delete gives 404", 404, lambda: videos_api.get(vid), NOT_FOUND_TITLE)
+            sc.eq("listVideos", "a deleted video is absent from the list", len(videos_api.list().data or []), 0)
+            sc.api_error("deleteVideo", "deleting it again gives 404", 404, lambda: videos_api.delete(vid),
+                         NOT_FOUND_TITLE)
+            sc.eq("deleteVideo", "server: no video left", len(mock_videos()), 0)
+
+
 def main():
     if not BASE_URL:
         print("VIDMOCK_URL is not set", file=sys.stderr)
@@ -476,6 +1015,13 @@ def main():
         # Entering the client authenticates (POST /auth/api-key) and starts its refresh thread.
         with client:
             run_all(client)
+        recorder = WireRecorder(BASE_URL)
+        recorder.start()
+        try:
+            with tempfile.TemporaryDirectory(prefix="vidmock-compat-python-") as directory:
+                upload_scenarios(directory, recorder)
+        finally:
+            recorder.close()
     except Exception as err:  # noqa: BLE001
         fatal = True
         record("authenticate", "harness", "suite ran to the end", False, error_text(err))

@@ -8,7 +8,8 @@
 # their results to target/compat/results/*.json and ends with the line
 # `N passed, M failed` over all checks. Exits non-zero if anything failed.
 # VIDMOCK_APIVIDEO_KEY (default vidmock-api-key) is seen by the binary; the
-# scripts use the api.video key the binary prints after its first line.
+# scripts use the api.video key and the Kaltura partner (ID:ADMIN:USER) the
+# binary prints after its first line.
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -45,8 +46,11 @@ fi
 
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.json
-STDOUT_LOG="$OUT/vidmock.stdout.log"
-STDERR_LOG="$OUT/vidmock.stderr.log"
+# One log pair per run, so runs that overlap never read each other's address.
+mkdir -p "$OUT/runs"
+RUN_DIR=$(mktemp -d "$OUT/runs/run.XXXXXX")
+STDOUT_LOG="$RUN_DIR/vidmock.stdout.log"
+STDERR_LOG="$RUN_DIR/vidmock.stderr.log"
 
 export VIDMOCK_APIVIDEO_KEY=${VIDMOCK_APIVIDEO_KEY:-vidmock-api-key}
 
@@ -100,7 +104,17 @@ done
 if [ -n "${PRINTED_KEY:-}" ]; then
   export VIDMOCK_APIVIDEO_KEY=$PRINTED_KEY
 fi
-echo "compat: vidmock at $VIDMOCK_URL (pid $MOCK_PID), api.video key $VIDMOCK_APIVIDEO_KEY"
+# `kaltura partner: ID admin secret: A[ user secret: U]` -> ID:A[:U]
+for _ in $(seq 1 20); do
+  PRINTED_PARTNER=$(sed -n 's/^kaltura partner: \([0-9]*\) admin secret: \([^[:space:]]*\)\( user secret: \([^[:space:]]*\)\)\{0,1\}$/\1:\2:\4/p' "$STDOUT_LOG" | head -n 1)
+  [ -n "$PRINTED_PARTNER" ] && break
+  sleep 0.1
+done
+if [ -n "$PRINTED_PARTNER" ]; then
+  export VIDMOCK_KALTURA_PARTNER=${PRINTED_PARTNER%:}
+fi
+SHOWN_PARTNER=${VIDMOCK_KALTURA_PARTNER:-unknown}
+echo "compat: vidmock at $VIDMOCK_URL (pid $MOCK_PID), api.video key $VIDMOCK_APIVIDEO_KEY, kaltura partner ${SHOWN_PARTNER%%:*}"
 
 # Runs one client script: run_client NAME COMMAND...
 declare -A EXIT_CODES=()
@@ -114,6 +128,8 @@ run_client() {
 
 run_client apivideo-node node "$HERE/apivideo_node.mjs"
 run_client apivideo-python "$VENV/bin/python" "$HERE/apivideo_python.py"
+run_client kaltura-node node "$HERE/kaltura_node.mjs"
+run_client kaltura-python "$VENV/bin/python" "$HERE/kaltura_python.py"
 
 # Count checks across all results; a script that failed without reporting a
 # failing check (crash, timeout) counts as one failed check.

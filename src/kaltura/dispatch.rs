@@ -1,0 +1,329 @@
+//! Which action a request names, and the order in which its checks run.
+//!
+//! One table lists every service and action vidmock knows; the dispatcher, the journal's
+//! operation names and the error for an unknown name all read it. Every action goes through
+//! [`invoke`], which runs the server's checks in its order (../shared/specs/kaltura.md §1.7):
+//! service and action names, then the KS string, then the action's parameters, then the
+//! session's validity and rights, then the action itself. An action cannot reorder them: it
+//! only supplies `parse` and `run`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::error::ApiError;
+use super::params::{to_php_string, Args, Map};
+use super::session;
+use super::wire::Out;
+use crate::server::Shared;
+
+/// Who may call an action, and whether it reads the KS at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `@ksIgnored`: the KS is not read (`session.start`).
+    Ignored,
+    /// `@ksOptional`: a KS is checked when given, not required (`session.end`).
+    Optional,
+    /// A USER or ADMIN session; widget sessions are refused.
+    #[allow(dead_code)]
+    Session,
+    /// An ADMIN session (type ≥ 1).
+    #[allow(dead_code)]
+    Admin,
+}
+
+/// A validated session: the KS of the request, after every check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Session {
+    /// The KS string as sent.
+    pub ks: String,
+    pub partner_id: i64,
+    /// Empty for an anonymous session.
+    pub user_id: String,
+    pub session_type: i64,
+    pub privileges: String,
+    pub valid_until: i64,
+}
+
+impl Session {
+    /// ADMIN is any type ≥ 1, as the server validates it.
+    #[allow(dead_code)]
+    pub(crate) fn is_admin(&self) -> bool {
+        self.session_type >= 1
+    }
+
+    /// A widget session (privilege `widget:1`).
+    pub(crate) fn is_widget(&self) -> bool {
+        self.privileges.split(',').any(|p| p.trim() == "widget:1")
+    }
+}
+
+/// What one call knows before its action runs.
+pub(crate) struct Call {
+    pub shared: Arc<Shared>,
+    /// `service->action`, lower case, as `SERVICE_FORBIDDEN` names it.
+    pub name: String,
+}
+
+/// A boxed action future (actions may wait, e.g. for chunks still in flight).
+pub(crate) type Pending<'a> = Pin<Box<dyn Future<Output = Result<Out, ApiError>> + Send + 'a>>;
+
+/// One action of a service.
+pub(crate) trait Action: Sized + Send + 'static {
+    /// Who may call it.
+    const ACCESS: Access;
+
+    /// Reads the parameters in declared order (MISSING_MANDATORY_PARAMETER, INVALID_ENUM_VALUE,
+    /// …); runs before any session check.
+    fn parse(args: Args<'_>) -> Result<Self, ApiError>;
+
+    /// The action itself, with the session (`None` only for `Ignored` and `Optional` access).
+    fn run(
+        self,
+        call: &Call,
+        session: Option<Session>,
+    ) -> impl Future<Output = Result<Out, ApiError>> + Send;
+}
+
+/// An entry of the action table.
+pub(crate) struct ActionDef {
+    pub service: &'static str,
+    pub action: &'static str,
+    pub run: for<'a> fn(&'a Call, &'a Map) -> Pending<'a>,
+}
+
+/// Every action vidmock serves (service and action in lower case).
+pub(crate) const ACTIONS: &[ActionDef] = &[
+    ActionDef {
+        service: "session",
+        action: "start",
+        run: entry::<session::Start>,
+    },
+    ActionDef {
+        service: "session",
+        action: "end",
+        run: entry::<session::End>,
+    },
+];
+
+fn entry<'a, A: Action>(call: &'a Call, params: &'a Map) -> Pending<'a> {
+    Box::pin(async move {
+        let ks = if A::ACCESS == Access::Ignored {
+            None
+        } else {
+            read_ks(call, params)?
+        };
+        let action = A::parse(Args::new(params))?;
+        let session = authorize(call, params, A::ACCESS, ks)?;
+        action.run(call, session).await
+    })
+}
+
+/// Step 2: the KS string must be readable and signed by a known partner.
+fn read_ks(call: &Call, params: &Map) -> Result<Option<Session>, ApiError> {
+    let ks = params.get("ks").map(to_php_string).unwrap_or_default();
+    if ks.is_empty() {
+        return Ok(None);
+    }
+    let data = call
+        .shared
+        .kaltura
+        .read_ks(&ks)
+        .map_err(|_| ApiError::unreadable_ks(&ks))?;
+    Ok(Some(Session {
+        ks,
+        partner_id: data.partner_id,
+        user_id: data.user_id,
+        session_type: data.session_type,
+        privileges: data.privileges,
+        valid_until: data.valid_until,
+    }))
+}
+
+/// Steps 4 and 5: expiry and logout, then presence and rights.
+fn authorize(
+    call: &Call,
+    params: &Map,
+    access: Access,
+    session: Option<Session>,
+) -> Result<Option<Session>, ApiError> {
+    if access == Access::Ignored {
+        return Ok(None);
+    }
+    if let Some(session) = &session {
+        let now = call.shared.clock.now().unix_timestamp();
+        if session.valid_until <= now {
+            return Err(ApiError::refused_ks("EXPIRED"));
+        }
+        if call.shared.kaltura.is_ended(&session.ks) {
+            return Err(ApiError::refused_ks("LOGOUT"));
+        }
+    }
+    let forbidden = || ApiError::new("SERVICE_FORBIDDEN", &[&call.name]);
+    match (access, session) {
+        (Access::Ignored, _) | (Access::Optional, None) => Ok(None),
+        (Access::Optional, Some(session)) => Ok(Some(session)),
+        (_, None) => {
+            let partner = params.get("partnerId").or_else(|| params.get("p"));
+            if partner.is_some_and(|p| !to_php_string(p).is_empty()) {
+                Err(forbidden())
+            } else {
+                Err(ApiError::new("MISSING_KS", &[]))
+            }
+        }
+        (Access::Session, Some(session)) if session.is_widget() => Err(forbidden()),
+        (Access::Admin, Some(session)) if !session.is_admin() => Err(forbidden()),
+        (_, Some(session)) => Ok(Some(session)),
+    }
+}
+
+/// The service and action a parameter map names, lower case (empty when absent).
+pub(crate) fn names(params: &Map) -> (String, String) {
+    let name = |key: &str| {
+        params
+            .get(key)
+            .map(to_php_string)
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    (name("service"), name("action"))
+}
+
+/// Steps 1 to 6 for one (sub-)request.
+pub(crate) async fn invoke(shared: Arc<Shared>, params: &Map) -> Result<Out, ApiError> {
+    let (service, action) = names(params);
+    if service.is_empty() {
+        return Err(ApiError::new("SERVICE_NOT_SPECIFIED", &[]));
+    }
+    if !ACTIONS.iter().any(|def| def.service == service) {
+        return Err(ApiError::new("SERVICE_DOES_NOT_EXISTS", &[&service]));
+    }
+    if action.is_empty() {
+        return Err(ApiError::new("ACTION_NOT_SPECIFIED", &[]));
+    }
+    let Some(def) = ACTIONS
+        .iter()
+        .find(|def| def.service == service && def.action == action)
+    else {
+        return Err(ApiError::new(
+            "ACTION_DOES_NOT_EXISTS",
+            &[&action, &service],
+        ));
+    };
+    let call = Call {
+        shared,
+        name: format!("{service}->{action}"),
+    };
+    (def.run)(&call, params).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kaltura::params::Value;
+    use crate::kaltura::{SessionType, DEFAULT_PARTNER_ID};
+
+    /// An action with a mandatory parameter that needs a USER or ADMIN session.
+    struct NeedsBoth(String);
+
+    impl Action for NeedsBoth {
+        const ACCESS: Access = Access::Session;
+        fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+            Ok(Self(args.required_string("thing")?))
+        }
+        async fn run(self, _: &Call, _: Option<Session>) -> Result<Out, ApiError> {
+            Ok(Out::Str(self.0))
+        }
+    }
+
+    async fn shared() -> (crate::MockServer, Arc<Shared>) {
+        let server = crate::MockServer::start().await;
+        let shared = server.shared().clone();
+        (server, shared)
+    }
+
+    async fn run(shared: &Arc<Shared>, params: &[(&str, &str)]) -> Result<Out, ApiError> {
+        let map: Map = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::Str((*v).to_owned())))
+            .collect();
+        let call = Call {
+            shared: shared.clone(),
+            name: "test->needs".into(),
+        };
+        entry::<NeedsBoth>(&call, &map).await
+    }
+
+    fn code(result: Result<Out, ApiError>) -> String {
+        result
+            .err()
+            .map(|e| e.code().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_missing_parameter_beats_a_missing_ks() {
+        let (_server, shared) = shared().await;
+        assert_eq!(code(run(&shared, &[]).await), "MISSING_MANDATORY_PARAMETER");
+        assert_eq!(code(run(&shared, &[("thing", "x")]).await), "MISSING_KS");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_ks_beats_a_missing_parameter() {
+        let (_server, shared) = shared().await;
+        assert_eq!(code(run(&shared, &[("ks", "garbage")]).await), "INVALID_KS");
+    }
+
+    #[tokio::test]
+    async fn a_missing_parameter_beats_an_expired_ks() {
+        let (_server, shared) = shared().await;
+        let ks = shared.kaltura.mint(
+            &shared,
+            DEFAULT_PARTNER_ID,
+            "u",
+            SessionType::User,
+            std::time::Duration::from_secs(10),
+            "",
+        );
+        shared.clock.advance(std::time::Duration::from_secs(11));
+        let ks = ks.unwrap_or_default();
+        assert_eq!(
+            code(run(&shared, &[("ks", &ks)]).await),
+            "MISSING_MANDATORY_PARAMETER"
+        );
+        let expired = run(&shared, &[("ks", &ks), ("thing", "x")]).await;
+        assert_eq!(
+            expired.err().map(|e| e.message().to_owned()).as_deref(),
+            Some("Invalid KS \"EXPIRED\", Error \"-1,INVALID_STR\"")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_partner_id_without_ks_is_forbidden_rather_than_missing() {
+        let (_server, shared) = shared().await;
+        assert_eq!(
+            code(run(&shared, &[("thing", "x"), ("partnerId", "101")]).await),
+            "SERVICE_FORBIDDEN"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_widget_session_cannot_call_a_session_action() {
+        let (_server, shared) = shared().await;
+        let ks = shared
+            .kaltura
+            .mint(
+                &shared,
+                DEFAULT_PARTNER_ID,
+                "",
+                SessionType::User,
+                std::time::Duration::from_secs(60),
+                "view:*,widget:1",
+            )
+            .unwrap_or_default();
+        assert_eq!(
+            code(run(&shared, &[("ks", &ks), ("thing", "x")]).await),
+            "SERVICE_FORBIDDEN"
+        );
+    }
+}

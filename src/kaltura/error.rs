@@ -1,0 +1,268 @@
+//! `KalturaAPIException`: the one error shape of API v3, in every format.
+//!
+//! The server's catalog writes each error as `"CODE;ARG1,ARG2;message with @ARG1@"`; the same
+//! table lives here, so a code always carries the vendor's own message template and argument
+//! names (../shared/specs/kaltura.md §1.6, §5).
+
+/// `(code, argument names, message template)` for every error vidmock can send.
+const CATALOG: &[(&str, &[&str], &str)] = &[
+    ("MISSING_KS", &[], "Missing KS, session not established"),
+    (
+        "INVALID_KS",
+        &["KSID", "ERR_CODE", "ERR_DESC"],
+        "Invalid KS \"@KSID@\", Error \"@ERR_CODE@,@ERR_DESC@\"",
+    ),
+    (
+        "SERVICE_FORBIDDEN",
+        &["SERVICE"],
+        "The access to service [@SERVICE@] is forbidden",
+    ),
+    (
+        "START_SESSION_ERROR",
+        &["PID"],
+        "Error while starting session for partner [@PID@]",
+    ),
+    (
+        "SERVICE_NOT_SPECIFIED",
+        &[],
+        "Service name was not specified, please specify one",
+    ),
+    (
+        "SERVICE_DOES_NOT_EXISTS",
+        &["SRV_NAME"],
+        "Service \"@SRV_NAME@\" does not exists",
+    ),
+    (
+        "ACTION_NOT_SPECIFIED",
+        &[],
+        "Action name was not specified, please specify one",
+    ),
+    (
+        "ACTION_DOES_NOT_EXISTS",
+        &["ACTION_NAME", "SERVICE_NAME"],
+        "Action \"@ACTION_NAME@\" does not exists for service \"@SERVICE_NAME@\"",
+    ),
+    (
+        "MISSING_MANDATORY_PARAMETER",
+        &["PARAM_NAME"],
+        "Missing parameter \"@PARAM_NAME@\"",
+    ),
+    (
+        "INVALID_ENUM_VALUE",
+        &["ENUM_VAL", "PARAM_NAME", "ENUM_TYPE"],
+        "Invalid enumeration value \"@ENUM_VAL@\" for parameter \"@PARAM_NAME@\", expecting enumeration type \"@ENUM_TYPE@\"",
+    ),
+    (
+        "PROPERTY_VALIDATION_NOT_UPDATABLE",
+        &["PROP_NAME"],
+        "The property \"@PROP_NAME@\" cannot be updated",
+    ),
+    (
+        "PROPERTY_VALIDATION_WRONG_FORMAT",
+        &["PROP_NAME", "FORMAT"],
+        "The property \"@PROP_NAME@\" must match format @FORMAT@",
+    ),
+    (
+        "INVALID_PARAMETER_CHAR",
+        &["XML_FIELD"],
+        "Invalid char in \"@XML_FIELD@\" field",
+    ),
+    ("UPLOAD_ERROR", &[], "Upload failed"),
+    ("INVALID_USER_ID", &[], "Invalid user id"),
+    (
+        "INTERNAL_SERVERL_ERROR",
+        &[],
+        "Internal server error occurred",
+    ),
+    ("UPLOAD_TOKEN_NOT_FOUND", &[], "Upload token not found"),
+    (
+        "UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD",
+        &[],
+        "Upload token is in an invalid status for uploading a file, maybe the file was already uploaded",
+    ),
+    (
+        "UPLOAD_TOKEN_CANNOT_RESUME",
+        &[],
+        "Cannot resume the upload, original file was not found",
+    ),
+    (
+        "UPLOAD_TOKEN_CANNOT_MATCH_EXPECTED_SIZE",
+        &[],
+        "Failed to match expected file size",
+    ),
+    (
+        "UPLOAD_TOKEN_FILE_TYPE_RESTRICTED_FOR_UPLOAD",
+        &[],
+        "Upload token is restricted due to the file type",
+    ),
+    (
+        "UPLOAD_TOKEN_MISSING_FILE_SIZE",
+        &[],
+        "FileSize is mandatory when enabling autoFinalize",
+    ),
+    (
+        "UPLOAD_PASSED_MAX_RESUME_TIME_ALLOWED",
+        &["MAX_RESUME_TIME"],
+        "Max resume time of @MAX_RESUME_TIME@ seconds reached, cannot resume upload",
+    ),
+    (
+        "MAX_ALLOWED_CHUNK_COUNT_EXCEEDED",
+        &[],
+        "Max allowed waiting chunks to be concatenated has exceeded allowed limit",
+    ),
+    (
+        "UPLOAD_TOKEN_INVALID_STATUS_FOR_ADD_ENTRY",
+        &[],
+        "Upload token is in an invalid status for adding entry, maybe the a file was not uploaded or the token was used",
+    ),
+    (
+        "UPLOADED_FILE_NOT_FOUND_BY_TOKEN",
+        &[],
+        "The uploaded file was not found by the given token id, or was already used",
+    ),
+    ("INVALID_UPLOAD_TOKEN_ID", &[], "Invalid upload token id"),
+];
+
+/// A Kaltura API error: the `KalturaAPIException` object clients receive (always with HTTP 200).
+///
+/// # Example
+///
+/// ```
+/// use vidmock::kaltura::ApiError;
+///
+/// let error = ApiError::new("MISSING_MANDATORY_PARAMETER", &["uploadTokenId"]);
+/// assert_eq!(error.message(), "Missing parameter \"uploadTokenId\"");
+/// assert_eq!(error.args(), &[("PARAM_NAME".to_string(), "uploadTokenId".to_string())]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The vendor's error code, e.g. `UPLOAD_TOKEN_NOT_FOUND`.
+    code: String,
+    /// The template with every `@ARG@` replaced.
+    message: String,
+    /// Argument name → value, in the catalog's order; empty for codes without arguments.
+    args: Vec<(String, String)>,
+}
+
+impl ApiError {
+    /// The error `code` with its argument values in the catalog's order. A value not given is
+    /// `N/A`, as the server fills it. A code outside vidmock's catalog keeps the code as its
+    /// message and takes no arguments.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let error = vidmock::kaltura::ApiError::new("INVALID_KS", &["abc"]);
+    /// assert_eq!(error.message(), "Invalid KS \"abc\", Error \"N/A,N/A\"");
+    /// ```
+    pub fn new(code: &str, values: &[&str]) -> Self {
+        let Some((_, names, template)) = CATALOG.iter().find(|(c, _, _)| *c == code) else {
+            return Self {
+                code: code.to_owned(),
+                message: code.to_owned(),
+                args: Vec::new(),
+            };
+        };
+        let args: Vec<(String, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let value = values.get(i).copied().unwrap_or("N/A");
+                ((*name).to_owned(), value.to_owned())
+            })
+            .collect();
+        let mut message = (*template).to_owned();
+        for (name, value) in &args {
+            message = message.replace(&format!("@{name}@"), value);
+        }
+        Self {
+            code: code.to_owned(),
+            message,
+            args,
+        }
+    }
+
+    /// The error code.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let error = vidmock::kaltura::ApiError::new("MISSING_KS", &[]);
+    /// assert_eq!(error.code(), "MISSING_KS");
+    /// ```
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The message as sent, arguments substituted.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let error = vidmock::kaltura::ApiError::new("MISSING_KS", &[]);
+    /// assert_eq!(error.message(), "Missing KS, session not established");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The arguments, name and value, in the catalog's order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let error = vidmock::kaltura::ApiError::new("SERVICE_DOES_NOT_EXISTS", &["nope"]);
+    /// assert_eq!(error.args()[0].0, "SRV_NAME");
+    /// ```
+    pub fn args(&self) -> &[(String, String)] {
+        &self.args
+    }
+
+    pub(crate) fn missing_parameter(name: &str) -> Self {
+        Self::new("MISSING_MANDATORY_PARAMETER", &[name])
+    }
+
+    /// `INVALID_KS` for a KS string that cannot be read: the string itself is the KSID.
+    pub(crate) fn unreadable_ks(ks: &str) -> Self {
+        Self::new("INVALID_KS", &[ks, "-1", "INVALID_STR"])
+    }
+
+    /// `INVALID_KS` for a readable KS refused for `reason` (`EXPIRED`, `LOGOUT`, …): the server
+    /// passes the reason in the KSID slot.
+    pub(crate) fn refused_ks(reason: &str) -> Self {
+        Self::new("INVALID_KS", &[reason, "-1", "INVALID_STR"])
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_template_names_only_its_own_arguments() {
+        for (code, names, template) in CATALOG {
+            let mut rest = template.to_string();
+            for name in *names {
+                rest = rest.replace(&format!("@{name}@"), "");
+            }
+            assert!(!rest.contains('@'), "{code}: {template}");
+        }
+    }
+
+    #[test]
+    fn the_action_error_names_both_the_action_and_the_service() {
+        let error = ApiError::new("ACTION_DOES_NOT_EXISTS", &["nope", "session"]);
+        assert_eq!(
+            error.message(),
+            "Action \"nope\" does not exists for service \"session\""
+        );
+    }
+}

@@ -1,0 +1,583 @@
+//! Kaltura API v3: the front door every call goes through, and sessions.
+//!
+//! Kaltura's clients disagree about almost everything on the wire — the Python client sends
+//! XML-format requests as JSON with every value a string, the Node client hand-builds its
+//! multipart bodies, others post flat form fields or put everything in the URL — and the real
+//! dispatcher accepts all of them. So does this module: one parameter map from every source
+//! (`params`), one dispatcher that runs the server's checks in the server's order (`dispatch`),
+//! one serialisation layer for JSON, XML and JSONP (`wire`), sessions signed and verified in
+//! both KS formats (`ks`, `session`), and multirequests (`multirequest`). Services plug into the
+//! action table of `dispatch`. The reference is `../shared/specs/kaltura.md`; the choices it
+//! leaves open are in `FIDELITY.md`.
+//!
+//! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
+//! behind a `std::sync::Mutex` held only for bookkeeping, never across an `.await`.
+
+mod dispatch;
+mod error;
+mod ks;
+mod matchers;
+mod multipart;
+mod multirequest;
+mod params;
+mod session;
+mod wire;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::response::Response;
+use indexmap::IndexMap;
+
+pub use error::ApiError;
+pub use matchers::{action, ActionMatcher};
+pub use params::UploadedFile;
+
+use crate::journal::{Handled, Vendor};
+use crate::server::Shared;
+use params::to_php_string;
+use wire::{Body, Format, Out};
+
+/// The partner id of the default partner when none is configured.
+pub const DEFAULT_PARTNER_ID: i64 = 101;
+/// The default partner's admin secret: starts sessions of any type.
+pub const DEFAULT_ADMIN_SECRET: &str = "vidmock-admin-secret";
+/// The default partner's user secret: starts USER sessions only.
+pub const DEFAULT_USER_SECRET: &str = "vidmock-user-secret";
+
+/// A Kaltura partner (account) and its two secrets.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let partner = server.kaltura().partner();
+/// assert_eq!(partner.id, vidmock::kaltura::DEFAULT_PARTNER_ID);
+/// assert_eq!(partner.admin_secret, "vidmock-admin-secret");
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partner {
+    /// The partner id (`partnerId`, the number inside every KS).
+    pub id: i64,
+    /// Signs every KS of the partner; starts sessions of any type.
+    pub admin_secret: String,
+    /// Starts USER sessions only; empty means the partner has none.
+    pub user_secret: String,
+}
+
+/// `KalturaSessionType`: what a KS may do.
+///
+/// # Example
+///
+/// ```
+/// use vidmock::kaltura::SessionType;
+/// assert_eq!(SessionType::Admin.code(), 2);
+/// assert_eq!(SessionType::from_code(0), SessionType::User);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SessionType {
+    /// Type 0: sees only its own user's objects.
+    User,
+    /// Type 2: sees every object of the partner.
+    Admin,
+}
+
+impl SessionType {
+    /// The number on the wire (0 or 2).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// assert_eq!(vidmock::kaltura::SessionType::User.code(), 0);
+    /// ```
+    pub fn code(self) -> i64 {
+        match self {
+            SessionType::User => 0,
+            SessionType::Admin => 2,
+        }
+    }
+
+    /// The type a KS's number means: any value of 1 or more is ADMIN, as the server reads it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use vidmock::kaltura::SessionType;
+    /// assert_eq!(SessionType::from_code(1), SessionType::Admin);
+    /// ```
+    pub fn from_code(code: i64) -> Self {
+        if code >= 1 {
+            SessionType::Admin
+        } else {
+            SessionType::User
+        }
+    }
+}
+
+/// Kaltura settings of a server (set through [`crate::MockServerBuilder`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Config {
+    /// Partners, default first; empty means the documented default partner.
+    pub partners: Vec<Partner>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Partners by id, default first; kept across resets.
+    partners: IndexMap<i64, Partner>,
+    /// KS strings revoked by `session.end`; a revoked KS stays revoked, resets included.
+    ended: HashSet<String>,
+}
+
+/// The Kaltura backend of one server.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    /// Held only for synchronous bookkeeping, never across an `.await`.
+    state: Mutex<State>,
+}
+
+impl Backend {
+    pub(crate) fn new(config: Config) -> Self {
+        let mut partners = config.partners;
+        if partners.is_empty() {
+            partners.push(Partner {
+                id: DEFAULT_PARTNER_ID,
+                admin_secret: DEFAULT_ADMIN_SECRET.into(),
+                user_secret: DEFAULT_USER_SECRET.into(),
+            });
+        }
+        let state = State {
+            partners: partners.into_iter().map(|p| (p.id, p)).collect(),
+            ended: HashSet::new(),
+        };
+        Self {
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Each mutation is a single insert; a panic cannot leave a half-written record, so a
+        // poisoned lock still guards consistent data.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets everything but credentials: partners, and the sessions they revoked, stay.
+    pub(crate) fn reset(&self) {
+        // Nothing but credentials is kept yet; services with state clear theirs here.
+    }
+
+    pub(crate) fn partner(&self, id: i64) -> Option<Partner> {
+        self.lock().partners.get(&id).cloned()
+    }
+
+    fn default_partner_id(&self) -> i64 {
+        self.lock()
+            .partners
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(DEFAULT_PARTNER_ID)
+    }
+
+    fn add_partner(&self, partner: Partner) {
+        self.lock().partners.insert(partner.id, partner);
+    }
+
+    /// Reads and verifies a KS with the admin secret of the partner it names.
+    pub(crate) fn read_ks(&self, ks: &str) -> Result<ks::KsData, ks::ReadError> {
+        let partner_id = ks::claimed_partner(ks).ok_or(ks::ReadError::Malformed)?;
+        let partner = self
+            .partner(partner_id)
+            .ok_or(ks::ReadError::UnknownPartner)?;
+        ks::read(ks, &[partner.admin_secret])
+    }
+
+    pub(crate) fn is_ended(&self, ks: &str) -> bool {
+        self.lock().ended.contains(ks)
+    }
+
+    pub(crate) fn end(&self, ks: &str) {
+        self.lock().ended.insert(ks.to_owned());
+    }
+
+    /// Issues a v2 KS for `partner_id`, valid for `lifetime` on the server's clock; `None` for
+    /// an unknown partner.
+    pub(crate) fn mint(
+        &self,
+        shared: &Shared,
+        partner_id: i64,
+        user_id: &str,
+        session_type: SessionType,
+        lifetime: Duration,
+        privileges: &str,
+    ) -> Option<String> {
+        let partner = self.partner(partner_id)?;
+        let valid_until = shared.clock.now().unix_timestamp()
+            + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+        let data = ks::KsData {
+            partner_id,
+            valid_until,
+            session_type: session_type.code(),
+            user_id: user_id.to_owned(),
+            privileges: privileges.to_owned(),
+        };
+        let mut random = [0u8; 16];
+        let hex_random = shared.ids.hex("", 32);
+        hex::decode_to_slice(hex_random, &mut random).ok()?;
+        Some(ks::encode_v2(&partner.admin_secret, &data, random))
+    }
+
+    /// The admin API's view: partner ids, no secrets.
+    pub(crate) fn state_json(&self) -> serde_json::Value {
+        let partners: Vec<serde_json::Value> = self
+            .lock()
+            .partners
+            .keys()
+            .map(|id| serde_json::json!({ "partnerId": id }))
+            .collect();
+        serde_json::json!({ "partners": partners })
+    }
+}
+
+/// `/a//b///c` → `/a/b/c`: clients that join a base URL ending in `/` with `/api_v3` send `//`.
+pub(crate) fn collapse_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whether a request path belongs to Kaltura (`/api_v3`, `/api_v3/…`, also with `//`).
+pub(crate) fn owns(path: &str) -> bool {
+    let path = collapse_slashes(path);
+    path == "/api_v3" || path.starts_with("/api_v3/")
+}
+
+/// Answers one request addressed to Kaltura API v3.
+pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+    let started = Instant::now();
+    if request.method() == Method::OPTIONS {
+        return handled(wire::respond_to_options(), None);
+    }
+    let (parts, body) = request.into_parts();
+    let path = collapse_slashes(parts.uri.path());
+    let params = params::read(&parts, body, &path).await;
+    let callback = parts.uri.query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == "callback")
+            .map(|(_, v)| v.into_owned())
+            .last()
+    });
+    let (service, action) = dispatch::names(&params);
+    let operation = if service == "multirequest" {
+        Some(service.clone())
+    } else if !service.is_empty() && !action.is_empty() {
+        Some(format!("{service}.{action}"))
+    } else {
+        None
+    };
+    let format = match Format::select(&params, callback) {
+        Ok(format) => format,
+        Err(reason) => return handled(wire::respond_without_format(reason), operation),
+    };
+    let content_type = params.get("content-type").map(to_php_string);
+    let body = if service == "multirequest" {
+        Body::Multi(multirequest::run(&shared, &params).await)
+    } else {
+        Body::Single(Out::from(dispatch::invoke(shared.clone(), &params).await))
+    };
+    let unrecognized = match &body {
+        Body::Single(out) => is_unrouted(out),
+        Body::Multi(items) => items.iter().any(is_unrouted),
+    };
+    let mut response = wire::respond(&format, body, content_type.as_deref(), started.elapsed());
+    if unrecognized {
+        response
+            .extensions_mut()
+            .insert(crate::journal::Unrecognized);
+    }
+    handled(response, operation)
+}
+
+/// Whether an answer says the call named no known service or action (for strict mode).
+fn is_unrouted(out: &Out) -> bool {
+    matches!(out, Out::Error(error) if matches!(
+        error.code(),
+        "SERVICE_NOT_SPECIFIED" | "SERVICE_DOES_NOT_EXISTS" | "ACTION_NOT_SPECIFIED" | "ACTION_DOES_NOT_EXISTS"
+    ))
+}
+
+fn handled(mut response: Response, operation: Option<String>) -> Response {
+    response.extensions_mut().insert(Handled {
+        vendor: Vendor::Kaltura,
+        operation,
+        target: None,
+    });
+    response
+}
+
+/// Reads and seeds the Kaltura side of a running server, one partner at a time.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use vidmock::kaltura::SessionType;
+///
+/// let server = vidmock::MockServer::start().await;
+/// let kaltura = server.kaltura();
+/// let ks = kaltura.ks("alice@example.com", SessionType::Admin);
+/// assert!(ks.starts_with("djJ8"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Kaltura<'a> {
+    shared: &'a Shared,
+    /// The partner this handle reads and writes.
+    partner_id: i64,
+}
+
+impl std::fmt::Debug for Kaltura<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kaltura")
+            .field("partner_id", &self.partner_id)
+            .finish()
+    }
+}
+
+impl<'a> Kaltura<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            partner_id: shared.kaltura.default_partner_id(),
+        }
+    }
+
+    fn backend(&self) -> &'a Backend {
+        &self.shared.kaltura
+    }
+
+    /// This handle's partner id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.kaltura().partner_id(), 101);
+    /// # }
+    /// ```
+    pub fn partner_id(&self) -> i64 {
+        self.partner_id
+    }
+
+    /// This handle's partner, with its secrets.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.kaltura().partner().user_secret, "vidmock-user-secret");
+    /// # }
+    /// ```
+    pub fn partner(&self) -> Partner {
+        self.backend()
+            .partner(self.partner_id)
+            .unwrap_or_else(|| Partner {
+                id: self.partner_id,
+                admin_secret: String::new(),
+                user_secret: String::new(),
+            })
+    }
+
+    /// Every partner of the server, default first.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_partner(7, "admin7", "user7")
+    ///     .start()
+    ///     .await;
+    /// assert_eq!(server.kaltura().partners().len(), 1);
+    /// assert_eq!(server.kaltura().partner_id(), 7);
+    /// # }
+    /// ```
+    pub fn partners(&self) -> Vec<Partner> {
+        self.backend().lock().partners.values().cloned().collect()
+    }
+
+    /// A handle on another existing partner.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(server.kaltura().for_partner(999).is_none());
+    /// # }
+    /// ```
+    pub fn for_partner(&self, id: i64) -> Option<Kaltura<'a>> {
+        self.backend().partner(id).map(|_| Kaltura {
+            shared: self.shared,
+            partner_id: id,
+        })
+    }
+
+    /// Adds a partner (or replaces the secrets of an existing one) and returns its handle.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let other = server.kaltura().add_partner(202, "a-secret", "u-secret");
+    /// assert_eq!(other.partner().admin_secret, "a-secret");
+    /// assert_eq!(server.kaltura().partners().len(), 2);
+    /// # }
+    /// ```
+    pub fn add_partner(&self, id: i64, admin_secret: &str, user_secret: &str) -> Kaltura<'a> {
+        self.backend().add_partner(Partner {
+            id,
+            admin_secret: admin_secret.to_owned(),
+            user_secret: user_secret.to_owned(),
+        });
+        Kaltura {
+            shared: self.shared,
+            partner_id: id,
+        }
+    }
+
+    /// A v2 KS of this partner for `user_id`, valid for 24 hours on the server's clock, as
+    /// `session.start` would issue it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use vidmock::kaltura::SessionType;
+    /// let server = vidmock::MockServer::start().await;
+    /// let ks = server.kaltura().ks("bob", SessionType::User);
+    /// let answer = reqwest::get(format!(
+    ///     "{}/api_v3/service/session/action/end?format=1&ks={ks}",
+    ///     server.uri()
+    /// ))
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(answer.text().await.unwrap(), "null");
+    /// # }
+    /// ```
+    pub fn ks(&self, user_id: &str, session_type: SessionType) -> String {
+        self.ks_valid_for(
+            user_id,
+            session_type,
+            Duration::from_secs(session::MAX_EXPIRY.unsigned_abs()),
+        )
+    }
+
+    /// Like [`Kaltura::ks`], valid for `lifetime` (not clamped to 24 hours).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use vidmock::kaltura::SessionType;
+    /// let server = vidmock::MockServer::start().await;
+    /// let ks = server.kaltura().ks_valid_for("bob", SessionType::Admin, Duration::from_secs(60));
+    /// assert!(!ks.is_empty());
+    /// # }
+    /// ```
+    pub fn ks_valid_for(
+        &self,
+        user_id: &str,
+        session_type: SessionType,
+        lifetime: Duration,
+    ) -> String {
+        self.backend()
+            .mint(
+                self.shared,
+                self.partner_id,
+                user_id,
+                session_type,
+                lifetime,
+                "",
+            )
+            .unwrap_or_default()
+    }
+
+    /// A v1 KS of this partner (the older format, as Python's `generateSession` mints it
+    /// offline), valid for `lifetime` on the server's clock.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use vidmock::kaltura::SessionType;
+    /// let server = vidmock::MockServer::start().await;
+    /// let ks = server.kaltura().ks_v1("bob", SessionType::User, Duration::from_secs(60));
+    /// assert!(!ks.starts_with("djJ8"));
+    /// # }
+    /// ```
+    pub fn ks_v1(&self, user_id: &str, session_type: SessionType, lifetime: Duration) -> String {
+        let partner = self.partner();
+        let data = ks::KsData {
+            partner_id: partner.id,
+            valid_until: self.shared.clock.now().unix_timestamp()
+                + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2),
+            session_type: session_type.code(),
+            user_id: user_id.to_owned(),
+            privileges: String::new(),
+        };
+        let rand = u32::from_str_radix(&self.shared.ids.hex("", 4), 16).unwrap_or(0);
+        ks::encode_v1(&partner.admin_secret, &data, rand)
+    }
+}
+
+/// A scripted Kaltura error, answered in the format the request asked for (HTTP 200, as the
+/// real API answers errors).
+pub(crate) async fn error_response(request: Request, error: ApiError) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let path = collapse_slashes(parts.uri.path());
+    let params = params::read(&parts, body, &path).await;
+    let callback = parts.uri.query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == "callback")
+            .map(|(_, v)| v.into_owned())
+            .last()
+    });
+    let format = match Format::select(&params, callback) {
+        Ok(format) => format,
+        Err(reason) => return wire::respond_without_format(reason),
+    };
+    let content_type = params.get("content-type").map(to_php_string);
+    wire::respond(
+        &format,
+        Body::Single(Out::from(Err::<Out, ApiError>(error))),
+        content_type.as_deref(),
+        started.elapsed(),
+    )
+}

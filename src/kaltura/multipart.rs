@@ -1,0 +1,108 @@
+//! `multipart/form-data` bodies as PHP reads them: plain fields and file parts.
+//!
+//! Parsing is multer's. The official clients' bodies are all within what it accepts: the Node
+//! client's hand-built body (a CRLF before the first boundary, which multer skips as preamble,
+//! and no CRLF after the closing boundary), boundaries containing `.`, parts without a
+//! `Content-Type`. Directories are stripped from filenames, as PHP does. A body that breaks
+//! off keeps whatever was complete before the break, and a file part cut short is marked
+//! incomplete so that actions answer `UPLOAD_ERROR`, like PHP's `UPLOAD_ERR_PARTIAL`.
+
+use axum::body::Body;
+use bytes::BytesMut;
+
+use super::params::UploadedFile;
+
+/// The parts of one multipart body, in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    /// Parts without a `filename` attribute: name → text (invalid UTF-8 replaced).
+    pub fields: Vec<(String, String)>,
+    /// Parts with a `filename` attribute: name → file.
+    pub files: Vec<(String, UploadedFile)>,
+}
+
+/// The boundary of a `multipart/form-data` content type, if it names one.
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
+    multer::parse_boundary(content_type).ok()
+}
+
+/// Reads every part of `body`. Never fails: a malformed body yields the parts read before
+/// the fault.
+pub(crate) async fn read(body: Body, boundary: String) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) | Err(_) => break,
+        };
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(|m| m.to_string());
+        let mut data = BytesMut::new();
+        let mut complete = true;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => data.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(_) => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        match file_name {
+            Some(file_name) => {
+                let mut file = UploadedFile::new(&file_name, data.freeze());
+                file.content_type = content_type;
+                file.complete = complete;
+                parsed.files.push((name, file));
+            }
+            None if complete => parsed
+                .fields
+                .push((name, String::from_utf8_lossy(&data).into_owned())),
+            None => {}
+        }
+        if !complete {
+            break;
+        }
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parse(body: &'static [u8], boundary: &str) -> Parsed {
+        read(Body::from(body), boundary.to_owned()).await
+    }
+
+    #[tokio::test]
+    async fn the_node_clients_body_is_read_whole() {
+        let body = b"\r\n-----------------------------0.5\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n{\"a\":1}\r\n-----------------------------0.5\r\nContent-Disposition: form-data; name=\"fileData\"; filename=\"chunk\"\r\nContent-Type: application/octet-stream\r\n\r\nxyz\r\n-----------------------------0.5--";
+        let parsed = parse(body, "---------------------------0.5").await;
+        assert_eq!(parsed.fields, vec![("json".into(), "{\"a\":1}".into())]);
+        assert_eq!(parsed.files[0].1.data.as_ref(), b"xyz");
+        assert!(parsed.files[0].1.is_upload());
+    }
+
+    #[tokio::test]
+    async fn a_truncated_file_part_is_marked_incomplete() {
+        let body =
+            b"--b\r\nContent-Disposition: form-data; name=\"fileData\"; filename=\"a\"\r\n\r\nxyz";
+        let parsed = parse(body, "b").await;
+        assert_eq!(parsed.files.len(), 1);
+        assert!(!parsed.files[0].1.is_upload());
+    }
+
+    #[tokio::test]
+    async fn an_empty_filename_is_not_an_upload() {
+        let body =
+            b"--b\r\nContent-Disposition: form-data; name=\"fileData\"; filename=\"\"\r\n\r\n\r\n--b--\r\n";
+        let parsed = parse(body, "b").await;
+        assert!(!parsed.files[0].1.is_upload());
+    }
+}

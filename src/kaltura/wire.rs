@@ -1,0 +1,521 @@
+//! The one serialisation layer of API v3: results and errors as typed values, written as JSON
+//! (`format=1`), XML (`format=2`, the default) or JSONP (`format=9`).
+//!
+//! Handlers return [`Out`] values; nothing else writes a response body, so the differences
+//! between formats (JSON omits nulls and puts `objectType` last, XML writes every declared
+//! property with `objectType` first and booleans as `1`/`0`) live here only
+//! (../shared/specs/kaltura.md §1.5–§1.6).
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+use super::error::ApiError;
+use super::params::{php_float_string, Map, Value};
+
+/// A result as the API's serializers see it.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(dead_code)] // objects and numbers are built by the services that return them
+pub(crate) enum Out {
+    /// `null` in JSON; an empty element in XML (a void result is `Null`).
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// Strings, and also the sizes the server sends as strings (BIGINT columns).
+    Str(String),
+    Object(Object),
+    Array(Vec<Out>),
+    Error(ApiError),
+}
+
+/// A `Kaltura…` object: its class and its declared properties, parent's first.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Object {
+    pub class: &'static str,
+    pub props: Vec<(&'static str, Out)>,
+}
+
+impl Object {
+    #[allow(dead_code)]
+    pub(crate) fn new(class: &'static str) -> Self {
+        Self {
+            class,
+            props: Vec::new(),
+        }
+    }
+
+    /// Adds a declared property (`Out::Null` when it has no value).
+    #[allow(dead_code)]
+    pub(crate) fn prop(mut self, name: &'static str, value: Out) -> Self {
+        self.props.push((name, value));
+        self
+    }
+
+    /// The property `name`, for `{N:result:name}` references.
+    pub(crate) fn get(&self, name: &str) -> Option<&Out> {
+        self.props.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+impl From<Result<Out, ApiError>> for Out {
+    fn from(result: Result<Out, ApiError>) -> Self {
+        result.unwrap_or_else(Out::Error)
+    }
+}
+
+/// The response format a request asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Xml {
+        /// `ignoreNull=1`: omit null properties.
+        ignore_null: bool,
+    },
+    Jsonp {
+        callback: String,
+    },
+}
+
+/// Why no serializer could be chosen; the server then answers without a body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NoFormat {
+    /// `format` names no serializer.
+    Unknown,
+    /// `format=9` without a `callback` query parameter.
+    MissingCallback,
+    /// `format=9` with a callback outside `[0-9_a-zA-Z.]`.
+    InvalidCallback,
+}
+
+impl Format {
+    /// The format selected by `format` (any source), `ignoreNull` and, for JSONP, the
+    /// `callback` query parameter.
+    pub(crate) fn select(params: &Map, query_callback: Option<String>) -> Result<Self, NoFormat> {
+        let code = match params.get("format") {
+            None => 2.0,
+            Some(Value::Str(s)) => match s.trim().parse::<f64>() {
+                Ok(n) => n,
+                Err(_) => return Err(NoFormat::Unknown),
+            },
+            Some(Value::Int(i)) => *i as f64,
+            Some(Value::Float(f)) => *f,
+            Some(_) => return Err(NoFormat::Unknown),
+        };
+        if code.fract() != 0.0 {
+            return Err(NoFormat::Unknown);
+        }
+        match code as i64 {
+            1 => Ok(Format::Json),
+            2 => Ok(Format::Xml {
+                ignore_null: matches!(params.get("ignoreNull"), Some(Value::Bool(true)))
+                    || matches!(params.get("ignoreNull"), Some(Value::Str(s)) if s == "1"),
+            }),
+            9 => {
+                let callback = query_callback.ok_or(NoFormat::MissingCallback)?;
+                if callback
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                {
+                    Ok(Format::Jsonp { callback })
+                } else {
+                    Err(NoFormat::InvalidCallback)
+                }
+            }
+            _ => Err(NoFormat::Unknown),
+        }
+    }
+
+    fn content_type(&self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Xml { .. } => "text/xml",
+            Format::Jsonp { .. } => "application/javascript",
+        }
+    }
+}
+
+/// What the response body holds.
+pub(crate) enum Body {
+    /// One result (or error).
+    Single(Out),
+    /// A multirequest: one item per processed sub-request.
+    Multi(Vec<Out>),
+}
+
+/// The full response: body in `format`, headers of §1.5, always HTTP 200.
+pub(crate) fn respond(
+    format: &Format,
+    body: Body,
+    content_type_override: Option<&str>,
+    elapsed: Duration,
+) -> Response {
+    let text = match format {
+        Format::Json => json_body(&body),
+        Format::Jsonp { callback } => format!("{callback}({});", json_body(&body)),
+        Format::Xml { ignore_null } => xml_body(&body, *ignore_null, elapsed),
+    };
+    let mut response = text.into_response();
+    let content_type = content_type_override
+        .and_then(|v| HeaderValue::from_str(v).ok())
+        .unwrap_or(HeaderValue::from_static(format.content_type()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    common_headers(response.headers_mut());
+    response
+}
+
+/// The answer when no serializer can be built: 200, no body, the reason in `X-Kaltura`.
+pub(crate) fn respond_without_format(reason: NoFormat) -> Response {
+    let value = match reason {
+        NoFormat::Unknown => "error- UNKNOWN_RESPONSE_FORMAT",
+        NoFormat::MissingCallback => "error- MANDATORY_PARAMETER_MISSING",
+        NoFormat::InvalidCallback => "error- INVALID_FIELD_VALUE",
+    };
+    let mut response = ().into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static("x-kaltura"),
+        HeaderValue::from_static(value),
+    );
+    common_headers(response.headers_mut());
+    response
+}
+
+/// `OPTIONS`: answered at once, 200, empty body, CORS preflight headers.
+pub(crate) fn respond_to_options() -> Response {
+    let mut response = ().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "Origin, X-Requested-With, Content-Type, Accept, Range, Cache-Control",
+        ),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, GET, HEAD, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+fn common_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "Server, Content-Length, Content-Range, Date, X-Kaltura, X-Kaltura-Session, X-Me",
+        ),
+    );
+    headers.insert(
+        header::EXPIRES,
+        HeaderValue::from_static("Sun, 19 Nov 2000 08:52:00 GMT"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, must-revalidate, post-check=0, pre-check=0"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        HeaderName::from_static("x-me"),
+        HeaderValue::from_static("vidmock"),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+// ---------------------------------------------------------------------------------------------
+
+fn json_body(body: &Body) -> String {
+    let value = match body {
+        Body::Single(out) => to_json(out),
+        Body::Multi(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+    };
+    let mut bytes = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, PhpJson);
+    // Serialising a `serde_json::Value` into memory cannot fail.
+    let _ = serde::Serialize::serialize(&value, &mut serializer);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn to_json(out: &Out) -> serde_json::Value {
+    use serde_json::Value as J;
+    match out {
+        Out::Null => J::Null,
+        Out::Bool(b) => J::Bool(*b),
+        Out::Int(i) => J::from(*i),
+        Out::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Out::Str(s) => J::String(s.clone()),
+        Out::Array(items) => J::Array(
+            items
+                .iter()
+                .filter(|item| **item != Out::Null)
+                .map(to_json)
+                .collect(),
+        ),
+        Out::Object(object) => {
+            let mut map = serde_json::Map::new();
+            for (name, value) in &object.props {
+                if *value != Out::Null {
+                    map.insert((*name).to_owned(), to_json(value));
+                }
+            }
+            map.insert("objectType".into(), J::String(object.class.to_owned()));
+            J::Object(map)
+        }
+        Out::Error(error) => {
+            let args = if error.args().is_empty() {
+                J::Array(Vec::new())
+            } else {
+                J::Object(
+                    error
+                        .args()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), J::String(v.clone())))
+                        .collect(),
+                )
+            };
+            serde_json::json!({
+                "code": error.code(),
+                "message": error.message(),
+                "objectType": "KalturaAPIException",
+                "args": args,
+            })
+        }
+    }
+}
+
+/// PHP `json_encode` defaults: `/` escaped as `\/`, non-ASCII as `\uXXXX`.
+struct PhpJson;
+
+impl serde_json::ser::Formatter for PhpJson {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
+    where
+        W: ?Sized + std::io::Write,
+    {
+        let mut units = [0u16; 2];
+        for c in fragment.chars() {
+            if c == '/' {
+                writer.write_all(b"\\/")?;
+            } else if c.is_ascii() {
+                writer.write_all(&[c as u8])?;
+            } else {
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML
+// ---------------------------------------------------------------------------------------------
+
+fn xml_body(body: &Body, ignore_null: bool, elapsed: Duration) -> String {
+    let mut writer = Writer::new(Vec::new());
+    let mut xml = XmlOut {
+        writer: &mut writer,
+        ignore_null,
+    };
+    xml.write_all(body, elapsed);
+    String::from_utf8(writer.into_inner()).unwrap_or_default()
+}
+
+struct XmlOut<'w> {
+    writer: &'w mut Writer<Vec<u8>>,
+    ignore_null: bool,
+}
+
+impl XmlOut<'_> {
+    // Writing into a Vec cannot fail, so the event results are ignored throughout.
+    fn event(&mut self, event: Event<'_>) {
+        let _ = self.writer.write_event(event);
+    }
+
+    fn start(&mut self, name: &str) {
+        self.event(Event::Start(BytesStart::new(name)));
+    }
+
+    fn end(&mut self, name: &str) {
+        self.event(Event::End(BytesEnd::new(name)));
+    }
+
+    fn text(&mut self, text: &str) {
+        if !text.is_empty() {
+            self.event(Event::Text(BytesText::new(text)));
+        }
+    }
+
+    fn element(&mut self, name: &str, text: &str) {
+        self.start(name);
+        self.text(text);
+        self.end(name);
+    }
+
+    fn write_all(&mut self, body: &Body, elapsed: Duration) {
+        self.event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
+        self.start("xml");
+        self.start("result");
+        match body {
+            Body::Single(out) => self.value(out),
+            Body::Multi(items) => {
+                for item in items {
+                    self.start("item");
+                    self.value(item);
+                    self.end("item");
+                }
+            }
+        }
+        self.end("result");
+        self.element("executionTime", &php_float_string(elapsed.as_secs_f64()));
+        self.end("xml");
+    }
+
+    /// The content of an element holding `out`.
+    fn value(&mut self, out: &Out) {
+        match out {
+            Out::Null => {}
+            Out::Bool(b) => self.text(if *b { "1" } else { "0" }),
+            Out::Int(i) => self.text(&i.to_string()),
+            Out::Float(f) => self.text(&php_float_string(*f)),
+            Out::Str(s) => self.text(s),
+            Out::Array(items) => {
+                for item in items {
+                    self.start("item");
+                    self.value(item);
+                    self.end("item");
+                }
+            }
+            Out::Object(object) => {
+                self.element("objectType", object.class);
+                for (name, value) in &object.props {
+                    if self.ignore_null && *value == Out::Null {
+                        continue;
+                    }
+                    self.start(name);
+                    self.value(value);
+                    self.end(name);
+                }
+            }
+            Out::Error(error) => {
+                self.start("error");
+                self.element("code", error.code());
+                self.element("message", error.message());
+                self.element("objectType", "KalturaAPIException");
+                self.start("args");
+                for (name, value) in error.args() {
+                    self.start("item");
+                    self.element("objectType", "KalturaAPIExceptionArg");
+                    self.element("name", name);
+                    self.element("value", value);
+                    self.end("item");
+                }
+                self.end("args");
+                self.end("error");
+            }
+        }
+    }
+}
+
+/// The text a result contributes to a `{N:result…}` reference: PHP's string cast of a scalar;
+/// objects, arrays, errors and falsy values resolve to nothing.
+pub(crate) fn reference_text(out: &Out) -> Option<String> {
+    let text = match out {
+        Out::Bool(true) => "1".to_owned(),
+        Out::Int(i) => i.to_string(),
+        Out::Float(f) => php_float_string(*f),
+        Out::Str(s) => s.clone(),
+        _ => return None,
+    };
+    (!text.is_empty() && text != "0").then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> Out {
+        Out::Object(
+            Object::new("KalturaUploadToken")
+                .prop("relatedObjects", Out::Null)
+                .prop("id", Out::Str("0_ab".into()))
+                .prop("fileName", Out::Str("a & b <c>.mp4".into()))
+                .prop("fileSize", Out::Str("10".into()))
+                .prop("autoFinalize", Out::Bool(false))
+                .prop("status", Out::Int(0)),
+        )
+    }
+
+    #[test]
+    fn json_omits_nulls_and_puts_object_type_last() {
+        let body = json_body(&Body::Single(token()));
+        assert_eq!(
+            body,
+            r#"{"id":"0_ab","fileName":"a & b <c>.mp4","fileSize":"10","autoFinalize":false,"status":0,"objectType":"KalturaUploadToken"}"#
+        );
+    }
+
+    #[test]
+    fn json_escapes_like_php() {
+        assert_eq!(
+            json_body(&Body::Single(Out::Str("a/b é 😀".into()))),
+            r#""a\/b \u00e9 \ud83d\ude00""#
+        );
+        assert_eq!(json_body(&Body::Single(Out::Null)), "null");
+    }
+
+    #[test]
+    fn xml_writes_every_property_with_object_type_first() {
+        let body = xml_body(&Body::Single(token()), false, Duration::ZERO);
+        assert_eq!(
+            body,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><xml><result><objectType>KalturaUploadToken</objectType><relatedObjects></relatedObjects><id>0_ab</id><fileName>a &amp; b &lt;c&gt;.mp4</fileName><fileSize>10</fileSize><autoFinalize>0</autoFinalize><status>0</status></result><executionTime>0</executionTime></xml>"
+        );
+        let ignoring = xml_body(&Body::Single(token()), true, Duration::ZERO);
+        assert!(!ignoring.contains("relatedObjects"));
+    }
+
+    #[test]
+    fn xml_escapes_quotes_too() {
+        let body = xml_body(
+            &Body::Single(Out::Str("\"it's\"".into())),
+            false,
+            Duration::ZERO,
+        );
+        assert!(
+            body.contains("<result>&quot;it&apos;s&quot;</result>"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn errors_have_array_args_when_empty_and_objects_otherwise() {
+        let empty = json_body(&Body::Single(Out::Error(ApiError::new("MISSING_KS", &[]))));
+        assert!(empty.ends_with(r#""args":[]}"#), "{empty}");
+        let xml = xml_body(
+            &Body::Single(Out::Error(ApiError::new(
+                "MISSING_MANDATORY_PARAMETER",
+                &["x"],
+            ))),
+            false,
+            Duration::ZERO,
+        );
+        assert!(xml.contains("<args><item><objectType>KalturaAPIExceptionArg</objectType><name>PARAM_NAME</name><value>x</value></item></args>"), "{xml}");
+    }
+}
