@@ -1,0 +1,312 @@
+//! Upload throughput: a 1 GiB file sent as api.video `Content-Range: part N/TOTAL` chunks of
+//! 50 MiB, through the `vidmock` binary in its default bounded mode (digests only) and through
+//! the floor, a bare axum handler that reads and discards the body; and vidmock's peak resident
+//! set meanwhile.
+//!
+//! ```text
+//! cargo bench --bench upload --features cli
+//! cargo bench --bench upload --features cli -- --runs 9 --file-mib 1024 --part-mib 50
+//! ```
+//!
+//! Both servers are processes of their own (see `harness`): vidmock's peak RSS is then the
+//! binary's alone (`VmHWM` in `/proc/PID/status`), and neither server shares a runtime, an
+//! allocator or CPU time with the client beyond what two processes on one machine must. The
+//! client is the same code for both: one keep-alive HTTP/1.1 connection, parts sent one after
+//! the other as the vendor's clients do, each part a multipart body streamed from a 1 MiB
+//! pattern. A run is timed from the first byte of part 1 to the answer to the last part (for
+//! vidmock, that answer waits for the whole file's sha256). The runs of the two servers
+//! alternate, after one unreported warm-up run each, and each figure is the median of the runs.
+//!
+//! Targets (reported, not asserted): ≥ 0.7× the floor's throughput; peak RSS < 150 MiB. The
+//! peak covers every upload of the run (the warm-up and 7 runs by default: 8 GiB through one
+//! process), since the bounded mode's promise is memory that stays flat however much is
+//! uploaded; the RSS line under the table gives the first upload's peak and what each GiB
+//! leaves behind. The server's CPU time per GiB is shown too: on a shared machine it moves
+//! much less than wall time.
+
+mod harness;
+
+use std::time::Instant;
+
+use harness::{Client, Multipart, Samples, Server, Table, Targets};
+
+const MIB: u64 = 1024 * 1024;
+/// The api.video key the binary uses when given none.
+const API_KEY: &str = "vidmock-api-key";
+
+struct Options {
+    runs: usize,
+    file: u64,
+    part: u64,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut options = Options {
+            runs: 7,
+            file: 1024 * MIB,
+            part: 50 * MIB,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| -> u64 {
+                args.next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{name} takes a positive number"))
+            };
+            match arg.as_str() {
+                "--runs" => options.runs = value("--runs").max(1) as usize,
+                "--file-mib" => options.file = value("--file-mib") * MIB,
+                "--part-mib" => options.part = value("--part-mib") * MIB,
+                // What `cargo bench` passes, and filters meant for other targets.
+                _ => {}
+            }
+        }
+        assert!(
+            options.file > 0 && options.part >= 5 * MIB,
+            "parts of at least 5 MiB (the vendor's minimum) and a non-empty file"
+        );
+        options
+    }
+
+    fn parts(&self) -> u64 {
+        self.file.div_ceil(self.part)
+    }
+}
+
+/// What one upload cost.
+struct Run {
+    seconds: f64,
+    /// CPU time the server used meanwhile.
+    server_cpu: f64,
+    video_id: String,
+}
+
+/// Uploads the whole file through `server`: an upload token, then every part in order on one
+/// connection. Only the parts are timed.
+async fn upload(server: &Server, options: &Options, pattern: &bytes::Bytes) -> Run {
+    let mut client = Client::connect(server.addr).await;
+    let auth = harness::basic_auth(API_KEY);
+    let token = client
+        .send(
+            "POST",
+            "/upload-tokens",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            harness::Payload::whole("{}"),
+        )
+        .await
+        .expect_status(200, "create an upload token")
+        .json()["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let path = format!("/upload?token={token}");
+    let total = options.parts();
+    let mut video_id: Option<String> = None;
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    for part in 1..=total {
+        let from = (part - 1) * options.part;
+        let len = options.part.min(options.file - from);
+        let mut form = Multipart::new();
+        if let Some(id) = &video_id {
+            form = form.text("videoId", id);
+        }
+        let content_type = form.content_type();
+        let body = form.file(
+            "file",
+            "bench.mp4",
+            pattern.clone(),
+            (from % pattern.len() as u64) as usize,
+            len,
+        );
+        let range = format!("part {part}/{total}");
+        let answer = client
+            .send(
+                "POST",
+                &path,
+                &[("content-type", &content_type), ("content-range", &range)],
+                body,
+            )
+            .await
+            .expect_status(201, &format!("{} part {part}/{total}", server.name));
+        let json = answer.json();
+        let id = json["videoId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no videoId in {json}"));
+        match &video_id {
+            None => video_id = Some(id.to_owned()),
+            Some(expected) => assert_eq!(id, expected, "every part fills the same video"),
+        }
+    }
+    Run {
+        seconds: started.elapsed().as_secs_f64(),
+        server_cpu: server.cpu_seconds() - cpu_before,
+        video_id: video_id.expect("at least one part"),
+    }
+}
+
+/// Checks that vidmock received the whole file (outside the timing).
+async fn check_received(server: &Server, options: &Options, video_id: &str) {
+    let mut client = Client::connect(server.addr).await;
+    let auth = harness::basic_auth(API_KEY);
+    let status = client
+        .send(
+            "GET",
+            &format!("/videos/{video_id}/status"),
+            &[("authorization", &auth)],
+            harness::Payload::empty(),
+        )
+        .await
+        .expect_status(200, "video status")
+        .json();
+    assert_eq!(
+        status["ingest"]["filesize"].as_u64(),
+        Some(options.file),
+        "vidmock received the whole file: {status}"
+    );
+}
+
+fn main() {
+    harness::floor::serve_if_asked();
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let pattern = harness::pattern(MIB as usize);
+
+    let floor = Server::floor();
+    let vidmock = Server::vidmock(&[]);
+    let idle_rss = vidmock.rss_mib();
+    eprintln!(
+        "upload: {} MiB in {} parts of {} MiB, {} runs per server; {}",
+        options.file / MIB,
+        options.parts(),
+        options.part / MIB,
+        options.runs,
+        harness::machine()
+    );
+
+    let servers = [&floor, &vidmock];
+    let labels = [
+        "floor (bare axum, discards)",
+        "vidmock (binary, digests only)",
+    ];
+    let gib = options.file as f64 / (1024 * MIB) as f64;
+    let mut throughput = [Samples::default(), Samples::default()];
+    let mut cpu_per_gib = [Samples::default(), Samples::default()];
+    // vidmock's (peak, current) resident set after its first upload.
+    let mut first_upload = (0.0, 0.0);
+    runtime.block_on(async {
+        for round in 0..=options.runs {
+            for (i, server) in servers.iter().enumerate() {
+                let run = upload(server, &options, &pattern).await;
+                let speed = options.file as f64 / MIB as f64 / run.seconds;
+                let label = if round == 0 {
+                    "warm-up".to_owned()
+                } else {
+                    format!("run {round}/{}", options.runs)
+                };
+                eprintln!(
+                    "  {label:<9} {:<8} {:>7.3} s {:>8.1} MiB/s {:>6.2} CPU s   RSS now {:>6.1} MiB, peak {:>6.1} MiB",
+                    server.name,
+                    run.seconds,
+                    speed,
+                    run.server_cpu,
+                    server.rss_mib(),
+                    server.peak_rss_mib()
+                );
+                if server.name == "vidmock" {
+                    check_received(server, &options, &run.video_id).await;
+                }
+                if round == 0 && server.name == "vidmock" {
+                    first_upload = (server.peak_rss_mib(), server.rss_mib());
+                }
+                if round > 0 {
+                    throughput[i].push(speed);
+                    cpu_per_gib[i].push(run.server_cpu / gib);
+                }
+            }
+        }
+    });
+
+    let floor_speed = throughput[0].median();
+    let floor_cpu = cpu_per_gib[0].median();
+    let title = format!(
+        "Upload: {} MiB in {}×{} MiB api.video parts, one connection, median of {} runs ({})",
+        options.file / MIB,
+        options.parts(),
+        options.part / MIB,
+        options.runs,
+        harness::machine()
+    );
+    let mut table = Table::new(
+        title,
+        &[
+            "target",
+            "MiB/s",
+            "min–max MiB/s",
+            "ratio to floor",
+            "server CPU s/GiB",
+            "CPU vs floor",
+            "peak RSS (MiB)",
+        ],
+    );
+    for (i, server) in servers.iter().enumerate() {
+        table.row(vec![
+            labels[i].to_owned(),
+            harness::fmt_num(throughput[i].median()),
+            format!(
+                "{}–{}",
+                harness::fmt_num(throughput[i].min()),
+                harness::fmt_num(throughput[i].max())
+            ),
+            harness::fmt_ratio(throughput[i].median() / floor_speed),
+            harness::fmt_num(cpu_per_gib[i].median()),
+            harness::fmt_ratio(cpu_per_gib[i].median() / floor_cpu),
+            harness::fmt_num(server.peak_rss_mib()),
+        ]);
+    }
+    table.print();
+    // The bounded mode must stay flat however much has been uploaded: what the process keeps
+    // between the first upload and the last shows memory held per upload.
+    let retained = (vidmock.rss_mib() - first_upload.1) / (gib * options.runs as f64);
+    println!(
+        "vidmock RSS (MiB): {} idle; after the first upload {} (peak {}); after all {} uploads {} \
+         (peak {}): {} MiB kept per GiB uploaded.\n",
+        harness::fmt_num(idle_rss),
+        harness::fmt_num(first_upload.1),
+        harness::fmt_num(first_upload.0),
+        options.runs + 1,
+        harness::fmt_num(vidmock.rss_mib()),
+        harness::fmt_num(vidmock.peak_rss_mib()),
+        harness::fmt_num(retained),
+    );
+
+    let mut targets = Targets::default();
+    targets.at_least(
+        "vidmock upload throughput vs floor",
+        throughput[1].median() / floor_speed,
+        0.7,
+        "×",
+    );
+    targets.below(
+        "vidmock peak RSS, bounded mode, all uploads",
+        vidmock.peak_rss_mib(),
+        150.0,
+        "MiB",
+    );
+    targets.table("Targets").print();
+    println!(
+        "{}",
+        if targets.all_met() {
+            "All targets met."
+        } else {
+            "Some targets missed (reported, not asserted)."
+        }
+    );
+}
