@@ -93,7 +93,8 @@ pub struct RecordedRequest {
     pub body: Bytes,
     /// How many body bytes the server read in total.
     pub body_size: u64,
-    /// Hex sha256 of every body byte the server read.
+    /// Hex sha256 of every body byte the server read; empty for a body larger than the body
+    /// limit when the server was built with `journal_body_digests(false)`.
     pub body_sha256: String,
     /// The vendor that answered, if the request reached one.
     pub vendor: Option<Vendor>,
@@ -154,6 +155,8 @@ pub(crate) struct Journal {
     capacity: usize,
     /// Maximum body bytes kept per entry.
     body_limit: usize,
+    /// Whether bodies larger than `body_limit` are hashed too.
+    digests: bool,
 }
 
 #[derive(Debug, Default)]
@@ -167,7 +170,7 @@ struct JournalState {
 }
 
 impl Journal {
-    pub(crate) fn new(capacity: usize, body_limit: usize) -> Self {
+    pub(crate) fn new(capacity: usize, body_limit: usize, digests: bool) -> Self {
         Self {
             inner: Mutex::new(JournalState {
                 next_seq: 1,
@@ -175,11 +178,16 @@ impl Journal {
             }),
             capacity: capacity.max(1),
             body_limit,
+            digests,
         }
     }
 
     pub(crate) fn body_limit(&self) -> usize {
         self.body_limit
+    }
+
+    pub(crate) fn digests(&self) -> bool {
+        self.digests
     }
 
     /// Records the arrival of a request; returns its `seq`, or `None` when recording is off.
@@ -241,15 +249,18 @@ pub(crate) struct BodyTap {
     /// Bytes seen so far.
     size: u64,
     hasher: Sha256,
+    /// Hash every byte; otherwise only bodies that fit in the prefix get a digest.
+    digest_all: bool,
 }
 
 impl BodyTap {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, digest_all: bool) -> Self {
         Self {
             prefix: Vec::new(),
             limit,
             size: 0,
             hasher: Sha256::new(),
+            digest_all,
         }
     }
 
@@ -258,15 +269,20 @@ impl BodyTap {
         self.prefix
             .extend_from_slice(&chunk[..room.min(chunk.len())]);
         self.size += chunk.len() as u64;
-        self.hasher.update(chunk);
+        if self.digest_all {
+            self.hasher.update(chunk);
+        }
     }
 
     /// The prefix, total size and hex digest of what has been seen so far.
     pub(crate) fn summary(&self) -> (Bytes, u64, String) {
-        (
-            Bytes::copy_from_slice(&self.prefix),
-            self.size,
-            hex::encode(self.hasher.clone().finalize()),
-        )
+        let digest = if self.digest_all {
+            hex::encode(self.hasher.clone().finalize())
+        } else if self.size as usize <= self.limit {
+            hex::encode(Sha256::digest(&self.prefix))
+        } else {
+            String::new()
+        };
+        (Bytes::copy_from_slice(&self.prefix), self.size, digest)
     }
 }

@@ -91,6 +91,8 @@ pub struct MockServerBuilder {
     strict: bool,
     journal_capacity: usize,
     journal_body_limit: usize,
+    /// Whether the journal hashes every request body whole.
+    journal_digests: bool,
     #[cfg(feature = "apivideo")]
     apivideo: crate::apivideo::Config,
     #[cfg(feature = "kaltura")]
@@ -108,6 +110,7 @@ impl Default for MockServerBuilder {
             strict: false,
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
+            journal_digests: true,
             #[cfg(feature = "apivideo")]
             apivideo: crate::apivideo::Config::default(),
             #[cfg(feature = "kaltura")]
@@ -148,6 +151,21 @@ impl MockServerBuilder {
     /// ```
     pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
         self.listener = Some(listener);
+        self
+    }
+
+    /// Whether the journal computes the sha256 of every request body (default: yes). Hashing
+    /// costs a pass over each uploaded byte on top of the one that checks uploads themselves;
+    /// turning it off leaves `body_sha256` empty for bodies larger than the journal's body
+    /// limit (smaller ones are still hashed). The binary turns it off.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().journal_body_digests(false);
+    /// ```
+    pub fn journal_body_digests(mut self, on: bool) -> Self {
+        self.journal_digests = on;
         self
     }
 
@@ -395,7 +413,11 @@ impl MockServerBuilder {
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             clock: self.clock.unwrap_or_default(),
-            journal: Journal::new(self.journal_capacity, self.journal_body_limit),
+            journal: Journal::new(
+                self.journal_capacity,
+                self.journal_body_limit,
+                self.journal_digests,
+            ),
             ids: Ids::new(self.seed),
             faults: Arc::new(crate::faults::Faults::new(self.seed)),
             expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
@@ -835,6 +857,21 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     }
 }
 
+/// A copy of `headers` that owns its bytes. hyper's header values share the connection's read
+/// buffer; storing them as they are would keep that buffer (grown large by an upload) alive for
+/// as long as the journal keeps the entry.
+fn detached(headers: &axum::http::HeaderMap) -> axum::http::HeaderMap {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let mut copy = axum::http::HeaderValue::from_bytes(value.as_bytes())
+                .unwrap_or_else(|_| axum::http::HeaderValue::from_static(""));
+            copy.set_sensitive(value.is_sensitive());
+            (name.clone(), copy)
+        })
+        .collect()
+}
+
 /// Fault middleware: applies the first mounted fault that matches the request.
 async fn rules(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     if shared.faults.is_empty() && shared.expectations.is_idle() {
@@ -877,7 +914,7 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
             // The URI came through hyper's parser, so this only guards odd path bytes.
             url::Url::parse(&shared.base_url).expect("base URL is valid")
         }),
-        headers: parts.headers.clone(),
+        headers: detached(&parts.headers),
         body: bytes::Bytes::new(),
         body_size: 0,
         body_sha256: String::new(),
@@ -893,7 +930,10 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
     };
     let mut parts = parts;
     parts.extensions.insert(crate::faults::JournalSeq(seq));
-    let tap = Arc::new(Mutex::new(BodyTap::new(shared.journal.body_limit())));
+    let tap = Arc::new(Mutex::new(BodyTap::new(
+        shared.journal.body_limit(),
+        shared.journal.digests(),
+    )));
     let body = {
         let tap = tap.clone();
         Body::from_stream(body.into_data_stream().map(move |chunk| {

@@ -185,6 +185,22 @@ impl Assembly {
         }
     }
 
+    /// Waits until every piece before key `key` has been consumed, if they have all arrived;
+    /// returns at once when some are still missing (they may never come before the caller
+    /// answers). Lets a caller answer one piece while it is still being hashed, yet never run
+    /// more than one piece ahead of the hashing.
+    pub(crate) async fn wait_for_predecessors(self: &Arc<Self>, key: u64) {
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.lock().predecessors_pending(key) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Bytes consumed so far (the contiguous prefix).
     pub(crate) fn consumed(&self) -> u64 {
         self.lock().consumed
@@ -204,6 +220,30 @@ impl Assembly {
 }
 
 impl Inner {
+    /// Whether all pieces before `key` have arrived and some of them are not yet consumed.
+    fn predecessors_pending(&self, key: u64) -> bool {
+        let mut at = self.next;
+        if at >= key {
+            return false;
+        }
+        // Pieces taken by a running drain are gone from `pending` but not yet consumed.
+        if self.hasher.is_none() {
+            return true;
+        }
+        while at < key {
+            match self.pending.get(&at) {
+                Some(piece) => {
+                    at += match self.keying {
+                        Keying::Ordinal => 1,
+                        Keying::Offset => piece.len().max(1),
+                    }
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+
     fn take_contiguous(&mut self) -> Vec<Piece> {
         let mut batch = Vec::new();
         while let Some(piece) = self.pending.remove(&self.next) {
@@ -242,6 +282,24 @@ mod tests {
         assert_eq!(file.content().unwrap(), b"abc");
         assert_eq!(digest.size, 3);
         assert_eq!(digest.sha256, hex::encode(Sha256::digest(b"abc")));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_predecessors_returns_at_once_when_one_is_missing() {
+        let file = Assembly::new(Keying::Ordinal, Retention::Memory, 1);
+        file.insert(3, piece(b"c"));
+
+        // Piece 1 and 2 never came: nothing to wait for.
+        file.wait_for_predecessors(3).await;
+        file.insert(1, piece(b"a"));
+        file.insert(2, piece(b"b"));
+        tokio::spawn({
+            let file = file.clone();
+            async move { file.drain().await }
+        });
+        file.wait_for_predecessors(3).await;
+
+        assert!(file.consumed() >= 2);
     }
 
     #[tokio::test]

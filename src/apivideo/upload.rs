@@ -202,8 +202,8 @@ fn basename(filename: &str) -> String {
         .to_owned()
 }
 
-/// Fits one chunk into a video's source; returns the key just past the file's last piece
-/// once this chunk completes it.
+/// Fits one chunk into a video's source; returns the chunk's key in the assembly, and the key
+/// just past the file's last piece once this chunk completes it.
 pub(crate) fn accept(
     source: &mut Source,
     range: Option<ContentRange>,
@@ -212,7 +212,7 @@ pub(crate) fn accept(
     retention: Retention,
     max_file: u64,
     now: OffsetDateTime,
-) -> Result<Option<u64>, Problem> {
+) -> Result<(u64, Option<u64>), Problem> {
     if source.completed_at.is_some() {
         return Err(problem(
             "video-source-already-uploaded",
@@ -407,7 +407,7 @@ pub(crate) fn accept(
     if end.is_some() {
         source.completed_at = Some(now);
     }
-    Ok(end)
+    Ok((key, end))
 }
 
 /// Where a chunk goes.
@@ -441,7 +441,7 @@ pub(crate) async fn receive(
     };
     let retention = backend.retention;
     let max_file = backend.config.max_file_size;
-    let (video_id, assembly, end) = {
+    let (video_id, assembly, piece_key, end) = {
         let mut state = backend.lock();
         let project = state
             .projects
@@ -453,7 +453,7 @@ pub(crate) async fn receive(
                     .videos
                     .get_mut(&id)
                     .ok_or_else(|| Problem::resource_not_found("videoId"))?;
-                let end = accept(
+                let (piece_key, end) = accept(
                     &mut video.source,
                     range,
                     header,
@@ -466,11 +466,11 @@ pub(crate) async fn receive(
                     video.upload_token = token.map(str::to_owned);
                 }
                 video.updated_at = now;
-                (id, video.source.assembly.clone(), end)
+                (id, video.source.assembly.clone(), piece_key, end)
             }
             Target::New => {
                 let mut video = StoredVideo::new(ids.base62("vi", 22), filename, now);
-                let end = accept(
+                let (piece_key, end) = accept(
                     &mut video.source,
                     range,
                     header,
@@ -483,7 +483,7 @@ pub(crate) async fn receive(
                 let id = video.id.clone();
                 let assembly = video.source.assembly.clone();
                 project.videos.insert(id.clone(), video);
-                (id, assembly, end)
+                (id, assembly, piece_key, end)
             }
         }
     };
@@ -493,9 +493,16 @@ pub(crate) async fn receive(
             "There is no uploaded file in the request.",
         ));
     };
-    assembly.drain().await;
+    // Hash in the background, so this piece is hashed while the client sends the next one;
+    // answering waits only for the pieces before this one, which bounds memory to about two
+    // pieces per upload.
+    tokio::spawn({
+        let assembly = assembly.clone();
+        async move { assembly.drain().await }
+    });
     let target = crate::journal::Target(video_id.clone());
     let Some(end) = end else {
+        assembly.wait_for_predecessors(piece_key).await;
         let mut response = wire::json(StatusCode::CREATED, &json!({ "videoId": video_id }));
         response.extensions_mut().insert(target);
         return Ok(response);
