@@ -163,6 +163,10 @@ struct MatchSpec {
     path_regex: Option<String>,
     /// An api.video operation (`createToken`) or a Kaltura one (`uploadtoken.upload`).
     operation: Option<String>,
+    /// An api.video upload token or a Kaltura upload token id.
+    upload_token: Option<String>,
+    /// An api.video progressive upload's part number (`Content-Range: part n/…`).
+    part: Option<u64>,
     #[serde(default)]
     headers: std::collections::BTreeMap<String, String>,
     #[serde(default)]
@@ -364,6 +368,19 @@ async fn add_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -
             }
         };
     }
+    if let Some(token) = m.upload_token {
+        let any: Vec<Box<dyn wiremock::Match>> = vec![
+            #[cfg(feature = "apivideo")]
+            Box::new(crate::apivideo::upload_token(token.clone())),
+            #[cfg(feature = "kaltura")]
+            Box::new(crate::kaltura::upload_token(&token)),
+        ];
+        builder = builder.when(AnyOf(any));
+    }
+    #[cfg(feature = "apivideo")]
+    if let Some(n) = m.part {
+        builder = builder.when(crate::apivideo::part(n));
+    }
     builder = builder.after(spec.after.unwrap_or(0));
     if let Some(times) = spec.times {
         builder = builder.times(times);
@@ -406,5 +423,14 @@ async fn remove_fault(
     match id.parse::<u64>() {
         Ok(id) if shared.faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
         _ => error(StatusCode::NOT_FOUND, format!("no fault {id}")),
+    }
+}
+
+/// Matches when any of its matchers does.
+struct AnyOf(Vec<Box<dyn wiremock::Match>>);
+
+impl wiremock::Match for AnyOf {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        self.0.iter().any(|m| m.matches(request))
     }
 }

@@ -442,3 +442,32 @@ async fn a_resumed_upload_after_a_lost_response_sees_the_part_already_sent() {
         b"all"
     );
 }
+
+#[tokio::test]
+async fn vendor_matchers_pick_a_token_and_a_part() {
+    let server = MockServer::start().await;
+    let token = server.apivideo().create_token(None);
+    let other = server.apivideo().create_token(None);
+    server
+        .fault(Fault::status(500))
+        .when(apivideo::upload_token(token.token.clone()))
+        .and(apivideo::part(2))
+        .mount();
+    let upload = |t: &str, range: &str| {
+        client()
+            .post(format!("{}/upload?token={t}", server.uri()))
+            .header("content-range", range.to_owned())
+            .multipart(Form::new().part(
+                "file",
+                Part::bytes(vec![0u8; 5 * 1024 * 1024]).file_name("f"),
+            ))
+    };
+
+    let first = send(upload(&token.token, "part 1/*")).await;
+    let second = send(upload(&token.token, "part 2/*")).await;
+    let other_second = send(upload(&other.token, "part 2/*")).await;
+
+    assert_eq!(first.status, 201);
+    assert_eq!(second.status, 500);
+    assert_eq!(other_second.status, 201);
+}

@@ -467,6 +467,76 @@ impl wiremock::Match for OperationMatcher {
     }
 }
 
+/// Matches api.video requests about one upload token: uploads with `?token=` and the
+/// token's own routes.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// reqwest::get(format!("{}/upload-tokens/to123", server.uri())).await.unwrap();
+/// assert_eq!(server.received(vidmock::apivideo::upload_token("to123")).len(), 1);
+/// # }
+/// ```
+pub fn upload_token(token: impl Into<String>) -> UploadTokenMatcher {
+    UploadTokenMatcher(token.into())
+}
+
+/// See [`upload_token`].
+#[derive(Clone, Debug)]
+pub struct UploadTokenMatcher(String);
+
+impl wiremock::Match for UploadTokenMatcher {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        match Route::classify(&request.method, request.url.path()) {
+            Ok(Route::GetToken(t) | Route::DeleteToken(t)) => t == self.0,
+            Ok(Route::UploadWithUploadToken) => request
+                .url
+                .query_pairs()
+                .filter(|(k, _)| k == "token")
+                .last()
+                .is_some_and(|(_, t)| t == self.0),
+            _ => false,
+        }
+    }
+}
+
+/// Matches upload requests carrying `Content-Range: part n/…` (the n-th chunk of a
+/// progressive upload).
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use vidmock::{apivideo, Fault};
+/// let server = vidmock::MockServer::start().await;
+/// server.fault(Fault::reset()).when(apivideo::part(3)).times(1).mount();
+/// # }
+/// ```
+pub fn part(n: u64) -> PartMatcher {
+    PartMatcher(n)
+}
+
+/// See [`part`].
+#[derive(Clone, Debug)]
+pub struct PartMatcher(u64);
+
+impl wiremock::Match for PartMatcher {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        request
+            .headers
+            .get(axum::http::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(upload::ContentRange::parse)
+            .is_some_and(
+                |range| matches!(range, upload::ContentRange::Part { part, .. } if part == self.0),
+            )
+    }
+}
+
 /// Reads and seeds one api.video project of a running server.
 ///
 /// # Example

@@ -45,30 +45,78 @@ impl wiremock::Match for ActionMatcher {
 
 /// `service` and `action` as the dispatcher would read them (path over query over body).
 fn names(request: &wiremock::Request, path: &str) -> (String, String) {
-    let mut service = None;
-    let mut action = None;
-    let mut take = |key: &str, value: &str| match key {
-        "service" => service = Some(value.to_owned()),
-        "action" => action = Some(value.to_owned()),
-        _ => {}
-    };
-    // Lowest precedence first; later sources overwrite.
+    (
+        param(request, path, "service").unwrap_or_default(),
+        param(request, path, "action").unwrap_or_default(),
+    )
+}
+
+/// A top-level parameter as the dispatcher would read it: path over query over body (JSON, a
+/// multipart `json` part is not looked into, or a urlencoded form).
+fn param(request: &wiremock::Request, path: &str, name: &str) -> Option<String> {
+    if let Some((_, value)) = path_pairs(path).into_iter().rev().find(|(k, _)| k == name) {
+        return Some(value);
+    }
+    if let Some((_, value)) = request.url.query_pairs().filter(|(k, _)| k == name).last() {
+        return Some(value.into_owned());
+    }
     if let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(&request.body) {
-        for key in ["service", "action"] {
-            if let Some(serde_json::Value::String(value)) = body.get(key) {
-                take(key, value);
-            }
+        return body.get(name).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    }
+    url::form_urlencoded::parse(&request.body)
+        .filter(|(k, _)| k == name)
+        .last()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Matches Kaltura calls about one upload token (their `uploadTokenId` parameter).
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let url = format!("{}/api_v3/service/uploadtoken/action/get?uploadTokenId=0_abc", server.uri());
+/// reqwest::get(url).await.unwrap();
+/// assert_eq!(server.received(vidmock::kaltura::upload_token("0_abc")).len(), 1);
+/// # }
+/// ```
+pub fn upload_token(id: &str) -> UploadTokenMatcher {
+    UploadTokenMatcher(id.to_owned())
+}
+
+/// See [`upload_token`].
+#[derive(Clone, Debug)]
+pub struct UploadTokenMatcher(String);
+
+impl wiremock::Match for UploadTokenMatcher {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        let path = super::collapse_slashes(request.url.path());
+        super::owns(&path) && param(request, &path, "uploadTokenId").is_some_and(|id| id == self.0)
+    }
+}
+
+/// Matches Kaltura calls made with a KS of user `user` (any partner of the server that
+/// built it); made by [`crate::kaltura::Kaltura::ks_user`], which knows the secrets a v2 KS
+/// needs to be read.
+#[derive(Clone, Debug)]
+pub struct KsUserMatcher {
+    pub(super) user: String,
+    pub(super) secrets: Vec<String>,
+}
+
+impl wiremock::Match for KsUserMatcher {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        let path = super::collapse_slashes(request.url.path());
+        if !super::owns(&path) {
+            return false;
         }
-    } else {
-        for (key, value) in url::form_urlencoded::parse(&request.body) {
-            take(&key, &value);
-        }
+        param(request, &path, "ks")
+            .and_then(|ks| super::ks::read(&ks, &self.secrets).ok())
+            .is_some_and(|data| data.user_id == self.user)
     }
-    for (key, value) in request.url.query_pairs() {
-        take(&key, &value);
-    }
-    for (key, value) in path_pairs(path) {
-        take(&key, &value);
-    }
-    (service.unwrap_or_default(), action.unwrap_or_default())
 }

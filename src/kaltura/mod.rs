@@ -33,7 +33,7 @@ use axum::response::Response;
 use indexmap::IndexMap;
 
 pub use error::ApiError;
-pub use matchers::{action, ActionMatcher};
+pub use matchers::{action, upload_token, ActionMatcher, KsUserMatcher, UploadTokenMatcher};
 pub use params::UploadedFile;
 
 use crate::journal::{Handled, Vendor};
@@ -524,6 +524,34 @@ impl<'a> Kaltura<'a> {
                 "",
             )
             .unwrap_or_default()
+    }
+
+    /// Matches Kaltura calls made with a KS of `user` (v1 or v2, signed by any partner of
+    /// this server), for faults, expectations and journal queries.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use vidmock::kaltura::SessionType;
+    /// let server = vidmock::MockServer::start().await;
+    /// let ks = server.kaltura().ks("alice", SessionType::Admin);
+    /// let url = format!("{}/api_v3/service/session/action/end?ks={ks}", server.uri());
+    /// reqwest::get(url).await.unwrap();
+    /// assert_eq!(server.received(server.kaltura().ks_user("alice")).len(), 1);
+    /// assert_eq!(server.received(server.kaltura().ks_user("bob")).len(), 0);
+    /// # }
+    /// ```
+    pub fn ks_user(&self, user: &str) -> KsUserMatcher {
+        KsUserMatcher {
+            user: user.to_owned(),
+            secrets: self
+                .partners()
+                .into_iter()
+                .map(|p| p.admin_secret)
+                .collect(),
+        }
     }
 
     /// A v1 KS of this partner (the older format, as Python's `generateSession` mints it
