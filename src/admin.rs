@@ -30,7 +30,41 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/faults/{id}", axum::routing::delete(remove_fault))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ))
         .with_state(shared)
+}
+
+/// With an admin token configured, admin routes answer 401 without it.
+async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = shared.admin_token.as_deref() else {
+        return next.run(request).await;
+    };
+    let headers = request.headers();
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let header = headers
+        .get("x-vidmock-admin-token")
+        .and_then(|v| v.to_str().ok());
+    let query = request.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let given = [bearer.map(str::to_owned), header.map(str::to_owned), query];
+    if given.iter().flatten().any(|token| token == expected) {
+        next.run(request).await
+    } else {
+        error(StatusCode::UNAUTHORIZED, "this admin API needs its token")
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

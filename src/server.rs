@@ -41,6 +41,10 @@ pub(crate) struct Shared {
     pub expectations: Arc<crate::expect::Expectations>,
     /// `http://HOST:PORT` of this server, used in URLs it hands out.
     pub base_url: String,
+    /// Whether responses carry CORS headers and preflights are answered.
+    pub cors: bool,
+    /// When set, admin routes require it.
+    pub admin_token: Option<String>,
     /// api.video projects, tokens and auth grants.
     #[cfg(feature = "apivideo")]
     pub apivideo: crate::apivideo::Backend,
@@ -89,6 +93,8 @@ pub struct MockServerBuilder {
     retention: crate::Retention,
     /// Fail verification on any request answered as unrecognized.
     strict: bool,
+    cors: bool,
+    admin_token: Option<String>,
     journal_capacity: usize,
     journal_body_limit: usize,
     /// Whether the journal hashes every request body whole.
@@ -108,6 +114,8 @@ impl Default for MockServerBuilder {
             clock: None,
             retention: crate::Retention::default(),
             strict: false,
+            cors: true,
+            admin_token: None,
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
             journal_digests: true,
@@ -214,6 +222,32 @@ impl MockServerBuilder {
     /// ```
     pub fn retention(mut self, retention: crate::Retention) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// Whether to answer CORS preflights and put CORS headers on every response (default: yes,
+    /// as the vendors do, so browser uploaders work).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().cors(false);
+    /// ```
+    pub fn cors(mut self, on: bool) -> Self {
+        self.cors = on;
+        self
+    }
+
+    /// Requires `token` on every admin route (`/__vidmock`), as `Authorization: Bearer TOKEN`,
+    /// an `X-Vidmock-Admin-Token` header, or a `token` query parameter (for the dashboard).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().admin_token("s3cret");
+    /// ```
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
         self
     }
 
@@ -422,6 +456,8 @@ impl MockServerBuilder {
             faults: Arc::new(crate::faults::Faults::new(self.seed)),
             expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
             base_url: format!("http://{address}"),
+            cors: self.cors,
+            admin_token: self.admin_token,
             #[cfg(feature = "apivideo")]
             apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
             #[cfg(feature = "kaltura")]
@@ -835,9 +871,46 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(shared.clone(), rules))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared.clone());
-    Router::new()
+    let app = Router::new()
         .nest("/__vidmock", crate::admin::router(shared.clone()))
-        .merge(vendors)
+        .merge(vendors);
+    if shared.cors {
+        app.layer(cors())
+    } else {
+        app
+    }
+}
+
+/// CORS as browser uploaders need it (../shared/specs/apivideo.md §11.2, kaltura.md §1.1): any
+/// origin, the methods both APIs use, whatever headers the browser asks to send, and the
+/// vendors' informative response headers exposed.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-retry-after"),
+            HeaderName::from_static("server"),
+            HeaderName::from_static("content-length"),
+            HeaderName::from_static("content-range"),
+            HeaderName::from_static("date"),
+            HeaderName::from_static("x-kaltura"),
+            HeaderName::from_static("x-kaltura-session"),
+            HeaderName::from_static("x-me"),
+        ])
+        .max_age(Duration::from_secs(86400))
 }
 
 /// Sends a request to the vendor that owns its path.

@@ -55,6 +55,11 @@ struct Args {
     /// Send no CORS headers.
     #[arg(long, env = "VIDMOCK_NO_CORS")]
     no_cors: bool,
+
+    /// Require this token on the admin API (`Authorization: Bearer TOKEN`). When listening
+    /// beyond loopback without one, a random token is made up and printed.
+    #[arg(long, env = "VIDMOCK_ADMIN_TOKEN")]
+    admin_token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -126,7 +131,21 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
         .retention(retention)
         // Uploads are checked by their own sha256; a second pass over every body for the
         // journal would halve upload throughput.
-        .journal_body_digests(false);
+        .journal_body_digests(false)
+        .cors(!args.no_cors);
+    // Off loopback, anyone who can reach the port could drive the admin API: never without
+    // a token there.
+    let admin_token = args.admin_token.clone().or_else(|| {
+        (!args.host.is_loopback()).then(|| {
+            use rand::{RngCore, SeedableRng};
+            let mut bytes = [0u8; 16];
+            rand::rngs::StdRng::from_os_rng().fill_bytes(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        })
+    });
+    if let Some(token) = &admin_token {
+        builder = builder.admin_token(token.clone());
+    }
     for key in &args.apivideo_keys {
         builder = builder.apivideo_key(key.clone());
     }
@@ -159,6 +178,9 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
             line.push_str(&format!(" user secret: {}", partner.user_secret));
         }
         say(&line);
+    }
+    if let Some(token) = &admin_token {
+        say(&format!("admin token: {token}"));
     }
     shutdown.await;
     server.shutdown().await;
