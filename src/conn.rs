@@ -189,6 +189,7 @@ pub(crate) async fn accept_loop(
     app: Router,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    tls: Option<Tls>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -217,15 +218,28 @@ pub(crate) async fn accept_loop(
             },
             app.clone(),
             shutdown.clone(),
+            tls.clone(),
         ));
     }
 }
+
+/// The TLS side of a server: a rustls acceptor (the `tls` feature), or nothing.
+#[cfg(feature = "tls")]
+pub(crate) type Tls = tokio_rustls::TlsAcceptor;
+/// Without the `tls` feature there is no TLS to offer.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Tls = std::convert::Infallible;
+
+/// How long a client may take over its TLS handshake.
+#[cfg(feature = "tls")]
+const HANDSHAKE: Duration = Duration::from_secs(10);
 
 async fn serve_connection(
     stream: TcpStream,
     info: ConnInfo,
     app: Router,
     shutdown: CancellationToken,
+    tls: Option<Tls>,
 ) {
     let control = info.control.clone();
     let io = FaultIo {
@@ -233,6 +247,31 @@ async fn serve_connection(
         control: control.clone(),
         pending_replacement: None,
     };
+    match tls {
+        None => serve_io(io, info, app, shutdown).await,
+        #[cfg(feature = "tls")]
+        Some(acceptor) => {
+            let handshake = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                handshake = tokio::time::timeout(HANDSHAKE, acceptor.accept(io)) => handshake,
+            };
+            // A client that cannot finish a handshake gets nothing more.
+            if let Ok(Ok(stream)) = handshake {
+                serve_io(stream, info, app, shutdown).await;
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    }
+}
+
+/// Serves HTTP/1 or HTTP/2 on one connection until it ends, a fault kills it, or the server
+/// shuts down.
+async fn serve_io<I>(io: I, info: ConnInfo, app: Router, shutdown: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let control = info.control.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(info.clone());
         app.clone().oneshot(request.map(axum::body::Body::new))

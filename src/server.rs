@@ -95,6 +95,9 @@ pub struct MockServerBuilder {
     strict: bool,
     cors: bool,
     admin_token: Option<String>,
+    /// Certificate chain and key (PEM) to serve HTTPS with.
+    #[cfg(feature = "tls")]
+    tls: Option<(String, String)>,
     journal_capacity: usize,
     journal_body_limit: usize,
     /// Whether the journal hashes every request body whole.
@@ -116,6 +119,8 @@ impl Default for MockServerBuilder {
             strict: false,
             cors: true,
             admin_token: None,
+            #[cfg(feature = "tls")]
+            tls: None,
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
             journal_digests: true,
@@ -235,6 +240,54 @@ impl MockServerBuilder {
     /// ```
     pub fn cors(mut self, on: bool) -> Self {
         self.cors = on;
+        self
+    }
+
+    /// Serves HTTPS with a self-signed certificate for `localhost`, `127.0.0.1` and `::1`,
+    /// made at start; [`MockServer::tls_certificate_pem`] gives it to clients that must trust
+    /// it. Browser uploaders that always call `https://` need this.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().tls().start().await;
+    /// assert!(server.uri().starts_with("https://127.0.0.1:"));
+    /// assert!(server.tls_certificate_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self) -> Self {
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        // Generating a key only fails on a broken crypto provider; then HTTPS is impossible
+        // and the panic says so at start.
+        let certified = rcgen::generate_simple_self_signed(names)
+            .unwrap_or_else(|e| panic!("vidmock cannot make a TLS certificate: {e}"));
+        self.tls = Some((certified.cert.pem(), certified.signing_key.serialize_pem()));
+        self
+    }
+
+    /// Serves HTTPS with the given certificate chain and private key (PEM).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// let builder = vidmock::MockServer::builder()
+    ///     .tls_pem(cert.cert.pem(), cert.signing_key.serialize_pem());
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_pem(
+        mut self,
+        certificate_chain: impl Into<String>,
+        private_key: impl Into<String>,
+    ) -> Self {
+        self.tls = Some((certificate_chain.into(), private_key.into()));
         self
     }
 
@@ -445,6 +498,14 @@ impl MockServerBuilder {
             None => TcpListener::bind(self.addr).await?,
         };
         let address = listener.local_addr()?;
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some((chain, key)) => Some(tls_acceptor(chain, key)?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<crate::conn::Tls> = None;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             clock: self.clock.unwrap_or_default(),
             journal: Journal::new(
@@ -455,7 +516,7 @@ impl MockServerBuilder {
             ids: Ids::new(self.seed),
             faults: Arc::new(crate::faults::Faults::new(self.seed)),
             expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
-            base_url: format!("http://{address}"),
+            base_url: format!("{scheme}://{address}"),
             cors: self.cors,
             admin_token: self.admin_token,
             #[cfg(feature = "apivideo")]
@@ -471,8 +532,11 @@ impl MockServerBuilder {
             app(shared.clone()),
             shutdown.clone(),
             tracker.clone(),
+            tls,
         ));
         Ok(MockServer {
+            #[cfg(feature = "tls")]
+            certificate: self.tls.map(|(chain, _)| chain),
             shared,
             address,
             listener: Some(listener),
@@ -504,6 +568,9 @@ impl MockServerBuilder {
 /// ```
 pub struct MockServer {
     shared: Arc<Shared>,
+    /// The PEM certificate chain served, with HTTPS.
+    #[cfg(feature = "tls")]
+    certificate: Option<String>,
     address: SocketAddr,
     /// `Some` until shutdown; shared with the accept task so `Drop` can close it synchronously.
     listener: Option<Arc<TcpListener>>,
@@ -564,6 +631,22 @@ impl MockServer {
     /// ```
     pub fn uri(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// The PEM certificate chain this server presents, when it serves HTTPS.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(server.tls_certificate_pem().is_none());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_deref()
     }
 
     /// The socket address the server listens on.
@@ -871,19 +954,35 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(shared.clone(), rules))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared.clone());
-    let app = Router::new()
+    Router::new()
         .nest("/__vidmock", crate::admin::router(shared.clone()))
-        .merge(vendors);
-    if shared.cors {
-        app.layer(cors())
-    } else {
-        app
+        .merge(vendors)
+        .layer(axum::middleware::from_fn_with_state(shared, cors_layer))
+}
+
+/// CORS for everything but Kaltura, whose module answers preflights and sets its CORS headers
+/// exactly as the vendor does.
+async fn cors_layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    #[cfg(feature = "kaltura")]
+    let vendor_owned = crate::kaltura::owns(request.uri().path());
+    #[cfg(not(feature = "kaltura"))]
+    let vendor_owned = false;
+    if !shared.cors || vendor_owned {
+        return next.run(request).await;
+    }
+    let inner = tower::service_fn(move |request: Request| {
+        let next = next.clone();
+        async move { Ok::<_, std::convert::Infallible>(next.run(request).await) }
+    });
+    match tower::ServiceExt::oneshot(tower::Layer::layer(&cors(), inner), request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 
-/// CORS as browser uploaders need it (../shared/specs/apivideo.md §11.2, kaltura.md §1.1): any
-/// origin, the methods both APIs use, whatever headers the browser asks to send, and the
-/// vendors' informative response headers exposed.
+/// CORS as browser uploaders need it (../shared/specs/apivideo.md §11.2): any origin, the
+/// methods the API uses, whatever headers the browser asks to send, the rate-limit headers
+/// exposed.
 fn cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method};
     use tower_http::cors::{AllowHeaders, Any, CorsLayer};
@@ -902,13 +1001,6 @@ fn cors() -> tower_http::cors::CorsLayer {
             HeaderName::from_static("x-ratelimit-limit"),
             HeaderName::from_static("x-ratelimit-remaining"),
             HeaderName::from_static("x-ratelimit-retry-after"),
-            HeaderName::from_static("server"),
-            HeaderName::from_static("content-length"),
-            HeaderName::from_static("content-range"),
-            HeaderName::from_static("date"),
-            HeaderName::from_static("x-kaltura"),
-            HeaderName::from_static("x-kaltura-session"),
-            HeaderName::from_static("x-me"),
         ])
         .max_age(Duration::from_secs(86400))
 }
@@ -1033,4 +1125,27 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         entry.duration = Some(started.elapsed());
     });
     response
+}
+
+/// A rustls acceptor for `chain` and `key` (PEM), offering HTTP/2 and HTTP/1.1.
+#[cfg(feature = "tls")]
+fn tls_acceptor(chain: &str, key: &str) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    };
+    let certificates = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| invalid(&e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .map_err(|e| invalid(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

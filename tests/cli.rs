@@ -122,3 +122,43 @@ fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
 
     assert_eq!(status.code(), Some(2));
 }
+
+#[test]
+fn with_tls_the_first_line_says_https_and_the_certificate_path_follows() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
+        .args(["--port", "0", "--tls"])
+        .env_remove("VIDMOCK_APIVIDEO_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let running = Running(child);
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let line = line.trim_end().to_owned();
+        let done = line.starts_with("tls certificate: ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+
+    assert!(
+        lines[0].starts_with("vidmock listening on https://127.0.0.1:"),
+        "{lines:?}"
+    );
+    let path = lines
+        .last()
+        .unwrap()
+        .strip_prefix("tls certificate: ")
+        .unwrap()
+        .to_owned();
+    let pem = std::fs::read_to_string(&path).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    drop(running);
+}

@@ -74,7 +74,6 @@ fn main() -> ExitCode {
     let unsupported = [
         (args.seed_file.is_some(), "--seed-file"),
         (args.state_file.is_some(), "--state-file"),
-        (args.tls, "--tls"),
     ];
     if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
         eprintln!("vidmock: {flag} is not supported by this version yet");
@@ -146,6 +145,9 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     if let Some(token) = &admin_token {
         builder = builder.admin_token(token.clone());
     }
+    if args.tls {
+        builder = builder.tls();
+    }
     for key in &args.apivideo_keys {
         builder = builder.apivideo_key(key.clone());
     }
@@ -181,6 +183,17 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     }
     if let Some(token) = &admin_token {
         say(&format!("admin token: {token}"));
+    }
+    if let Some(pem) = server.tls_certificate_pem() {
+        // Written where a browser or a client can be pointed at it to trust the server.
+        let path = std::env::temp_dir().join(format!("vidmock-{}.pem", server.address().port()));
+        match std::fs::write(&path, pem) {
+            Ok(()) => say(&format!("tls certificate: {}", path.display())),
+            Err(error) => eprintln!(
+                "vidmock: cannot write the certificate to {}: {error}",
+                path.display()
+            ),
+        }
     }
     shutdown.await;
     server.shutdown().await;
