@@ -243,8 +243,8 @@ fn basename(filename: &str) -> String {
         .to_owned()
 }
 
-/// Fits one chunk into a video's source; returns the chunk's key in the assembly, and the key
-/// just past the file's last piece once this chunk completes it.
+/// Fits one chunk into a video's source; returns the chunk's key in the assembly, the key just
+/// after it, and the key just past the file's last piece once this chunk completes it.
 pub(crate) fn accept(
     source: &mut Source,
     range: Option<ContentRange>,
@@ -253,7 +253,7 @@ pub(crate) fn accept(
     retention: Retention,
     max_file: u64,
     now: OffsetDateTime,
-) -> Result<(u64, Option<u64>), Problem> {
+) -> Result<(u64, u64, Option<u64>), Problem> {
     if source.completed_at.is_some() {
         return Err(problem(
             "video-source-already-uploaded",
@@ -448,7 +448,11 @@ pub(crate) fn accept(
     if end.is_some() {
         source.completed_at = Some(now);
     }
-    Ok((key, end))
+    let after = match keying {
+        Keying::Ordinal => key + 1,
+        Keying::Offset => key + size,
+    };
+    Ok((key, after, end))
 }
 
 /// Where a chunk goes.
@@ -482,7 +486,7 @@ pub(crate) async fn receive(
     };
     let retention = backend.retention;
     let max_file = backend.config.max_file_size;
-    let (video_id, assembly, piece_key, end) = {
+    let (video_id, assembly, piece_key, after_piece, end) = {
         let mut state = backend.lock();
         let project = state
             .projects
@@ -494,7 +498,7 @@ pub(crate) async fn receive(
                     .videos
                     .get_mut(&id)
                     .ok_or_else(|| Problem::resource_not_found("videoId"))?;
-                let (piece_key, end) = accept(
+                let (piece_key, after_piece, end) = accept(
                     &mut video.source,
                     range,
                     header,
@@ -507,11 +511,11 @@ pub(crate) async fn receive(
                     video.upload_token = token.map(str::to_owned);
                 }
                 video.updated_at = now;
-                (id, video.source.assembly.clone(), piece_key, end)
+                (id, video.source.assembly.clone(), piece_key, after_piece, end)
             }
             Target::New => {
                 let mut video = StoredVideo::new(ids.base62("vi", 22), filename, now);
-                let (piece_key, end) = accept(
+                let (piece_key, after_piece, end) = accept(
                     &mut video.source,
                     range,
                     header,
@@ -524,7 +528,7 @@ pub(crate) async fn receive(
                 let id = video.id.clone();
                 let assembly = video.source.assembly.clone();
                 project.videos.insert(id.clone(), video);
-                (id, assembly, piece_key, end)
+                (id, assembly, piece_key, after_piece, end)
             }
         }
     };
@@ -543,7 +547,13 @@ pub(crate) async fn receive(
     });
     let target = crate::journal::Target(video_id.clone());
     let Some(end) = end else {
-        assembly.wait_for_predecessors(piece_key).await;
+        // With only digests kept, memory must stay flat: answer once this piece is hashed
+        // too. Otherwise answer once the pieces before it are, so hashing overlaps the next.
+        let wait_until = match retention {
+            Retention::DigestOnly => after_piece,
+            Retention::Memory => piece_key,
+        };
+        assembly.wait_for_predecessors(wait_until).await;
         let mut response = wire::json(StatusCode::CREATED, &json!({ "videoId": video_id }));
         response.extensions_mut().insert(target);
         return Ok(response);
