@@ -511,7 +511,13 @@ pub(crate) async fn receive(
                     video.upload_token = token.map(str::to_owned);
                 }
                 video.updated_at = now;
-                (id, video.source.assembly.clone(), piece_key, after_piece, end)
+                (
+                    id,
+                    video.source.assembly.clone(),
+                    piece_key,
+                    after_piece,
+                    end,
+                )
             }
             Target::New => {
                 let mut video = StoredVideo::new(ids.base62("vi", 22), filename, now);
