@@ -18,6 +18,8 @@ use crate::server::Shared;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        // The dashboard. Nested at `/__vidmock`, `/` is the bare prefix only, not `/__vidmock/`.
+        .route("/", get(dashboard))
         .route("/health", get(health))
         .route("/reset", post(reset))
         .route("/clock", get(clock))
@@ -73,6 +75,38 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such admin route")
+}
+
+/// The dashboard: one page of HTML, CSS and JS that polls `/__vidmock/state`, `/requests`,
+/// `/faults` and `/clock`. It loads nothing from elsewhere, and its content security policy
+/// says so to the browser.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+async fn dashboard() -> Response {
+    use axum::http::header;
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            // The page may be opened as `/__vidmock/?token=…`: never send that URL on.
+            (header::REFERRER_POLICY, "no-referrer"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                 connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors 'none'",
+            ),
+        ],
+        DASHBOARD,
+    )
+        .into_response()
+}
+
+/// The dashboard at `/__vidmock/`, behind the admin token like every admin route. A router
+/// nested at `/__vidmock` maps its `/` to the bare prefix only and never sees `/__vidmock/`
+/// (its fallback needs a non-empty tail), so the app mounts this route beside the nest.
+pub(crate) fn dashboard_route(shared: Arc<Shared>) -> axum::routing::MethodRouter {
+    get(dashboard).layer(axum::middleware::from_fn_with_state(shared, require_token))
 }
 
 async fn health() -> Json<Value> {

@@ -800,7 +800,9 @@ pub(crate) async fn matchable(
     } else {
         (body, Bytes::new())
     };
-    let url = url::Url::parse(&format!("{base_url}{}", parts.uri))
+    // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let url = url::Url::parse(&format!("{base_url}{path_and_query}"))
         .or_else(|_| url::Url::parse(base_url))
         .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1/").expect("a valid literal URL"));
     let seen = wiremock::Request {

@@ -956,6 +956,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .with_state(shared.clone());
     Router::new()
         .nest("/__vidmock", crate::admin::router(shared.clone()))
+        .route("/__vidmock/", crate::admin::dashboard_route(shared.clone()))
         .merge(vendors)
         .layer(axum::middleware::from_fn_with_state(shared, cors_layer))
 }
@@ -1069,7 +1070,9 @@ async fn rules(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
 async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let url = format!("{}{}", shared.base_url, parts.uri);
+    // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let url = format!("{}{}", shared.base_url, path_and_query);
     let entry = RecordedRequest {
         seq: 0,
         received_at: shared.clock.now(),

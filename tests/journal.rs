@@ -107,3 +107,29 @@ async fn admin_calls_are_not_recorded() {
 
     assert!(server.received_requests().is_empty());
 }
+
+#[tokio::test]
+async fn requests_over_http2_are_recorded_and_matched_by_their_path_and_query() {
+    // HTTP/2 carries the target as a full URL; browsers speak it to `--tls`.
+    let server = MockServer::start().await;
+    server
+        .fault(vidmock::Fault::status(418))
+        .when(path("/upload-tokens"))
+        .mount();
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+
+    let answer = h2
+        .get(format!("{}/upload-tokens?x=1", server.uri()))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+    assert_eq!(answer.status(), 418);
+    let entry = &server.received_requests()[0];
+    assert_eq!(entry.url.path(), "/upload-tokens");
+    assert_eq!(entry.url.query(), Some("x=1"));
+}

@@ -1,0 +1,25 @@
+//! Real browser uploaders in headless Chromium against the `vidmock` binary over HTTPS (see
+//! tests/browser/run.sh): `@api.video/video-uploader` sends a 12 MiB file in 5 MiB chunks, and
+//! the test checks the video's sha256 through the admin API and in the dashboard's DOM.
+//!
+//! Without Debian's Chromium at /usr/bin/chromium the run is skipped (loudly) and passes,
+//! unless `VIDMOCK_REQUIRE_BROWSER=1`, as in CI, where it fails.
+
+use std::process::Command;
+
+#[test]
+fn the_browser_uploader_uploads_through_tls_and_the_dashboard_shows_the_result() {
+    let root = env!("CARGO_MANIFEST_DIR");
+
+    let status = Command::new("bash")
+        .arg(format!("{root}/tests/browser/run.sh"))
+        .arg(env!("CARGO_BIN_EXE_vidmock"))
+        .current_dir(root)
+        .status()
+        .expect("bash runs");
+
+    assert!(
+        status.success(),
+        "the browser test failed; see its output above and target/browser/runs/"
+    );
+}
