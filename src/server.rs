@@ -464,6 +464,29 @@ impl MockServerBuilder {
         self
     }
 
+    /// How long a Kaltura final chunk (`finalChunk=true` with `resumeAt > 0`) waits for the
+    /// chunks before it that are still in flight before failing with
+    /// `UPLOAD_TOKEN_CANNOT_MATCH_EXPECTED_SIZE`; default
+    /// [`crate::kaltura::DEFAULT_FINAL_CHUNK_WAIT`] (5 s, well under the 10 s the official
+    /// Python client gives an upload; the real server waits about 45 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_final_chunk_wait(std::time::Duration::from_millis(200))
+    ///     .start()
+    ///     .await;
+    /// # }
+    /// ```
+    #[cfg(feature = "kaltura")]
+    pub fn kaltura_final_chunk_wait(mut self, wait: Duration) -> Self {
+        self.kaltura.final_chunk_wait = Some(wait);
+        self
+    }
+
     /// Binds and starts serving on the current tokio runtime.
     ///
     /// # Panics
@@ -522,7 +545,7 @@ impl MockServerBuilder {
             #[cfg(feature = "apivideo")]
             apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
             #[cfg(feature = "kaltura")]
-            kaltura: crate::kaltura::Backend::new(self.kaltura),
+            kaltura: crate::kaltura::Backend::new(self.kaltura, self.retention),
         });
         let listener = Arc::new(listener);
         let shutdown = CancellationToken::new();

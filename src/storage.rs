@@ -6,9 +6,15 @@
 //! keeps them or not depending on the [`Retention`]. Hashing runs on the blocking pool, outside
 //! every lock, and only one task hashes a given file at a time, so concurrent pieces of one file
 //! never block each other or the server.
+//!
+//! Pieces keyed by byte offset may also overlap, repeat or leave gaps (`write_at`): the file
+//! keeps the bytes it received first, a piece past a gap waits until the file reaches it, and a
+//! task that needs the file to reach a given length can wait for it, for a bounded time, without
+//! holding any lock (`wait_for`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -56,6 +62,35 @@ impl Piece {
     pub(crate) fn len(&self) -> u64 {
         self.segments.iter().map(|s| s.len() as u64).sum()
     }
+
+    /// The piece without its first `n` bytes (segments are sliced, never copied).
+    pub(crate) fn skip(self, mut n: u64) -> Piece {
+        let mut segments = Vec::with_capacity(self.segments.len());
+        for segment in self.segments {
+            let len = segment.len() as u64;
+            if n >= len {
+                n -= len;
+                continue;
+            }
+            // `n < len`, and `len` came from a `usize`.
+            segments.push(segment.slice(n as usize..));
+            n = 0;
+        }
+        Piece { segments }
+    }
+}
+
+/// What became of a piece written with [`Assembly::write_at`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placed {
+    /// It reached past the end of the contiguous bytes: its new bytes were added (and any
+    /// waiting piece the file now reaches was applied too).
+    Extended,
+    /// It adds nothing and never will: every byte of it is already in the file, or it is empty.
+    Ignored,
+    /// It starts past the end of the contiguous bytes: it waits there (replacing any piece
+    /// already waiting at the same offset) until the file reaches it.
+    Waiting,
 }
 
 /// A finished file.
@@ -72,6 +107,8 @@ pub(crate) struct Assembly {
     inner: Mutex<Inner>,
     /// Signalled whenever a batch of pieces has been consumed.
     progress: Notify,
+    /// Signalled whenever `write_at` extends the contiguous bytes.
+    grown: Notify,
 }
 
 #[derive(Debug)]
@@ -88,6 +125,11 @@ struct Inner {
     consumed: u64,
     /// With `Retention::Memory`: every consumed segment, in file order.
     kept: Vec<Bytes>,
+    /// `write_at` only: the end of the contiguous bytes received (≥ `next`; the pieces between
+    /// `next` and here are in `pending`, waiting to be hashed).
+    received: u64,
+    /// `write_at` only: pieces that start past `received`, by offset.
+    ahead: BTreeMap<u64, Piece>,
 }
 
 impl Assembly {
@@ -102,8 +144,11 @@ impl Assembly {
                 hasher: Some(Sha256::new()),
                 consumed: 0,
                 kept: Vec::new(),
+                received: first,
+                ahead: BTreeMap::new(),
             }),
             progress: Notify::new(),
+            grown: Notify::new(),
         })
     }
 
@@ -113,8 +158,70 @@ impl Assembly {
     }
 
     /// Adds a piece. The caller has checked that it does not collide with another one.
+    /// (A file is written either with `insert` or with [`Assembly::write_at`], never both.)
     pub(crate) fn insert(&self, key: u64, piece: Piece) {
         self.lock().pending.insert(key, piece);
+    }
+
+    /// Writes `piece` at byte `offset` of an [`Keying::Offset`] file whose pieces may overlap,
+    /// repeat or leave gaps. The bytes received first win: a piece that starts at or before the
+    /// end of the contiguous bytes keeps only the bytes past that end, a piece wholly inside
+    /// them is dropped, and a piece past the end waits until the file reaches it — then it is
+    /// applied the same way. Hashing is left to [`Assembly::drain`].
+    pub(crate) fn write_at(&self, offset: u64, piece: Piece) -> Placed {
+        let placed = {
+            let mut inner = self.lock();
+            let placed = inner.place(offset, piece);
+            if placed == Placed::Extended {
+                // Apply, in offset order, every waiting piece the file now reaches.
+                while let Some((&at, _)) = inner.ahead.first_key_value() {
+                    if at > inner.received {
+                        break;
+                    }
+                    if let Some(waiting) = inner.ahead.remove(&at) {
+                        inner.place(at, waiting);
+                    }
+                }
+            }
+            placed
+        };
+        if placed == Placed::Extended {
+            self.grown.notify_waiters();
+        }
+        placed
+    }
+
+    /// The end of the contiguous bytes written with [`Assembly::write_at`] (its length so far).
+    pub(crate) fn received(&self) -> u64 {
+        self.lock().received
+    }
+
+    /// The pieces waiting past a gap, as `(offset, length)` in offset order.
+    pub(crate) fn waiting(&self) -> Vec<(u64, u64)> {
+        self.lock()
+            .ahead
+            .iter()
+            .map(|(at, piece)| (*at, piece.len()))
+            .collect()
+    }
+
+    /// Waits until the contiguous bytes reach `target` or `limit` has passed, whichever comes
+    /// first, and returns [`Assembly::received`] then. Holds no lock while it waits, so other
+    /// tasks keep writing the same file.
+    pub(crate) async fn wait_for(&self, target: u64, limit: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.grown.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let received = self.received();
+            if received >= target {
+                return received;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.received();
+            }
+        }
     }
 
     /// Consumes every piece that is contiguous with what has been consumed so far, hashing
@@ -244,6 +351,26 @@ impl Inner {
         true
     }
 
+    /// One step of `write_at`: applies, drops or parks one piece (no waiting piece is touched).
+    fn place(&mut self, offset: u64, piece: Piece) -> Placed {
+        let len = piece.len();
+        if len == 0 {
+            return Placed::Ignored;
+        }
+        if offset > self.received {
+            self.ahead.insert(offset, piece);
+            return Placed::Waiting;
+        }
+        let end = offset.saturating_add(len);
+        if end <= self.received {
+            return Placed::Ignored;
+        }
+        let fresh = piece.skip(self.received - offset);
+        self.pending.insert(self.received, fresh);
+        self.received = end;
+        Placed::Extended
+    }
+
     fn take_contiguous(&mut self) -> Vec<Piece> {
         let mut batch = Vec::new();
         while let Some(piece) = self.pending.remove(&self.next) {
@@ -312,5 +439,108 @@ mod tests {
 
         assert_eq!(file.content(), None);
         assert_eq!(digest.sha256, hex::encode(Sha256::digest(b"abcd")));
+    }
+
+    #[tokio::test]
+    async fn overlapping_repeated_and_gapped_pieces_keep_the_first_bytes_received() {
+        let file = Assembly::new(Keying::Offset, Retention::Memory, 0);
+
+        assert_eq!(file.write_at(0, piece(b"abc")), Placed::Extended);
+        assert_eq!(file.write_at(6, piece(b"ghi")), Placed::Waiting);
+        assert_eq!(file.write_at(1, piece(b"XX")), Placed::Ignored);
+        assert_eq!(file.write_at(3, piece(b"")), Placed::Ignored);
+        assert_eq!(file.waiting(), vec![(6, 3)]);
+        // Overlaps the end by one byte and reaches the waiting piece, which is applied too.
+        assert_eq!(file.write_at(2, piece(b"Zdef")), Placed::Extended);
+
+        assert_eq!(file.received(), 9);
+        assert!(file.waiting().is_empty());
+        let digest = file.finish(9).await;
+        assert_eq!(file.content().unwrap(), b"abcdefghi");
+        assert_eq!(digest.sha256, hex::encode(Sha256::digest(b"abcdefghi")));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_piece_inside_the_file_once_reached_is_dropped() {
+        let file = Assembly::new(Keying::Offset, Retention::Memory, 0);
+        file.write_at(2, piece(b"cd"));
+        file.write_at(0, piece(b"abcde"));
+
+        assert_eq!(file.received(), 5);
+        file.finish(5).await;
+        assert_eq!(file.content().unwrap(), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_length_wakes_when_another_task_fills_the_gap() {
+        let file = Assembly::new(Keying::Offset, Retention::DigestOnly, 0);
+        file.write_at(0, piece(b"ab"));
+        file.write_at(4, piece(b"ef"));
+        let filler = {
+            let file = file.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                file.write_at(2, piece(b"cd"));
+            })
+        };
+
+        let reached = file.wait_for(6, Duration::from_secs(5)).await;
+
+        assert_eq!(reached, 6);
+        filler.await.unwrap();
+        assert_eq!(file.wait_for(7, Duration::from_millis(10)).await, 6);
+    }
+
+    proptest::proptest! {
+        /// Pieces of one file, cut anywhere, overlapping, repeated and written in any order,
+        /// always assemble to the file.
+        #[test]
+        fn written_pieces_assemble_to_the_file_in_any_order(
+            len in 1usize..3000,
+            cuts in proptest::collection::vec(0usize..3000, 0..12),
+            overlaps in proptest::collection::vec(0usize..80, 13),
+            keys in proptest::collection::vec(proptest::prelude::any::<u32>(), 26),
+            repeats in proptest::collection::vec(proptest::prelude::any::<bool>(), 13),
+        ) {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut bounds: Vec<usize> = cuts.into_iter().filter(|c| *c < len).collect();
+            bounds.push(0);
+            bounds.push(len);
+            bounds.sort_unstable();
+            bounds.dedup();
+            let mut writes: Vec<(u32, usize, usize)> = Vec::new();
+            for (i, w) in bounds.windows(2).enumerate() {
+                let end = (w[1] + overlaps[i % overlaps.len()]).min(len);
+                writes.push((keys[i % keys.len()], w[0], end));
+                if repeats[i % repeats.len()] {
+                    writes.push((keys[(i + 13) % keys.len()], w[0], end));
+                }
+            }
+            writes.sort();
+            let file = Assembly::new(Keying::Offset, Retention::Memory, 0);
+            for (_, start, end) in writes {
+                let piece = Piece {
+                    segments: vec![Bytes::copy_from_slice(&data[start..end])],
+                };
+                file.write_at(start as u64, piece);
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let digest = runtime.block_on(file.finish(len as u64));
+            proptest::prop_assert_eq!(file.received(), len as u64);
+            proptest::prop_assert!(file.waiting().is_empty());
+            proptest::prop_assert_eq!(file.content().unwrap(), data.clone());
+            proptest::prop_assert_eq!(digest.sha256, hex::encode(Sha256::digest(&data)));
+        }
+    }
+
+    #[test]
+    fn skipping_slices_across_segments() {
+        let piece = Piece {
+            segments: vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cde")],
+        };
+        let rest = piece.clone().skip(3);
+        assert_eq!(rest.segments, vec![Bytes::from_static(b"de")]);
+        assert_eq!(piece.clone().skip(2).len(), 3);
+        assert_eq!(piece.skip(9).len(), 0);
     }
 }

@@ -4,7 +4,9 @@
 
 mod kaltura_common;
 
-use kaltura_common::{fixture, redact, replay, xml_result, Raw};
+use kaltura_common::{
+    fixture, new_token, redact, redact_ids, replay, xml_result, Raw, FIXTURE_TOKEN,
+};
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
 
@@ -108,23 +110,27 @@ async fn a_ks_issued_by_session_start_opens_a_session() {
 
 #[tokio::test]
 async fn the_python_clients_multipart_upload_reaches_the_dispatcher_in_xml() {
-    // The uploadToken service is not served yet: the answer proves the `json` field (format,
-    // ks) was read and the service name was taken from the path.
+    // The `json` field gives format, ks and the token; the file part keeps its basename.
     let server = MockServer::start().await;
     let ks = server.kaltura().ks("", SessionType::Admin);
+    let token = new_token(&server, &ks).await;
 
     let answer = replay(
         &server,
-        &fixture("python_multipart_upload.http", &[("KS_PLACEHOLDER", &ks)]),
+        &fixture(
+            "python_multipart_upload.http",
+            &[("KS_PLACEHOLDER", &ks), (FIXTURE_TOKEN, &token)],
+        ),
     )
     .await;
 
     assert_eq!(answer.header("content-type"), Some("text/xml"));
-    insta::assert_snapshot!(redact(&answer.body));
-    assert_eq!(
-        server.received_requests()[0].operation.as_deref(),
-        Some("uploadtoken.upload")
-    );
+    insta::assert_snapshot!(redact_ids(&answer.body));
+    let stored = server.kaltura().upload_token(&token).unwrap();
+    assert_eq!(stored.content().unwrap(), b"hello kaltura\n");
+    let recorded = server.received_requests().pop().unwrap();
+    assert_eq!(recorded.operation.as_deref(), Some("uploadtoken.upload"));
+    assert_eq!(recorded.target.as_deref(), Some(token.as_str()));
 }
 
 #[tokio::test]
@@ -132,23 +138,33 @@ async fn the_node_clients_hand_built_multipart_body_is_read() {
     // format=1 is only inside the `json` part, after a leading CRLF: a JSON answer shows the
     // body was parsed.
     let server = MockServer::start().await;
+    let ks = server.kaltura().ks("", SessionType::Admin);
 
-    for name in [
-        "node_multipart_upload.http",
-        "node_multipart_chunk_buffer.http",
+    for (name, expected) in [
+        ("node_multipart_upload.http", "2"),
+        (
+            "node_multipart_chunk_buffer.http",
+            "UPLOAD_TOKEN_CANNOT_RESUME",
+        ),
     ] {
-        let answer = replay(&server, &fixture(name, &[("KS_PLACEHOLDER", "x")])).await;
+        let token = new_token(&server, &ks).await;
+        let answer = replay(
+            &server,
+            &fixture(name, &[("KS_PLACEHOLDER", &ks), (FIXTURE_TOKEN, &token)]),
+        )
+        .await;
 
         assert_eq!(
             answer.header("content-type"),
             Some("application/json"),
             "{name}"
         );
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()["code"],
-            "SERVICE_DOES_NOT_EXISTS",
-            "{name}"
-        );
+        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        let got = body["code"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| body["status"].to_string());
+        assert_eq!(got, expected, "{name}: {body}");
     }
 }
 
@@ -197,20 +213,58 @@ async fn flat_multipart_fields_with_ks_in_the_query_answer_in_xml_by_default() {
     .await;
 
     assert_eq!(answer.header("content-type"), Some("text/xml"));
-    assert!(answer.body.contains("<code>SERVICE_DOES_NOT_EXISTS</code>"));
+    assert!(answer.body.contains("<code>UPLOAD_TOKEN_NOT_FOUND</code>"));
+    let token = new_token(&server, &ks).await;
+    let answer = replay(
+        &server,
+        &fixture(
+            "uploader_chunk_flat_multipart.http",
+            &[("KS_PLACEHOLDER", &ks), (FIXTURE_TOKEN, &token)],
+        ),
+    )
+    .await;
+    assert!(
+        answer.body.contains("<status>2</status>"),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains("<fileName>chunk_0</fileName>"));
 }
 
 #[tokio::test]
 async fn a_urlencoded_form_to_api_v3_names_service_and_action_in_the_body() {
     let server = MockServer::start().await;
 
+    let ks = server.kaltura().ks("", SessionType::Admin);
+    let token = new_token(&server, &ks).await;
+    let upload = reqwest::multipart::Form::new()
+        .text("ks", ks.clone())
+        .text("uploadTokenId", token.clone())
+        .part(
+            "fileData",
+            reqwest::multipart::Part::bytes(b"0123456789".to_vec()).file_name("clip.mp4"),
+        );
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api_v3/service/uploadtoken/action/upload",
+            server.uri()
+        ))
+        .multipart(upload)
+        .send()
+        .await
+        .unwrap();
+    server.clear_requests();
+
     let answer = replay(
         &server,
-        &fixture("uploader_form_add_entry.http", &[("KS_PLACEHOLDER", "x")]),
+        &fixture(
+            "uploader_form_add_entry.http",
+            &[("KS_PLACEHOLDER", &ks), (FIXTURE_TOKEN, &token)],
+        ),
     )
     .await;
 
-    insta::assert_snapshot!(answer.body);
+    insta::assert_snapshot!(redact_ids(&answer.body));
     assert_eq!(
         server.received_requests()[0].operation.as_deref(),
         Some("media.addfromuploadedfile")

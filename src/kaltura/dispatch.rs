@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use super::params::{to_php_string, Args, Map};
-use super::session;
 use super::wire::Out;
+use super::{media, session, uploadtoken};
 use crate::server::Shared;
 
 /// Who may call an action, and whether it reads the KS at all.
@@ -25,8 +25,9 @@ pub(crate) enum Access {
     /// `@ksOptional`: a KS is checked when given, not required (`session.end`).
     Optional,
     /// A USER or ADMIN session; widget sessions are refused.
-    #[allow(dead_code)]
     Session,
+    /// Any session, widget sessions included (`uploadToken.get`, `uploadToken.list`).
+    AnySession,
     /// An ADMIN session (type ≥ 1).
     #[allow(dead_code)]
     Admin,
@@ -47,7 +48,6 @@ pub(crate) struct Session {
 
 impl Session {
     /// ADMIN is any type ≥ 1, as the server validates it.
-    #[allow(dead_code)]
     pub(crate) fn is_admin(&self) -> bool {
         self.session_type >= 1
     }
@@ -103,6 +103,71 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         service: "session",
         action: "end",
         run: entry::<session::End>,
+    },
+    ActionDef {
+        service: "uploadtoken",
+        action: "add",
+        run: entry::<uploadtoken::Add>,
+    },
+    ActionDef {
+        service: "uploadtoken",
+        action: "get",
+        run: entry::<uploadtoken::Get>,
+    },
+    ActionDef {
+        service: "uploadtoken",
+        action: "list",
+        run: entry::<uploadtoken::List>,
+    },
+    ActionDef {
+        service: "uploadtoken",
+        action: "delete",
+        run: entry::<uploadtoken::Delete>,
+    },
+    ActionDef {
+        service: "uploadtoken",
+        action: "upload",
+        run: entry::<uploadtoken::Upload>,
+    },
+    ActionDef {
+        service: "media",
+        action: "add",
+        run: entry::<media::MediaAdd>,
+    },
+    ActionDef {
+        service: "media",
+        action: "addcontent",
+        run: entry::<media::MediaAddContent>,
+    },
+    ActionDef {
+        service: "media",
+        action: "addfromuploadedfile",
+        run: entry::<media::MediaAddFromUploadedFile>,
+    },
+    ActionDef {
+        service: "media",
+        action: "get",
+        run: entry::<media::EntryGet<true>>,
+    },
+    ActionDef {
+        service: "media",
+        action: "delete",
+        run: entry::<media::MediaDelete>,
+    },
+    ActionDef {
+        service: "baseentry",
+        action: "addfromuploadedfile",
+        run: entry::<media::BaseEntryAddFromUploadedFile>,
+    },
+    ActionDef {
+        service: "baseentry",
+        action: "get",
+        run: entry::<media::EntryGet<false>>,
+    },
+    ActionDef {
+        service: "partner",
+        action: "get",
+        run: entry::<media::PartnerGet>,
     },
 ];
 

@@ -121,6 +121,32 @@ const CATALOG: &[(&str, &[&str], &str)] = &[
         "The uploaded file was not found by the given token id, or was already used",
     ),
     ("INVALID_UPLOAD_TOKEN_ID", &[], "Invalid upload token id"),
+    (
+        "ENTRY_ID_NOT_FOUND",
+        &["ENTRY_ID"],
+        "Entry id \"@ENTRY_ID@\" not found",
+    ),
+    (
+        "ENTRY_ALREADY_WITH_CONTENT",
+        &[],
+        "Entry already associated with content",
+    ),
+    (
+        "RESOURCE_TYPE_NOT_SUPPORTED",
+        &["RES_TYPE"],
+        "Resource type \"@RES_TYPE@\" not supported",
+    ),
+    (
+        "PROPERTY_VALIDATION_CANNOT_BE_NULL",
+        &["PROP_NAME"],
+        "The property \"@PROP_NAME@\" cannot be null",
+    ),
+    (
+        "PERMISSION_DENIED_TO_UPDATE_ENTRY",
+        &[],
+        "User can update only the entries he own, otherwise an admin session must be used",
+    ),
+    ("INVALID_PARTNER_ID", &["PID"], "Invalid partner id \"@PID@\""),
 ];
 
 /// A Kaltura API error: the `KalturaAPIException` object clients receive (always with HTTP 200).

@@ -1,4 +1,5 @@
-//! Kaltura API v3: the front door every call goes through, and sessions.
+//! Kaltura API v3: the front door every call goes through, sessions, the `uploadToken`
+//! service and the entry calls that consume a token.
 //!
 //! Kaltura's clients disagree about almost everything on the wire — the Python client sends
 //! XML-format requests as JSON with every value a string, the Node client hand-builds its
@@ -7,20 +8,25 @@
 //! (`params`), one dispatcher that runs the server's checks in the server's order (`dispatch`),
 //! one serialisation layer for JSON, XML and JSONP (`wire`), sessions signed and verified in
 //! both KS formats (`ks`, `session`), and multirequests (`multirequest`). Services plug into the
-//! action table of `dispatch`. The reference is `../shared/specs/kaltura.md`; the choices it
-//! leaves open are in `FIDELITY.md`.
+//! action table of `dispatch`: `uploadtoken` (the five actions and the chunk engine),
+//! `media` (entries, `partner.get`). The reference is `../shared/specs/kaltura.md`; the choices
+//! it leaves open are in `FIDELITY.md`.
 //!
 //! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
-//! behind a `std::sync::Mutex` held only for bookkeeping, never across an `.await`.
+//! and, in `store`, upload tokens and entries, each behind a `std::sync::Mutex` held only for
+//! bookkeeping, never across an `.await`.
 
 mod dispatch;
 mod error;
 mod ks;
 mod matchers;
+mod media;
 mod multipart;
 mod multirequest;
 mod params;
 mod session;
+mod store;
+mod uploadtoken;
 mod wire;
 
 use std::collections::HashSet;
@@ -35,6 +41,9 @@ use indexmap::IndexMap;
 pub use error::ApiError;
 pub use matchers::{action, upload_token, ActionMatcher, KsUserMatcher, UploadTokenMatcher};
 pub use params::UploadedFile;
+pub use store::{
+    Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
+};
 
 use crate::journal::{Handled, Vendor};
 use crate::server::Shared;
@@ -125,6 +134,9 @@ impl SessionType {
 pub(crate) struct Config {
     /// Partners, default first; empty means the documented default partner.
     pub partners: Vec<Partner>,
+    /// How long a verified final chunk waits for its predecessors; `None` is
+    /// [`DEFAULT_FINAL_CHUNK_WAIT`].
+    pub final_chunk_wait: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -140,10 +152,12 @@ struct State {
 pub(crate) struct Backend {
     /// Held only for synchronous bookkeeping, never across an `.await`.
     state: Mutex<State>,
+    /// Upload tokens and entries, behind their own lock (never taken while `state` is held).
+    store: store::Store,
 }
 
 impl Backend {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config, retention: crate::Retention) -> Self {
         let mut partners = config.partners;
         if partners.is_empty() {
             partners.push(Partner {
@@ -158,6 +172,10 @@ impl Backend {
         };
         Self {
             state: Mutex::new(state),
+            store: store::Store::new(
+                retention,
+                config.final_chunk_wait.unwrap_or(DEFAULT_FINAL_CHUNK_WAIT),
+            ),
         }
     }
 
@@ -169,7 +187,7 @@ impl Backend {
 
     /// Forgets everything but credentials: partners, and the sessions they revoked, stay.
     pub(crate) fn reset(&self) {
-        // Nothing but credentials is kept yet; services with state clear theirs here.
+        self.store.reset();
     }
 
     pub(crate) fn partner(&self, id: i64) -> Option<Partner> {
@@ -239,7 +257,13 @@ impl Backend {
             .lock()
             .partners
             .keys()
-            .map(|id| serde_json::json!({ "partnerId": id }))
+            .copied()
+            .collect::<Vec<i64>>()
+            .into_iter()
+            .map(|id| {
+                let (tokens, entries) = self.store.state_json(id);
+                serde_json::json!({ "partnerId": id, "uploadTokens": tokens, "entries": entries })
+            })
             .collect();
         serde_json::json!({ "partners": partners })
     }
@@ -300,11 +324,20 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
         Body::Single(out) => is_unrouted(out),
         Body::Multi(items) => items.iter().any(is_unrouted),
     };
+    let target = match &body {
+        Body::Single(out) => uploadtoken::journal_target(&service, &params, out),
+        Body::Multi(_) => None,
+    };
     let mut response = wire::respond(&format, body, content_type.as_deref(), started.elapsed());
     if unrecognized {
         response
             .extensions_mut()
             .insert(crate::journal::Unrecognized);
+    }
+    if let Some(target) = target {
+        response
+            .extensions_mut()
+            .insert(crate::journal::Target(target));
     }
     handled(response, operation)
 }
@@ -318,10 +351,14 @@ fn is_unrouted(out: &Out) -> bool {
 }
 
 fn handled(mut response: Response, operation: Option<String>) -> Response {
+    let target = response
+        .extensions_mut()
+        .remove::<crate::journal::Target>()
+        .map(|target| target.0);
     response.extensions_mut().insert(Handled {
         vendor: Vendor::Kaltura,
         operation,
-        target: None,
+        target,
     });
     response
 }

@@ -583,13 +583,11 @@ impl<'a> Args<'a> {
     }
 
     /// A float parameter with its default.
-    #[allow(dead_code)]
     pub(crate) fn float(&self, name: &str, default: f64) -> f64 {
         self.get(name).map_or(default, to_php_float)
     }
 
     /// A bool parameter with its default.
-    #[allow(dead_code)]
     pub(crate) fn bool(&self, name: &str, default: bool) -> bool {
         self.get(name).map_or(default, to_php_bool)
     }
@@ -615,7 +613,6 @@ impl<'a> Args<'a> {
 
     /// An object parameter; `None` when absent or null, `PROPERTY_VALIDATION_WRONG_FORMAT`
     /// when given as a scalar.
-    #[allow(dead_code)]
     pub(crate) fn object(&self, name: &str) -> Result<Option<Object<'a>>, ApiError> {
         match self.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -632,7 +629,6 @@ impl<'a> Args<'a> {
 
     /// A file parameter: `MISSING_MANDATORY_PARAMETER` when absent, `UPLOAD_ERROR` when it is
     /// not a successful file part (a plain field, `filename=""`, a truncated part).
-    #[allow(dead_code)]
     pub(crate) fn required_file(&self, name: &str) -> Result<Arc<UploadedFile>, ApiError> {
         match self.get(name) {
             None => Err(ApiError::missing_parameter(name)),
@@ -644,7 +640,6 @@ impl<'a> Args<'a> {
 
 /// What an object parameter says about one of its properties.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[allow(dead_code)]
 pub(crate) enum Prop<'a> {
     /// Not sent: the property keeps its default.
     Absent,
@@ -655,14 +650,13 @@ pub(crate) enum Prop<'a> {
 
 /// An object parameter (`uploadToken`, `filter`, `pager`, …) being read.
 #[derive(Clone, Debug)]
-#[allow(dead_code)]
 pub(crate) struct Object<'a> {
     /// The parameter's name, for error arguments.
+    #[allow(dead_code)]
     pub name: String,
     pub map: &'a Map,
 }
 
-#[allow(dead_code)]
 impl<'a> Object<'a> {
     /// The property `name` (`objectType` and unknown properties are the caller's to ignore).
     pub(crate) fn prop(&self, name: &str) -> Prop<'a> {

@@ -15,15 +15,17 @@ use quick_xml::Writer;
 
 use super::error::ApiError;
 use super::params::{php_float_string, Map, Value};
+use super::store::{EntryStatus, StoredEntry, StoredToken};
 
 /// A result as the API's serializers see it.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(dead_code)] // objects and numbers are built by the services that return them
 pub(crate) enum Out {
     /// `null` in JSON; an empty element in XML (a void result is `Null`).
     Null,
     Bool(bool),
     Int(i64),
+    /// No service answers a float yet.
+    #[allow(dead_code)]
     Float(f64),
     /// Strings, and also the sizes the server sends as strings (BIGINT columns).
     Str(String),
@@ -33,23 +35,46 @@ pub(crate) enum Out {
 }
 
 /// A `Kaltura…` object: its class and its declared properties, parent's first.
+///
+/// XML writes the properties in that order; JSON writes each class's own properties before
+/// the ones it inherits (`{"objects":[…],"totalCount":0,…}`), so an object records where each
+/// subclass's properties begin.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Object {
     pub class: &'static str,
     pub props: Vec<(&'static str, Out)>,
+    /// Where the properties of each subclass begin in `props`, base class first.
+    levels: Vec<usize>,
 }
 
 impl Object {
-    #[allow(dead_code)]
     pub(crate) fn new(class: &'static str) -> Self {
         Self {
             class,
             props: Vec::new(),
+            levels: Vec::new(),
         }
     }
 
+    /// Marks the properties added from here on as declared by a subclass of the ones before.
+    pub(crate) fn subclass(mut self) -> Self {
+        self.levels.push(self.props.len());
+        self
+    }
+
+    /// The properties in JSON order: the most derived class's first, the base class's last.
+    fn json_order(&self) -> impl Iterator<Item = &(&'static str, Out)> {
+        let mut bounds = vec![0];
+        bounds.extend(self.levels.iter().copied());
+        bounds.push(self.props.len());
+        let ranges: Vec<std::ops::Range<usize>> =
+            bounds.windows(2).map(|w| w[0]..w[1]).rev().collect();
+        ranges
+            .into_iter()
+            .flat_map(move |range| self.props[range].iter())
+    }
+
     /// Adds a declared property (`Out::Null` when it has no value).
-    #[allow(dead_code)]
     pub(crate) fn prop(mut self, name: &'static str, value: Out) -> Self {
         self.props.push((name, value));
         self
@@ -269,7 +294,7 @@ fn to_json(out: &Out) -> serde_json::Value {
         ),
         Out::Object(object) => {
             let mut map = serde_json::Map::new();
-            for (name, value) in &object.props {
+            for (name, value) in object.json_order() {
                 if *value != Out::Null {
                     map.insert((*name).to_owned(), to_json(value));
                 }
@@ -431,6 +456,209 @@ impl XmlOut<'_> {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The objects the services answer with
+// ---------------------------------------------------------------------------------------------
+
+fn text(value: &str) -> Out {
+    Out::Str(value.to_owned())
+}
+
+fn opt_text(value: Option<&str>) -> Out {
+    value.map_or(Out::Null, text)
+}
+
+fn time(value: time::OffsetDateTime) -> Out {
+    Out::Int(value.unix_timestamp())
+}
+
+/// `KalturaUploadToken` (../shared/specs/kaltura.md §2.1): sizes as strings, `autoFinalize`
+/// always present, `uploadUrl` null.
+pub(crate) fn upload_token(token: &StoredToken) -> Out {
+    Out::Object(
+        Object::new("KalturaUploadToken")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("id", text(&token.id))
+            .prop("partnerId", Out::Int(token.partner_id))
+            .prop("userId", text(&token.user_id))
+            .prop("status", Out::Int(token.status.code()))
+            .prop("fileName", opt_text(token.file_name.as_deref()))
+            .prop(
+                "fileSize",
+                token
+                    .file_size
+                    .map_or(Out::Null, |s| Out::Str(s.to_string())),
+            )
+            .prop(
+                "uploadedFileSize",
+                token
+                    .uploaded_file_size
+                    .map_or(Out::Null, |s| Out::Str(s.to_string())),
+            )
+            .prop("createdAt", time(token.created_at))
+            .prop("updatedAt", time(token.updated_at))
+            .prop("uploadUrl", Out::Null)
+            .prop("autoFinalize", Out::Bool(token.auto_finalize))
+            .prop(
+                "attachedObjectType",
+                opt_text(token.attached.as_ref().map(|a| a.object_type.as_str())),
+            )
+            .prop(
+                "attachedObjectId",
+                opt_text(token.attached.as_ref().map(|a| a.object_id.as_str())),
+            ),
+    )
+}
+
+/// `KalturaUploadTokenListResponse`: `objects` always an array, `totalCount` before paging.
+pub(crate) fn upload_token_list(tokens: &[&StoredToken], total: usize) -> Out {
+    Out::Object(
+        Object::new("KalturaUploadTokenListResponse")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop(
+                "totalCount",
+                Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
+            )
+            .subclass()
+            .prop(
+                "objects",
+                Out::Array(tokens.iter().map(|token| upload_token(token)).collect()),
+            ),
+    )
+}
+
+/// `KalturaMediaEntry`, `KalturaDataEntry`, `KalturaDocumentEntry` or `KalturaBaseEntry`:
+/// `KalturaBaseEntry`'s properties, then the subclass's.
+pub(crate) fn entry(e: &StoredEntry) -> Out {
+    let has_content = e.status == EntryStatus::Ready && e.upload_token_id.is_some();
+    let mut object = Object::new(e.class)
+        .prop("relatedObjects", Out::Null)
+        .subclass()
+        .prop("id", text(&e.id))
+        .prop("name", text(&e.name))
+        .prop("description", text(&e.description))
+        .prop("partnerId", Out::Int(e.partner_id))
+        .prop("userId", text(&e.user_id))
+        .prop("creatorId", text(&e.creator_id))
+        .prop("tags", text(&e.tags))
+        .prop("adminTags", Out::Null)
+        .prop("categories", text(""))
+        .prop("categoriesIds", text(""))
+        .prop("status", text(e.status.code()))
+        .prop("moderationStatus", Out::Int(6))
+        .prop("moderationCount", Out::Int(0))
+        .prop("type", Out::Str(e.entry_type.to_string()))
+        .prop("createdAt", time(e.created_at))
+        .prop("updatedAt", time(e.updated_at))
+        .prop("rank", Out::Int(0))
+        .prop("totalRank", Out::Int(0))
+        .prop("votes", Out::Int(0))
+        .prop("groupId", Out::Null)
+        .prop("partnerData", opt_text(e.partner_data.as_deref()))
+        .prop("downloadUrl", Out::Null)
+        .prop("searchText", Out::Null)
+        .prop("licenseType", Out::Int(-1))
+        .prop("version", Out::Int(0))
+        .prop("thumbnailUrl", Out::Null)
+        .prop(
+            "accessControlId",
+            e.access_control_id.map_or(Out::Null, Out::Int),
+        )
+        .prop("startDate", Out::Null)
+        .prop("endDate", Out::Null)
+        .prop("referenceId", opt_text(e.reference_id.as_deref()))
+        .prop("replacingEntryId", Out::Null)
+        .prop("replacedEntryId", Out::Null)
+        .prop("replacementStatus", text("0"))
+        .prop("partnerSortValue", Out::Int(0))
+        .prop(
+            "conversionProfileId",
+            e.conversion_profile_id.map_or(Out::Null, Out::Int),
+        )
+        .prop("redirectEntryId", Out::Null)
+        .prop("rootEntryId", text(&e.id))
+        .prop("parentEntryId", Out::Null)
+        .prop("operationAttributes", Out::Array(Vec::new()))
+        .prop("entitledUsersEdit", text(""))
+        .prop("entitledUsersPublish", text(""))
+        .prop("entitledUsersView", text(""))
+        .prop("capabilities", text(""))
+        .prop("templateEntryId", Out::Null)
+        .prop("displayInSearch", Out::Int(1))
+        .prop("application", Out::Null)
+        .prop("applicationVersion", Out::Null)
+        .prop("blockAutoTranscript", Out::Bool(false));
+    match e.class {
+        "KalturaMediaEntry" => {
+            object = object
+                .subclass()
+                .prop("plays", Out::Int(0))
+                .prop("views", Out::Int(0))
+                .prop("lastPlayedAt", Out::Null)
+                .prop("width", Out::Null)
+                .prop("height", Out::Null)
+                .prop("duration", Out::Null)
+                .prop("msDuration", Out::Null)
+                .prop("durationType", Out::Null)
+                .subclass()
+                .prop("mediaType", e.media_type.map_or(Out::Null, Out::Int))
+                .prop("conversionQuality", Out::Null)
+                .prop(
+                    "sourceType",
+                    if has_content { text("1") } else { Out::Null },
+                )
+                .prop("sourceVersion", Out::Null)
+                .prop("searchProviderType", Out::Null)
+                .prop("searchProviderId", Out::Null)
+                .prop("creditUserName", Out::Null)
+                .prop("creditUrl", Out::Null)
+                .prop("mediaDate", Out::Null)
+                .prop("dataUrl", Out::Null)
+                .prop("flavorParamsIds", text(""))
+                .prop("isTrimDisabled", Out::Null)
+                .prop("streams", Out::Null);
+        }
+        "KalturaDataEntry" => {
+            object = object
+                .subclass()
+                .prop("dataContent", Out::Null)
+                .prop("retrieveDataContentByGet", Out::Null);
+        }
+        "KalturaDocumentEntry" => {
+            object = object
+                .subclass()
+                .prop("documentType", Out::Null)
+                .prop("assetParamsIds", Out::Null);
+        }
+        _ => {}
+    }
+    Out::Object(object)
+}
+
+/// `KalturaPartner`, as much of it as clients read (`id`, `name`).
+pub(crate) fn partner(id: i64) -> Out {
+    Out::Object(
+        Object::new("KalturaPartner")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("id", Out::Int(id))
+            .prop("name", Out::Str(format!("vidmock partner {id}")))
+            .prop("website", Out::Null)
+            .prop("notificationUrl", Out::Null)
+            .prop("appearInSearch", Out::Int(2))
+            .prop("createdAt", Out::Null)
+            .prop("adminName", text("vidmock"))
+            .prop("adminEmail", text("admin@vidmock.invalid"))
+            .prop(
+                "description",
+                text("A partner of vidmock, a mock of Kaltura API v3"),
+            )
+            .prop("status", Out::Int(1)),
+    )
 }
 
 /// The text a result contributes to a `{N:result…}` reference: PHP's string cast of a scalar;

@@ -10,8 +10,10 @@
 // rejects with the error object when the answer has `code` and `message`.
 
 import { createRequire } from 'node:module';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const CLIENT_PACKAGE = 'kaltura-client';
@@ -76,8 +78,136 @@ async function expectError(check, operation, label, code, call, messagePart) {
 }
 
 const isKs = (value) => typeof value === 'string' && value.startsWith('djJ8');
-const { session } = kaltura.services;
-const { SessionType } = kaltura.enums;
+const { session, media, uploadToken } = kaltura.services;
+const { EntryStatus, MediaType, SessionType, UploadTokenStatus } = kaltura.enums;
+
+/** `size` deterministic pseudo-random bytes: sha256("label:0") || sha256("label:1") || ... */
+function patternBytes(label, size) {
+  const out = Buffer.alloc(size);
+  for (let i = 0, offset = 0; offset < size; i += 1) {
+    offset += createHash('sha256').update(`${label}:${i}`).digest().copy(out, offset);
+  }
+  return out;
+}
+
+const sha256hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** Writes `bytes` to dir/name; returns {path, size, sha256}. */
+function testFile(dir, name, bytes) {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return { path, size: bytes.length, sha256: sha256hex(bytes) };
+}
+
+/** The token as GET /__vidmock/state shows it (status, size, sha256, chunks). */
+async function tokenState(id) {
+  const state = await (await fetch(`${BASE_URL}/__vidmock/state`)).json();
+  for (const partner of state.kaltura.partners) {
+    const token = (partner.uploadTokens || []).find((t) => t.id === id);
+    if (token) return token;
+  }
+  return null;
+}
+
+async function adminClient() {
+  const client = newClient();
+  client.setKs(await session.start(ADMIN_SECRET, 'node@example.com', SessionType.ADMIN, PARTNER_ID).execute(client));
+  return client;
+}
+
+function videoEntry(name) {
+  return new kaltura.objects.MediaEntry({ mediaType: MediaType.VIDEO, name });
+}
+
+/** The Node client's own test suite, scenario by scenario (kaltura-client test/media.js). */
+async function uploadScenarios(dir) {
+  const small = testFile(dir, 'DemoVideo.mp4', patternBytes('node-demo', 200001));
+
+  await scenario('uploadToken.upload', 'upload to a token attached to an entry', async (check) => {
+    const client = await adminClient();
+    const entry = await media.add(videoEntry('test \u05e2\u05d1\u05e8\u05d9\u05ea')).execute(client);
+    check('media.add', 'a new entry is NO_CONTENT', entry.status.toString() === EntryStatus.NO_CONTENT,
+      JSON.stringify(entry.status));
+    const token = await uploadToken.add(new kaltura.objects.UploadToken({})).execute(client);
+    check('uploadToken.add', 'a new token is PENDING', token.status === UploadTokenStatus.PENDING,
+      JSON.stringify(token));
+    const resource = new kaltura.objects.UploadedFileTokenResource({ token: token.id });
+    const attached = await media.addContent(entry.id, resource).execute(client);
+    check('media.addContent', 'the entry waits for the token (IMPORT)', attached.status.toString() === EntryStatus.IMPORT,
+      JSON.stringify(attached.status));
+    const uploaded = await uploadToken.upload(token.id, small.path).execute(client);
+    check('uploadToken.upload', 'the upload that completes the token answers CLOSED',
+      uploaded.status === UploadTokenStatus.CLOSED, JSON.stringify(uploaded));
+    check('uploadToken.upload', 'uploadedFileSize is the file size (a string)',
+      uploaded.uploadedFileSize === String(small.size), JSON.stringify(uploaded.uploadedFileSize));
+    const server = await tokenState(token.id);
+    check('uploadToken.upload', 'server: the sha256 is the file\'s', server && server.sha256 === small.sha256,
+      JSON.stringify(server));
+    const ready = await media.get(entry.id).execute(client);
+    check('media.get', 'the entry is READY', ready.status.toString() === EntryStatus.READY, JSON.stringify(ready.status));
+    await expectError(check, 'uploadToken.upload', 'a closed token refuses uploads', 'UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD',
+      () => uploadToken.upload(token.id, small.path).execute(client));
+  });
+
+  await scenario('multirequest', 'add, attach and upload in one multirequest', async (check) => {
+    const client = await adminClient();
+    const resource = new kaltura.objects.UploadedFileTokenResource({ token: '{2:result:id}' });
+    const results = await media.add(videoEntry('test'))
+      .add(uploadToken.add(new kaltura.objects.UploadToken({})))
+      .add(media.addContent('{1:result:id}', resource))
+      .add(uploadToken.upload('{2:result:id}', small.path))
+      .execute(client);
+    check('multirequest', 'four answers come back', Array.isArray(results) && results.length === 4,
+      JSON.stringify(results));
+    if (Array.isArray(results) && results.length === 4) {
+      check('media.add', 'the entry is NO_CONTENT', results[0].status.toString() === EntryStatus.NO_CONTENT,
+        JSON.stringify(results[0]));
+      check('uploadToken.add', 'the token is PENDING', results[1].status === UploadTokenStatus.PENDING,
+        JSON.stringify(results[1]));
+      check('media.addContent', 'the entry waits (IMPORT)', results[2].status.toString() === EntryStatus.IMPORT,
+        JSON.stringify(results[2]));
+      check('uploadToken.upload', 'the upload answers CLOSED', results[3].status === UploadTokenStatus.CLOSED,
+        JSON.stringify(results[3]));
+      const server = await tokenState(results[1].id);
+      check('uploadToken.upload', 'server: the sha256 is the file\'s', server && server.sha256 === small.sha256,
+        JSON.stringify(server));
+    }
+  });
+
+  await scenario('uploadToken.upload', 'every chunk at once from buffers', async (check) => {
+    const file = testFile(dir, 'DemoVideo-3mib.mp4', patternBytes('node-buffers', 3 * 1024 * 1024 + 777));
+    const client = await adminClient();
+    const token = await uploadToken.add(new kaltura.objects.UploadToken()).execute(client);
+    const opened = await uploadToken.upload(token.id, Buffer.alloc(0), false, false, 0).execute(client);
+    check('uploadToken.upload', 'a 0-byte first part opens the upload (PARTIAL_UPLOAD)',
+      opened.status === UploadTokenStatus.PARTIAL_UPLOAD, JSON.stringify(opened));
+    const entry = await media.add(videoEntry('from buffers')).execute(client);
+    const resource = new kaltura.objects.UploadedFileTokenResource();
+    resource.token = token.id;
+    await media.addContent(entry.id, resource).execute(client);
+    const answers = await new Promise((resolve, reject) => {
+      const uploads = [];
+      const stats = statSync(file.path);
+      const rs = createReadStream(file.path);
+      let resumeAt = 0;
+      rs.on('data', (data) => {
+        uploads.push(uploadToken.upload(token.id, data, true, rs.bytesRead === stats.size, resumeAt).execute(client));
+        resumeAt += data.length;
+      });
+      rs.once('close', () => resolve(Promise.all(uploads)));
+      rs.once('error', reject);
+    });
+    const last = answers.pop();
+    check('uploadToken.upload', `${answers.length} concurrent chunks answer PARTIAL_UPLOAD`,
+      answers.length > 10 && answers.every((t) => t.status === UploadTokenStatus.PARTIAL_UPLOAD),
+      JSON.stringify(answers.map((t) => t.status)));
+    check('uploadToken.upload', 'the final chunk answers CLOSED', last.status === UploadTokenStatus.CLOSED,
+      JSON.stringify(last));
+    const server = await tokenState(token.id);
+    check('uploadToken.upload', 'server: the chunks reassemble to the file\'s sha256',
+      server && server.sha256 === file.sha256 && server.size === file.size, JSON.stringify(server));
+  });
+}
 
 async function main() {
   await scenario('session.start', 'start and end sessions', async (check) => {
@@ -111,6 +241,13 @@ async function main() {
     await expectError(check, 'session.nosuchaction', 'an unknown action is ACTION_DOES_NOT_EXISTS',
       'ACTION_DOES_NOT_EXISTS', () => new kaltura.RequestBuilder('session', 'nosuchaction', {}).execute(client));
   });
+
+  const dir = mkdtempSync(join(tmpdir(), 'vidmock-compat-kaltura-node-'));
+  try {
+    await uploadScenarios(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 
   await scenario('multirequest', 'multirequest', async (check) => {
     const client = newClient();

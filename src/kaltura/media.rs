@@ -1,0 +1,514 @@
+//! Entries, minimal but real: the calls that consume an upload token (`media.add` +
+//! `media.addContent`, `media.addFromUploadedFile`, `baseEntry.addFromUploadedFile`), the
+//! reads and the delete around them, and `partner.get`, which `kaltura-uploader` calls between
+//! uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
+//!
+//! An entry exists here to close the token's life: a token consumed while complete is CLOSED at
+//! once; a token attached while incomplete is closed by the very upload that completes it.
+//! vidmock does not transcode, so an entry with content is READY at once.
+
+use super::dispatch::{Access, Action, Call, Session};
+use super::error::ApiError;
+use super::params::{Args, Object, Prop};
+use super::store::{
+    Attachment, EntryStatus, StoredEntry, Tenant, UploadTokenStatus, ENTRY_TYPE_DATA,
+    ENTRY_TYPE_DOCUMENT, ENTRY_TYPE_MEDIA_CLIP,
+};
+use super::uploadtoken::visible;
+use super::wire::{self, Out};
+
+/// `KalturaMediaType` values.
+const MEDIA_TYPES: &[i64] = &[1, 2, 5, 201, 202, 203, 204];
+/// `KalturaEntryType` values.
+const ENTRY_TYPES: &[i64] = &[-1, 1, 2, 5, 6, 7, 8, 10];
+/// Readonly properties of `KalturaBaseEntry` a client could send, in declared order.
+const READONLY_ENTRY_PROPERTIES: &[&str] = &[
+    "id",
+    "partnerId",
+    "status",
+    "createdAt",
+    "updatedAt",
+    "rootEntryId",
+];
+
+fn required(session: Option<Session>) -> Result<Session, ApiError> {
+    session.ok_or_else(|| ApiError::new("MISSING_KS", &[]))
+}
+
+fn entry_not_found(id: &str) -> ApiError {
+    ApiError::new("ENTRY_ID_NOT_FOUND", &[id])
+}
+
+/// The entry object a client sent (`entry`, `mediaEntry`), as read.
+struct EntryInput {
+    /// The API class the object is (`objectType`, or the parameter's declared class).
+    class: &'static str,
+    /// The first readonly property sent with a value.
+    readonly: Option<&'static str>,
+    name: Option<String>,
+    description: Option<String>,
+    tags: Option<String>,
+    reference_id: Option<String>,
+    partner_data: Option<String>,
+    user_id: Option<String>,
+    media_type: Option<i64>,
+    entry_type: Option<i64>,
+    conversion_profile_id: Option<i64>,
+    access_control_id: Option<i64>,
+}
+
+/// The class a declared `KalturaBaseEntry` parameter takes from its `objectType`.
+fn entry_class(object_type: Option<&str>, declared: &'static str) -> &'static str {
+    match object_type {
+        Some("KalturaMediaEntry") => "KalturaMediaEntry",
+        Some("KalturaDataEntry") if declared == "KalturaBaseEntry" => "KalturaDataEntry",
+        Some("KalturaDocumentEntry") if declared == "KalturaBaseEntry" => "KalturaDocumentEntry",
+        _ => declared,
+    }
+}
+
+impl EntryInput {
+    fn read(object: Option<Object<'_>>, declared: &'static str) -> Result<Self, ApiError> {
+        let mut input = EntryInput {
+            class: declared,
+            readonly: None,
+            name: None,
+            description: None,
+            tags: None,
+            reference_id: None,
+            partner_data: None,
+            user_id: None,
+            media_type: None,
+            entry_type: None,
+            conversion_profile_id: None,
+            access_control_id: None,
+        };
+        let Some(object) = object else {
+            return Ok(input);
+        };
+        input.class = entry_class(object.string("objectType")?.as_deref(), declared);
+        for name in READONLY_ENTRY_PROPERTIES {
+            if matches!(object.prop(name), Prop::Value(_)) {
+                input.readonly = Some(name);
+                break;
+            }
+        }
+        input.name = object.string("name")?;
+        input.description = object.string("description")?;
+        input.user_id = object.string("userId")?;
+        input.tags = object.string("tags")?;
+        input.partner_data = object.string("partnerData")?;
+        input.access_control_id = object.int("accessControlId");
+        input.reference_id = object.string("referenceId")?;
+        input.conversion_profile_id = object.int("conversionProfileId");
+        input.entry_type = object.int_enum("type", "KalturaEntryType", ENTRY_TYPES)?;
+        if input.class == "KalturaMediaEntry" {
+            input.media_type = object.int_enum("mediaType", "KalturaMediaType", MEDIA_TYPES)?;
+        }
+        Ok(input)
+    }
+
+    /// `validateForInsert`: readonly properties, then the media type a media entry needs.
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(name) = self.readonly {
+            return Err(ApiError::new(
+                "PROPERTY_VALIDATION_NOT_UPDATABLE",
+                &[&format!("{}::{name}", self.class)],
+            ));
+        }
+        if self.class == "KalturaMediaEntry" && self.media_type.is_none() {
+            return Err(ApiError::new(
+                "PROPERTY_VALIDATION_CANNOT_BE_NULL",
+                &["KalturaMediaEntry::mediaType"],
+            ));
+        }
+        Ok(())
+    }
+
+    /// A new entry of this input, owned by the session's user (or `userId`, for an admin).
+    fn create(self, call: &Call, session: &Session, status: EntryStatus) -> StoredEntry {
+        let now = call.shared.clock.now();
+        let entry_type = match self.class {
+            "KalturaMediaEntry" => ENTRY_TYPE_MEDIA_CLIP,
+            "KalturaDataEntry" => ENTRY_TYPE_DATA,
+            "KalturaDocumentEntry" => ENTRY_TYPE_DOCUMENT,
+            _ => self
+                .entry_type
+                .filter(|t| *t > 0)
+                .unwrap_or(ENTRY_TYPE_MEDIA_CLIP),
+        };
+        let owner = match self.user_id {
+            Some(user) if session.is_admin() && !user.is_empty() => user,
+            _ => session.user_id.clone(),
+        };
+        StoredEntry {
+            id: call.shared.ids.hex("0_", 8),
+            partner_id: session.partner_id,
+            user_id: owner,
+            creator_id: session.user_id.clone(),
+            class: self.class,
+            entry_type,
+            media_type: self.media_type,
+            name: self.name.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            tags: self.tags.unwrap_or_default(),
+            reference_id: self.reference_id,
+            partner_data: self.partner_data,
+            conversion_profile_id: self.conversion_profile_id,
+            access_control_id: self.access_control_id,
+            status,
+            created_at: now,
+            updated_at: now,
+            upload_token_id: None,
+        }
+    }
+}
+
+/// An entry `session` may read: same partner, not deleted.
+fn readable<'t>(tenant: Option<&'t Tenant>, id: &str) -> Option<&'t StoredEntry> {
+    tenant
+        .and_then(|t| t.entries.get(id))
+        .filter(|e| e.status != EntryStatus::Deleted)
+}
+
+/// `@validateUser entry entryId edit`: a USER session edits only its own entries.
+fn check_owner(entry: &StoredEntry, session: &Session) -> Result<(), ApiError> {
+    if session.is_admin() || entry.user_id == session.user_id {
+        Ok(())
+    } else {
+        Err(ApiError::new("PERMISSION_DENIED_TO_UPDATE_ENTRY", &[]))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// media.add, media.addContent
+// ---------------------------------------------------------------------------------------------
+
+/// `media.add(entry)`: a media entry without content (NO_CONTENT).
+pub(crate) struct MediaAdd {
+    entry: EntryInput,
+}
+
+impl Action for MediaAdd {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let object = args
+            .object("entry")?
+            .ok_or_else(|| ApiError::missing_parameter("entry"))?;
+        Ok(Self {
+            entry: EntryInput::read(Some(object), "KalturaMediaEntry")?,
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        self.entry.validate()?;
+        let entry = self.entry.create(call, &session, EntryStatus::NoContent);
+        let out = wire::entry(&entry);
+        let mut tenants = call.shared.kaltura.store.lock();
+        let tenant = tenants.entry(session.partner_id).or_default();
+        tenant.entries.insert(entry.id.clone(), entry);
+        Ok(out)
+    }
+}
+
+/// The `resource` of `media.addContent`.
+enum Resource {
+    /// `KalturaUploadedFileTokenResource` with its `token` (None when null).
+    Token(Option<String>),
+    /// Any other resource class.
+    Other(String),
+}
+
+/// `media.addContent(entryId, resource = null)`.
+pub(crate) struct MediaAddContent {
+    entry_id: String,
+    resource: Option<Resource>,
+}
+
+impl Action for MediaAddContent {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let entry_id = args.required_string("entryId")?;
+        let resource = match args.object("resource")? {
+            None => None,
+            Some(object) => {
+                let class = object.string("objectType")?;
+                match class.as_deref() {
+                    None | Some("KalturaUploadedFileTokenResource") => {
+                        Some(Resource::Token(object.string("token")?))
+                    }
+                    Some(other) => Some(Resource::Other(other.to_owned())),
+                }
+            }
+        };
+        Ok(Self { entry_id, resource })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        let now = call.shared.clock.now();
+        let mut tenants = call.shared.kaltura.store.lock();
+        let tenant = tenants.entry(session.partner_id).or_default();
+        let entry = readable(Some(tenant), &self.entry_id)
+            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
+            .ok_or_else(|| entry_not_found(&self.entry_id))?;
+        check_owner(entry, &session)?;
+        if entry.status != EntryStatus::NoContent {
+            return Err(ApiError::new("ENTRY_ALREADY_WITH_CONTENT", &[]));
+        }
+        match self.resource {
+            None => {}
+            Some(Resource::Other(class)) => {
+                return Err(ApiError::new("RESOURCE_TYPE_NOT_SUPPORTED", &[&class]));
+            }
+            Some(Resource::Token(None)) => {
+                return Err(ApiError::new(
+                    "PROPERTY_VALIDATION_CANNOT_BE_NULL",
+                    &["KalturaUploadedFileTokenResource::token"],
+                ));
+            }
+            Some(Resource::Token(Some(token_id))) => {
+                let token = tenant
+                    .tokens
+                    .get_mut(&token_id)
+                    .filter(|t| visible(t, &session))
+                    .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
+                match token.status {
+                    UploadTokenStatus::Pending | UploadTokenStatus::PartialUpload => {
+                        token.attached = Some(Attachment {
+                            object_type: "entry".into(),
+                            object_id: self.entry_id.clone(),
+                        });
+                        token.updated_at = now;
+                        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
+                            entry.status = EntryStatus::Import;
+                            entry.upload_token_id = Some(token_id);
+                            entry.updated_at = now;
+                        }
+                    }
+                    UploadTokenStatus::FullUpload => {
+                        token.attached = Some(Attachment {
+                            object_type: "entry".into(),
+                            object_id: self.entry_id.clone(),
+                        });
+                        tenant.consume_if_attached(&token_id, now);
+                    }
+                    _ => {
+                        return Err(ApiError::new(
+                            "UPLOAD_TOKEN_INVALID_STATUS_FOR_ADD_ENTRY",
+                            &[],
+                        ))
+                    }
+                }
+            }
+        }
+        tenant
+            .entries
+            .get(&self.entry_id)
+            .map(wire::entry)
+            .ok_or_else(|| entry_not_found(&self.entry_id))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// addFromUploadedFile
+// ---------------------------------------------------------------------------------------------
+
+/// Creates an entry from a complete token and closes the token.
+fn add_from_token(
+    call: &Call,
+    session: &Session,
+    input: EntryInput,
+    token_id: &str,
+) -> Result<Out, ApiError> {
+    let now = call.shared.clock.now();
+    let mut tenants = call.shared.kaltura.store.lock();
+    let tenant = tenants.entry(session.partner_id).or_default();
+    let token = tenant
+        .tokens
+        .get(token_id)
+        .filter(|t| visible(t, session))
+        .ok_or_else(|| ApiError::new("UPLOADED_FILE_NOT_FOUND_BY_TOKEN", &[]))?;
+    if token.status != UploadTokenStatus::FullUpload {
+        return Err(ApiError::new(
+            "UPLOAD_TOKEN_INVALID_STATUS_FOR_ADD_ENTRY",
+            &[],
+        ));
+    }
+    input.validate()?;
+    let mut entry = input.create(call, session, EntryStatus::Import);
+    let entry_id = entry.id.clone();
+    entry.upload_token_id = Some(token_id.to_owned());
+    tenant.entries.insert(entry_id.clone(), entry);
+    if let Some(token) = tenant.tokens.get_mut(token_id) {
+        token.attached = Some(Attachment {
+            object_type: "entry".into(),
+            object_id: entry_id.clone(),
+        });
+    }
+    tenant.consume_if_attached(token_id, now);
+    tenant
+        .entries
+        .get(&entry_id)
+        .map(wire::entry)
+        .ok_or_else(|| entry_not_found(&entry_id))
+}
+
+/// `media.addFromUploadedFile(mediaEntry, uploadTokenId)`.
+pub(crate) struct MediaAddFromUploadedFile {
+    entry: EntryInput,
+    token_id: String,
+}
+
+impl Action for MediaAddFromUploadedFile {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let object = args
+            .object("mediaEntry")?
+            .ok_or_else(|| ApiError::missing_parameter("mediaEntry"))?;
+        Ok(Self {
+            entry: EntryInput::read(Some(object), "KalturaMediaEntry")?,
+            token_id: args.required_string("uploadTokenId")?,
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        add_from_token(call, &session, self.entry, &self.token_id)
+    }
+}
+
+/// `baseEntry.addFromUploadedFile(entry, uploadTokenId, type = -1)`.
+pub(crate) struct BaseEntryAddFromUploadedFile {
+    entry: EntryInput,
+    token_id: String,
+}
+
+impl Action for BaseEntryAddFromUploadedFile {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let object = args
+            .object("entry")?
+            .ok_or_else(|| ApiError::missing_parameter("entry"))?;
+        let mut entry = EntryInput::read(Some(object), "KalturaBaseEntry")?;
+        let token_id = args.required_string("uploadTokenId")?;
+        let entry_type = args.int_enum("type", "KalturaEntryType", ENTRY_TYPES, -1)?;
+        let entry_type = if entry_type == -1 {
+            entry.entry_type.filter(|t| *t > 0)
+        } else {
+            Some(entry_type)
+        };
+        if entry.class == "KalturaBaseEntry" {
+            entry.class = match entry_type {
+                Some(ENTRY_TYPE_DATA) => "KalturaDataEntry",
+                Some(ENTRY_TYPE_DOCUMENT) => "KalturaDocumentEntry",
+                Some(ENTRY_TYPE_MEDIA_CLIP) | None => "KalturaMediaEntry",
+                Some(_) => "KalturaBaseEntry",
+            };
+        }
+        if entry.class == "KalturaMediaEntry" && entry.media_type.is_none() {
+            // The server guesses the media type from the file; vidmock calls it a video.
+            entry.media_type = Some(1);
+        }
+        entry.entry_type = entry_type;
+        Ok(Self { entry, token_id })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        add_from_token(call, &session, self.entry, &self.token_id)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// get, delete
+// ---------------------------------------------------------------------------------------------
+
+/// `media.get(entryId, version = -1)` and `baseEntry.get(entryId, version = -1)`.
+pub(crate) struct EntryGet<const MEDIA_ONLY: bool> {
+    entry_id: String,
+}
+
+impl<const MEDIA_ONLY: bool> Action for EntryGet<MEDIA_ONLY> {
+    const ACCESS: Access = Access::AnySession;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let entry_id = args.required_string("entryId")?;
+        args.int("version", -1);
+        Ok(Self { entry_id })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        let tenants = call.shared.kaltura.store.lock();
+        readable(tenants.get(&session.partner_id), &self.entry_id)
+            .filter(|e| !MEDIA_ONLY || e.class == "KalturaMediaEntry")
+            .map(wire::entry)
+            .ok_or_else(|| entry_not_found(&self.entry_id))
+    }
+}
+
+/// `media.delete(entryId)`: the entry becomes DELETED (invisible); the result is void.
+pub(crate) struct MediaDelete {
+    entry_id: String,
+}
+
+impl Action for MediaDelete {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        Ok(Self {
+            entry_id: args.required_string("entryId")?,
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        let now = call.shared.clock.now();
+        let mut tenants = call.shared.kaltura.store.lock();
+        let tenant = tenants.entry(session.partner_id).or_default();
+        let entry = readable(Some(tenant), &self.entry_id)
+            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
+            .ok_or_else(|| entry_not_found(&self.entry_id))?;
+        check_owner(entry, &session)?;
+        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
+            entry.status = EntryStatus::Deleted;
+            entry.updated_at = now;
+        }
+        Ok(Out::Null)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// partner.get
+// ---------------------------------------------------------------------------------------------
+
+/// `partner.get(id = null)`: the session's own partner.
+pub(crate) struct PartnerGet {
+    id: Option<i64>,
+}
+
+impl Action for PartnerGet {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: args.optional_int("id"),
+        })
+    }
+
+    async fn run(self, _call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        match self.id {
+            Some(id) if id != session.partner_id => {
+                Err(ApiError::new("INVALID_PARTNER_ID", &[&id.to_string()]))
+            }
+            _ => Ok(wire::partner(session.partner_id)),
+        }
+    }
+}
