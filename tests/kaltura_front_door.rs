@@ -508,3 +508,25 @@ async fn garbage_bodies_are_answered_with_kaltura_errors_never_a_500() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_missing_parameter_beats_a_missing_ks() {
+    // The dispatcher reads parameters before it checks the session (spec §1.7).
+    let server = vidmock::MockServer::start().await;
+    let url = format!(
+        "{}/api_v3/service/uploadtoken/action/get?format=1",
+        server.uri()
+    );
+
+    let neither: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let no_ks: serde_json::Value = reqwest::get(format!("{url}&uploadTokenId=0_x"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(neither["code"], "MISSING_MANDATORY_PARAMETER");
+    assert_eq!(neither["args"]["PARAM_NAME"], "uploadTokenId");
+    assert_eq!(no_ks["code"], "MISSING_KS");
+}

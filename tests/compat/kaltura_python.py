@@ -326,6 +326,21 @@ def multirequest(check):
                      lambda: c.session.end(), "LOGOUT")
 
 
+def scripted_error(check):
+    admin("POST", "/__vidmock/faults", {
+        "name": "scripted kaltura error",
+        "match": {"operation": "uploadtoken.add"},
+        "action": {"type": "kalturaError", "code": "UPLOAD_TOKEN_NOT_FOUND"},
+        "times": 1,
+    })
+    c = admin_client()
+    expect_error(check, "uploadToken.add", "a scripted error raises KalturaException with its code",
+                 "UPLOAD_TOKEN_NOT_FOUND", lambda: c.uploadToken.add(KalturaUploadToken()))
+    token = c.uploadToken.add(KalturaUploadToken())
+    check("uploadToken.add", "the next call is answered normally (times: 1)",
+          isinstance(token.id, str) and token.id.startswith("0_"), repr(token.id))
+
+
 def main():
     if not BASE_URL:
         print("VIDMOCK_URL is not set", file=sys.stderr)
@@ -335,6 +350,7 @@ def main():
     scenario("session.end", "KS minted offline", offline_sessions)
     scenario("session.nosuchaction", "unknown action", unknown_action)
     scenario("multirequest", "multirequest", multirequest)
+    scenario("uploadToken.add", "a scripted fault", scripted_error)
     with tempfile.TemporaryDirectory(prefix="vidmock-compat-kaltura-py-") as directory:
         scenario("uploadToken.upload", "single-shot upload", single_shot_upload(directory))
         scenario("uploadToken.upload", "chunked resumable upload", chunked_upload(directory))
