@@ -687,3 +687,33 @@ async fn the_hls_manifest_answers_202_while_encoding_then_a_playlist() {
     assert_eq!(ready.status, 200);
     assert!(ready.text.starts_with("#EXTM3U"));
 }
+
+#[tokio::test]
+async fn a_refused_first_chunk_leaves_the_video_free_to_use_any_scheme() {
+    let server = MockServer::start().await;
+    let token = server.apivideo().create_token(None);
+    let video = server.apivideo().create_video("fresh");
+    let form = |data: Vec<u8>| {
+        Form::new()
+            .text("videoId", video.id.clone())
+            .part("file", Part::bytes(data).file_name("f"))
+    };
+
+    let refused = upload(&server, &token.token, form(vec![1; 10]), Some("part 1/2")).await;
+    let whole = upload(&server, &token.token, form(vec![2; 10]), None).await;
+
+    assert_eq!(
+        slug(&refused),
+        "video-content-range-by-part-uploaded-file-too-small"
+    );
+    assert_eq!(whole.status, 201, "{}", whole.text);
+    assert_eq!(
+        server
+            .apivideo()
+            .video(&video.id)
+            .unwrap()
+            .content()
+            .unwrap(),
+        vec![2; 10]
+    );
+}

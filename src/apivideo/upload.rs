@@ -254,6 +254,24 @@ pub(crate) fn accept(
     max_file: u64,
     now: OffsetDateTime,
 ) -> Result<(u64, u64, Option<u64>), Problem> {
+    let fresh = source.scheme == Scheme::Fresh;
+    let fitted = fit(source, range, header, piece, retention, max_file, now);
+    if fitted.is_err() && fresh {
+        // A refused first chunk starts nothing: the next one may use any scheme.
+        source.scheme = Scheme::Fresh;
+    }
+    fitted
+}
+
+fn fit(
+    source: &mut Source,
+    range: Option<ContentRange>,
+    header: Option<&str>,
+    piece: Piece,
+    retention: Retention,
+    max_file: u64,
+    now: OffsetDateTime,
+) -> Result<(u64, u64, Option<u64>), Problem> {
     if source.completed_at.is_some() {
         return Err(problem(
             "video-source-already-uploaded",
@@ -274,24 +292,18 @@ pub(crate) fn accept(
             (Keying::Offset, 0, 0, Some(size))
         }
         Some(ContentRange::Part { part, total }) => {
+            if source.scheme == Scheme::Fresh {
+                source.scheme = Scheme::Parts {
+                    total: None,
+                    received: Default::default(),
+                };
+            }
             let (known, received) = match &mut source.scheme {
+                Scheme::Parts { total, received } => (total, received),
                 Scheme::Bytes { .. } => {
                     return Err(range_problem("video-content-range-started-with-bytes"))
                 }
-                scheme @ Scheme::Fresh => {
-                    *scheme = Scheme::Parts {
-                        total: None,
-                        received: Default::default(),
-                    };
-                    match scheme {
-                        Scheme::Parts { total, received } => (total, received),
-                        _ => unreachable!("just set"),
-                    }
-                }
-                Scheme::Parts { total, received } => (total, received),
-                Scheme::Whole => {
-                    return Err(range_problem("video-content-range-already-initiated"))
-                }
+                _ => return Err(range_problem("video-content-range-already-initiated")),
             };
             let fail = |slug: &str| Err(range_problem(slug));
             if part == 0 {
@@ -364,24 +376,18 @@ pub(crate) fn accept(
             )
         }
         Some(ContentRange::Bytes { from, to, total }) => {
+            if source.scheme == Scheme::Fresh {
+                source.scheme = Scheme::Bytes {
+                    total: None,
+                    ranges: Default::default(),
+                };
+            }
             let (known, ranges) = match &mut source.scheme {
+                Scheme::Bytes { total, ranges } => (total, ranges),
                 Scheme::Parts { .. } => {
                     return Err(range_problem("video-content-range-started-with-part"))
                 }
-                scheme @ Scheme::Fresh => {
-                    *scheme = Scheme::Bytes {
-                        total: None,
-                        ranges: Default::default(),
-                    };
-                    match scheme {
-                        Scheme::Bytes { total, ranges } => (total, ranges),
-                        _ => unreachable!("just set"),
-                    }
-                }
-                Scheme::Bytes { total, ranges } => (total, ranges),
-                Scheme::Whole => {
-                    return Err(range_problem("video-content-range-already-initiated"))
-                }
+                _ => return Err(range_problem("video-content-range-already-initiated")),
             };
             let fail = |slug: &str| Err(range_problem(slug));
             if from > to {

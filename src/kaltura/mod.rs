@@ -293,15 +293,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     if request.method() == Method::OPTIONS {
         return handled(wire::respond_to_options(), None);
     }
-    let (parts, body) = request.into_parts();
-    let path = collapse_slashes(parts.uri.path());
-    let params = params::read(&parts, body, &path).await;
-    let callback = parts.uri.query().and_then(|query| {
-        url::form_urlencoded::parse(query.as_bytes())
-            .filter(|(k, _)| k == "callback")
-            .map(|(_, v)| v.into_owned())
-            .last()
-    });
+    let (params, callback) = read_call(request).await;
     let (service, action) = dispatch::names(&params);
     let operation = if service == "multirequest" {
         Some(service.clone())
@@ -621,10 +613,8 @@ impl<'a> Kaltura<'a> {
     }
 }
 
-/// A scripted Kaltura error, answered in the format the request asked for (HTTP 200, as the
-/// real API answers errors).
-pub(crate) async fn error_response(request: Request, error: ApiError) -> Response {
-    let started = Instant::now();
+/// A request's parameter map (every source merged) and its JSONP callback, if any.
+async fn read_call(request: Request) -> (params::Map, Option<String>) {
     let (parts, body) = request.into_parts();
     let path = collapse_slashes(parts.uri.path());
     let params = params::read(&parts, body, &path).await;
@@ -634,6 +624,14 @@ pub(crate) async fn error_response(request: Request, error: ApiError) -> Respons
             .map(|(_, v)| v.into_owned())
             .last()
     });
+    (params, callback)
+}
+
+/// A scripted Kaltura error, answered in the format the request asked for (HTTP 200, as the
+/// real API answers errors).
+pub(crate) async fn error_response(request: Request, error: ApiError) -> Response {
+    let started = Instant::now();
+    let (params, callback) = read_call(request).await;
     let format = match Format::select(&params, callback) {
         Ok(format) => format,
         Err(reason) => return wire::respond_without_format(reason),
