@@ -47,7 +47,6 @@ impl Ids {
     }
 
     /// `prefix` + `len` lower-case hex characters (Kaltura ids, opaque secrets).
-    #[allow(dead_code)]
     pub(crate) fn hex(&self, prefix: &str, len: usize) -> String {
         self.make(prefix, len, HEX)
     }
