@@ -1,6 +1,8 @@
 //! Real browser uploaders in headless Chromium against the `vidmock` binary over HTTPS (see
-//! tests/browser/run.sh): `@api.video/video-uploader` sends a 12 MiB file in 5 MiB chunks, and
-//! the test checks the video's sha256 through the admin API and in the dashboard's DOM.
+//! tests/browser/run.sh): `@api.video/video-uploader` sends a 12 MiB file in 5 MiB chunks, and a
+//! page sends a 12 MiB file in 2 MiB chunks the way Kaltura's browser client's parallel upload
+//! adapter does (chunk 0 alone, then the rest together); the test checks each upload's sha256
+//! through the admin API and in the dashboard's DOM.
 //!
 //! Without Debian's Chromium at /usr/bin/chromium the run is skipped (loudly) and passes,
 //! unless `VIDMOCK_REQUIRE_BROWSER=1`, as in CI, where it fails.

@@ -67,6 +67,14 @@ export class Vidmock {
     return answer.json();
   }
 
+  // The first partner the mock printed (`kaltura partner: ID admin secret: SECRET`).
+  kalturaPartner() {
+    return {
+      partnerId: Number(env("VIDMOCK_KALTURA_PARTNER")),
+      adminSecret: env("VIDMOCK_KALTURA_ADMIN_SECRET"),
+    };
+  }
+
   dashboardUrl() {
     const query = this.adminToken ? `?token=${encodeURIComponent(this.adminToken)}` : "";
     return `${this.url}/__vidmock/${query}`;

@@ -7,11 +7,7 @@ import { dirname } from "node:path";
 import { Checks, Vidmock, env, launchBrowser, startPageServer } from "./harness.mjs";
 
 // One module per page under pages/, each exporting `name` and `run(context)`.
-// Kaltura's chunked browser upload comes next: pages/kaltura.html sending uploadToken.add,
-// then uploadToken.upload chunks with resume/resumeAt/finalChunk the way Kaltura's browser
-// client does, checked in kaltura.mjs against the `kaltura` part of GET /__vidmock/state and
-// the dashboard. Add "./kaltura.mjs" here when it exists.
-const CASES = ["./apivideo.mjs"];
+const CASES = ["./apivideo.mjs", "./kaltura.mjs"];
 
 const only = (process.env.VIDMOCK_BROWSER_CASES ?? "")
   .split(",")

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Drives real browser uploaders in headless Chromium against a vidmock binary over HTTPS.
+# Drives real browser uploaders in headless Chromium against a vidmock binary over HTTPS:
+# api.video's uploader and Kaltura's browser client's parallel chunked upload.
 #
 #   bash tests/browser/run.sh target/debug/vidmock
 #
 # Installs playwright-core and @api.video/video-uploader from package-lock.json (npm ci, skipped
 # while the lock file and Node are unchanged), starts `BINARY --port 0 --tls --admin-token …`,
 # reads its first stdout line (`vidmock listening on https://HOST:PORT`) and the credentials
-# after it, runs run.mjs, stops the binary and ends with the line `N passed, M failed`.
+# after it (api.video key, Kaltura partner and admin secret, certificate), runs run.mjs, stops
+# the binary and ends with the line `N passed, M failed`.
 #
 # Chromium is Debian's (/usr/bin/chromium, or $VIDMOCK_CHROMIUM); no browser is downloaded.
 # Without it the run is skipped, loudly, and passes, unless VIDMOCK_REQUIRE_BROWSER=1 (as in
@@ -143,6 +145,14 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [ -n "$API_KEY" ] || fail "vidmock printed no 'apivideo api key:' line"
+# `kaltura partner: ID admin secret: SECRET[ user secret: …]`, the first partner printed.
+KALTURA_LINE=$(grep -m 1 '^kaltura partner: ' "$STDOUT_LOG")
+if [[ "$KALTURA_LINE" =~ ^kaltura\ partner:\ ([0-9]+)\ admin\ secret:\ ([^[:space:]]+) ]]; then
+  export VIDMOCK_KALTURA_PARTNER=${BASH_REMATCH[1]}
+  export VIDMOCK_KALTURA_ADMIN_SECRET=${BASH_REMATCH[2]}
+else
+  fail "vidmock printed no 'kaltura partner: ID admin secret: SECRET' line ('$KALTURA_LINE')"
+fi
 [ -f "$CERTIFICATE" ] || fail "vidmock printed no readable 'tls certificate:' line ('$CERTIFICATE')"
 export VIDMOCK_APIVIDEO_KEY=$API_KEY
 export VIDMOCK_ADMIN_TOKEN=$ADMIN_TOKEN
