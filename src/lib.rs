@@ -52,6 +52,7 @@ mod expect;
 mod faults;
 mod ids;
 mod journal;
+mod persist;
 mod server;
 mod storage;
 
@@ -64,5 +65,6 @@ pub use clock::Clock;
 pub use expect::{ExpectationBuilder, Times};
 pub use faults::{Fault, FaultBuilder, FaultGuard};
 pub use journal::{RecordedRequest, Vendor};
+pub use persist::LoadError;
 pub use server::{MockServer, MockServerBuilder};
 pub use storage::Retention;

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     /// Kaltura partners and sessions.
     #[cfg(feature = "kaltura")]
     pub kaltura: crate::kaltura::Backend,
+    /// With a state file: saves the state; every change is on disk before it is answered.
+    pub persister: Option<Arc<crate::persist::Persister>>,
 }
 
 impl Shared {
@@ -106,6 +108,10 @@ pub struct MockServerBuilder {
     apivideo: crate::apivideo::Config,
     #[cfg(feature = "kaltura")]
     kaltura: crate::kaltura::Config,
+    /// The state file, and what it held when the builder read it (`None`: no file yet).
+    state_file: Option<(std::path::PathBuf, Option<crate::persist::Loaded>)>,
+    /// Tenants and objects to load at start when there is no state to restore.
+    seed_data: Option<crate::persist::Seed>,
 }
 
 impl Default for MockServerBuilder {
@@ -128,6 +134,8 @@ impl Default for MockServerBuilder {
             apivideo: crate::apivideo::Config::default(),
             #[cfg(feature = "kaltura")]
             kaltura: crate::kaltura::Config::default(),
+            state_file: None,
+            seed_data: None,
         }
     }
 }
@@ -487,6 +495,107 @@ impl MockServerBuilder {
         self
     }
 
+    /// Loads tenants, upload tokens, videos, partners and entries from a seed document (the
+    /// JSON format of the README's "Seed file" section) when the server starts. A seed is
+    /// ignored when a [`MockServerBuilder::state_file`] has state to restore: the state
+    /// continues where the seed began. The document is read and checked here.
+    ///
+    /// # Errors
+    ///
+    /// When the document is not valid JSON, has an unknown field, or names an id twice.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .seed_json(r#"{
+    ///         "apivideo": {"projects": [{"apiKey": "team-a",
+    ///             "uploadTokens": [{"token": "to1234567890abcdefghijkl", "ttl": 3600}],
+    ///             "videos": [{"title": "Launch", "tags": ["demo"]}]}]},
+    ///         "kaltura": {"partners": [{"id": 202, "adminSecret": "s3cret",
+    ///             "uploadTokens": [{"fileName": "talk.mp4", "fileSize": 1048576}],
+    ///             "entries": [{"name": "Keynote"}]}]}
+    ///     }"#)
+    ///     .unwrap()
+    ///     .start()
+    ///     .await;
+    /// let team = server.apivideo().project("team-a").unwrap();
+    /// assert!(team.token("to1234567890abcdefghijkl").is_some());
+    /// assert_eq!(team.videos()[0].title, "Launch");
+    /// assert_eq!(server.kaltura().for_partner(202).unwrap().entries()[0].name, "Keynote");
+    /// # }
+    /// ```
+    pub fn seed_json(mut self, json: &str) -> Result<Self, crate::LoadError> {
+        self.seed_data = Some(crate::persist::parse_seed(json, "seed")?);
+        Ok(self)
+    }
+
+    /// Like [`MockServerBuilder::seed_json`], reading the document from `path` (used exactly as
+    /// given).
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read, or its content is not a valid seed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let path = std::env::temp_dir().join(format!("vidmock-doc-seed-{}.json", std::process::id()));
+    /// std::fs::write(&path, r#"{"apivideo": {"projects": [{"apiKey": "k"}]}}"#).unwrap();
+    /// let server = vidmock::MockServer::builder().seed_file(&path).unwrap().start().await;
+    /// assert!(server.apivideo().api_keys().contains(&"k".to_string()));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # }
+    /// ```
+    pub fn seed_file(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::LoadError> {
+        self.seed_data = Some(crate::persist::read_seed(path.as_ref())?);
+        Ok(self)
+    }
+
+    /// Keeps the state in `path` (used exactly as given): restored at start when the file
+    /// exists, and saved atomically (a temporary file in the same directory, fsync, rename)
+    /// before any request that changed it is answered, every 200 ms for changes made through
+    /// the Rust API, and at shutdown. A process killed at any moment leaves a file that loads.
+    /// With [`crate::Retention::Memory`], completed uploads' bytes are kept in `PATH.d/<sha256>`.
+    /// The file is read and checked here.
+    ///
+    /// # Errors
+    ///
+    /// When the file exists but cannot be read or is not a vidmock state file.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let path = std::env::temp_dir().join(format!("vidmock-doc-state-{}.json", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = vidmock::MockServer::builder().state_file(&path).unwrap().start().await;
+    /// let token = first.apivideo().create_token(None);
+    /// first.shutdown().await;
+    ///
+    /// let second = vidmock::MockServer::builder().state_file(&path).unwrap().start().await;
+    /// assert_eq!(second.apivideo().token(&token.token), Some(token));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # }
+    /// ```
+    pub fn state_file(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::LoadError> {
+        let path = path.as_ref().to_path_buf();
+        let loaded = crate::persist::load(&path)?;
+        self.state_file = Some((path, loaded));
+        Ok(self)
+    }
+
     /// Binds and starts serving on the current tokio runtime.
     ///
     /// # Panics
@@ -546,9 +655,42 @@ impl MockServerBuilder {
             apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
             #[cfg(feature = "kaltura")]
             kaltura: crate::kaltura::Backend::new(self.kaltura, self.retention),
+            persister: self
+                .state_file
+                .as_ref()
+                .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
         });
+        let restored = match self.state_file {
+            Some((path, Some(loaded))) => {
+                restore(&shared, &path, loaded);
+                true
+            }
+            _ => false,
+        };
+        if let (Some(seed), false) = (&self.seed_data, restored) {
+            let now = shared.clock.now();
+            #[cfg(feature = "apivideo")]
+            if let Some(apivideo) = &seed.apivideo {
+                shared.apivideo.apply_seed(apivideo, &shared.ids, now);
+            }
+            #[cfg(feature = "kaltura")]
+            if let Some(kaltura) = &seed.kaltura {
+                shared.kaltura.apply_seed(kaltura, &shared.ids, now);
+            }
+            let _ = now;
+        }
         let listener = Arc::new(listener);
         let shutdown = CancellationToken::new();
+        if let Some(persister) = &shared.persister {
+            // The first save makes the file exist (with the seed, if any) before any request.
+            persister.save(&shared).await?;
+            tokio::spawn(crate::persist::background(
+                shared.clone(),
+                persister.clone(),
+                SAVE_INTERVAL,
+                shutdown.clone(),
+            ));
+        }
         let tracker = TaskTracker::new();
         let accept = tokio::spawn(conn::accept_loop(
             listener.clone(),
@@ -945,6 +1087,11 @@ impl MockServer {
         }
         self.tracker.close();
         self.tracker.wait().await;
+        if let Some(persister) = &self.shared.persister {
+            if let Err(error) = persister.save(&self.shared).await {
+                tracing::warn!(%error, "cannot save the state at shutdown");
+            }
+        }
     }
 
     /// Synchronous part of every shutdown: no new connection can be made once this returns.
@@ -962,6 +1109,9 @@ impl Drop for MockServer {
     fn drop(&mut self) {
         self.stop_accepting();
         self.tracker.close();
+        if let Some(persister) = &self.shared.persister {
+            persister.save_blocking(&self.shared);
+        }
         // Checked synchronously (no async lock, no runtime needed); never a second panic
         // while a test is already unwinding.
         if !std::thread::panicking() {
@@ -981,7 +1131,54 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .nest("/__vidmock", crate::admin::router(shared.clone()))
         .route("/__vidmock/", crate::admin::dashboard_route(shared.clone()))
         .merge(vendors)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            persist_after,
+        ))
         .layer(axum::middleware::from_fn_with_state(shared, cors_layer))
+}
+
+/// How often changes made through the Rust API (not over HTTP) are saved to the state file.
+const SAVE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Applies a state file read by the builder.
+fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist::Loaded) {
+    let dir = crate::persist::blob_dir(path);
+    let blob = |sha256: &str, size: u64| crate::persist::read_blob(&dir, sha256, size);
+    #[cfg(feature = "apivideo")]
+    if let Some(snapshot) = loaded.apivideo {
+        shared.apivideo.restore(snapshot, &blob);
+    }
+    #[cfg(feature = "kaltura")]
+    if let Some(snapshot) = loaded.kaltura {
+        shared.kaltura.restore(snapshot, &blob);
+    }
+    let _ = &blob;
+    let offset = shared.clock.offset();
+    if loaded.clock_offset > offset {
+        shared.clock.advance(loaded.clock_offset - offset);
+    }
+}
+
+/// With a state file, a request is answered only once its changes are saved: a client that
+/// saw a token or a completed upload acknowledged never loses it, whenever the process dies.
+/// A request that changed nothing costs one snapshot, compared with the last one written.
+async fn persist_after(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(persister) = &shared.persister {
+        if let Err(error) = persister.save(&shared).await {
+            tracing::warn!(%error, "cannot save the state");
+            return axum::response::IntoResponse::into_response((
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("vidmock: cannot save the state file: {error}"),
+            ));
+        }
+    }
+    response
 }
 
 /// CORS for everything but Kaltura, whose module answers preflights and sets its CORS headers

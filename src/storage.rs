@@ -152,6 +152,48 @@ impl Assembly {
         })
     }
 
+    /// A completed file brought back from a state file: `size` bytes consumed, with `content`
+    /// kept when the retention keeps bytes (then its hash is the one the file was saved under).
+    /// The next piece would have key `next` (a part number past the last, or `size`).
+    pub(crate) fn restored(
+        keying: Keying,
+        retention: Retention,
+        next: u64,
+        size: u64,
+        content: Option<Bytes>,
+    ) -> Arc<Self> {
+        let mut hasher = Sha256::new();
+        let mut kept = Vec::new();
+        // Without its bytes, a restored file reports no content rather than an empty one.
+        let retention = if content.is_some() {
+            retention
+        } else {
+            Retention::DigestOnly
+        };
+        if let Some(content) = content.filter(|_| retention == Retention::Memory) {
+            hasher.update(&content);
+            kept.push(content);
+        }
+        Arc::new(Self {
+            inner: Mutex::new(Inner {
+                keying,
+                retention,
+                next,
+                pending: BTreeMap::new(),
+                hasher: Some(hasher),
+                consumed: size,
+                kept,
+                received: match keying {
+                    Keying::Ordinal => next,
+                    Keying::Offset => size,
+                },
+                ahead: BTreeMap::new(),
+            }),
+            progress: Notify::new(),
+            grown: Notify::new(),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Each critical section below leaves `Inner` consistent before it can panic.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())

@@ -7,6 +7,7 @@
 
 mod auth;
 mod paging;
+pub(crate) mod persist;
 mod problem;
 mod ratelimit;
 mod routes;

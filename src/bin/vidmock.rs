@@ -71,14 +71,6 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let unsupported = [
-        (args.seed_file.is_some(), "--seed-file"),
-        (args.state_file.is_some(), "--state-file"),
-    ];
-    if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
-        eprintln!("vidmock: {flag} is not supported by this version yet");
-        return ExitCode::from(2);
-    }
     let mut partners = Vec::new();
     for spec in &args.kaltura_partners {
         match parse_partner(spec) {
@@ -148,6 +140,25 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     if args.tls {
         builder = builder.tls();
     }
+    // A seed or state file that cannot be used stops the start with exit code 2, as a bad flag.
+    if let Some(path) = &args.seed_file {
+        builder = match builder.seed_file(path) {
+            Ok(builder) => builder,
+            Err(error) => {
+                eprintln!("vidmock: --seed-file: {error}");
+                return ExitCode::from(2);
+            }
+        };
+    }
+    if let Some(path) = &args.state_file {
+        builder = match builder.state_file(path) {
+            Ok(builder) => builder,
+            Err(error) => {
+                eprintln!("vidmock: --state-file: {error}");
+                return ExitCode::from(2);
+            }
+        };
+    }
     for key in &args.apivideo_keys {
         builder = builder.apivideo_key(key.clone());
     }
@@ -161,7 +172,7 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
         Ok(server) => server,
         Err(error) => {
             eprintln!(
-                "vidmock: cannot listen on {}: {error}",
+                "vidmock: cannot start on {}: {error}",
                 SocketAddr::new(args.host, args.port)
             );
             return ExitCode::FAILURE;

@@ -24,6 +24,7 @@ mod media;
 mod multipart;
 mod multirequest;
 mod params;
+pub(crate) mod persist;
 mod session;
 mod store;
 mod uploadtoken;

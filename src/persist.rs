@@ -1,0 +1,387 @@
+//! The state file and the seed file: loading at start, atomic saves while serving.
+//!
+//! This module knows no vendor. Each vendor module owns its own persistence format
+//! (`apivideo::persist`, `kaltura::persist`); here they are put side by side in one JSON
+//! document with the clock's offset, written atomically, and read back.
+//!
+//! Durability rule: a request that changed the state is answered only once the state file
+//! that holds the change has been renamed into place (see `persist_after`, in `server.rs`).
+//! A save writes a temporary file in the same directory, fsyncs it, renames it over the state
+//! file and fsyncs the directory, so a process killed at any instant leaves either the old
+//! file or the new one, each complete. Saves are serialised by an async mutex (never held by
+//! synchronous code, and no `std::sync` lock is held across its `.await`s); a save whose
+//! snapshot equals the last one written writes nothing, so reads cost one serialisation.
+//!
+//! Uploaded bytes, when the server keeps them ([`crate::Retention::Memory`]), go to
+//! `FILE.d/<sha256>` beside the state file, each written (atomically too) before the first
+//! state file that names it.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::server::Shared;
+use crate::storage::Assembly;
+
+/// The `format` field of every state file.
+const FORMAT: &str = "vidmock-state";
+/// The version of the state file's layout.
+const VERSION: u32 = 1;
+
+/// A seed or state file that cannot be used: which file, and why.
+///
+/// # Example
+///
+/// ```
+/// let error = vidmock::MockServer::builder().seed_json("{").unwrap_err();
+/// assert!(error.to_string().starts_with("seed: "));
+/// ```
+#[derive(Debug)]
+pub struct LoadError {
+    /// What was being loaded (`seed file PATH`, `state file PATH`, `seed`).
+    what: String,
+    /// Why it failed, with line and column for JSON errors.
+    reason: String,
+}
+
+impl LoadError {
+    pub(crate) fn new(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.reason)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A completed upload whose bytes are kept, to be written beside the state file.
+pub(crate) struct Blob {
+    /// Lower-case hex sha256: the file's name under `FILE.d/`.
+    pub sha256: String,
+    pub file: Arc<Assembly>,
+}
+
+/// What a vendor's snapshot yields: its JSON, and the kept files it names.
+pub(crate) type Snapshot = (serde_json::Value, Vec<Blob>);
+
+/// The state file as written: the clock offset, then each vendor's own section.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Document {
+    format: String,
+    version: u32,
+    /// How far the clock had been advanced, in milliseconds.
+    clock_offset_millis: u64,
+    #[serde(default)]
+    apivideo: Option<serde_json::Value>,
+    #[serde(default)]
+    kaltura: Option<serde_json::Value>,
+}
+
+/// A state file read and checked at build time, applied when the server starts.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub clock_offset: Duration,
+    #[cfg(feature = "apivideo")]
+    pub apivideo: Option<crate::apivideo::persist::Snapshot>,
+    #[cfg(feature = "kaltura")]
+    pub kaltura: Option<crate::kaltura::persist::Snapshot>,
+}
+
+/// Reads the state file at `path`: `Ok(None)` when there is none yet.
+pub(crate) fn load(path: &Path) -> Result<Option<Loaded>, LoadError> {
+    let what = || format!("state file {}", path.display());
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(LoadError::new(what(), error)),
+    };
+    let document: Document =
+        serde_json::from_str(&text).map_err(|error| LoadError::new(what(), error))?;
+    if document.format != FORMAT || document.version != VERSION {
+        return Err(LoadError::new(
+            what(),
+            format!(
+                "expected format {FORMAT:?} version {VERSION}, found {:?} version {}",
+                document.format, document.version
+            ),
+        ));
+    }
+    #[cfg(not(feature = "apivideo"))]
+    let _ = &document.apivideo;
+    #[cfg(not(feature = "kaltura"))]
+    let _ = &document.kaltura;
+    Ok(Some(Loaded {
+        clock_offset: Duration::from_millis(document.clock_offset_millis),
+        #[cfg(feature = "apivideo")]
+        apivideo: document
+            .apivideo
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|error| LoadError::new(what(), format!("apivideo: {error}")))?,
+        #[cfg(feature = "kaltura")]
+        kaltura: document
+            .kaltura
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|error| LoadError::new(what(), format!("kaltura: {error}")))?,
+    }))
+}
+
+/// Reads the kept bytes of a completed upload from `dir/<sha256>`; `None` when the file is
+/// missing or not `size` bytes long.
+pub(crate) fn read_blob(dir: &Path, sha256: &str, size: u64) -> Option<Bytes> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes = std::fs::read(dir.join(sha256)).ok()?;
+    (bytes.len() as u64 == size).then(|| Bytes::from(bytes))
+}
+
+/// Where the kept bytes of the state file at `path` go: `PATH.d`.
+pub(crate) fn blob_dir(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".d");
+    PathBuf::from(name)
+}
+
+/// Saves one server's state to its state file.
+#[derive(Debug)]
+pub(crate) struct Persister {
+    /// The state file, exactly as given.
+    path: PathBuf,
+    /// `PATH.d`, for kept upload bytes.
+    blobs: PathBuf,
+    /// Held by one save at a time, across its writes. An async mutex: a save awaits the
+    /// blocking pool while holding it.
+    last: tokio::sync::Mutex<Written>,
+}
+
+#[derive(Debug, Default)]
+struct Written {
+    /// The document last renamed into place.
+    json: Option<String>,
+    /// Kept files already written to `PATH.d`.
+    blobs: HashSet<String>,
+}
+
+/// Distinguishes the temporary files of concurrent writers (several servers in one process).
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Persister {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            blobs: blob_dir(&path),
+            path,
+            last: tokio::sync::Mutex::new(Written::default()),
+        }
+    }
+
+    /// Writes the state if it changed since the last save. Returns once the file holding every
+    /// change made before the call is in place.
+    pub(crate) async fn save(&self, shared: &Arc<Shared>) -> std::io::Result<()> {
+        let mut written = self.last.lock().await;
+        let (json, blobs) = document(shared);
+        if written.json.as_deref() == Some(json.as_str()) {
+            return Ok(());
+        }
+        let fresh: Vec<Blob> = blobs
+            .into_iter()
+            .filter(|blob| !written.blobs.contains(&blob.sha256))
+            .collect();
+        let path = self.path.clone();
+        let dir = self.blobs.clone();
+        let bytes = json.clone();
+        let names = tokio::task::spawn_blocking(move || write_all(&path, &dir, &bytes, &fresh))
+            .await
+            .map_err(std::io::Error::other)??;
+        written.blobs.extend(names);
+        written.json = Some(json);
+        Ok(())
+    }
+
+    /// A last save from synchronous code (a server dropped without `shutdown`): skipped when a
+    /// save is under way, which will have written the state by the time it ends.
+    pub(crate) fn save_blocking(&self, shared: &Arc<Shared>) {
+        let Ok(mut written) = self.last.try_lock() else {
+            return;
+        };
+        let (json, blobs) = document(shared);
+        if written.json.as_deref() == Some(json.as_str()) {
+            return;
+        }
+        let fresh: Vec<Blob> = blobs
+            .into_iter()
+            .filter(|blob| !written.blobs.contains(&blob.sha256))
+            .collect();
+        match write_all(&self.path, &self.blobs, &json, &fresh) {
+            Ok(names) => {
+                written.blobs.extend(names);
+                written.json = Some(json);
+            }
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "cannot save the state")
+            }
+        }
+    }
+}
+
+/// The whole state as the text of a state file, and the kept files it names.
+fn document(shared: &Shared) -> (String, Vec<Blob>) {
+    let mut blobs = Vec::new();
+    #[cfg(feature = "apivideo")]
+    let apivideo = {
+        let (json, mut kept) = shared.apivideo.snapshot();
+        blobs.append(&mut kept);
+        Some(json)
+    };
+    #[cfg(not(feature = "apivideo"))]
+    let apivideo = None;
+    #[cfg(feature = "kaltura")]
+    let kaltura = {
+        let (json, mut kept) = shared.kaltura.snapshot();
+        blobs.append(&mut kept);
+        Some(json)
+    };
+    #[cfg(not(feature = "kaltura"))]
+    let kaltura = None;
+    let document = Document {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        clock_offset_millis: u64::try_from(shared.clock.offset().as_millis()).unwrap_or(u64::MAX),
+        apivideo,
+        kaltura,
+    };
+    // Serialising plain data into a string cannot fail.
+    let json = serde_json::to_string_pretty(&document).unwrap_or_default();
+    (json, blobs)
+}
+
+/// Writes the kept files first, then the state file; returns the kept files written.
+fn write_all(path: &Path, dir: &Path, json: &str, blobs: &[Blob]) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    if !blobs.is_empty() {
+        std::fs::create_dir_all(dir)?;
+    }
+    for blob in blobs {
+        let target = dir.join(&blob.sha256);
+        if !target.exists() {
+            if let Some(content) = blob.file.content() {
+                write_atomically(&target, &content)?;
+            }
+        }
+        names.push(blob.sha256.clone());
+    }
+    write_atomically(path, json.as_bytes())?;
+    Ok(names)
+}
+
+/// Temporary file in the same directory, fsync, rename over `path`, fsync the directory.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_owned());
+    let temp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)?;
+        #[cfg(unix)]
+        if let Ok(dir) = std::fs::File::open(&dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Saves every `interval` while the server runs, so changes made through the Rust API (not
+/// over HTTP) reach the file too; stops when `stop` is cancelled.
+pub(crate) async fn background(
+    shared: Arc<Shared>,
+    persister: Arc<Persister>,
+    interval: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {
+                if let Err(error) = persister.save(&shared).await {
+                    tracing::warn!(%error, "cannot save the state");
+                }
+            }
+        }
+    }
+}
+
+/// A seed file: tenants and what they hold at start (README, "Seed file").
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Seed {
+    /// Free text for the reader; ignored.
+    #[serde(default, rename = "$comment")]
+    _comment: Option<String>,
+    #[cfg(feature = "apivideo")]
+    #[serde(default)]
+    pub apivideo: Option<crate::apivideo::persist::Seed>,
+    #[cfg(not(feature = "apivideo"))]
+    #[serde(default)]
+    apivideo: Option<serde::de::IgnoredAny>,
+    #[cfg(feature = "kaltura")]
+    #[serde(default)]
+    pub kaltura: Option<crate::kaltura::persist::Seed>,
+    #[cfg(not(feature = "kaltura"))]
+    #[serde(default)]
+    kaltura: Option<serde::de::IgnoredAny>,
+}
+
+/// Parses and checks a seed document; `what` names it in errors.
+pub(crate) fn parse_seed(text: &str, what: &str) -> Result<Seed, LoadError> {
+    let seed: Seed = serde_json::from_str(text).map_err(|error| LoadError::new(what, error))?;
+    #[cfg(feature = "apivideo")]
+    if let Some(apivideo) = &seed.apivideo {
+        apivideo.validate().map_err(|e| LoadError::new(what, e))?;
+    }
+    #[cfg(feature = "kaltura")]
+    if let Some(kaltura) = &seed.kaltura {
+        kaltura.validate().map_err(|e| LoadError::new(what, e))?;
+    }
+    Ok(seed)
+}
+
+/// Reads and checks the seed file at `path`.
+pub(crate) fn read_seed(path: &Path) -> Result<Seed, LoadError> {
+    let what = format!("seed file {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::new(&what, error))?;
+    parse_seed(&text, &what)
+}
