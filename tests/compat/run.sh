@@ -160,6 +160,7 @@ print(passed, failed)
 )
 read -r PASSED FAILED <<<"${counts:-0 1}"
 
-echo "compat: results in $RESULTS"
+python3 "$HERE/matrix.py" "$RESULTS" > "$OUT/matrix.md" || echo "compat: could not write the matrix" >&2
+echo "compat: results in $RESULTS, matrix in $OUT/matrix.md"
 summary "$PASSED" "$FAILED"
 [ "$FAILED" -eq 0 ]
