@@ -230,15 +230,9 @@ pub(crate) fn describe(request: &RecordedRequest) -> String {
     if let Some(target) = &request.target {
         line.push_str(&format!(" to {target}"));
     }
-    if let Some(range) = request
-        .headers
-        .get("content-range")
-        .and_then(|v| v.to_str().ok())
-    {
-        line.push_str(&format!(" Content-Range: {range}"));
-    }
-    if let Some(resume_at) = resume_at(request) {
-        line.push_str(&format!(" resumeAt={resume_at}"));
+    if let Some(chunk) = chunk_of(request) {
+        line.push(' ');
+        line.push_str(&chunk);
     }
     match request.status {
         Some(status) => line.push_str(&format!(" -> {status}")),
@@ -250,22 +244,17 @@ pub(crate) fn describe(request: &RecordedRequest) -> String {
     line
 }
 
-/// Kaltura's `resumeAt`, from the query, a JSON body or a multipart field (as far as recorded).
-fn resume_at(request: &RecordedRequest) -> Option<String> {
-    if let Some((_, value)) = request.url.query_pairs().find(|(k, _)| k == "resumeAt") {
-        return Some(value.into_owned());
+/// Where in a file the request's chunk goes, as its vendor says it (`Content-Range: part 2/3`,
+/// `resumeAt=1048576`).
+fn chunk_of(request: &RecordedRequest) -> Option<String> {
+    match request.vendor? {
+        #[cfg(feature = "apivideo")]
+        crate::Vendor::ApiVideo => crate::apivideo::chunk_of(request),
+        #[cfg(feature = "kaltura")]
+        crate::Vendor::Kaltura => crate::kaltura::chunk_of(request),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
-    let body = String::from_utf8_lossy(&request.body);
-    if let Some(at) = body.find("name=\"resumeAt\"") {
-        let rest = &body[at..];
-        let value = rest.split("\r\n\r\n").nth(1)?.split("\r\n").next()?;
-        return Some(value.to_owned());
-    }
-    let json: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
-    json.get("resumeAt").map(|v| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
 }
 
 /// Sets how many matching requests an expectation wants, and its name. The expectation is

@@ -127,3 +127,25 @@ async fn expected_counts_accept_exact_numbers_and_ranges() {
 
     server.verify();
 }
+
+#[tokio::test]
+async fn a_kaltura_chunk_is_described_by_its_resume_at() {
+    let server = MockServer::start().await;
+    server
+        .expect(vidmock::kaltura::action("uploadtoken", "upload"))
+        .times(2)
+        .named("chunks");
+    send(client().get(format!(
+        "{}/api_v3/service/uploadtoken/action/upload?format=1&resumeAt=262144",
+        server.uri()
+    )))
+    .await;
+
+    let message = panic_message(catch_unwind(AssertUnwindSafe(|| server.verify())));
+
+    assert!(
+        message.contains("(uploadtoken.upload) resumeAt=262144 -> 200"),
+        "{message}"
+    );
+    server.reset();
+}

@@ -504,6 +504,15 @@ impl wiremock::Match for UploadTokenMatcher {
     }
 }
 
+/// A recorded upload's `Content-Range`, for failure messages.
+pub(crate) fn chunk_of(request: &crate::RecordedRequest) -> Option<String> {
+    request
+        .headers
+        .get(axum::http::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|range| format!("Content-Range: {range}"))
+}
+
 /// Matches upload requests carrying `Content-Range: part n/…` (the n-th chunk of a
 /// progressive upload).
 ///

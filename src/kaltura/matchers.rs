@@ -120,3 +120,27 @@ impl wiremock::Match for KsUserMatcher {
             .is_some_and(|data| data.user_id == self.user)
     }
 }
+
+/// A recorded upload's `resumeAt` (query, a multipart field within the recorded body prefix,
+/// or a JSON body), for failure messages.
+pub(crate) fn chunk_of(request: &crate::RecordedRequest) -> Option<String> {
+    let resume_at = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "resumeAt")
+        .map(|(_, v)| v.into_owned())
+        .or_else(|| {
+            let body = String::from_utf8_lossy(&request.body);
+            let at = body.find("name=\"resumeAt\"")?;
+            let value = body[at..].split("\r\n\r\n").nth(1)?.split("\r\n").next()?;
+            Some(value.to_owned())
+        })
+        .or_else(|| {
+            let json: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+            json.get("resumeAt").map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        })?;
+    Some(format!("resumeAt={resume_at}"))
+}

@@ -40,6 +40,7 @@ use axum::response::Response;
 use indexmap::IndexMap;
 
 pub use error::ApiError;
+pub(crate) use matchers::chunk_of;
 pub use matchers::{action, upload_token, ActionMatcher, KsUserMatcher, UploadTokenMatcher};
 pub use params::UploadedFile;
 pub use store::{
