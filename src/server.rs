@@ -1201,12 +1201,15 @@ async fn cors_layer(State(shared): State<Arc<Shared>>, request: Request, next: N
     }
 }
 
-/// CORS as browser uploaders need it (../shared/specs/apivideo.md §11.2): any origin, the
-/// methods the API uses, whatever headers the browser asks to send, the rate-limit headers
-/// exposed.
+/// CORS as browser uploaders need it: any origin, the methods the APIs use, whatever headers the
+/// browser asks to send, and the response headers api.video's module says page code may read.
 fn cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method};
     use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+    #[cfg(feature = "apivideo")]
+    let exposed = crate::apivideo::CORS_EXPOSED_HEADERS;
+    #[cfg(not(feature = "apivideo"))]
+    let exposed: &[&'static str] = &[];
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([
@@ -1218,11 +1221,12 @@ fn cors() -> tower_http::cors::CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderName::from_static("x-ratelimit-remaining"),
-            HeaderName::from_static("x-ratelimit-retry-after"),
-        ])
+        .expose_headers(
+            exposed
+                .iter()
+                .map(|name| HeaderName::from_static(name))
+                .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(86400))
 }
 

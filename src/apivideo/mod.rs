@@ -34,6 +34,14 @@ use crate::server::Shared;
 use ratelimit::{Budget, RateInfo};
 use routes::{Class, NoRoute, Route};
 
+/// Response headers a browser page may read (../shared/specs/apivideo.md §11.2): the
+/// rate-limit headers every answer carries.
+pub(crate) const CORS_EXPOSED_HEADERS: &[&str] = &[
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-retry-after",
+];
+
 /// The API key of the default project when no key is configured.
 pub const DEFAULT_API_KEY: &str = "vidmock-api-key";
 
