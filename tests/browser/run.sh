@@ -93,41 +93,15 @@ mkdir -p "$OUT/runs"
 # Keep the last few runs' logs and screenshots.
 ls -1dt "$OUT"/runs/run.* 2>/dev/null | tail -n +10 | xargs -r rm -rf
 RUN_DIR=$(mktemp -d "$OUT/runs/run.XXXXXX")
-STDOUT_LOG="$RUN_DIR/vidmock.stdout.log"
-STDERR_LOG="$RUN_DIR/vidmock.stderr.log"
 RESULTS="$RUN_DIR/results.json"
 ARTIFACTS="$RUN_DIR/artifacts"
 # The dashboard is opened as /__vidmock/?token=…, the way a token-guarded server is used.
 ADMIN_TOKEN=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 
-"$BINARY" --port 0 --tls --admin-token "$ADMIN_TOKEN" >"$STDOUT_LOG" 2>"$STDERR_LOG" </dev/null &
-MOCK_PID=$!
-
-stop_mock() {
-  if kill -0 "$MOCK_PID" 2>/dev/null; then
-    kill -TERM "$MOCK_PID" 2>/dev/null
-    for _ in $(seq 1 50); do
-      kill -0 "$MOCK_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$MOCK_PID" 2>/dev/null
-  fi
-  wait "$MOCK_PID" 2>/dev/null
-}
-trap stop_mock EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-FIRST_LINE=""
-deadline=$((SECONDS + START_TIMEOUT))
-while [ "$SECONDS" -lt "$deadline" ]; do
-  if [ -s "$STDOUT_LOG" ] && [ "$(wc -l <"$STDOUT_LOG")" -ge 1 ]; then
-    FIRST_LINE=$(head -n 1 "$STDOUT_LOG")
-    break
-  fi
-  kill -0 "$MOCK_PID" 2>/dev/null || break
-  sleep 0.1
-done
+# shellcheck source=../lib/vidmock.sh
+source "$HERE/../lib/vidmock.sh"
+start_vidmock "$RUN_DIR" "$BINARY" --port 0 --tls --admin-token "$ADMIN_TOKEN"
+wait_first_line "$START_TIMEOUT"
 if [[ ! "$FIRST_LINE" =~ ^vidmock\ listening\ on\ (https://[^[:space:]]+)$ ]]; then
   log "vidmock did not announce an https address (first stdout line: '${FIRST_LINE}')"
   tail -n 20 "$STDERR_LOG" >&2
@@ -164,7 +138,7 @@ log "vidmock at $VIDMOCK_URL (pid $MOCK_PID), certificate $CERTIFICATE"
 # Node calls the mock with the certificate vidmock printed; Chromium ignores certificate errors.
 NODE_EXTRA_CA_CERTS=$CERTIFICATE timeout "$TEST_TIMEOUT" node "$HERE/run.mjs"
 CODE=$?
-stop_mock
+stop_vidmock
 trap - EXIT
 
 # Count the checks; a run that failed without reporting a failing check (crash, timeout)

@@ -49,42 +49,12 @@ rm -f "$RESULTS"/*.json
 # One log pair per run, so runs that overlap never read each other's address.
 mkdir -p "$OUT/runs"
 RUN_DIR=$(mktemp -d "$OUT/runs/run.XXXXXX")
-STDOUT_LOG="$RUN_DIR/vidmock.stdout.log"
-STDERR_LOG="$RUN_DIR/vidmock.stderr.log"
-
 export VIDMOCK_APIVIDEO_KEY=${VIDMOCK_APIVIDEO_KEY:-vidmock-api-key}
 
-"$BINARY" --port 0 >"$STDOUT_LOG" 2>"$STDERR_LOG" </dev/null &
-MOCK_PID=$!
-
-stop_mock() {
-  if kill -0 "$MOCK_PID" 2>/dev/null; then
-    kill -TERM "$MOCK_PID" 2>/dev/null
-    for _ in $(seq 1 50); do
-      kill -0 "$MOCK_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$MOCK_PID" 2>/dev/null
-  fi
-  wait "$MOCK_PID" 2>/dev/null
-}
-trap stop_mock EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Wait for the first line of stdout.
-FIRST_LINE=""
-deadline=$((SECONDS + START_TIMEOUT))
-while [ "$SECONDS" -lt "$deadline" ]; do
-  if [ -s "$STDOUT_LOG" ] && [ "$(wc -l <"$STDOUT_LOG")" -ge 1 ]; then
-    FIRST_LINE=$(head -n 1 "$STDOUT_LOG")
-    break
-  fi
-  if ! kill -0 "$MOCK_PID" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
+# shellcheck source=../lib/vidmock.sh
+source "$HERE/../lib/vidmock.sh"
+start_vidmock "$RUN_DIR" "$BINARY" --port 0
+wait_first_line "$START_TIMEOUT"
 
 if [[ ! "$FIRST_LINE" =~ ^vidmock\ listening\ on\ (https?://[^[:space:]]+)$ ]]; then
   echo "compat: vidmock did not announce its address (first stdout line: '${FIRST_LINE}')" >&2
