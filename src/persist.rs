@@ -16,6 +16,7 @@
 //! `FILE.d/<sha256>` beside the state file, each written (atomically too) before the first
 //! state file that names it.
 
+use crate::storage::Digest256;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -194,6 +195,14 @@ impl Persister {
     /// change made before the call is in place.
     pub(crate) async fn save(&self, shared: &Arc<Shared>) -> std::io::Result<()> {
         let mut written = self.last.lock().await;
+        // Spilled uploads are hashed after their last chunk: finish that off the async threads
+        // and outside every lock, before the state names their sha256.
+        let digests = digests(shared);
+        if !digests.iter().all(Digest256::is_known) {
+            tokio::task::spawn_blocking(move || digests.iter().for_each(Digest256::compute))
+                .await
+                .map_err(std::io::Error::other)?;
+        }
         let (json, blobs) = document(shared);
         if written.json.as_deref() == Some(json.as_str()) {
             return Ok(());
@@ -237,6 +246,16 @@ impl Persister {
             }
         }
     }
+}
+
+/// The digest of every completed upload of both vendors.
+fn digests(shared: &Shared) -> Vec<Digest256> {
+    let mut digests = Vec::new();
+    #[cfg(feature = "apivideo")]
+    digests.append(&mut shared.apivideo.digests());
+    #[cfg(feature = "kaltura")]
+    digests.append(&mut shared.kaltura.digests());
+    digests
 }
 
 /// The whole state as the text of a state file, and the kept files it names.

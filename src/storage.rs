@@ -11,9 +11,17 @@
 //! keeps the bytes it received first, a piece past a gap waits until the file reaches it, and a
 //! task that needs the file to reach a given length can wait for it, for a bounded time, without
 //! holding any lock (`wait_for`).
+//!
+//! [`Retention::Spill`] exists because hashing costs more than receiving: sha256 runs at about
+//! the speed a loopback socket delivers bytes, so hashing on the request path halves upload
+//! throughput. Spilled pieces go to anonymous temporary files as they arrive (nothing is left
+//! behind, whatever ends the process), and a completed file is hashed once, after its last
+//! piece has been answered.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,9 +46,22 @@ pub enum Retention {
     /// Keep every byte, so tests can read uploads back (the library's default).
     #[default]
     Memory,
-    /// Keep only size and sha256: memory stays flat however large the files (the binary's
-    /// default). Pieces that arrive ahead of a gap are held until the gap is filled.
+    /// Keep only size and sha256: memory stays flat however large the files. Pieces that
+    /// arrive ahead of a gap are held until the gap is filled.
     DigestOnly,
+    /// Keep every byte in anonymous temporary files under the system's temporary directory
+    /// (`TMPDIR`), written as the bytes arrive: memory stays flat, content stays readable, and
+    /// the sha256 of a completed file is computed after its last piece has been answered, off
+    /// the request path (asking for it before then waits for it). The files vanish when the
+    /// upload is deleted or the process ends. The binary's default.
+    Spill,
+}
+
+impl Retention {
+    /// Whether content can be read back.
+    pub(crate) fn keeps_bytes(self) -> bool {
+        matches!(self, Retention::Memory | Retention::Spill)
+    }
 }
 
 /// How piece keys advance.
@@ -52,32 +73,186 @@ pub(crate) enum Keying {
     Offset,
 }
 
-/// One piece of a file as received: the body segments, never copied.
+/// A run of a piece's bytes: in memory, or a range of a spill file.
+#[derive(Clone, Debug)]
+pub(crate) enum Segment {
+    Memory(Bytes),
+    File {
+        file: Arc<File>,
+        start: u64,
+        len: u64,
+    },
+}
+
+impl Segment {
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Segment::Memory(bytes) => bytes.len() as u64,
+            Segment::File { len, .. } => *len,
+        }
+    }
+
+    /// The segment without its first `n` bytes (`n` < its length).
+    fn skip(self, n: u64) -> Segment {
+        match self {
+            // `n < len`, and `len` came from a `usize`.
+            Segment::Memory(bytes) => Segment::Memory(bytes.slice(n as usize..)),
+            Segment::File { file, start, len } => Segment::File {
+                file,
+                start: start + n,
+                len: len - n,
+            },
+        }
+    }
+
+    /// Calls `each` with the segment's bytes, a block at a time.
+    fn read(&self, each: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
+        match self {
+            Segment::Memory(bytes) => each(bytes),
+            Segment::File { file, start, len } => {
+                let mut buffer = vec![0; (*len).min(READ_BLOCK) as usize];
+                let mut at = *start;
+                let end = start + len;
+                while at < end {
+                    let want = (end - at).min(buffer.len() as u64) as usize;
+                    file.read_exact_at(&mut buffer[..want], at)?;
+                    each(&buffer[..want]);
+                    at += want as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How much of a spill file is read at once.
+const READ_BLOCK: u64 = 1024 * 1024;
+
+/// One piece of a file as received: the body segments, never copied once received.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Piece {
-    pub segments: Vec<Bytes>,
+    pub segments: Vec<Segment>,
 }
 
 impl Piece {
+    /// A piece held in memory.
+    pub(crate) fn memory(segments: Vec<Bytes>) -> Piece {
+        Piece {
+            segments: segments.into_iter().map(Segment::Memory).collect(),
+        }
+    }
+
     pub(crate) fn len(&self) -> u64 {
-        self.segments.iter().map(|s| s.len() as u64).sum()
+        self.segments.iter().map(Segment::len).sum()
     }
 
     /// The piece without its first `n` bytes (segments are sliced, never copied).
     pub(crate) fn skip(self, mut n: u64) -> Piece {
         let mut segments = Vec::with_capacity(self.segments.len());
         for segment in self.segments {
-            let len = segment.len() as u64;
+            let len = segment.len();
             if n >= len {
                 n -= len;
                 continue;
             }
-            // `n < len`, and `len` came from a `usize`.
-            segments.push(segment.slice(n as usize..));
+            segments.push(if n > 0 { segment.skip(n) } else { segment });
             n = 0;
         }
         Piece { segments }
     }
+
+    /// Appends `bytes`, written at `start` of `file`, merging with the last segment when it
+    /// is the run just before them in the same file.
+    pub(crate) fn push_file(&mut self, file: &Arc<File>, start: u64, len: u64) {
+        if let Some(Segment::File {
+            file: last,
+            start: last_start,
+            len: last_len,
+        }) = self.segments.last_mut()
+        {
+            if Arc::ptr_eq(last, file) && *last_start + *last_len == start {
+                *last_len += len;
+                return;
+            }
+        }
+        self.segments.push(Segment::File {
+            file: file.clone(),
+            start,
+            len,
+        });
+    }
+
+    /// Moves the segments held in memory to a spill file; on any I/O error they stay where they
+    /// are (nothing is lost, only memory is spent).
+    fn spill(self) -> Piece {
+        if self
+            .segments
+            .iter()
+            .all(|s| matches!(s, Segment::File { .. }))
+        {
+            return self;
+        }
+        let Ok(file) = tempfile::tempfile().map(Arc::new) else {
+            return self;
+        };
+        let mut at = 0u64;
+        let mut out = Piece::default();
+        for segment in self.segments {
+            match segment {
+                Segment::Memory(bytes) if file.write_all_at(&bytes, at).is_ok() => {
+                    out.push_file(&file, at, bytes.len() as u64);
+                    at += bytes.len() as u64;
+                }
+                other => out.segments.push(other),
+            }
+        }
+        out
+    }
+}
+
+/// Starts computing a deferred digest on the blocking pool, so it is usually known by the time
+/// anyone asks. Does nothing for a digest already known.
+pub(crate) fn hash_soon(digest: &Digest256) {
+    if !digest.is_known() {
+        let digest = digest.clone();
+        tokio::task::spawn_blocking(move || digest.compute());
+    }
+}
+
+/// Writes `chunks` one after the other at `offset` of `file`, in as few system calls as the
+/// kernel allows.
+pub(crate) fn write_all_at(file: &File, chunks: &[Bytes], mut offset: u64) -> std::io::Result<()> {
+    let mut skip = 0usize;
+    let mut first = 0usize;
+    while first < chunks.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&chunks[first][skip..])
+            .chain(chunks[first + 1..].iter().map(|c| &c[..]))
+            .take(1024)
+            .map(std::io::IoSlice::new)
+            .collect();
+        let mut written = rustix::io::pwritev(file, &slices, offset)?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        offset += written as u64;
+        while written > 0 && first < chunks.len() {
+            let left = chunks[first].len() - skip;
+            if written >= left {
+                written -= left;
+                first += 1;
+                skip = 0;
+            } else {
+                skip += written;
+                written = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a spill file for one piece.
+pub(crate) fn spill_file() -> std::io::Result<Arc<File>> {
+    tempfile::tempfile().map(Arc::new)
 }
 
 /// What became of a piece written with [`Assembly::write_at`].
@@ -93,13 +268,79 @@ pub(crate) enum Placed {
     Waiting,
 }
 
-/// A finished file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A finished file: its size, and its sha256 — known at once, or computed on first use from
+/// spilled bytes ([`Retention::Spill`]).
+#[derive(Clone, Debug)]
 pub(crate) struct Digest256 {
     pub size: u64,
-    /// Lower-case hex.
-    pub sha256: String,
+    sha256: Arc<Sha256Hex>,
 }
+
+#[derive(Debug)]
+struct Sha256Hex {
+    hex: OnceLock<String>,
+    /// The file's bytes in order, until hashed.
+    source: Mutex<Vec<Segment>>,
+}
+
+impl Digest256 {
+    /// A digest already computed (lower-case hex).
+    pub(crate) fn known(size: u64, sha256: String) -> Self {
+        Digest256 {
+            size,
+            sha256: Arc::new(Sha256Hex {
+                hex: OnceLock::from(sha256),
+                source: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A digest of `segments`, computed on first use.
+    fn deferred(size: u64, segments: Vec<Segment>) -> Self {
+        Digest256 {
+            size,
+            sha256: Arc::new(Sha256Hex {
+                hex: OnceLock::new(),
+                source: Mutex::new(segments),
+            }),
+        }
+    }
+
+    /// Lower-case hex sha256. With spilled bytes, the first call hashes them (later and
+    /// concurrent callers wait for that one).
+    pub(crate) fn sha256(&self) -> &str {
+        self.sha256.hex.get_or_init(|| {
+            let segments =
+                std::mem::take(&mut *self.sha256.source.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut hasher = Sha256::new();
+            for segment in &segments {
+                if let Err(error) = segment.read(&mut |bytes| hasher.update(bytes)) {
+                    // The spill file is this process's own; losing it means the disk failed.
+                    tracing::error!(%error, "reading a spilled upload back failed");
+                }
+            }
+            hex::encode(hasher.finalize())
+        })
+    }
+
+    /// Computes the sha256 now if it is not known yet.
+    pub(crate) fn compute(&self) {
+        self.sha256();
+    }
+
+    /// Whether the sha256 is known without hashing.
+    pub(crate) fn is_known(&self) -> bool {
+        self.sha256.hex.get().is_some()
+    }
+}
+
+impl PartialEq for Digest256 {
+    fn eq(&self, other: &Self) -> bool {
+        self.size == other.size && self.sha256() == other.sha256()
+    }
+}
+
+impl Eq for Digest256 {}
 
 /// One file being assembled.
 #[derive(Debug)]
@@ -123,8 +364,10 @@ struct Inner {
     hasher: Option<Sha256>,
     /// Bytes consumed so far.
     consumed: u64,
-    /// With `Retention::Memory`: every consumed segment, in file order.
-    kept: Vec<Bytes>,
+    /// With a retention that keeps bytes: every consumed segment, in file order.
+    kept: Vec<Segment>,
+    /// `Retention::Spill`: the completed file's digest, once asked for.
+    deferred: Option<Digest256>,
     /// `write_at` only: the end of the contiguous bytes received (≥ `next`; the pieces between
     /// `next` and here are in `pending`, waiting to be hashed).
     received: u64,
@@ -144,6 +387,7 @@ impl Assembly {
                 hasher: Some(Sha256::new()),
                 consumed: 0,
                 kept: Vec::new(),
+                deferred: None,
                 received: first,
                 ahead: BTreeMap::new(),
             }),
@@ -165,14 +409,13 @@ impl Assembly {
         let mut hasher = Sha256::new();
         let mut kept = Vec::new();
         // Without its bytes, a restored file reports no content rather than an empty one.
-        let retention = if content.is_some() {
-            retention
-        } else {
-            Retention::DigestOnly
+        let retention = match content {
+            Some(_) if retention.keeps_bytes() => Retention::Memory,
+            _ => Retention::DigestOnly,
         };
         if let Some(content) = content.filter(|_| retention == Retention::Memory) {
             hasher.update(&content);
-            kept.push(content);
+            kept.push(Segment::Memory(content));
         }
         Arc::new(Self {
             inner: Mutex::new(Inner {
@@ -183,6 +426,7 @@ impl Assembly {
                 hasher: Some(hasher),
                 consumed: size,
                 kept,
+                deferred: None,
                 received: match keying {
                     Keying::Ordinal => next,
                     Keying::Offset => size,
@@ -267,8 +511,9 @@ impl Assembly {
     }
 
     /// Consumes every piece that is contiguous with what has been consumed so far, hashing
-    /// them off the async threads. Returns at once if another task is already doing it (that
-    /// task picks up these pieces too).
+    /// them (or, with [`Retention::Spill`], moving what is still in memory to a spill file)
+    /// off the async threads. Returns at once if another task is already doing it (that task
+    /// picks up these pieces too).
     pub(crate) async fn drain(self: &Arc<Self>) {
         loop {
             let (mut hasher, batch) = {
@@ -282,10 +527,18 @@ impl Assembly {
                 }
                 (inner.hasher.take().unwrap_or_default(), batch)
             };
+            let spill = self.lock().retention == Retention::Spill;
             let hashed = tokio::task::spawn_blocking(move || {
+                if spill {
+                    // Hashed once complete, from the files.
+                    let batch: Vec<Piece> = batch.into_iter().map(Piece::spill).collect();
+                    return (hasher, batch);
+                }
                 for piece in &batch {
                     for segment in &piece.segments {
-                        hasher.update(segment);
+                        if let Err(error) = segment.read(&mut |bytes| hasher.update(bytes)) {
+                            tracing::error!(%error, "reading a spilled piece back failed");
+                        }
                     }
                 }
                 (hasher, batch)
@@ -297,7 +550,7 @@ impl Assembly {
                     inner.hasher = Some(hasher);
                     for piece in batch {
                         inner.consumed += piece.len();
-                        if inner.retention == Retention::Memory {
+                        if inner.retention.keeps_bytes() {
                             inner.kept.extend(piece.segments);
                         }
                     }
@@ -319,13 +572,17 @@ impl Assembly {
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let inner = self.lock();
+                let mut inner = self.lock();
                 if inner.next >= end {
                     if let Some(hasher) = &inner.hasher {
-                        return Digest256 {
-                            size: inner.consumed,
-                            sha256: hex::encode(hasher.clone().finalize()),
-                        };
+                        if inner.retention != Retention::Spill {
+                            return Digest256::known(
+                                inner.consumed,
+                                hex::encode(hasher.clone().finalize()),
+                            );
+                        }
+                        let digest = Digest256::deferred(inner.consumed, inner.kept.clone());
+                        return inner.deferred.get_or_insert(digest).clone();
                     }
                 }
             }
@@ -355,16 +612,23 @@ impl Assembly {
         self.lock().consumed
     }
 
-    /// The kept content (`Retention::Memory`), in order; `None` when only digests are kept.
+    /// The kept content (`Retention::Memory` or `Spill`), in order; `None` when only digests
+    /// are kept.
     pub(crate) fn content(&self) -> Option<Vec<u8>> {
-        let inner = self.lock();
-        (inner.retention == Retention::Memory).then(|| {
-            let mut out = Vec::with_capacity(inner.consumed as usize);
-            for segment in &inner.kept {
-                out.extend_from_slice(segment);
+        let (segments, size) = {
+            let inner = self.lock();
+            if !inner.retention.keeps_bytes() {
+                return None;
             }
-            out
-        })
+            (inner.kept.clone(), inner.consumed)
+        };
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        for segment in &segments {
+            if let Err(error) = segment.read(&mut |bytes| out.extend_from_slice(bytes)) {
+                tracing::error!(%error, "reading a spilled upload back failed");
+            }
+        }
+        Some(out)
     }
 }
 
@@ -431,9 +695,7 @@ mod tests {
     use super::*;
 
     fn piece(s: &'static [u8]) -> Piece {
-        Piece {
-            segments: vec![Bytes::from_static(s)],
-        }
+        Piece::memory(vec![Bytes::from_static(s)])
     }
 
     #[tokio::test]
@@ -450,7 +712,7 @@ mod tests {
 
         assert_eq!(file.content().unwrap(), b"abc");
         assert_eq!(digest.size, 3);
-        assert_eq!(digest.sha256, hex::encode(Sha256::digest(b"abc")));
+        assert_eq!(digest.sha256(), hex::encode(Sha256::digest(b"abc")));
     }
 
     #[tokio::test]
@@ -480,7 +742,7 @@ mod tests {
         let digest = file.finish(4).await;
 
         assert_eq!(file.content(), None);
-        assert_eq!(digest.sha256, hex::encode(Sha256::digest(b"abcd")));
+        assert_eq!(digest.sha256(), hex::encode(Sha256::digest(b"abcd")));
     }
 
     #[tokio::test]
@@ -499,7 +761,7 @@ mod tests {
         assert!(file.waiting().is_empty());
         let digest = file.finish(9).await;
         assert_eq!(file.content().unwrap(), b"abcdefghi");
-        assert_eq!(digest.sha256, hex::encode(Sha256::digest(b"abcdefghi")));
+        assert_eq!(digest.sha256(), hex::encode(Sha256::digest(b"abcdefghi")));
     }
 
     #[tokio::test]
@@ -561,9 +823,7 @@ mod tests {
             writes.sort();
             let file = Assembly::new(Keying::Offset, Retention::Memory, 0);
             for (_, start, end) in writes {
-                let piece = Piece {
-                    segments: vec![Bytes::copy_from_slice(&data[start..end])],
-                };
+                let piece = Piece::memory(vec![Bytes::copy_from_slice(&data[start..end])]);
                 file.write_at(start as u64, piece);
             }
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -571,17 +831,53 @@ mod tests {
             proptest::prop_assert_eq!(file.received(), len as u64);
             proptest::prop_assert!(file.waiting().is_empty());
             proptest::prop_assert_eq!(file.content().unwrap(), data.clone());
-            proptest::prop_assert_eq!(digest.sha256, hex::encode(Sha256::digest(&data)));
+            proptest::prop_assert_eq!(digest.sha256(), hex::encode(Sha256::digest(&data)));
         }
+    }
+
+    #[tokio::test]
+    async fn spilled_pieces_keep_their_bytes_on_disk_and_hash_once_complete() {
+        let file = Assembly::new(Keying::Offset, Retention::Spill, 0);
+        file.write_at(3, piece(b"defg"));
+        file.write_at(0, piece(b"abcd"));
+
+        let digest = file.finish(7).await;
+
+        assert!(!digest.is_known());
+        assert_eq!(digest.sha256(), hex::encode(Sha256::digest(b"abcdefg")));
+        assert_eq!(digest.size, 7);
+        assert_eq!(file.content().unwrap(), b"abcdefg");
+        let inner = file.lock();
+        assert!(
+            inner.kept.iter().all(|s| matches!(s, Segment::File { .. })),
+            "{:?}",
+            inner.kept
+        );
+    }
+
+    #[test]
+    fn file_segments_of_one_file_merge_and_skip_into_the_middle() {
+        let spill = spill_file().unwrap();
+        spill.write_all_at(b"0123456789", 0).unwrap();
+        let mut piece = Piece::default();
+        piece.push_file(&spill, 0, 4);
+        piece.push_file(&spill, 4, 6);
+
+        let rest = piece.skip(3);
+
+        assert_eq!(rest.segments.len(), 1);
+        let mut read = Vec::new();
+        rest.segments[0]
+            .read(&mut |b| read.extend_from_slice(b))
+            .unwrap();
+        assert_eq!(read, b"3456789");
     }
 
     #[test]
     fn skipping_slices_across_segments() {
-        let piece = Piece {
-            segments: vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cde")],
-        };
+        let piece = Piece::memory(vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cde")]);
         let rest = piece.clone().skip(3);
-        assert_eq!(rest.segments, vec![Bytes::from_static(b"de")]);
+        assert!(matches!(&rest.segments[..], [Segment::Memory(b)] if b == &b"de"[..]));
         assert_eq!(piece.clone().skip(2).len(), 3);
         assert_eq!(piece.skip(9).len(), 0);
     }

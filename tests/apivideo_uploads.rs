@@ -662,6 +662,40 @@ async fn digest_only_retention_keeps_the_hash_but_not_the_bytes() {
 }
 
 #[tokio::test]
+async fn spill_retention_keeps_parts_sent_out_of_order_byte_exact_and_hashes_them() {
+    // Arrange: two parts of a file larger than one spill block each, sent last part first.
+    let server = MockServer::builder()
+        .retention(vidmock::Retention::Spill)
+        .start()
+        .await;
+    let token = server.apivideo().create_token(None);
+    let data = bytes(5 * 1024 * 1024 + 1_300_000, 13);
+    let (first, second) = data.split_at(5 * 1024 * 1024);
+    let video = server.apivideo().create_video("spilled");
+    let form = |part: &[u8]| {
+        Form::new()
+            .text("videoId", video.id.clone())
+            .part("file", Part::bytes(part.to_vec()).file_name("spilled.mp4"))
+    };
+
+    // Act
+    let last = upload(&server, &token.token, form(second), Some("part 2/2")).await;
+    let completing = upload(&server, &token.token, form(first), Some("part 1/2")).await;
+
+    // Assert
+    assert_eq!(last.status, 201);
+    assert_eq!(completing.status, 201);
+    assert_eq!(completing.json()["videoId"], video.id.as_str());
+    let stored = server.apivideo().video(&video.id).unwrap();
+    assert_eq!(stored.size, Some(data.len() as u64));
+    assert_eq!(stored.sha256(), Some(sha256(&data).as_str()));
+    assert!(
+        stored.content().unwrap() == data,
+        "the spilled bytes differ"
+    );
+}
+
+#[tokio::test]
 async fn the_hls_manifest_answers_202_while_encoding_then_a_playlist() {
     let server = MockServer::builder()
         .apivideo_encoding_delay(Duration::from_secs(5))

@@ -1124,6 +1124,43 @@ async fn digest_only_retention_keeps_the_sha256_but_not_the_bytes() {
 }
 
 #[tokio::test]
+async fn spill_retention_keeps_overlapping_chunks_byte_exact_and_hashes_them() {
+    // Arrange: chunks that overlap and arrive past a gap, with the bytes kept on disk.
+    let server = MockServer::builder()
+        .retention(vidmock::Retention::Spill)
+        .start()
+        .await;
+    let api = admin(&server).await;
+    let data = bytes(3_000_000, 17);
+    let id = api.add_token(&[]).await;
+
+    // Act
+    api.upload(&id, &data[..1_200_000], Chunk::FIRST).await;
+    api.upload(&id, &data[2_100_000..2_500_000], Chunk::at(2_100_000))
+        .await;
+    api.upload(&id, &data[1_000_000..2_200_000], Chunk::at(1_000_000))
+        .await;
+    api.upload(&id, &data[2_500_000..], Chunk::last_at(2_500_000))
+        .await;
+
+    // Assert
+    let token = server.kaltura().upload_token(&id).unwrap();
+    assert_eq!(token.size(), Some(3_000_000));
+    assert_eq!(token.sha256(), Some(sha256(&data).as_str()));
+    assert!(token.content().unwrap() == data, "the spilled bytes differ");
+    let state: Value = reqwest::get(format!("{}/__vidmock/state", server.uri()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["kaltura"]["partners"][0]["uploadTokens"][0]["sha256"],
+        sha256(&data)
+    );
+}
+
+#[tokio::test]
 async fn a_reset_forgets_tokens() {
     let server = MockServer::start().await;
     let api = admin(&server).await;

@@ -763,8 +763,21 @@ impl<'a> ApiVideo<'a> {
 }
 
 impl Backend {
+    /// The digest of every completed upload.
+    pub(crate) fn digests(&self) -> Vec<crate::storage::Digest256> {
+        self.lock()
+            .projects
+            .values()
+            .flat_map(|p| p.videos.values().filter_map(|v| v.source.digest.clone()))
+            .collect()
+    }
+
     /// The admin API's view: every project with its active tokens.
     pub(crate) fn state_json(&self, now: OffsetDateTime) -> serde_json::Value {
+        // Spilled uploads are hashed after their last chunk: finish that outside the lock.
+        self.digests()
+            .iter()
+            .for_each(crate::storage::Digest256::compute);
         let state = self.lock();
         let projects: Vec<serde_json::Value> = state
             .projects
@@ -805,7 +818,7 @@ impl Backend {
                             "receivedParts": parts,
                             "totalParts": total_parts,
                             "size": v.source.digest.as_ref().map(|d| d.size),
-                            "sha256": v.source.digest.as_ref().map(|d| d.sha256.clone()),
+                            "sha256": v.source.digest.as_ref().map(|d| d.sha256()),
                         })
                     })
                     .collect();
@@ -925,7 +938,7 @@ pub struct Video {
     pub complete: bool,
     /// Size of the completed source, once hashed.
     pub size: Option<u64>,
-    sha256: Option<String>,
+    digest: Option<crate::storage::Digest256>,
     assembly: Option<Arc<crate::storage::Assembly>>,
 }
 
@@ -939,7 +952,7 @@ impl Video {
             chunks: video.source.chunks.clone(),
             complete: video.source.completed_at.is_some(),
             size: video.source.digest.as_ref().map(|d| d.size),
-            sha256: video.source.digest.as_ref().map(|d| d.sha256.clone()),
+            digest: video.source.digest.clone(),
             assembly: video.source.assembly.clone(),
         }
     }
@@ -957,7 +970,7 @@ impl Video {
     /// # }
     /// ```
     pub fn sha256(&self) -> Option<&str> {
-        self.sha256.as_deref()
+        self.digest.as_ref().map(|d| d.sha256())
     }
 
     /// The source bytes received so far, in order (only the contiguous prefix while parts are

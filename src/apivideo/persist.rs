@@ -155,7 +155,7 @@ impl Backend {
                         {
                             if self.retention == Retention::Memory {
                                 blobs.push(Blob {
-                                    sha256: digest.sha256.clone(),
+                                    sha256: digest.sha256().to_owned(),
                                     file: file.clone(),
                                 });
                             }
@@ -288,7 +288,11 @@ fn video_state(video: &StoredVideo) -> VideoState {
                 .collect(),
             completed_at: source.completed_at,
             size: source.digest.as_ref().map(|d| d.size),
-            sha256: source.digest.as_ref().map(|d| d.sha256.clone()),
+            sha256: source
+                .digest
+                .as_ref()
+                .filter(|d| d.is_known())
+                .map(|d| d.sha256().to_owned()),
         },
     }
 }
@@ -339,7 +343,7 @@ fn restore_video(
                 })
                 .collect(),
             completed_at: Some(completed_at),
-            digest: Some(Digest256 { size, sha256 }),
+            digest: Some(Digest256::known(size, sha256)),
         };
     }
     video

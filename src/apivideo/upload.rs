@@ -1,8 +1,9 @@
 //! Uploads: `POST /upload?token=` (delegated) and `POST /videos/{id}/source` (authenticated).
 //!
-//! The request body is read once, as it streams in: the file part's segments are kept as they
-//! arrive (never copied) and handed to the shared assembly, which orders and hashes them off
-//! the async threads. The vendor's rules for which video a request fills and how chunks fit
+//! The request body is read once, as it streams in: the file part's bytes are gathered into
+//! blocks of their own (or, with [`Retention::Spill`], written to a spill file block by block,
+//! so a part never sits in memory) and handed to the shared assembly, which orders and hashes
+//! them off the async threads. The vendor's rules for which video a request fills and how chunks fit
 //! together (../shared/specs/apivideo.md §5) are checked under the state lock, which is never
 //! held across an `.await`.
 
@@ -14,7 +15,11 @@ use time::OffsetDateTime;
 
 use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
 use super::{wire, Backend, Problem};
-use crate::storage::{Assembly, Keying, Piece, Retention};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::storage::{Assembly, Keying, Piece, Retention, Segment};
 
 /// Every part or range but the last must have at least this many bytes.
 pub(crate) const MIN_CHUNK: u64 = 5 * 1024 * 1024;
@@ -126,6 +131,7 @@ pub(crate) async fn read_multipart(
     headers: &HeaderMap,
     body: Body,
     max_file: u64,
+    retention: Retention,
 ) -> Result<Received, Problem> {
     let no_file = || {
         problem(
@@ -169,11 +175,11 @@ pub(crate) async fn read_multipart(
                     "There is more than one uploaded file in the request.",
                 ));
             }
-            let mut piece = Coalescer::default();
+            let mut piece = Coalescer::new(retention == Retention::Spill);
             while let Some(chunk) = field.chunk().await.map_err(invalid)? {
-                piece.push(&chunk);
+                piece.push(chunk).await;
             }
-            received.file = Some((basename(&filename), piece.finish()));
+            received.file = Some((basename(&filename), piece.finish().await));
         } else {
             let text = field.text().await.map_err(invalid)?;
             if name == "videoId" && !text.is_empty() {
@@ -193,24 +199,66 @@ pub(crate) async fn read_multipart(
     Ok(received)
 }
 
-/// Copies a streamed file part into blocks of its own.
+/// Gathers a streamed file part: copied into blocks of its own, or, when spilling, written to
+/// the part's spill file a batch at a time on the blocking pool while the next batch arrives.
 ///
 /// The parser's chunks are slices of its read buffers; keeping them would keep every buffer
-/// they came from alive (easily twice the part's size). One copy into exact blocks costs far
-/// less than that memory.
-#[derive(Default)]
+/// they came from alive (easily twice the part's size). In memory, one copy into exact blocks
+/// costs far less than that memory; when spilling, a batch of chunks is written straight from
+/// the parser's buffers and dropped. A batch that cannot be written is copied and kept in
+/// memory: nothing received is lost to a full disk.
 struct Coalescer {
-    blocks: Vec<bytes::Bytes>,
+    piece: Piece,
+    /// In memory: the block being filled.
     current: bytes::BytesMut,
+    /// When spilling: the parser's chunks not yet handed to a write, and their length.
+    batch: Vec<Bytes>,
+    batched: usize,
+    /// The spill file and how much of it is written or being written; `None` when the part
+    /// stays in memory.
+    spill: Option<(Arc<std::fs::File>, u64)>,
+    /// The batch being written.
+    writing: Option<tokio::task::JoinHandle<Written>>,
 }
+
+/// Where a written batch went (`(start, len)` in the spill file), or the batch itself when the
+/// disk refused it.
+type Written = Result<(u64, u64), Vec<Bytes>>;
 
 impl Coalescer {
     const BLOCK: usize = 1024 * 1024;
 
-    fn push(&mut self, mut chunk: &[u8]) {
+    fn new(spill: bool) -> Self {
+        Coalescer {
+            piece: Piece::default(),
+            current: bytes::BytesMut::new(),
+            batch: Vec::new(),
+            batched: 0,
+            spill: spill
+                .then(crate::storage::spill_file)
+                .and_then(Result::ok)
+                .map(|file| (file, 0)),
+            writing: None,
+        }
+    }
+
+    async fn push(&mut self, chunk: Bytes) {
+        if self.spill.is_some() {
+            self.batched += chunk.len();
+            self.batch.push(chunk);
+            if self.batched >= Self::BLOCK {
+                self.write_batch().await;
+            }
+            return;
+        }
+        self.keep(&chunk);
+    }
+
+    /// Copies `chunk` into the blocks kept in memory.
+    fn keep(&mut self, mut chunk: &[u8]) {
         while !chunk.is_empty() {
             if self.current.capacity() == self.current.len() {
-                self.flush();
+                self.flush_block();
                 self.current = bytes::BytesMut::with_capacity(Self::BLOCK);
             }
             let room = self.current.capacity() - self.current.len();
@@ -220,17 +268,67 @@ impl Coalescer {
         }
     }
 
-    fn flush(&mut self) {
+    fn flush_block(&mut self) {
         if !self.current.is_empty() {
-            self.blocks.push(std::mem::take(&mut self.current).freeze());
+            let block = std::mem::take(&mut self.current).freeze();
+            self.piece.segments.push(Segment::Memory(block));
         }
     }
 
-    fn finish(mut self) -> Piece {
-        self.flush();
-        Piece {
-            segments: self.blocks,
+    /// Waits for the batch being written, and records where it went.
+    async fn settle(&mut self) {
+        let Some(writing) = self.writing.take() else {
+            return;
+        };
+        match writing.await {
+            Ok(Ok((start, len))) => {
+                if let Some((file, _)) = &self.spill {
+                    self.piece.push_file(file, start, len);
+                }
+            }
+            Ok(Err(batch)) => {
+                // The disk refused it: keep it, and the rest of the part, in memory.
+                self.spill = None;
+                for chunk in batch {
+                    self.keep(&chunk);
+                }
+            }
+            // Only a runtime shutting down cancels the write; the request dies with it.
+            Err(_) => self.spill = None,
         }
+    }
+
+    async fn write_batch(&mut self) {
+        self.settle().await;
+        let batch = std::mem::take(&mut self.batch);
+        let len = std::mem::take(&mut self.batched) as u64;
+        let Some((file, written)) = &mut self.spill else {
+            // Spilling stopped while this batch gathered.
+            for chunk in batch {
+                self.keep(&chunk);
+            }
+            return;
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let (file, start) = (file.clone(), *written);
+        *written += len;
+        self.writing = Some(tokio::task::spawn_blocking(
+            move || match crate::storage::write_all_at(&file, &batch, start) {
+                Ok(()) => Ok((start, len)),
+                Err(_) => Err(batch),
+            },
+        ));
+    }
+
+    async fn finish(mut self) -> Piece {
+        if self.spill.is_some() {
+            self.write_batch().await;
+            self.settle().await;
+        }
+        self.flush_block();
+        self.piece
     }
 }
 
@@ -562,7 +660,7 @@ pub(crate) async fn receive(
         // With only digests kept, memory must stay flat: answer once this piece is hashed
         // too. Otherwise answer once the pieces before it are, so hashing overlaps the next.
         let wait_until = match retention {
-            Retention::DigestOnly => after_piece,
+            Retention::DigestOnly | Retention::Spill => after_piece,
             Retention::Memory => piece_key,
         };
         assembly.wait_for_predecessors(wait_until).await;
@@ -571,6 +669,7 @@ pub(crate) async fn receive(
         return Ok(response);
     };
     let digest = assembly.finish(end).await;
+    crate::storage::hash_soon(&digest);
     let mut state = backend.lock();
     let video = state
         .projects
@@ -636,7 +735,13 @@ pub(crate) async fn with_token(
     };
     let result = async {
         let (range, header) = content_range(&parts.headers)?;
-        let received = read_multipart(&parts.headers, body, backend.config.max_file_size).await?;
+        let received = read_multipart(
+            &parts.headers,
+            body,
+            backend.config.max_file_size,
+            backend.retention,
+        )
+        .await?;
         let target = {
             let state = backend.lock();
             let project = state.projects.get(&key).ok_or_else(invalid_token)?;
@@ -687,7 +792,13 @@ pub(crate) async fn to_video(
     let backend = &shared.apivideo;
     backend.with_video(key, &id, |_| ())?;
     let (range, header) = content_range(&parts.headers)?;
-    let received = read_multipart(&parts.headers, body, backend.config.max_file_size).await?;
+    let received = read_multipart(
+        &parts.headers,
+        body,
+        backend.config.max_file_size,
+        backend.retention,
+    )
+    .await?;
     receive(
         backend,
         &shared.ids,

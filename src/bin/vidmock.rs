@@ -48,7 +48,8 @@ struct Args {
     #[arg(long, env = "VIDMOCK_TLS")]
     tls: bool,
 
-    /// Keep every uploaded byte in memory instead of only sizes and sha256 digests.
+    /// Keep every uploaded byte in memory (saved with --state-file) instead of in temporary
+    /// files that vanish with the process.
     #[arg(long, env = "VIDMOCK_KEEP_UPLOADS")]
     keep_uploads: bool,
 
@@ -111,11 +112,12 @@ fn parse_partner(spec: &str) -> Result<(i64, String, String), &'static str> {
 }
 
 async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
-    // A long-running binary sees large files: keep digests only unless asked otherwise.
+    // A long-running binary sees large files: keep them on disk, out of memory, unless asked
+    // otherwise.
     let retention = if args.keep_uploads {
         vidmock::Retention::Memory
     } else {
-        vidmock::Retention::DigestOnly
+        vidmock::Retention::Spill
     };
     let mut builder = vidmock::MockServer::builder()
         .bind(SocketAddr::new(args.host, args.port))

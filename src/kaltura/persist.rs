@@ -146,6 +146,11 @@ fn entry_status(code: &str) -> Option<EntryStatus> {
 }
 
 impl Backend {
+    /// The digest of every completed upload.
+    pub(crate) fn digests(&self) -> Vec<crate::storage::Digest256> {
+        self.store.digests()
+    }
+
     /// The Kaltura section of the state file, and the completed uploads whose bytes are kept.
     pub(crate) fn snapshot(&self) -> crate::persist::Snapshot {
         let (partners, ended) = {
@@ -186,7 +191,7 @@ impl Backend {
                                         (&token.digest, &token.file, retention == Retention::Memory)
                                     {
                                         blobs.push(Blob {
-                                            sha256: digest.sha256.clone(),
+                                            sha256: digest.sha256().to_owned(),
                                             file: file.clone(),
                                         });
                                     }
@@ -272,7 +277,7 @@ fn token_state(token: &StoredToken) -> TokenState {
         attached_object_type: token.attached.as_ref().map(|a| a.object_type.clone()),
         attached_object_id: token.attached.as_ref().map(|a| a.object_id.clone()),
         size: token.digest.as_ref().map(|d| d.size),
-        sha256: token.digest.as_ref().map(|d| d.sha256.clone()),
+        sha256: token.digest.as_ref().map(|d| d.sha256().to_owned()),
         chunks: token
             .chunks
             .iter()
@@ -354,7 +359,7 @@ fn restore_token(
                 size,
                 content,
             ));
-            token.digest = Some(Digest256 { size, sha256 });
+            token.digest = Some(Digest256::known(size, sha256));
         }
         // Still receiving, or complete but not yet hashed: the bytes are gone, start again.
         _ if receiving => {

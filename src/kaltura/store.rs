@@ -337,7 +337,7 @@ impl UploadToken {
     /// # }
     /// ```
     pub fn sha256(&self) -> Option<&str> {
-        self.digest.as_ref().map(|d| d.sha256.as_str())
+        self.digest.as_ref().map(|d| d.sha256())
     }
 
     /// The size of the completed file; `None` until the upload is complete.
@@ -510,7 +510,7 @@ impl Entry {
     /// # }
     /// ```
     pub fn sha256(&self) -> Option<&str> {
-        self.digest.as_ref().map(|d| d.sha256.as_str())
+        self.digest.as_ref().map(|d| d.sha256())
     }
 
     /// The size of its content, once it has one.
@@ -612,6 +612,14 @@ impl Store {
         self.tenants.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The digest of every completed upload.
+    pub(crate) fn digests(&self) -> Vec<Digest256> {
+        self.lock()
+            .values()
+            .flat_map(|t| t.tokens.values().filter_map(|t| t.digest.clone()))
+            .collect()
+    }
+
     /// Forgets every token and entry.
     pub(crate) fn reset(&self) {
         self.lock().clear();
@@ -620,6 +628,8 @@ impl Store {
     /// The admin API's view of one partner: its tokens with their upload progress, and its
     /// entries; completed uploads show their size and sha256.
     pub(crate) fn state_json(&self, partner_id: i64) -> (serde_json::Value, serde_json::Value) {
+        // Spilled uploads are hashed after their last chunk: finish that outside the lock.
+        self.digests().iter().for_each(Digest256::compute);
         let tenants = self.lock();
         let Some(tenant) = tenants.get(&partner_id) else {
             return (serde_json::json!([]), serde_json::json!([]));
@@ -653,7 +663,7 @@ impl Store {
                     "waitingChunks": waiting,
                     "complete": t.is_complete() && t.digest.is_some(),
                     "size": t.digest.as_ref().map(|d| d.size),
-                    "sha256": t.digest.as_ref().map(|d| d.sha256.clone()),
+                    "sha256": t.digest.as_ref().map(|d| d.sha256()),
                 })
             })
             .collect();

@@ -425,6 +425,7 @@ impl Action for Upload {
             file.drain().await;
             if let Some(length) = complete {
                 let digest = file.finish(length).await;
+                crate::storage::hash_soon(&digest);
                 let mut tenants = store.lock();
                 let token = tenants
                     .get_mut(&session.partner_id)
@@ -478,9 +479,7 @@ impl Upload {
             size,
             data: (retention == Retention::Memory).then(|| self.file.data.clone()),
         });
-        let piece = Piece {
-            segments: vec![self.file.data.clone()],
-        };
+        let piece = Piece::memory(vec![self.file.data.clone()]);
         // The empty-chunk shortcut: nothing happens.
         if size == 0 && !self.final_chunk && self.resume_at > 0.0 {
             return Ok(Next::Answer {
