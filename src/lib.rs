@@ -50,6 +50,9 @@ mod clock;
 mod conn;
 mod expect;
 mod faults;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ids;
 mod journal;
 mod persist;

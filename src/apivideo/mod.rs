@@ -6,15 +6,15 @@
 //! The reference is `../shared/specs/apivideo.md`; choices it leaves open are in `FIDELITY.md`.
 
 mod auth;
-mod paging;
+pub(crate) mod paging;
 pub(crate) mod persist;
 mod problem;
 mod ratelimit;
 mod routes;
-mod tokens;
-mod upload;
-mod videos;
-mod wire;
+pub(crate) mod tokens;
+pub(crate) mod upload;
+pub(crate) mod videos;
+pub(crate) mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -45,7 +45,14 @@ pub(crate) fn create(
     body: Option<Value>,
     now: OffsetDateTime,
 ) -> Result<Response, Problem> {
-    let ttl = match body {
+    let ttl = parse_ttl(body)?;
+    let token = backend.create_token(ids, key, ttl, now);
+    Ok(wire::json(StatusCode::OK, &TokenBody::from(&token)))
+}
+
+/// The `ttl` of a create payload, validated as the vendor does.
+pub(crate) fn parse_ttl(body: Option<Value>) -> Result<u32, Problem> {
+    Ok(match body {
         None => 0,
         Some(Value::Object(mut object)) => match object.remove("ttl") {
             None | Some(Value::Null) => 0,
@@ -68,9 +75,7 @@ pub(crate) fn create(
             Some(_) => return Err(not_an_int()),
         },
         Some(_) => return Err(Problem::invalid_payload()),
-    };
-    let token = backend.create_token(ids, key, ttl, now);
-    Ok(wire::json(StatusCode::OK, &TokenBody::from(&token)))
+    })
 }
 
 fn not_an_int() -> Problem {

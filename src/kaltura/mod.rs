@@ -16,14 +16,14 @@
 //! and, in `store`, upload tokens and entries, each behind a `std::sync::Mutex` held only for
 //! bookkeeping, never across an `.await`.
 
-mod dispatch;
+pub(crate) mod dispatch;
 mod error;
-mod ks;
+pub(crate) mod ks;
 mod matchers;
 mod media;
-mod multipart;
+pub(crate) mod multipart;
 mod multirequest;
-mod params;
+pub(crate) mod params;
 pub(crate) mod persist;
 mod session;
 mod store;
