@@ -115,9 +115,50 @@ async fn videos_are_listed_with_pagination_and_a_title_filter() {
     assert_eq!(page["pagination"]["pagesTotal"], 2);
     assert_eq!(
         page["pagination"]["links"][0]["uri"],
-        "/videos?sortBy=title&currentPage=1&pageSize=2"
+        format!(
+            "{}/videos?sortBy=title&currentPage=1&pageSize=2",
+            server.uri()
+        )
     );
     assert_eq!(filtered["pagination"]["itemsTotal"], 1);
+}
+
+#[tokio::test]
+async fn video_list_links_are_absolute_uris_as_in_the_documented_example() {
+    let server = MockServer::start().await;
+    for title in ["a", "b", "c"] {
+        create(&server, json!({"title": title})).await;
+    }
+
+    let page = send(basic(
+        client().get(format!("{}/videos?pageSize=1&currentPage=2", server.uri())),
+        KEY,
+    ))
+    .await
+    .json();
+
+    let links: Vec<(String, String)> = page["pagination"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["rel"].as_str().unwrap().to_owned(),
+                l["uri"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let uri = |n: u32| format!("{}/videos?currentPage={n}&pageSize=1", server.uri());
+    assert_eq!(
+        links,
+        [
+            ("self".to_owned(), uri(2)),
+            ("first".to_owned(), uri(1)),
+            ("previous".to_owned(), uri(1)),
+            ("next".to_owned(), uri(3)),
+            ("last".to_owned(), uri(3)),
+        ]
+    );
 }
 
 #[tokio::test]

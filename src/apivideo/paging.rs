@@ -68,7 +68,7 @@ impl ListQuery {
     }
 
     /// The page asked for out of `items` (already filtered and sorted), with its pagination;
-    /// `path` is the list's relative path (`/upload-tokens`).
+    /// `path` is the list's path as its links show it (`/upload-tokens`, `http://host/videos`).
     pub(crate) fn page<T>(&self, items: Vec<T>, path: &str) -> (Vec<T>, Pagination) {
         let items_total = items.len() as u64;
         let skip = (self.current_page - 1).saturating_mul(self.page_size);

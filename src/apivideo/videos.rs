@@ -366,7 +366,8 @@ pub(crate) fn list(
     if query.descending == Some(true) {
         videos.reverse();
     }
-    let (page, pagination) = query.page(videos, "/videos");
+    // Absolute, as in the document's example for this list (upload tokens' are relative).
+    let (page, pagination) = query.page(videos, &format!("{base}/videos"));
     let data = page.iter().map(|v| v.to_json(base)).collect();
     Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
 }

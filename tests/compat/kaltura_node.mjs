@@ -5,6 +5,9 @@
 //   VIDMOCK_KALTURA_PARTNER   ID:ADMIN_SECRET[:USER_SECRET] of a partner known to the mock
 //                             (default: 101:vidmock-admin-secret:vidmock-user-secret)
 //   VIDMOCK_COMPAT_RESULTS    where to write the JSON results (optional)
+//   VIDMOCK_COMPAT_TARGET     `vidmock` (default) or `vendor`: against a real Kaltura, the steps
+//                             that need the mock's admin API (reset, clock, state) are skipped and
+//                             said so (SKIP lines), everything else runs as here
 //
 // The client is used exactly as published: JSON (format=1) with native types, a promise that
 // rejects with the error object when the answer has `code` and `message`.
@@ -25,6 +28,8 @@ const [PARTNER, ADMIN_SECRET, USER_SECRET = ''] =
   (process.env.VIDMOCK_KALTURA_PARTNER || '101:vidmock-admin-secret:vidmock-user-secret').split(':');
 const PARTNER_ID = Number(PARTNER);
 const RESULTS_PATH = process.env.VIDMOCK_COMPAT_RESULTS || '';
+const TARGET = process.env.VIDMOCK_COMPAT_TARGET || 'vidmock';
+const VENDOR = TARGET === 'vendor';
 
 if (!BASE_URL) {
   console.error('VIDMOCK_URL is not set');
@@ -32,6 +37,15 @@ if (!BASE_URL) {
 }
 
 const results = [];
+const skipped = [];
+
+/** A step only the mock can take (its admin API); skipped against a real vendor. */
+class MockOnly extends Error {}
+
+function skip(operation, scenario, check, reason) {
+  skipped.push({ operation, scenario, check, reason });
+  console.log(`SKIP node ${operation} [${scenario}] ${check}: ${reason}`);
+}
 
 function record(operation, scenario, check, ok, error) {
   results.push({ operation, scenario, check, ok, error: ok ? null : String(error ?? 'check failed') });
@@ -40,6 +54,7 @@ function record(operation, scenario, check, ok, error) {
 }
 
 async function admin(method, path, body) {
+  if (VENDOR) throw new MockOnly(`${method} ${path}`);
   const response = await fetch(`${BASE_URL}${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
@@ -58,10 +73,15 @@ function newClient() {
 
 async function scenario(operation, name, body) {
   const check = (op, label, ok, detail) => record(op, name, label, Boolean(ok), detail);
+  check.skip = (op, label, reason) => skip(op, name, label, reason);
   try {
-    await admin('POST', '/__vidmock/reset');
+    if (!VENDOR) await admin('POST', '/__vidmock/reset');
     await body(check);
   } catch (err) {
+    if (err instanceof MockOnly) {
+      skip(operation, name, 'the rest of the scenario', `needs vidmock's admin API (${err.message})`);
+      return;
+    }
     const text = err && err.code ? `${err.code} ${err.message}` : (err && err.stack) || String(err);
     record(operation, name, 'scenario completed without an unexpected error', false, text);
   }
@@ -74,7 +94,97 @@ async function expectError(check, operation, label, code, call, messagePart) {
   } catch (err) {
     const ok = err && err.code === code && (!messagePart || String(err.message).includes(messagePart));
     check(operation, label, ok, `got ${JSON.stringify(err)}`);
+    errorModelCheck(check, operation, err);
   }
+}
+
+// Properties a client class declares that may be legitimately unset in an answer, by class:
+// property -> a condition on the object (null: whenever). Each is explained in FIDELITY.md
+// ("Kaltura client-model check") as `Class.property`.
+const pending = (t) => t.status === kaltura.enums.UploadTokenStatus.PENDING;
+const MAY_BE_UNSET = {
+  KalturaUploadToken: {
+    fileName: pending, fileSize: null, uploadedFileSize: pending, uploadUrl: null,
+    attachedObjectType: null, attachedObjectId: null,
+  },
+  KalturaMediaEntry: Object.fromEntries([
+    // unset on the server too for an entry made this way
+    'adminTags', 'partnerData', 'referenceId', 'searchText', 'creditUserName', 'creditUrl', 'groupId',
+    'startDate', 'endDate', 'replacingEntryId', 'replacedEntryId', 'redirectEntryId', 'parentEntryId',
+    'templateEntryId', 'application', 'applicationVersion', 'multiLingual_name', 'multiLingual_description',
+    'multiLingual_tags', 'defaultLanguage', 'responseLanguage', 'lastPlayedAt', 'streams', 'mediaDate',
+    'searchProviderType', 'searchProviderId', 'sourceVersion', 'conversionQuality', 'isTrimDisabled',
+    // set by the server, not by vidmock (no media analysis, transcoding or partner profiles)
+    'conversionProfileId', 'accessControlId', 'width', 'height', 'duration', 'msDuration', 'durationType',
+    'sourceType', 'dataUrl', 'downloadUrl', 'thumbnailUrl',
+  ].map((name) => [name, null])),
+};
+
+/** The properties a client class declares: its getters (`getPartnerId` -> partnerId) up its chain. */
+function declaredProperties(cls) {
+  const names = [];
+  for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (/^get[A-Z]/.test(key) && typeof proto[key] === 'function') {
+        const name = key[3].toLowerCase() + key.slice(4);
+        if (!names.includes(name)) names.push(name);
+      }
+    }
+  }
+  return names;
+}
+
+/** The client's class for an answer, by its objectType (KalturaUploadToken -> objects.UploadToken). */
+const classOf = (answer) => answer && typeof answer.objectType === 'string'
+  && kaltura.objects[answer.objectType.replace(/^Kaltura/, '')];
+
+function unsetProperties(answer) {
+  const cls = classOf(answer);
+  const object = new cls(answer);
+  const allowed = MAY_BE_UNSET[answer.objectType] || {};
+  return declaredProperties(cls).filter((name) => {
+    if (object[name] !== undefined && object[name] !== null) return false;
+    if (!(name in allowed)) return true;
+    return allowed[name] !== null && !allowed[name](object);
+  });
+}
+
+/** The answer is a `className` the client has a class for, with every declared property set. */
+function modelCheck(check, operation, answer, className) {
+  const problems = [];
+  if (!answer || answer.objectType !== className || !classOf(answer)) {
+    problems.push(`objectType ${answer && answer.objectType}, expected ${className} with a client class`);
+  } else {
+    const unset = unsetProperties(answer);
+    if (unset.length) problems.push(`unset: ${unset.join(', ')}`);
+    if (className === 'KalturaUploadTokenListResponse') {
+      for (const item of answer.objects || []) {
+        if (item.objectType !== 'KalturaUploadToken') problems.push(`an item is ${item.objectType}`);
+        else if (unsetProperties(item).length) problems.push(`item ${item.id}: unset ${unsetProperties(item).join(', ')}`);
+      }
+    }
+  }
+  check(operation, `model: ${className} parsed into the client's class, every declared property set`,
+    problems.length === 0, problems.join('; '));
+}
+
+/** An error reaches the client as a KalturaAPIException object with code, message and args. */
+function errorModelCheck(check, operation, err) {
+  check(operation, 'model: the error is a KalturaAPIException with code, message and args',
+    // `args` is an object of named arguments, or `[]` when there are none (PHP's json_encode).
+    err && err.objectType === 'KalturaAPIException' && err.code && err.message
+      && typeof err.args === 'object' && err.args !== null,
+    JSON.stringify(err));
+}
+
+/** A check on the mock's own state: `compute()` gives [ok, detail]; skipped against a vendor. */
+async function serverCheck(check, operation, label, compute) {
+  if (VENDOR) {
+    check.skip(operation, label, 'needs vidmock\'s admin API (GET /__vidmock/state)');
+    return;
+  }
+  const [ok, detail] = await compute();
+  check(operation, label, ok, detail);
 }
 
 const isKs = (value) => typeof value === 'string' && value.startsWith('djJ8');
@@ -126,24 +236,36 @@ async function uploadScenarios(dir) {
   await scenario('uploadToken.upload', 'upload to a token attached to an entry', async (check) => {
     const client = await adminClient();
     const entry = await media.add(videoEntry('test \u05e2\u05d1\u05e8\u05d9\u05ea')).execute(client);
+    modelCheck(check, 'media.add', entry, 'KalturaMediaEntry');
     check('media.add', 'a new entry is NO_CONTENT', entry.status.toString() === EntryStatus.NO_CONTENT,
       JSON.stringify(entry.status));
     const token = await uploadToken.add(new kaltura.objects.UploadToken({})).execute(client);
+    modelCheck(check, 'uploadToken.add', token, 'KalturaUploadToken');
     check('uploadToken.add', 'a new token is PENDING', token.status === UploadTokenStatus.PENDING,
       JSON.stringify(token));
     const resource = new kaltura.objects.UploadedFileTokenResource({ token: token.id });
     const attached = await media.addContent(entry.id, resource).execute(client);
+    modelCheck(check, 'media.addContent', attached, 'KalturaMediaEntry');
     check('media.addContent', 'the entry waits for the token (IMPORT)', attached.status.toString() === EntryStatus.IMPORT,
       JSON.stringify(attached.status));
     const uploaded = await uploadToken.upload(token.id, small.path).execute(client);
+    modelCheck(check, 'uploadToken.upload', uploaded, 'KalturaUploadToken');
     check('uploadToken.upload', 'the upload that completes the token answers CLOSED',
       uploaded.status === UploadTokenStatus.CLOSED, JSON.stringify(uploaded));
     check('uploadToken.upload', 'uploadedFileSize is the file size (a string)',
       uploaded.uploadedFileSize === String(small.size), JSON.stringify(uploaded.uploadedFileSize));
-    const server = await tokenState(token.id);
-    check('uploadToken.upload', 'server: the sha256 is the file\'s', server && server.sha256 === small.sha256,
-      JSON.stringify(server));
+    await serverCheck(check, 'uploadToken.upload', 'server: the sha256 is the file\'s', async () => {
+      const server = await tokenState(token.id);
+      return [server && server.sha256 === small.sha256, JSON.stringify(server)];
+    });
+    const got = await uploadToken.get(token.id).execute(client);
+    modelCheck(check, 'uploadToken.get', got, 'KalturaUploadToken');
+    const listed = await uploadToken.listAction().execute(client);
+    check('uploadToken.list', 'the list holds the token', (listed.objects || []).some((t) => t.id === token.id),
+      JSON.stringify(listed));
+    modelCheck(check, 'uploadToken.list', listed, 'KalturaUploadTokenListResponse');
     const ready = await media.get(entry.id).execute(client);
+    modelCheck(check, 'media.get', ready, 'KalturaMediaEntry');
     check('media.get', 'the entry is READY', ready.status.toString() === EntryStatus.READY, JSON.stringify(ready.status));
     await expectError(check, 'uploadToken.upload', 'a closed token refuses uploads', 'UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD',
       () => uploadToken.upload(token.id, small.path).execute(client));
@@ -168,9 +290,11 @@ async function uploadScenarios(dir) {
         JSON.stringify(results[2]));
       check('uploadToken.upload', 'the upload answers CLOSED', results[3].status === UploadTokenStatus.CLOSED,
         JSON.stringify(results[3]));
-      const server = await tokenState(results[1].id);
-      check('uploadToken.upload', 'server: the sha256 is the file\'s', server && server.sha256 === small.sha256,
-        JSON.stringify(server));
+      modelCheck(check, 'uploadToken.upload', results[3], 'KalturaUploadToken');
+      await serverCheck(check, 'uploadToken.upload', 'server: the sha256 is the file\'s', async () => {
+        const server = await tokenState(results[1].id);
+        return [server && server.sha256 === small.sha256, JSON.stringify(server)];
+      });
     }
   });
 
@@ -203,9 +327,10 @@ async function uploadScenarios(dir) {
       JSON.stringify(answers.map((t) => t.status)));
     check('uploadToken.upload', 'the final chunk answers CLOSED', last.status === UploadTokenStatus.CLOSED,
       JSON.stringify(last));
-    const server = await tokenState(token.id);
-    check('uploadToken.upload', 'server: the chunks reassemble to the file\'s sha256',
-      server && server.sha256 === file.sha256 && server.size === file.size, JSON.stringify(server));
+    await serverCheck(check, 'uploadToken.upload', 'server: the chunks reassemble to the file\'s sha256', async () => {
+      const server = await tokenState(token.id);
+      return [server && server.sha256 === file.sha256 && server.size === file.size, JSON.stringify(server)];
+    });
   });
 }
 
@@ -264,6 +389,7 @@ async function main() {
       check('multirequest', 'the third is an error object of its own',
         answers[2] && answers[2].code === 'ACTION_DOES_NOT_EXISTS' && answers[2].objectType === 'KalturaAPIException',
         JSON.stringify(answers[2]));
+      errorModelCheck(check, 'multirequest', answers[2]);
       client.setKs(answers[0]);
       await expectError(check, 'session.end', 'the KS ended inside the multirequest is refused', 'INVALID_KS',
         () => session.end().execute(client), 'LOGOUT');
@@ -287,9 +413,11 @@ if (RESULTS_PATH) {
     client: CLIENT_PACKAGE,
     version: CLIENT_VERSION,
     language: 'node',
+    target: TARGET,
     passed,
     failed,
     operations: results,
+    skipped,
   }, null, 2)}\n`);
 }
 console.log(`node ${CLIENT_PACKAGE}@${CLIENT_VERSION}: ${results.length} checks, ${failed} failing`);

@@ -5,6 +5,9 @@ Environment:
   VIDMOCK_KALTURA_PARTNER   ID:ADMIN_SECRET[:USER_SECRET] of a partner known to the mock
                             (default: 101:vidmock-admin-secret:vidmock-user-secret)
   VIDMOCK_COMPAT_RESULTS    where to write the JSON results (optional)
+  VIDMOCK_COMPAT_TARGET     `vidmock` (default) or `vendor`: against a real Kaltura, the steps that
+                            need the mock's admin API (reset, clock, faults, state, journal) are
+                            skipped and said so (SKIP lines), everything else runs as here
 
 The client is used exactly as published. It only speaks XML (format=2), sends JSON bodies
 whose values are all strings, and mints KSs offline with generateSession (v1) and
@@ -35,6 +38,7 @@ from KalturaClient.Plugins.Core import (
     KalturaMediaType,
     KalturaSessionType,
     KalturaUploadToken,
+    KalturaUploadTokenListResponse,
     KalturaUploadTokenStatus,
 )
 
@@ -48,24 +52,46 @@ PARTNER_ID = int(PARTNER[0])
 ADMIN_SECRET = PARTNER[1]
 USER_SECRET = PARTNER[2] if len(PARTNER) > 2 else ""
 RESULTS_PATH = os.environ.get("VIDMOCK_COMPAT_RESULTS", "")
+TARGET = os.environ.get("VIDMOCK_COMPAT_TARGET", "vidmock")
+VENDOR = TARGET == "vendor"
+# Checks of other clients this script drives are tagged with theirs, for the matrix.
+UPLOADER = {"client": "kaltura-uploader", "version": importlib.metadata.version("kaltura-uploader"),
+            "language": "python (command line)"}
+PHP_FORMAT = {"client": "Kaltura PHP5 client (`format=3`, PHP serialize)", "version": "—", "language": "php",
+              "unsupported": True}
 
 results = []
+skipped = []
 
 
-def record(operation, scenario, check, ok, error=None):
+class MockOnly(Exception):
+    """A step only the mock can take (its admin API); skipped against a real vendor."""
+
+
+def record(operation, scenario, check, ok, error=None, client=None):
     ok = bool(ok)
-    results.append({
+    entry = {
         "operation": operation,
         "scenario": scenario,
         "check": check,
         "ok": ok,
         "error": None if ok else str(error if error is not None else "check failed"),
-    })
+    }
+    if client is not None:
+        entry.update(client)
+    results.append(entry)
     line = "{} python {} [{}] {}".format("PASS" if ok else "FAIL", operation, scenario, check)
     print(line if ok else "{}: {}".format(line, error), flush=True)
 
 
+def skip(operation, scenario, check, reason):
+    skipped.append({"operation": operation, "scenario": scenario, "check": check, "reason": reason})
+    print("SKIP python {} [{}] {}: {}".format(operation, scenario, check, reason), flush=True)
+
+
 def admin(method, path, body=None):
+    if VENDOR:
+        raise MockOnly("{} {}".format(method, path))
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(BASE_URL + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
@@ -85,16 +111,21 @@ def expect_error(check, operation, label, code, call, message_part=None):
     except KalturaException as err:
         ok = err.code == code and (message_part is None or message_part in err.message)
         check(operation, label, ok, "got {} {!r}".format(err.code, err.message))
+        error_model_check(check, operation, err)
         return
     check(operation, label, False, "no error, got {!r}".format(value))
 
 
-def scenario(operation, name, body):
+def scenario(operation, name, body, client=None):
     def check(op, label, ok, detail=None):
-        record(op, name, label, ok, detail)
+        record(op, name, label, ok, detail, client)
+    check.skip = lambda op, label, reason: skip(op, name, label, reason)
     try:
-        admin("POST", "/__vidmock/reset")
+        if not VENDOR:
+            admin("POST", "/__vidmock/reset")
         body(check)
+    except MockOnly as err:
+        skip(operation, name, "the rest of the scenario", "needs vidmock's admin API ({})".format(err))
     except Exception as err:  # noqa: BLE001 - a scenario must report, not crash the suite
         record(operation, name, "scenario completed without an unexpected error", False,
                "".join(traceback.format_exception_only(type(err), err)).strip())
@@ -105,6 +136,8 @@ def is_ks(value):
 
 
 def state():
+    if VENDOR:
+        raise MockOnly("GET /__vidmock/state")
     with urllib.request.urlopen(BASE_URL + "/__vidmock/state", timeout=10) as response:
         return json.load(response)
 
@@ -129,6 +162,99 @@ def test_file(directory, name, data):
     with open(path, "wb") as out:
         out.write(data)
     return path
+
+
+# Properties a client class declares that may be legitimately unset in an answer, by class:
+# property -> a condition on the parsed object (None: whenever). Each is explained in FIDELITY.md
+# ("Kaltura client-model check") as `Class.property`.
+MAY_BE_UNSET = {
+    "KalturaUploadToken": {
+        "fileName": lambda t: status_of(t) == KalturaUploadTokenStatus.PENDING,
+        "fileSize": None,
+        "uploadedFileSize": lambda t: status_of(t) == KalturaUploadTokenStatus.PENDING,
+        "uploadUrl": None,
+        "attachedObjectType": None,
+        "attachedObjectId": None,
+    },
+    "KalturaMediaEntry": {name: None for name in (
+        # unset on the server too for an entry made this way
+        "adminTags", "partnerData", "referenceId", "searchText", "creditUserName", "creditUrl", "groupId",
+        "startDate", "endDate", "replacingEntryId", "replacedEntryId", "redirectEntryId", "parentEntryId",
+        "templateEntryId", "application", "applicationVersion", "multiLingual_name",
+        "multiLingual_description", "multiLingual_tags", "defaultLanguage", "responseLanguage",
+        "lastPlayedAt", "streams", "mediaDate", "searchProviderType", "searchProviderId", "sourceVersion",
+        "conversionQuality", "isTrimDisabled",
+        # set by the server, not by vidmock (no media analysis, transcoding or partner profiles)
+        "conversionProfileId", "accessControlId", "width", "height", "duration", "msDuration",
+        "durationType", "sourceType", "dataUrl", "downloadUrl", "thumbnailUrl")},
+}
+
+
+def declared_properties(cls):
+    """The properties the client's class declares: the keys of PROPERTY_LOADERS along its MRO."""
+    names = []
+    for klass in reversed(cls.__mro__):
+        for name in vars(klass).get("PROPERTY_LOADERS", {}):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def unset_properties(obj):
+    allowed = MAY_BE_UNSET.get(type(obj).__name__, {})
+    unset = []
+    for name in declared_properties(type(obj)):
+        if getattr(obj, name, NotImplemented) in (NotImplemented, None):
+            condition = allowed.get(name, False)
+            if condition is False or (condition is not None and not condition(obj)):
+                unset.append(name)
+    return unset
+
+
+def allow_list_explained(check):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "FIDELITY.md"),
+              encoding="utf-8") as f:
+        fidelity = f.read()
+    missing = ["{}.{}".format(cls, name) for cls, names in MAY_BE_UNSET.items() for name in names
+               if "`{}.{}`".format(cls, name) not in fidelity]
+    check("uploadToken.add", "model: every property allowed to be unset is explained in FIDELITY.md", not missing,
+          "not in FIDELITY.md: " + ", ".join(missing))
+
+
+def model_check(check, operation, obj, cls):
+    """Checks that an answer parsed into the client's own class (exactly `cls`, chosen by the
+    answer's objectType) with every property that class declares set, but those MAY_BE_UNSET."""
+    problems = []
+    if type(obj) is not cls:
+        problems.append("parsed into {} instead of {}".format(type(obj).__name__, cls.__name__))
+    else:
+        unset = unset_properties(obj)
+        if unset:
+            problems.append("unset: " + ", ".join(unset))
+        if isinstance(obj, KalturaUploadTokenListResponse):
+            for item in obj.objects or []:
+                if type(item) is not KalturaUploadToken:
+                    problems.append("an item parsed into {}".format(type(item).__name__))
+                elif unset_properties(item):
+                    problems.append("item {}: unset {}".format(item.id, ", ".join(unset_properties(item))))
+    check(operation, "model: {} parsed into the client's class, every declared property set".format(cls.__name__),
+          not problems, "; ".join(problems))
+
+
+def error_model_check(check, operation, err):
+    """A KalturaAPIException reaches the client as its KalturaException with code and message."""
+    check(operation, "model: the error parsed into KalturaException with its code and message",
+          isinstance(err, KalturaException) and bool(err.code) and bool(err.message), repr(err))
+
+
+def server_check(check, operation, label, compute):
+    """A check on the mock's own state: `compute()` gives (ok, detail); skipped against a vendor."""
+    try:
+        ok, detail = compute()
+    except MockOnly as err:
+        check.skip(operation, label, "needs vidmock's admin API ({})".format(err))
+        return
+    check(operation, label, ok, detail)
 
 
 def status_of(token):
@@ -158,8 +284,10 @@ def single_shot_upload(directory):
         check("uploadToken.add", "a new token is PENDING with a 0_ + 32 hex id",
               status_of(token) == KalturaUploadTokenStatus.PENDING and token.id.startswith("0_")
               and len(token.id) == 34, repr((token.id, status_of(token))))
+        model_check(check, "uploadToken.add", token, KalturaUploadToken)
         with open(path, "rb") as f:
             done = c.uploadToken.upload(token.id, f)
+        model_check(check, "uploadToken.upload", done, KalturaUploadToken)
         check("uploadToken.upload", "a single-shot upload answers FULL_UPLOAD",
               status_of(done) == KalturaUploadTokenStatus.FULL_UPLOAD, repr(status_of(done)))
         check("uploadToken.upload", "uploadedFileSize is the file's size",
@@ -169,10 +297,14 @@ def single_shot_upload(directory):
         got = c.uploadToken.get(token.id)
         check("uploadToken.get", "get answers the completed token",
               status_of(got) == KalturaUploadTokenStatus.FULL_UPLOAD and got.id == token.id, repr(got.id))
-        server = token_state(token.id)
-        check("uploadToken.upload", "server: the sha256 is the file's",
-              server and server["sha256"] == hashlib.sha256(data).hexdigest() and server["size"] == len(data),
-              repr(server))
+        model_check(check, "uploadToken.get", got, KalturaUploadToken)
+        listed = c.uploadToken.list()
+        check("uploadToken.list", "the list holds the token", token.id in [t.id for t in listed.objects or []],
+              repr([t.id for t in listed.objects or []]))
+        model_check(check, "uploadToken.list", listed, KalturaUploadTokenListResponse)
+        server_check(check, "uploadToken.upload", "server: the sha256 is the file's", lambda: (
+            lambda server: (server and server["sha256"] == hashlib.sha256(data).hexdigest()
+                            and server["size"] == len(data), repr(server)))(token_state(token.id)))
         expect_error(check, "uploadToken.upload", "a second upload is UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD",
                      "UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD",
                      lambda: c.uploadToken.upload(token.id, chunk(b"again", "again.bin")))
@@ -200,20 +332,21 @@ def chunked_upload(directory):
               + [KalturaUploadTokenStatus.FULL_UPLOAD], repr(statuses))
         check("uploadToken.upload", "uploadedFileSize grows chunk by chunk",
               sizes == [min(size, offset + piece) for offset in range(0, size, piece)], repr(sizes))
-        server = token_state(token.id)
-        check("uploadToken.upload", "server: the chunks reassemble to the file's sha256",
-              server and server["sha256"] == hashlib.sha256(data).hexdigest() and server["chunks"] == len(statuses),
-              repr(server))
+        server_check(check, "uploadToken.upload", "server: the chunks reassemble to the file's sha256", lambda: (
+            lambda server: (server and server["sha256"] == hashlib.sha256(data).hexdigest()
+                            and server["chunks"] == len(statuses), repr(server)))(token_state(token.id)))
         entry = KalturaMediaEntry()
         entry.name = "py-chunked"
         entry.mediaType = KalturaMediaType.VIDEO
         created = c.media.addFromUploadedFile(entry, token.id)
+        model_check(check, "media.addFromUploadedFile", created, KalturaMediaEntry)
         check("media.addFromUploadedFile", "the entry is READY",
               created.status.getValue() == KalturaEntryStatus.READY, repr(created.status))
         closed = c.uploadToken.get(token.id)
         check("media.addFromUploadedFile", "the token it consumed is CLOSED",
               status_of(closed) == KalturaUploadTokenStatus.CLOSED, repr(status_of(closed)))
         fetched = c.media.get(created.id)
+        model_check(check, "media.get", fetched, KalturaMediaEntry)
         check("media.get", "the entry reads back as a media entry",
               fetched.id == created.id and fetched.mediaType.getValue() == KalturaMediaType.VIDEO,
               repr(fetched.id))
@@ -235,26 +368,61 @@ def uploader_cli(directory):
         run = subprocess.run([sys.executable, launcher, path, "--chunk_size", "2048",
                               "--json_log_file", os.path.join(directory, "kaltura_upload.log")],
                              cwd=directory, env=env, capture_output=True, text=True, timeout=120)
-        check("kaltura_uploader", "the command line exits 0", run.returncode == 0,
+        check("uploadToken.upload", "the command line exits 0", run.returncode == 0,
               "exit {}: {}".format(run.returncode, (run.stderr or run.stdout)[-2000:]))
-        partner = state()["kaltura"]["partners"][0]
+        try:
+            partner = state()["kaltura"]["partners"][0]
+        except MockOnly as err:
+            check.skip("uploadToken.upload", "server: the token, its chunks, its sha256 and the entry",
+                       "needs vidmock's admin API ({})".format(err))
+            return
         tokens = partner.get("uploadTokens", [])
         entries = partner.get("entries", [])
         token = tokens[0] if len(tokens) == 1 else None
-        check("kaltura_uploader", "server: one token, uploaded in four 2 MiB chunks",
+        check("uploadToken.upload", "server: one token, uploaded in four 2 MiB chunks",
               token is not None and token["chunks"] == 4 and token["receivedBytes"] == size, repr(tokens))
-        check("kaltura_uploader", "server: the token's sha256 is the file's",
+        check("uploadToken.upload", "server: the token's sha256 is the file's",
               token is not None and token["sha256"] == hashlib.sha256(data).hexdigest() and token["size"] == size,
               repr(token))
-        check("kaltura_uploader", "server: the token was consumed by the entry it created (CLOSED)",
+        check("media.addFromUploadedFile", "server: the token was consumed by the entry it created (CLOSED)",
               token is not None and token["statusName"] == "CLOSED", repr(token))
-        check("kaltura_uploader", "server: one READY entry with the file's sha256",
+        check("media.addFromUploadedFile", "server: one READY entry with the file's sha256",
               len(entries) == 1 and entries[0]["status"] == "2"
               and entries[0]["sha256"] == hashlib.sha256(data).hexdigest()
               and entries[0]["uploadTokenId"] == (token or {}).get("id"), repr(entries))
-        check("kaltura_uploader", "the command line reports the entry id",
+        check("media.addFromUploadedFile", "the command line reports the entry id",
               bool(entries) and entries[0]["id"] in (run.stdout + run.stderr), (run.stdout + run.stderr)[-2000:])
+        with urllib.request.urlopen(BASE_URL + "/__vidmock/requests", timeout=10) as response:
+            journal = json.load(response)
+        called = []
+        for request in journal:
+            name = journal_operation(request.get("operation"))
+            if request.get("vendor") == "kaltura" and name and name not in called:
+                called.append(name)
+        for name in sorted(called):
+            check(name, "journal: the command line called {}".format(name), True)
     return body
+
+
+# The journal names Kaltura operations in lower case, as requests spell them.
+CAMEL = {"uploadtoken": "uploadToken", "baseentry": "baseEntry", "addfromuploadedfile": "addFromUploadedFile",
+         "addcontent": "addContent"}
+
+
+def journal_operation(name):
+    if not name or "." not in name:
+        return None
+    return ".".join(CAMEL.get(part, part) for part in name.split(".", 1))
+
+
+def unsupported_format(check):
+    """The PHP client's format (3, PHP serialize) is not implemented: what vidmock answers it."""
+    url = BASE_URL + "/api_v3/service/session/action/start?format=3&partnerId={}&secret={}".format(
+        PARTNER_ID, ADMIN_SECRET)
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=10) as response:
+        status, header, body = response.status, response.headers.get("X-Kaltura"), response.read()
+    check("format=3", "answered 200 with an empty body and `X-Kaltura: error- UNKNOWN_RESPONSE_FORMAT`",
+          (status, header, body) == (200, "error- UNKNOWN_RESPONSE_FORMAT", b""), repr((status, header, body)))
 
 
 def start_session(check):
@@ -321,6 +489,7 @@ def multirequest(check):
         check("multirequest", "the third is an error object of its own",
               isinstance(answers[2], KalturaException) and answers[2].code == "ACTION_DOES_NOT_EXISTS",
               repr(answers[2]))
+        error_model_check(check, "multirequest", answers[2])
         c.setKs(answers[0])
         expect_error(check, "session.end", "the KS ended inside the multirequest is refused", "INVALID_KS",
                      lambda: c.session.end(), "LOGOUT")
@@ -345,6 +514,7 @@ def main():
     if not BASE_URL:
         print("VIDMOCK_URL is not set", file=sys.stderr)
         return 2
+    scenario("uploadToken.add", "client-model allow-list", allow_list_explained)
     scenario("session.start", "start and end sessions", start_session)
     scenario("session.end", "expired KS", expired_session)
     scenario("session.end", "KS minted offline", offline_sessions)
@@ -354,8 +524,12 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vidmock-compat-kaltura-py-") as directory:
         scenario("uploadToken.upload", "single-shot upload", single_shot_upload(directory))
         scenario("uploadToken.upload", "chunked resumable upload", chunked_upload(directory))
-        scenario("kaltura_uploader", "kaltura-uploader command line, 7 MiB in 2 MiB chunks",
-                 uploader_cli(directory))
+        scenario("uploadToken.upload", "kaltura-uploader command line, 7 MiB in 2 MiB chunks",
+                 uploader_cli(directory), client=UPLOADER)
+    if VENDOR:
+        skip("format=3", "PHP format", "what vidmock answers format=3", "a property of vidmock, not of the vendor")
+    else:
+        scenario("format=3", "PHP format", unsupported_format, client=PHP_FORMAT)
     failed = sum(1 for r in results if not r["ok"])
     if RESULTS_PATH:
         os.makedirs(os.path.dirname(RESULTS_PATH) or ".", exist_ok=True)
@@ -364,9 +538,11 @@ def main():
                 "client": CLIENT_DIST,
                 "version": CLIENT_VERSION,
                 "language": "python",
+                "target": TARGET,
                 "passed": len(results) - failed,
                 "failed": failed,
                 "operations": results,
+                "skipped": skipped,
             }, f, indent=2)
             f.write("\n")
     print("python {}@{}: {} checks, {} failing".format(CLIENT_DIST, CLIENT_VERSION, len(results), failed))

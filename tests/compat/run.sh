@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the official api.video clients (Node and Python) against a vidmock binary.
+# Runs the official api.video and Kaltura clients (Node and Python), and schemathesis with
+# api.video's OpenAPI document, against a vidmock binary.
 #
 #   bash tests/compat/run.sh target/debug/vidmock
 #
@@ -10,6 +11,12 @@
 # VIDMOCK_APIVIDEO_KEY (default vidmock-api-key) is seen by the binary; the
 # scripts use the api.video key and the Kaltura partner (ID:ADMIN:USER) the
 # binary prints after its first line.
+#
+# Parity: with VIDMOCK_PARITY_APIVIDEO_URL and VIDMOCK_PARITY_APIVIDEO_KEY (an empty api.video
+# project), and/or VIDMOCK_PARITY_KALTURA_URL and VIDMOCK_PARITY_KALTURA_PARTNER
+# (ID:ADMIN_SECRET[:USER_SECRET]), the client scripts run a second time against that vendor
+# (VIDMOCK_COMPAT_TARGET=vendor), results in target/compat/parity/; their failures count too.
+# Without them the parity run is skipped, in one line.
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -44,12 +51,15 @@ if ! bash "$HERE/setup.sh"; then
   exit 1
 fi
 
-mkdir -p "$RESULTS"
-rm -f "$RESULTS"/*.json
+PARITY="$OUT/parity"
+mkdir -p "$RESULTS" "$PARITY"
+rm -f "$RESULTS"/*.json "$PARITY"/*.json
 # One log pair per run, so runs that overlap never read each other's address.
 mkdir -p "$OUT/runs"
 RUN_DIR=$(mktemp -d "$OUT/runs/run.XXXXXX")
 export VIDMOCK_APIVIDEO_KEY=${VIDMOCK_APIVIDEO_KEY:-vidmock-api-key}
+# The scripts import each other (schemathesis hooks); keep __pycache__ out of the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 # shellcheck source=../lib/vidmock.sh
 source "$HERE/../lib/vidmock.sh"
@@ -86,13 +96,14 @@ fi
 SHOWN_PARTNER=${VIDMOCK_KALTURA_PARTNER:-unknown}
 echo "compat: vidmock at $VIDMOCK_URL (pid $MOCK_PID), api.video key $VIDMOCK_APIVIDEO_KEY, kaltura partner ${SHOWN_PARTNER%%:*}"
 
-# Runs one client script: run_client NAME COMMAND...
+# Runs one client script: run_client NAME COMMAND... (results in $RESULTS_DIR/NAME.json)
 declare -A EXIT_CODES=()
+RESULTS_DIR=$RESULTS
 run_client() {
   local name=$1
   shift
   echo "compat: running $name"
-  VIDMOCK_COMPAT_RESULTS="$RESULTS/$name.json" timeout "$SCRIPT_TIMEOUT" "$@"
+  VIDMOCK_COMPAT_RESULTS="$RESULTS_DIR/$name.json" timeout "$SCRIPT_TIMEOUT" "$@"
   EXIT_CODES[$name]=$?
 }
 
@@ -100,10 +111,12 @@ run_client apivideo-node node "$HERE/apivideo_node.mjs"
 run_client apivideo-python "$VENV/bin/python" "$HERE/apivideo_python.py"
 run_client kaltura-node node "$HERE/kaltura_node.mjs"
 run_client kaltura-python "$VENV/bin/python" "$HERE/kaltura_python.py"
+VIDMOCK_SCHEMATHESIS_DIR="$RUN_DIR/schemathesis" run_client schemathesis \
+  "$VENV/bin/python" "$HERE/schemathesis_apivideo.py"
 
-# Count checks across all results; a script that failed without reporting a
-# failing check (crash, timeout) counts as one failed check.
-counts=$(
+# Count checks across the results in $1 for the scripts in EXIT_CODES; a script that failed
+# without reporting a failing check (crash, timeout) counts as one failed check.
+count_checks() {
   for name in "${!EXIT_CODES[@]}"; do
     printf '%s %s\n' "$name" "${EXIT_CODES[$name]}"
   done | "$VENV/bin/python" -c '
@@ -126,9 +139,41 @@ for line in sys.stdin:
     passed += ok
     failed += bad
 print(passed, failed)
-' "$RESULTS"
-)
+' "$1"
+}
+counts=$(count_checks "$RESULTS")
 read -r PASSED FAILED <<<"${counts:-0 1}"
+
+# The parity run: the same client scripts against the real vendors, when credentials are given.
+EXIT_CODES=()
+RESULTS_DIR=$PARITY
+PARITY_RAN=()
+if [ -n "${VIDMOCK_PARITY_APIVIDEO_URL:-}" ] && [ -n "${VIDMOCK_PARITY_APIVIDEO_KEY:-}" ]; then
+  PARITY_RAN+=("api.video at $VIDMOCK_PARITY_APIVIDEO_URL")
+  export VIDMOCK_COMPAT_TARGET=vendor
+  VIDMOCK_URL=$VIDMOCK_PARITY_APIVIDEO_URL VIDMOCK_APIVIDEO_KEY=$VIDMOCK_PARITY_APIVIDEO_KEY \
+    run_client apivideo-node node "$HERE/apivideo_node.mjs"
+  VIDMOCK_URL=$VIDMOCK_PARITY_APIVIDEO_URL VIDMOCK_APIVIDEO_KEY=$VIDMOCK_PARITY_APIVIDEO_KEY \
+    run_client apivideo-python "$VENV/bin/python" "$HERE/apivideo_python.py"
+fi
+if [ -n "${VIDMOCK_PARITY_KALTURA_URL:-}" ] && [ -n "${VIDMOCK_PARITY_KALTURA_PARTNER:-}" ]; then
+  PARITY_RAN+=("Kaltura at $VIDMOCK_PARITY_KALTURA_URL")
+  export VIDMOCK_COMPAT_TARGET=vendor
+  VIDMOCK_URL=$VIDMOCK_PARITY_KALTURA_URL VIDMOCK_KALTURA_PARTNER=$VIDMOCK_PARITY_KALTURA_PARTNER \
+    run_client kaltura-node node "$HERE/kaltura_node.mjs"
+  VIDMOCK_URL=$VIDMOCK_PARITY_KALTURA_URL VIDMOCK_KALTURA_PARTNER=$VIDMOCK_PARITY_KALTURA_PARTNER \
+    run_client kaltura-python "$VENV/bin/python" "$HERE/kaltura_python.py"
+fi
+unset VIDMOCK_COMPAT_TARGET
+if [ ${#PARITY_RAN[@]} -eq 0 ]; then
+  echo "compat: parity run skipped: set VIDMOCK_PARITY_APIVIDEO_URL and VIDMOCK_PARITY_APIVIDEO_KEY, or VIDMOCK_PARITY_KALTURA_URL and VIDMOCK_PARITY_KALTURA_PARTNER, to run the clients against the real vendors"
+else
+  parity_counts=$(count_checks "$PARITY")
+  read -r PARITY_PASSED PARITY_FAILED <<<"${parity_counts:-0 1}"
+  echo "compat: parity run against $(printf '%s; ' "${PARITY_RAN[@]}" | sed 's/; $//'): $PARITY_PASSED passed, $PARITY_FAILED failed (results in $PARITY; SKIP lines above name the steps only the mock can take)"
+  PASSED=$((PASSED + PARITY_PASSED))
+  FAILED=$((FAILED + PARITY_FAILED))
+fi
 
 python3 "$HERE/matrix.py" "$RESULTS" > "$OUT/matrix.md" || echo "compat: could not write the matrix" >&2
 echo "compat: results in $RESULTS, matrix in $OUT/matrix.md"
