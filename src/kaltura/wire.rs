@@ -362,6 +362,14 @@ fn xml_body(body: &Body, ignore_null: bool, elapsed: Duration) -> String {
     String::from_utf8(writer.into_inner()).unwrap_or_default()
 }
 
+/// Whether XML 1.0 may carry `c` (the `Char` production).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r')
+        || ('\u{20}'..='\u{D7FF}').contains(&c)
+        || ('\u{E000}'..='\u{FFFD}').contains(&c)
+        || c >= '\u{10000}'
+}
+
 struct XmlOut<'w> {
     writer: &'w mut Writer<Vec<u8>>,
     ignore_null: bool,
@@ -381,9 +389,19 @@ impl XmlOut<'_> {
         self.event(Event::End(BytesEnd::new(name)));
     }
 
+    /// Escaped text. Characters XML 1.0 cannot carry at all, not even as references (control
+    /// characters, U+FFFE, U+FFFF), are left out, so a document echoing a client's bytes (a KS,
+    /// a service name) stays well-formed for the Python client's parser.
     fn text(&mut self, text: &str) {
-        if !text.is_empty() {
-            self.event(Event::Text(BytesText::new(text)));
+        if text.chars().all(xml_char) {
+            if !text.is_empty() {
+                self.event(Event::Text(BytesText::new(text)));
+            }
+            return;
+        }
+        let kept: String = text.chars().filter(|c| xml_char(*c)).collect();
+        if !kept.is_empty() {
+            self.event(Event::Text(BytesText::new(&kept)));
         }
     }
 
@@ -730,6 +748,16 @@ mod tests {
             body.contains("<result>&quot;it&apos;s&quot;</result>"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn xml_leaves_out_characters_it_cannot_carry() {
+        let body = xml_body(
+            &Body::Single(Out::Str("a\u{0}\u{1}\u{1b}\u{fffe}\u{ffff}b\té".into())),
+            false,
+            Duration::ZERO,
+        );
+        assert!(body.contains("<result>ab\té</result>"), "{body}");
     }
 
     #[test]
