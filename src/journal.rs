@@ -234,11 +234,37 @@ impl Journal {
         self.lock().disabled = !enabled;
     }
 
+    /// Whether new requests are recorded.
+    pub(crate) fn is_enabled(&self) -> bool {
+        !self.lock().disabled
+    }
+
     fn lock(&self) -> MutexGuard<'_, JournalState> {
         // Entries are replaced whole under the lock; a poisoned guard still holds a valid deque.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// The URL a request addressed to `base` (`http://HOST:PORT`) with `path_and_query` (origin
+/// form, as hyper parsed it) has: what `Url::parse` gives for the concatenation, without parsing
+/// the scheme and host again for every request.
+pub(crate) fn request_url(base: &url::Url, path_and_query: &str) -> url::Url {
+    if !path_and_query.starts_with('/') {
+        // `*` (OPTIONS) and other forms without a path: the server's own URL.
+        return base.clone();
+    }
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    };
+    let mut url = base.clone();
+    url.set_path(path);
+    url.set_query(query);
+    url
+}
+
+/// The sha256 of no bytes at all, in hex.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Watches a request body go by: keeps a prefix, counts and hashes every byte.
 #[derive(Debug)]
@@ -276,7 +302,9 @@ impl BodyTap {
 
     /// The prefix, total size and hex digest of what has been seen so far.
     pub(crate) fn summary(&self) -> (Bytes, u64, String) {
-        let digest = if self.digest_all {
+        let digest = if self.size == 0 {
+            EMPTY_SHA256.to_owned()
+        } else if self.digest_all {
             hex::encode(self.hasher.clone().finalize())
         } else if self.size as usize <= self.limit {
             hex::encode(Sha256::digest(&self.prefix))
@@ -284,5 +312,39 @@ impl BodyTap {
             String::new()
         };
         (Bytes::copy_from_slice(&self.prefix), self.size, digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_urls_are_what_parsing_the_whole_url_gives() {
+        let base = url::Url::parse("http://127.0.0.1:8484").unwrap();
+        for path in [
+            "/",
+            "/upload-tokens",
+            "/upload-tokens/to1a2B3c?x=1&y=%20z",
+            "/a/../b/./c",
+            "//api_v3//service/uploadtoken/action/get?format=1&ks=a+b",
+            "/%7Efoo/a%2fb",
+            "/x?",
+            "/x?a=%zz&b=<>\"",
+            "/caf%C3%A9/{id}|^`",
+        ] {
+            let parsed = url::Url::parse(&format!("http://127.0.0.1:8484{path}")).unwrap();
+            assert_eq!(request_url(&base, path), parsed, "{path}");
+        }
+        assert_eq!(request_url(&base, "*"), base);
+    }
+
+    #[test]
+    fn an_empty_body_has_the_digest_of_no_bytes() {
+        for digest_all in [true, false] {
+            let (_, size, sha256) = BodyTap::new(16, digest_all).summary();
+            assert_eq!(size, 0);
+            assert_eq!(sha256, hex::encode(Sha256::digest(b"")));
+        }
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub expectations: Arc<crate::expect::Expectations>,
     /// `http://HOST:PORT` of this server, used in URLs it hands out.
     pub base_url: String,
+    /// `base_url` parsed once, for the URL of every request the journal records.
+    pub base: url::Url,
     /// Whether responses carry CORS headers and preflights are answered.
     pub cors: bool,
     /// When set, admin routes require it.
@@ -649,6 +651,8 @@ impl MockServerBuilder {
             faults: Arc::new(crate::faults::Faults::new(self.seed)),
             expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
             base_url: format!("{scheme}://{address}"),
+            base: url::Url::parse(&format!("{scheme}://{address}"))
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
             cors: self.cors,
             admin_token: self.admin_token,
             #[cfg(feature = "apivideo")]
@@ -1127,15 +1131,18 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(shared.clone(), rules))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared.clone());
-    Router::new()
+    let mut app = Router::new()
         .nest("/__vidmock", crate::admin::router(shared.clone()))
         .route("/__vidmock/", crate::admin::dashboard_route(shared.clone()))
-        .merge(vendors)
-        .layer(axum::middleware::from_fn_with_state(
+        .merge(vendors);
+    // Without a state file there is nothing to save: no layer, no per-request cost.
+    if shared.persister.is_some() {
+        app = app.layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             persist_after,
-        ))
-        .layer(axum::middleware::from_fn_with_state(shared, cors_layer))
+        ));
+    }
+    app.layer(axum::middleware::from_fn_with_state(shared, cors_layer))
 }
 
 /// How often changes made through the Rust API (not over HTTP) are saved to the state file.
@@ -1195,7 +1202,7 @@ async fn cors_layer(State(shared): State<Arc<Shared>>, request: Request, next: N
         let next = next.clone();
         async move { Ok::<_, std::convert::Infallible>(next.run(request).await) }
     });
-    match tower::ServiceExt::oneshot(tower::Layer::layer(&cors(), inner), request).await {
+    match tower::ServiceExt::oneshot(tower::Layer::layer(cors(), inner), request).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
@@ -1203,7 +1210,13 @@ async fn cors_layer(State(shared): State<Arc<Shared>>, request: Request, next: N
 
 /// CORS as browser uploaders need it: any origin, the methods the APIs use, whatever headers the
 /// browser asks to send, and the response headers api.video's module says page code may read.
-fn cors() -> tower_http::cors::CorsLayer {
+/// The same for every request and every server, so it is built once.
+fn cors() -> &'static tower_http::cors::CorsLayer {
+    static CORS: std::sync::OnceLock<tower_http::cors::CorsLayer> = std::sync::OnceLock::new();
+    CORS.get_or_init(build_cors)
+}
+
+fn build_cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method};
     use tower_http::cors::{AllowHeaders, Any, CorsLayer};
     #[cfg(feature = "apivideo")]
@@ -1292,20 +1305,19 @@ async fn rules(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
 /// Journal middleware: records the request on arrival, taps its body as the handler reads it,
 /// and completes the entry with the status, operation and timing when the response is ready.
 async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if !shared.journal.is_enabled() {
+        return next.run(request).await;
+    }
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let url = format!("{}{}", shared.base_url, path_and_query);
     let entry = RecordedRequest {
         seq: 0,
         received_at: shared.clock.now(),
         client: parts.extensions.get::<ConnInfo>().map(|info| info.peer),
         method: parts.method.clone(),
-        url: url::Url::parse(&url).unwrap_or_else(|_| {
-            // The URI came through hyper's parser, so this only guards odd path bytes.
-            url::Url::parse(&shared.base_url).expect("base URL is valid")
-        }),
+        url: journal::request_url(&shared.base, path_and_query),
         headers: detached(&parts.headers),
         body: bytes::Bytes::new(),
         body_size: 0,
@@ -1326,7 +1338,10 @@ async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next)
         shared.journal.body_limit(),
         shared.journal.digests(),
     )));
-    let body = {
+    // A body known to be empty (most GETs) has nothing to watch.
+    let body = if hyper::body::Body::is_end_stream(&body) {
+        body
+    } else {
         let tap = tap.clone();
         Body::from_stream(body.into_data_stream().map(move |chunk| {
             if let Ok(bytes) = &chunk {

@@ -34,15 +34,39 @@ pub(crate) fn no_content() -> Response {
 /// "ATOM UTC": `YYYY-MM-DDTHH:MM:SS+00:00`, no fraction, never `Z` (§1.5).
 pub(crate) fn atom(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+00:00",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return format!(
+            "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}+00:00",
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+    }
+    // Every answer carrying a token or a video formats dates: digits by hand, no formatter.
+    let mut out = String::with_capacity(25);
+    push_digits(&mut out, year as u32, 4);
+    for (separator, value) in [
+        ('-', u8::from(at.month())),
+        ('-', at.day()),
+        ('T', at.hour()),
+        (':', at.minute()),
+        (':', at.second()),
+    ] {
+        out.push(separator);
+        push_digits(&mut out, u32::from(value), 2);
+    }
+    out.push_str("+00:00");
+    out
+}
+
+/// `value` in decimal, zero-padded to `width` digits (`value` < 10^`width`).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+    }
 }
 
 /// Reads a JSON body whatever its Content-Type (the browser uploader sends JSON as text/plain).
@@ -70,5 +94,13 @@ mod tests {
     fn dates_are_atom_with_a_numeric_utc_offset_and_no_fraction() {
         let at = time::macros::datetime!(2020-12-02 10:13:19.5 UTC);
         assert_eq!(atom(at), "2020-12-02T10:13:19+00:00");
+    }
+
+    #[test]
+    fn dates_are_zero_padded_and_converted_to_utc() {
+        let at = time::macros::datetime!(0987-01-05 03:04:05 +02:00);
+        assert_eq!(atom(at), "0987-01-05T01:04:05+00:00");
+        let at = time::macros::datetime!(2024-02-29 23:59:59 -01:00);
+        assert_eq!(atom(at), "2024-03-01T00:59:59+00:00");
     }
 }

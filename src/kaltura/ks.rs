@@ -60,12 +60,13 @@ pub(crate) fn claimed_partner(ks: &str) -> Option<i64> {
 }
 
 fn decode_base64(ks: &str) -> Option<Vec<u8>> {
-    let mapped: String = ks
+    // Byte by byte: the URL-safe letters are ASCII, and every other byte is kept as it is.
+    let mapped: Vec<u8> = ks
         .trim()
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
+        .bytes()
+        .map(|b| match b {
+            b'-' => b'+',
+            b'_' => b'/',
             other => other,
         })
         .collect();

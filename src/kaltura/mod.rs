@@ -273,6 +273,9 @@ impl Backend {
 
 /// `/a//b///c` → `/a/b/c`: clients that join a base URL ending in `/` with `/api_v3` send `//`.
 pub(crate) fn collapse_slashes(path: &str) -> String {
+    if !path.contains("//") {
+        return path.to_owned();
+    }
     let mut out = String::with_capacity(path.len());
     for c in path.chars() {
         if c == '/' && out.ends_with('/') {
@@ -285,8 +288,10 @@ pub(crate) fn collapse_slashes(path: &str) -> String {
 
 /// Whether a request path belongs to Kaltura (`/api_v3`, `/api_v3/…`, also with `//`).
 pub(crate) fn owns(path: &str) -> bool {
-    let path = collapse_slashes(path);
-    path == "/api_v3" || path.starts_with("/api_v3/")
+    // What `collapse_slashes(path)` being `/api_v3` or `/api_v3/…` means, without building it:
+    // only the slashes before the first segment can differ.
+    let first = path.trim_start_matches('/');
+    first.len() < path.len() && (first == "api_v3" || first.starts_with("api_v3/"))
 }
 
 /// Answers one request addressed to Kaltura API v3.

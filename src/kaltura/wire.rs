@@ -270,7 +270,8 @@ fn json_body(body: &Body) -> String {
         Body::Single(out) => to_json(out),
         Body::Multi(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
     };
-    let mut bytes = Vec::new();
+    // Most answers are a few hundred bytes: one allocation instead of a series of regrowths.
+    let mut bytes = Vec::with_capacity(1024);
     let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, PhpJson);
     // Serialising a `serde_json::Value` into memory cannot fail.
     let _ = serde::Serialize::serialize(&value, &mut serializer);
@@ -333,18 +334,21 @@ impl serde_json::ser::Formatter for PhpJson {
         W: ?Sized + std::io::Write,
     {
         let mut units = [0u16; 2];
-        for c in fragment.chars() {
+        let mut rest = fragment;
+        // Runs of plain ASCII go out whole; `/` and non-ASCII characters are escaped.
+        while let Some(at) = rest.find(|c: char| c == '/' || !c.is_ascii()) {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            let c = rest[at..].chars().next().unwrap_or('/');
             if c == '/' {
                 writer.write_all(b"\\/")?;
-            } else if c.is_ascii() {
-                writer.write_all(&[c as u8])?;
             } else {
                 for unit in c.encode_utf16(&mut units) {
                     write!(writer, "\\u{unit:04x}")?;
                 }
             }
+            rest = &rest[at + c.len_utf8()..];
         }
-        Ok(())
+        writer.write_all(rest.as_bytes())
     }
 }
 
