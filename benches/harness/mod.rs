@@ -25,6 +25,8 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::rt::TokioIo;
 
+pub mod inproc;
+
 /// The argument that turns a benchmark executable into the floor server.
 pub const FLOOR_ARG: &str = "__vidmock-bench-floor";
 
@@ -199,7 +201,11 @@ pub mod floor {
             println!("floor listening on http://{addr}");
             let app = Router::new()
                 .route("/upload-tokens", post(create_token))
-                .route("/upload", post(upload));
+                .route("/upload", post(upload))
+                .route(
+                    "/api_v3/service/uploadtoken/action/upload",
+                    post(kaltura_upload),
+                );
             // As vidmock does for every connection it accepts.
             let listener = listener.tap_io(|stream| {
                 let _ = stream.set_nodelay(true);
@@ -221,6 +227,14 @@ pub mod floor {
     async fn upload(body: Body) -> Response {
         discard(body).await;
         json(StatusCode::CREATED, r#"{"videoId":"vi-floor"}"#)
+    }
+
+    async fn kaltura_upload(body: Body) -> Response {
+        discard(body).await;
+        json(
+            StatusCode::OK,
+            r#"{"objectType":"KalturaUploadToken","id":"0_floor","status":1,"uploadedFileSize":0}"#,
+        )
     }
 
     /// Reads every frame of the body and drops it.

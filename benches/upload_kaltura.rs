@@ -1,0 +1,324 @@
+//! Upload throughput through Kaltura's `uploadToken.upload`: a 1 GiB file in chunks of 10 MiB,
+//! sent as the browser and Python uploaders send them, through the `vidmock` binary in its
+//! default bounded mode and through the floor, a bare axum handler that reads and
+//! discards the body; and vidmock's peak resident set meanwhile. The api.video side is
+//! `benches/upload.rs`; both share `harness`.
+//!
+//! ```text
+//! cargo bench --bench upload_kaltura --features cli
+//! cargo bench --bench upload_kaltura --features cli -- --runs 5 --file-mib 1024 --chunk-mib 10
+//! ```
+//!
+//! Each chunk is one `POST /api_v3/service/uploadtoken/action/upload` with flat multipart
+//! fields (`ks`, `format=1`, `uploadTokenId`, `resume`, `finalChunk`, `resumeAt`) followed by
+//! the `fileData` part: the first chunk `resume=false, resumeAt=0`, every later one
+//! `resume=true, resumeAt=<offset>`, the last one `finalChunk=true` (a verified final chunk).
+//! Chunks go one after the other on one keep-alive connection, as `kaltura-uploader` and the
+//! browser's sequential uploader send them. A run is timed from the first byte of the first
+//! chunk to the answer to the last; the session and the upload token are made before. After
+//! each run vidmock's `uploadToken.get` must show the whole file uploaded (status 2).
+//!
+//! Targets (reported, not asserted): ≥ 0.7× the floor's throughput; peak RSS < 150 MiB over
+//! every upload of the run.
+
+mod harness;
+
+use std::time::Instant;
+
+use harness::{inproc, Client, Multipart, Payload, Samples, Server, Table, Targets};
+
+const MIB: u64 = 1024 * 1024;
+
+struct Options {
+    runs: usize,
+    file: u64,
+    chunk: u64,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let quick = inproc::flag("--quick");
+        let options = Options {
+            runs: inproc::option("--runs").unwrap_or(if quick { 2 } else { 5 }),
+            file: inproc::option::<u64>("--file-mib").unwrap_or(1024) * MIB,
+            chunk: inproc::option::<u64>("--chunk-mib").unwrap_or(10) * MIB,
+        };
+        assert!(
+            options.file > 0 && options.chunk > 0 && options.runs > 0,
+            "a non-empty file, chunks and runs"
+        );
+        options
+    }
+
+    fn chunks(&self) -> u64 {
+        self.file.div_ceil(self.chunk)
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A KS and a fresh upload token on vidmock; fixed values on the floor, which checks nothing.
+async fn session(server: &Server) -> (String, String) {
+    if server.name != "vidmock" {
+        return ("floor-ks".to_owned(), "0_floor".to_owned());
+    }
+    let mut client = Client::connect(server.addr).await;
+    let urlencoded = [("content-type", "application/x-www-form-urlencoded")];
+    let ks = client
+        .send(
+            "POST",
+            "/api_v3/service/session/action/start?format=1",
+            &urlencoded,
+            Payload::whole(form(&[
+                ("secret", vidmock::kaltura::DEFAULT_ADMIN_SECRET),
+                (
+                    "partnerId",
+                    &vidmock::kaltura::DEFAULT_PARTNER_ID.to_string(),
+                ),
+                ("type", "2"),
+                ("userId", "bench"),
+            ])),
+        )
+        .await
+        .expect_status(200, "session.start")
+        .json()
+        .as_str()
+        .expect("a KS")
+        .to_owned();
+    let token = client
+        .send(
+            "POST",
+            "/api_v3/service/uploadtoken/action/add?format=1",
+            &urlencoded,
+            Payload::whole(form(&[("ks", &ks), ("uploadToken:fileName", "bench.mp4")])),
+        )
+        .await
+        .expect_status(200, "uploadToken.add")
+        .json()["id"]
+        .as_str()
+        .expect("an upload token id")
+        .to_owned();
+    (ks, token)
+}
+
+struct Run {
+    seconds: f64,
+    server_cpu: f64,
+    ks: String,
+    token: String,
+}
+
+async fn upload(server: &Server, options: &Options, pattern: &bytes::Bytes) -> Run {
+    let (ks, token) = session(server).await;
+    let mut client = Client::connect(server.addr).await;
+    let total = options.chunks();
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    for index in 0..total {
+        let offset = index * options.chunk;
+        let len = options.chunk.min(options.file - offset);
+        let last = index + 1 == total;
+        let form = Multipart::new()
+            .text("ks", &ks)
+            .text("format", "1")
+            .text("uploadTokenId", &token)
+            .text("resume", if index == 0 { "false" } else { "true" })
+            .text("finalChunk", if last { "true" } else { "false" })
+            .text("resumeAt", &offset.to_string());
+        let content_type = form.content_type();
+        let body = form.file(
+            "fileData",
+            "blob",
+            pattern.clone(),
+            (offset % pattern.len() as u64) as usize,
+            len,
+        );
+        let answer = client
+            .send(
+                "POST",
+                "/api_v3/service/uploadtoken/action/upload",
+                &[("content-type", &content_type)],
+                body,
+            )
+            .await
+            .expect_status(200, &format!("{} chunk {}/{total}", server.name, index + 1));
+        let json = answer.json();
+        if json.get("objectType").and_then(|t| t.as_str()) != Some("KalturaUploadToken") {
+            panic!("{} chunk {}/{total}: {json}", server.name, index + 1);
+        }
+    }
+    Run {
+        seconds: started.elapsed().as_secs_f64(),
+        server_cpu: server.cpu_seconds() - cpu_before,
+        ks,
+        token,
+    }
+}
+
+/// Checks, outside the timing, that vidmock holds the whole file and closed the upload.
+async fn check_received(server: &Server, options: &Options, ks: &str, token: &str) {
+    let mut client = Client::connect(server.addr).await;
+    let answer = client
+        .send(
+            "POST",
+            "/api_v3/service/uploadtoken/action/get?format=1",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Payload::whole(form(&[("ks", ks), ("uploadTokenId", token)])),
+        )
+        .await
+        .expect_status(200, "uploadToken.get")
+        .json();
+    // Kaltura writes this size as a string in JSON (it is a float on the server).
+    let uploaded = match &answer["uploadedFileSize"] {
+        serde_json::Value::String(size) => size.parse::<u64>().ok(),
+        size => size.as_u64(),
+    };
+    assert_eq!(
+        uploaded,
+        Some(options.file),
+        "vidmock received the whole file: {answer}"
+    );
+    assert_eq!(answer["status"].as_i64(), Some(2), "FULL_UPLOAD: {answer}");
+}
+
+fn main() {
+    harness::floor::serve_if_asked();
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let pattern = harness::pattern(MIB as usize);
+
+    let floor = Server::floor();
+    let vidmock = Server::vidmock(&[]);
+    let idle_rss = vidmock.rss_mib();
+    eprintln!(
+        "upload_kaltura: {} MiB in {} chunks of {} MiB, {} runs per server; {}; load average {}",
+        options.file / MIB,
+        options.chunks(),
+        options.chunk / MIB,
+        options.runs,
+        harness::machine(),
+        inproc::load_average()
+    );
+
+    let servers = [&floor, &vidmock];
+    let labels = [
+        "floor (bare axum, discards)",
+        "vidmock (binary, default bounded mode)",
+    ];
+    let gib = options.file as f64 / (1024 * MIB) as f64;
+    let mut throughput = [Samples::default(), Samples::default()];
+    let mut cpu_per_gib = [Samples::default(), Samples::default()];
+    let mut first_upload = (0.0, 0.0);
+    runtime.block_on(async {
+        for round in 0..=options.runs {
+            for (i, server) in servers.iter().enumerate() {
+                let run = upload(server, &options, &pattern).await;
+                let speed = options.file as f64 / MIB as f64 / run.seconds;
+                let label = if round == 0 {
+                    "warm-up".to_owned()
+                } else {
+                    format!("run {round}/{}", options.runs)
+                };
+                eprintln!(
+                    "  {label:<9} {:<8} {:>7.3} s {:>8.1} MiB/s {:>6.2} CPU s   RSS now {:>6.1} MiB, peak {:>6.1} MiB",
+                    server.name,
+                    run.seconds,
+                    speed,
+                    run.server_cpu,
+                    server.rss_mib(),
+                    server.peak_rss_mib()
+                );
+                if server.name == "vidmock" {
+                    check_received(server, &options, &run.ks, &run.token).await;
+                    if round == 0 {
+                        first_upload = (server.peak_rss_mib(), server.rss_mib());
+                    }
+                }
+                if round > 0 {
+                    throughput[i].push(speed);
+                    cpu_per_gib[i].push(run.server_cpu / gib);
+                }
+            }
+        }
+    });
+
+    let floor_speed = throughput[0].median();
+    let floor_cpu = cpu_per_gib[0].median();
+    let mut table = Table::new(
+        format!(
+            "Upload: {} MiB in {}×{} MiB Kaltura chunks, one connection, median of {} runs ({})",
+            options.file / MIB,
+            options.chunks(),
+            options.chunk / MIB,
+            options.runs,
+            harness::machine()
+        ),
+        &[
+            "target",
+            "MiB/s",
+            "min–max MiB/s",
+            "ratio to floor",
+            "server CPU s/GiB",
+            "CPU vs floor",
+            "peak RSS (MiB)",
+        ],
+    );
+    for (i, server) in servers.iter().enumerate() {
+        table.row(vec![
+            labels[i].to_owned(),
+            harness::fmt_num(throughput[i].median()),
+            format!(
+                "{}–{}",
+                harness::fmt_num(throughput[i].min()),
+                harness::fmt_num(throughput[i].max())
+            ),
+            harness::fmt_ratio(throughput[i].median() / floor_speed),
+            harness::fmt_num(cpu_per_gib[i].median()),
+            harness::fmt_ratio(cpu_per_gib[i].median() / floor_cpu),
+            harness::fmt_num(server.peak_rss_mib()),
+        ]);
+    }
+    table.print();
+    let retained = (vidmock.rss_mib() - first_upload.1) / (gib * options.runs as f64);
+    println!(
+        "vidmock RSS (MiB): {} idle; after the first upload {} (peak {}); after all {} uploads {} \
+         (peak {}): {} MiB kept per GiB uploaded.\n",
+        harness::fmt_num(idle_rss),
+        harness::fmt_num(first_upload.1),
+        harness::fmt_num(first_upload.0),
+        options.runs + 1,
+        harness::fmt_num(vidmock.rss_mib()),
+        harness::fmt_num(vidmock.peak_rss_mib()),
+        harness::fmt_num(retained),
+    );
+
+    let mut targets = Targets::default();
+    targets.at_least(
+        "vidmock Kaltura upload throughput vs floor",
+        throughput[1].median() / floor_speed,
+        0.7,
+        "×",
+    );
+    targets.below(
+        "vidmock peak RSS, bounded mode, all Kaltura uploads",
+        vidmock.peak_rss_mib(),
+        150.0,
+        "MiB",
+    );
+    targets.table("Targets").print();
+    println!(
+        "{}\n",
+        if targets.all_met() {
+            "All targets met."
+        } else {
+            "Some targets missed (reported, not asserted)."
+        }
+    );
+}
