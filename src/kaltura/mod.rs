@@ -30,7 +30,7 @@ mod store;
 mod uploadtoken;
 mod wire;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -145,8 +145,9 @@ pub(crate) struct Config {
 struct State {
     /// Partners by id, default first; kept across resets.
     partners: IndexMap<i64, Partner>,
-    /// KS strings revoked by `session.end`; a revoked KS stays revoked, resets included.
-    ended: HashSet<String>,
+    /// KS strings revoked by `session.end`, with the instant each expires (unix seconds); a
+    /// revoked KS stays revoked, resets included, until it would have expired anyway.
+    ended: HashMap<String, i64>,
 }
 
 /// The Kaltura backend of one server.
@@ -170,7 +171,7 @@ impl Backend {
         }
         let state = State {
             partners: partners.into_iter().map(|p| (p.id, p)).collect(),
-            ended: HashSet::new(),
+            ended: HashMap::new(),
         };
         Self {
             state: Mutex::new(state),
@@ -219,11 +220,16 @@ impl Backend {
     }
 
     pub(crate) fn is_ended(&self, ks: &str) -> bool {
-        self.lock().ended.contains(ks)
+        self.lock().ended.contains_key(ks)
     }
 
-    pub(crate) fn end(&self, ks: &str) {
-        self.lock().ended.insert(ks.to_owned());
+    /// Revokes `ks`, valid until `valid_until`. Sessions that have expired by `now` are
+    /// forgotten meanwhile: they are refused as expired anyway, and a long-running mock whose
+    /// clients end every session must not grow for ever.
+    pub(crate) fn end(&self, ks: &str, valid_until: i64, now: i64) {
+        let mut state = self.lock();
+        state.ended.retain(|_, until| *until > now);
+        state.ended.insert(ks.to_owned(), valid_until);
     }
 
     /// Issues a v2 KS for `partner_id`, valid for `lifetime` on the server's clock; `None` for
@@ -650,4 +656,26 @@ pub(crate) async fn error_response(request: Request, error: ApiError) -> Respons
         content_type.as_deref(),
         started.elapsed(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ending_a_session_forgets_revocations_that_have_expired_since() {
+        let backend = Backend::new(Config::default(), crate::Retention::Memory);
+        backend.end("short", 100, 50);
+        backend.end("long", 1_000, 60);
+
+        backend.end("later", 2_000, 500);
+
+        assert!(
+            !backend.is_ended("short"),
+            "expired at 100, forgotten at 500"
+        );
+        assert!(backend.is_ended("long"));
+        assert!(backend.is_ended("later"));
+        assert_eq!(backend.lock().ended.len(), 2);
+    }
 }

@@ -158,7 +158,7 @@ impl Backend {
             let partners: Vec<Partner> = state.partners.values().cloned().collect();
             (
                 partners,
-                state.ended.iter().cloned().collect::<BTreeSet<_>>(),
+                state.ended.keys().cloned().collect::<BTreeSet<_>>(),
             )
         };
         let retention = self.store.retention;
@@ -233,7 +233,10 @@ impl Backend {
                     });
                 }
             }
-            state.ended.extend(snapshot.ended_sessions);
+            // The file keeps no expiry: a restored revocation is kept for good.
+            state
+                .ended
+                .extend(snapshot.ended_sessions.into_iter().map(|ks| (ks, i64::MAX)));
         }
         let retention = self.store.retention;
         let mut tenants = self.store.lock();

@@ -84,7 +84,10 @@ impl Action for End {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         if let Some(session) = session {
-            call.shared.kaltura.end(&session.ks);
+            let now = call.shared.clock.now().unix_timestamp();
+            call.shared
+                .kaltura
+                .end(&session.ks, session.valid_until, now);
         }
         Ok(Out::Null)
     }
