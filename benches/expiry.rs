@@ -32,22 +32,7 @@ const PAST_TTL: Duration = Duration::from_secs(3601);
 async fn apivideo_steps(server: &vidmock::MockServer) {
     let mut client = Client::connect(server.address()).await;
     let auth = harness::basic_auth(&server.apivideo().api_key());
-    let token = client
-        .send(
-            "POST",
-            "/upload-tokens",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Payload::whole(r#"{"ttl":3600}"#),
-        )
-        .await
-        .expect_status(200, "create a token")
-        .json()["token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
+    let token = harness::create_upload_token(&mut client, &auth, r#"{"ttl":3600}"#).await;
     server.clock().advance(PAST_TTL);
     client
         .send(

@@ -113,59 +113,8 @@ struct Ids {
 async fn setup(addr: SocketAddr) -> Ids {
     let mut client = Client::connect(addr).await;
     let auth = harness::basic_auth(API_KEY);
-    let token = client
-        .send(
-            "POST",
-            "/upload-tokens",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Payload::whole(r#"{"ttl":3600}"#),
-        )
-        .await
-        .expect_status(200, "create a token")
-        .json()["token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
-    let form = |pairs: &[(&str, &str)]| {
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish()
-    };
-    let urlencoded = [("content-type", "application/x-www-form-urlencoded")];
-    let ks = client
-        .send(
-            "POST",
-            "/api_v3/service/session/action/start?format=1",
-            &urlencoded,
-            Payload::whole(form(&[
-                ("secret", vidmock::kaltura::DEFAULT_ADMIN_SECRET),
-                ("partnerId", "101"),
-                ("type", "2"),
-                ("userId", "bench"),
-            ])),
-        )
-        .await
-        .expect_status(200, "session.start")
-        .json()
-        .as_str()
-        .expect("a KS")
-        .to_owned();
-    let kaltura_token = client
-        .send(
-            "POST",
-            "/api_v3/service/uploadtoken/action/add?format=1",
-            &urlencoded,
-            Payload::whole(form(&[("ks", &ks), ("uploadToken:fileName", "talk.mp4")])),
-        )
-        .await
-        .expect_status(200, "uploadToken.add")
-        .json()["id"]
-        .as_str()
-        .expect("an upload token id")
-        .to_owned();
+    let token = harness::create_upload_token(&mut client, &auth, r#"{"ttl":3600}"#).await;
+    let (ks, kaltura_token) = harness::kaltura_session(&mut client, "talk.mp4").await;
     Ids {
         token,
         ks,
@@ -290,6 +239,18 @@ async fn many_connections(
     )
 }
 
+/// `req` sent once on a connection of its own, the answer kept whole, headers included.
+async fn fetch(addr: SocketAddr, req: &Req) -> Canned {
+    inproc::fetch(
+        addr,
+        req.method,
+        &req.path,
+        &req.headers(),
+        req.body.clone(),
+    )
+    .await
+}
+
 async fn send(client: &mut Client, req: &Req, headers: &[(&str, &str)]) {
     let answer = client
         .send(
@@ -351,10 +312,7 @@ struct Figures {
 
 fn main() {
     let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let runtime = harness::client_runtime();
 
     let vidmock = vidmock_server(true);
     let vidmock_nj = vidmock_server(false);
@@ -371,14 +329,7 @@ fn main() {
         let mut canned = BTreeMap::new();
         for call in CALLS {
             let req = &reqs[&Target::Vidmock][&call];
-            let answer = inproc::fetch(
-                vidmock.addr,
-                req.method,
-                &req.path,
-                &req.headers(),
-                req.body.clone(),
-            )
-            .await;
+            let answer = fetch(vidmock.addr, req).await;
             assert_eq!(
                 answer.status,
                 req.status,
@@ -456,14 +407,7 @@ fn main() {
         for target in TARGETS {
             for call in CALLS {
                 let req = &reqs[&target][&call];
-                let answer = inproc::fetch(
-                    addr_of(target),
-                    req.method,
-                    &req.path,
-                    &req.headers(),
-                    req.body.clone(),
-                )
-                .await;
+                let answer = fetch(addr_of(target), req).await;
                 assert_eq!(
                     answer.status,
                     req.status,
@@ -695,13 +639,5 @@ fn main() {
     latency.print();
     throughput.print();
     journal.print();
-    targets.table("Targets").print();
-    println!(
-        "{}\n",
-        if targets.all_met() {
-            "All targets met."
-        } else {
-            "Some targets missed (reported, not asserted)."
-        }
-    );
+    targets.print();
 }

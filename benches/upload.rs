@@ -31,7 +31,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{Client, Multipart, Samples, Server, Table, Targets};
+use harness::{Client, Multipart, Samples, Server, Targets, UploadRuns};
 
 const MIB: u64 = 1024 * 1024;
 /// The api.video key the binary uses when given none.
@@ -90,22 +90,7 @@ struct Run {
 async fn upload(server: &Server, options: &Options, pattern: &bytes::Bytes) -> Run {
     let mut client = Client::connect(server.addr).await;
     let auth = harness::basic_auth(API_KEY);
-    let token = client
-        .send(
-            "POST",
-            "/upload-tokens",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            harness::Payload::whole("{}"),
-        )
-        .await
-        .expect_status(200, "create an upload token")
-        .json()["token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
+    let token = harness::create_upload_token(&mut client, &auth, "{}").await;
     let path = format!("/upload?token={token}");
     let total = options.parts();
     let mut video_id: Option<String> = None;
@@ -216,16 +201,13 @@ async fn check_received(server: &Server, options: &Options, video_id: &str, sha2
 fn main() {
     harness::floor::serve_if_asked();
     let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let runtime = harness::client_runtime();
     let pattern = harness::pattern(MIB as usize);
     let sha256 = file_sha256(&options, &pattern);
 
     let floor = Server::floor();
     let vidmock = Server::vidmock(&[]);
-    let idle_rss = vidmock.rss_mib();
+    let mut figures = UploadRuns::new(options.runs, options.file, &vidmock);
     eprintln!(
         "upload: {} MiB in {} parts of {} MiB, {} runs per server; {}",
         options.file / MIB,
@@ -240,31 +222,12 @@ fn main() {
         "floor (bare axum, discards)",
         "vidmock (binary, spilled to temporary files)",
     ];
-    let gib = options.file as f64 / (1024 * MIB) as f64;
-    let mut throughput = [Samples::default(), Samples::default()];
-    let mut cpu_per_gib = [Samples::default(), Samples::default()];
     let mut hashed_after = Samples::default();
-    // vidmock's (peak, current) resident set after its first upload.
-    let mut first_upload = (0.0, 0.0);
     runtime.block_on(async {
         for round in 0..=options.runs {
             for (i, server) in servers.iter().enumerate() {
                 let run = upload(server, &options, &pattern).await;
-                let speed = options.file as f64 / MIB as f64 / run.seconds;
-                let label = if round == 0 {
-                    "warm-up".to_owned()
-                } else {
-                    format!("run {round}/{}", options.runs)
-                };
-                eprintln!(
-                    "  {label:<9} {:<8} {:>7.3} s {:>8.1} MiB/s {:>6.2} CPU s   RSS now {:>6.1} MiB, peak {:>6.1} MiB",
-                    server.name,
-                    run.seconds,
-                    speed,
-                    run.server_cpu,
-                    server.rss_mib(),
-                    server.peak_rss_mib()
-                );
+                figures.record(round, i, server, run.seconds, run.server_cpu);
                 if server.name == "vidmock" {
                     let hashed = check_received(server, &options, &run.video_id, &sha256).await;
                     if round > 0 {
@@ -272,68 +235,19 @@ fn main() {
                     }
                 }
                 if round == 0 && server.name == "vidmock" {
-                    first_upload = (server.peak_rss_mib(), server.rss_mib());
-                }
-                if round > 0 {
-                    throughput[i].push(speed);
-                    cpu_per_gib[i].push(run.server_cpu / gib);
+                    figures.first_upload_done(server);
                 }
             }
         }
     });
 
-    let floor_speed = throughput[0].median();
-    let floor_cpu = cpu_per_gib[0].median();
-    let title = format!(
-        "Upload: {} MiB in {}×{} MiB api.video parts, one connection, median of {} runs ({})",
-        options.file / MIB,
+    let pieces = format!(
+        "{}×{} MiB api.video parts",
         options.parts(),
-        options.part / MIB,
-        options.runs,
-        harness::machine()
+        options.part / MIB
     );
-    let mut table = Table::new(
-        title,
-        &[
-            "target",
-            "MiB/s",
-            "min–max MiB/s",
-            "ratio to floor",
-            "server CPU s/GiB",
-            "CPU vs floor",
-            "peak RSS (MiB)",
-        ],
-    );
-    for (i, server) in servers.iter().enumerate() {
-        table.row(vec![
-            labels[i].to_owned(),
-            harness::fmt_num(throughput[i].median()),
-            format!(
-                "{}–{}",
-                harness::fmt_num(throughput[i].min()),
-                harness::fmt_num(throughput[i].max())
-            ),
-            harness::fmt_ratio(throughput[i].median() / floor_speed),
-            harness::fmt_num(cpu_per_gib[i].median()),
-            harness::fmt_ratio(cpu_per_gib[i].median() / floor_cpu),
-            harness::fmt_num(server.peak_rss_mib()),
-        ]);
-    }
-    table.print();
-    // The bounded mode must stay flat however much has been uploaded: what the process keeps
-    // between the first upload and the last shows memory held per upload.
-    let retained = (vidmock.rss_mib() - first_upload.1) / (gib * options.runs as f64);
-    println!(
-        "vidmock RSS (MiB): {} idle; after the first upload {} (peak {}); after all {} uploads {} \
-         (peak {}): {} MiB kept per GiB uploaded.\n",
-        harness::fmt_num(idle_rss),
-        harness::fmt_num(first_upload.1),
-        harness::fmt_num(first_upload.0),
-        options.runs + 1,
-        harness::fmt_num(vidmock.rss_mib()),
-        harness::fmt_num(vidmock.peak_rss_mib()),
-        harness::fmt_num(retained),
-    );
+    figures.table(&pieces, servers, labels).print();
+    figures.print_rss(&vidmock);
     println!(
         "vidmock's sha256 of the file was known {} s (median; {}–{}) after the last part's \
          answer, when the admin API was asked for it.\n",
@@ -345,7 +259,7 @@ fn main() {
     let mut targets = Targets::default();
     targets.at_least(
         "vidmock upload throughput vs floor",
-        throughput[1].median() / floor_speed,
+        figures.vs_floor(),
         0.7,
         "×",
     );
@@ -356,12 +270,5 @@ fn main() {
         "MiB",
     );
     targets.table("Targets").print();
-    println!(
-        "{}",
-        if targets.all_met() {
-            "All targets met."
-        } else {
-            "Some targets missed (reported, not asserted)."
-        }
-    );
+    println!("{}", targets.verdict());
 }

@@ -25,7 +25,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{inproc, Client, Multipart, Payload, Samples, Server, Table, Targets};
+use harness::{inproc, Client, Multipart, Payload, Server, Targets, UploadRuns};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -55,54 +55,13 @@ impl Options {
     }
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
 /// A KS and a fresh upload token on vidmock; fixed values on the floor, which checks nothing.
 async fn session(server: &Server) -> (String, String) {
     if server.name != "vidmock" {
         return ("floor-ks".to_owned(), "0_floor".to_owned());
     }
     let mut client = Client::connect(server.addr).await;
-    let urlencoded = [("content-type", "application/x-www-form-urlencoded")];
-    let ks = client
-        .send(
-            "POST",
-            "/api_v3/service/session/action/start?format=1",
-            &urlencoded,
-            Payload::whole(form(&[
-                ("secret", vidmock::kaltura::DEFAULT_ADMIN_SECRET),
-                (
-                    "partnerId",
-                    &vidmock::kaltura::DEFAULT_PARTNER_ID.to_string(),
-                ),
-                ("type", "2"),
-                ("userId", "bench"),
-            ])),
-        )
-        .await
-        .expect_status(200, "session.start")
-        .json()
-        .as_str()
-        .expect("a KS")
-        .to_owned();
-    let token = client
-        .send(
-            "POST",
-            "/api_v3/service/uploadtoken/action/add?format=1",
-            &urlencoded,
-            Payload::whole(form(&[("ks", &ks), ("uploadToken:fileName", "bench.mp4")])),
-        )
-        .await
-        .expect_status(200, "uploadToken.add")
-        .json()["id"]
-        .as_str()
-        .expect("an upload token id")
-        .to_owned();
-    (ks, token)
+    harness::kaltura_session(&mut client, "bench.mp4").await
 }
 
 struct Run {
@@ -167,7 +126,7 @@ async fn check_received(server: &Server, options: &Options, ks: &str, token: &st
             "POST",
             "/api_v3/service/uploadtoken/action/get?format=1",
             &[("content-type", "application/x-www-form-urlencoded")],
-            Payload::whole(form(&[("ks", ks), ("uploadTokenId", token)])),
+            Payload::whole(harness::form(&[("ks", ks), ("uploadTokenId", token)])),
         )
         .await
         .expect_status(200, "uploadToken.get")
@@ -188,15 +147,12 @@ async fn check_received(server: &Server, options: &Options, ks: &str, token: &st
 fn main() {
     harness::floor::serve_if_asked();
     let options = Options::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
+    let runtime = harness::client_runtime();
     let pattern = harness::pattern(MIB as usize);
 
     let floor = Server::floor();
     let vidmock = Server::vidmock(&[]);
-    let idle_rss = vidmock.rss_mib();
+    let mut figures = UploadRuns::new(options.runs, options.file, &vidmock);
     eprintln!(
         "upload_kaltura: {} MiB in {} chunks of {} MiB, {} runs per server; {}; load average {}",
         options.file / MIB,
@@ -212,97 +168,33 @@ fn main() {
         "floor (bare axum, discards)",
         "vidmock (binary, default bounded mode)",
     ];
-    let gib = options.file as f64 / (1024 * MIB) as f64;
-    let mut throughput = [Samples::default(), Samples::default()];
-    let mut cpu_per_gib = [Samples::default(), Samples::default()];
-    let mut first_upload = (0.0, 0.0);
     runtime.block_on(async {
         for round in 0..=options.runs {
             for (i, server) in servers.iter().enumerate() {
                 let run = upload(server, &options, &pattern).await;
-                let speed = options.file as f64 / MIB as f64 / run.seconds;
-                let label = if round == 0 {
-                    "warm-up".to_owned()
-                } else {
-                    format!("run {round}/{}", options.runs)
-                };
-                eprintln!(
-                    "  {label:<9} {:<8} {:>7.3} s {:>8.1} MiB/s {:>6.2} CPU s   RSS now {:>6.1} MiB, peak {:>6.1} MiB",
-                    server.name,
-                    run.seconds,
-                    speed,
-                    run.server_cpu,
-                    server.rss_mib(),
-                    server.peak_rss_mib()
-                );
+                figures.record(round, i, server, run.seconds, run.server_cpu);
                 if server.name == "vidmock" {
                     check_received(server, &options, &run.ks, &run.token).await;
                     if round == 0 {
-                        first_upload = (server.peak_rss_mib(), server.rss_mib());
+                        figures.first_upload_done(server);
                     }
-                }
-                if round > 0 {
-                    throughput[i].push(speed);
-                    cpu_per_gib[i].push(run.server_cpu / gib);
                 }
             }
         }
     });
 
-    let floor_speed = throughput[0].median();
-    let floor_cpu = cpu_per_gib[0].median();
-    let mut table = Table::new(
-        format!(
-            "Upload: {} MiB in {}×{} MiB Kaltura chunks, one connection, median of {} runs ({})",
-            options.file / MIB,
-            options.chunks(),
-            options.chunk / MIB,
-            options.runs,
-            harness::machine()
-        ),
-        &[
-            "target",
-            "MiB/s",
-            "min–max MiB/s",
-            "ratio to floor",
-            "server CPU s/GiB",
-            "CPU vs floor",
-            "peak RSS (MiB)",
-        ],
+    let pieces = format!(
+        "{}×{} MiB Kaltura chunks",
+        options.chunks(),
+        options.chunk / MIB
     );
-    for (i, server) in servers.iter().enumerate() {
-        table.row(vec![
-            labels[i].to_owned(),
-            harness::fmt_num(throughput[i].median()),
-            format!(
-                "{}–{}",
-                harness::fmt_num(throughput[i].min()),
-                harness::fmt_num(throughput[i].max())
-            ),
-            harness::fmt_ratio(throughput[i].median() / floor_speed),
-            harness::fmt_num(cpu_per_gib[i].median()),
-            harness::fmt_ratio(cpu_per_gib[i].median() / floor_cpu),
-            harness::fmt_num(server.peak_rss_mib()),
-        ]);
-    }
-    table.print();
-    let retained = (vidmock.rss_mib() - first_upload.1) / (gib * options.runs as f64);
-    println!(
-        "vidmock RSS (MiB): {} idle; after the first upload {} (peak {}); after all {} uploads {} \
-         (peak {}): {} MiB kept per GiB uploaded.\n",
-        harness::fmt_num(idle_rss),
-        harness::fmt_num(first_upload.1),
-        harness::fmt_num(first_upload.0),
-        options.runs + 1,
-        harness::fmt_num(vidmock.rss_mib()),
-        harness::fmt_num(vidmock.peak_rss_mib()),
-        harness::fmt_num(retained),
-    );
+    figures.table(&pieces, servers, labels).print();
+    figures.print_rss(&vidmock);
 
     let mut targets = Targets::default();
     targets.at_least(
         "vidmock Kaltura upload throughput vs floor",
-        throughput[1].median() / floor_speed,
+        figures.vs_floor(),
         0.7,
         "×",
     );
@@ -312,13 +204,5 @@ fn main() {
         150.0,
         "MiB",
     );
-    targets.table("Targets").print();
-    println!(
-        "{}\n",
-        if targets.all_met() {
-            "All targets met."
-        } else {
-            "Some targets missed (reported, not asserted)."
-        }
-    );
+    targets.print();
 }

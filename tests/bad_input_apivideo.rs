@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use base64::Engine;
-use raw::{exchange, multipart, request, Raw};
+use raw::{assert_unique_names, failed_rows, multipart, request, server_errors, Raw};
 use serde_json::Value;
 use vidmock::MockServer;
 
@@ -920,26 +920,16 @@ async fn every_malformed_request_gets_apivideos_own_error_and_the_server_keeps_a
         .await;
     let world = world(&server).await;
     let rows = rows(&world);
-    let mut names = std::collections::HashSet::new();
-    for row in &rows {
-        assert!(
-            names.insert(row.name.clone()),
-            "duplicate row {:?}",
-            row.name
-        );
-    }
+    assert_unique_names(rows.iter().map(|row| row.name.as_str()));
 
     // Act
-    let mut failures = Vec::new();
-    for row in &rows {
-        let outcome = match exchange(server.address(), &row.request).await {
-            Ok(answer) => check(&answer, &row.expect),
-            Err(error) => Err(error),
-        };
-        if let Err(why) = outcome {
-            failures.push(format!("{}: {why}", row.name));
-        }
-    }
+    let failures = failed_rows(
+        server.address(),
+        &rows,
+        |row| (row.name.as_str(), row.request.as_slice()),
+        |row, answer| check(answer, &row.expect),
+    )
+    .await;
     let after = reqwest::Client::new()
         .post(format!("{}/upload-tokens", server.uri()))
         .basic_auth(KEY, Some(""))
@@ -949,9 +939,6 @@ async fn every_malformed_request_gets_apivideos_own_error_and_the_server_keeps_a
         .unwrap();
 
     // Assert
-    for failure in &failures {
-        eprintln!("FAILED {failure}");
-    }
     assert!(rows.len() >= 200, "only {} rows", rows.len());
     assert!(
         failures.is_empty(),
@@ -960,10 +947,5 @@ async fn every_malformed_request_gets_apivideos_own_error_and_the_server_keeps_a
         rows.len()
     );
     assert_eq!(after.status(), 200);
-    let server_errors = server
-        .received_requests()
-        .iter()
-        .filter(|r| r.status.is_some_and(|s| s >= 500))
-        .count();
-    assert_eq!(server_errors, 0);
+    assert_eq!(server_errors(&server), 0);
 }

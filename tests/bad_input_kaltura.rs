@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use quick_xml::events::Event;
-use raw::{exchange, multipart, request, Raw};
+use raw::{assert_unique_names, exchange, failed_rows, multipart, request, server_errors, Raw};
 use serde_json::Value;
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
@@ -1018,26 +1018,16 @@ async fn every_malformed_request_gets_kalturas_own_error_and_the_server_keeps_an
     let server = MockServer::start().await;
     let world = world(&server).await;
     let rows = rows(&world);
-    let mut names = std::collections::HashSet::new();
-    for row in &rows {
-        assert!(
-            names.insert(row.name.clone()),
-            "duplicate row {:?}",
-            row.name
-        );
-    }
+    assert_unique_names(rows.iter().map(|row| row.name.as_str()));
 
     // Act
-    let mut failures = Vec::new();
-    for row in &rows {
-        let outcome = match exchange(server.address(), &row.request).await {
-            Ok(answer) => check(&answer, row.format, &row.expect),
-            Err(error) => Err(error),
-        };
-        if let Err(why) = outcome {
-            failures.push(format!("{}: {why}", row.name));
-        }
-    }
+    let failures = failed_rows(
+        server.address(),
+        &rows,
+        |row| (row.name.as_str(), row.request.as_slice()),
+        |row, answer| check(answer, row.format, &row.expect),
+    )
+    .await;
     let after: Value = reqwest::Client::new()
         .post(format!(
             "{}/api_v3/service/uploadtoken/action/add?format=1",
@@ -1052,9 +1042,6 @@ async fn every_malformed_request_gets_kalturas_own_error_and_the_server_keeps_an
         .unwrap();
 
     // Assert
-    for failure in &failures {
-        eprintln!("FAILED {failure}");
-    }
     assert!(rows.len() >= 200, "only {} rows", rows.len());
     assert!(
         failures.is_empty(),
@@ -1063,12 +1050,7 @@ async fn every_malformed_request_gets_kalturas_own_error_and_the_server_keeps_an
         rows.len()
     );
     assert_eq!(after["objectType"], "KalturaUploadToken", "{after}");
-    let server_errors = server
-        .received_requests()
-        .iter()
-        .filter(|r| r.status.is_some_and(|s| s >= 500))
-        .count();
-    assert_eq!(server_errors, 0);
+    assert_eq!(server_errors(&server), 0);
 }
 
 #[tokio::test]

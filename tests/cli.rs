@@ -1,33 +1,21 @@
 //! The `vidmock` binary's contract (DESIGN.md, "CLI"): other programs parse its first line.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
 
-struct Running(std::process::Child);
+use common::Running;
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn vidmock(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vidmock"));
+    command.args(args);
+    command
 }
 
 fn start(args: &[&str]) -> (Running, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(args)
-        .env_remove("VIDMOCK_APIVIDEO_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        lines.push(line.trim_end().to_owned());
-    }
-    (Running(child), lines)
+    let mut running = Running::spawn(vidmock(args).env_remove("VIDMOCK_APIVIDEO_KEY"));
+    let lines = (0..2).map(|_| running.line().unwrap_or_default()).collect();
+    (running, lines)
 }
 
 #[test]
@@ -71,35 +59,24 @@ fn the_listening_server_answers_its_health_route() {
 fn sigterm_stops_the_binary_cleanly() {
     let (mut running, _lines) = start(&["--port", "0"]);
 
-    let pid = running.0.id().to_string();
+    let pid = running.child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = running.0.wait().unwrap();
+    let status = running.child.wait().unwrap();
 
     assert!(status.success(), "{status:?}");
 }
 
 #[test]
 fn kaltura_partners_from_the_command_line_are_printed_after_the_apivideo_keys() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(["--port", "0", "--apivideo-key", "k"])
-        .args(["--kaltura-partner", "7:admin-7:user-7"])
-        .args(["--kaltura-partner", "8:admin-8"])
-        .env_remove("VIDMOCK_APIVIDEO_KEY")
-        .env_remove("VIDMOCK_KALTURA_PARTNER")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let _running = Running(child);
+    let mut running = Running::spawn(
+        vidmock(&["--port", "0", "--apivideo-key", "k"])
+            .args(["--kaltura-partner", "7:admin-7:user-7"])
+            .args(["--kaltura-partner", "8:admin-8"])
+            .env_remove("VIDMOCK_APIVIDEO_KEY")
+            .env_remove("VIDMOCK_KALTURA_PARTNER"),
+    );
 
-    let lines: Vec<String> = (0..4)
-        .map(|_| {
-            let mut line = String::new();
-            stdout.read_line(&mut line).unwrap();
-            line.trim_end().to_owned()
-        })
-        .collect();
+    let lines: Vec<String> = (0..4).map(|_| running.line().unwrap_or_default()).collect();
 
     assert!(lines[0].starts_with("vidmock listening on http://127.0.0.1:"));
     assert_eq!(lines[1], "apivideo api key: k");
@@ -112,8 +89,7 @@ fn kaltura_partners_from_the_command_line_are_printed_after_the_apivideo_keys() 
 
 #[test]
 fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
-    let status = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(["--port", "0", "--kaltura-partner", "abc"])
+    let status = vidmock(&["--port", "0", "--kaltura-partner", "abc"])
         .env_remove("VIDMOCK_KALTURA_PARTNER")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -125,22 +101,10 @@ fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
 
 #[test]
 fn with_tls_the_first_line_says_https_and_the_certificate_path_follows() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(["--port", "0", "--tls"])
-        .env_remove("VIDMOCK_APIVIDEO_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let running = Running(child);
+    let mut running =
+        Running::spawn(vidmock(&["--port", "0", "--tls"]).env_remove("VIDMOCK_APIVIDEO_KEY"));
     let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let line = line.trim_end().to_owned();
+    while let Some(line) = running.line() {
         let done = line.starts_with("tls certificate: ");
         lines.push(line);
         if done {

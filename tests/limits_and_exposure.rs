@@ -2,12 +2,13 @@
 //! the binary listens on loopback unless told otherwise and guards its admin API off loopback,
 //! and nothing a request carries ever becomes a filesystem path.
 
+mod common;
 mod raw;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use common::Running;
 use serde_json::Value;
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
@@ -267,31 +268,11 @@ async fn a_state_file_that_cannot_be_replaced_leaves_no_temporary_file_behind() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the binary with `args`; its process and the lines it printed up to the credentials.
 fn start(args: &[&str]) -> (Running, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut running = Running::spawn(Command::new(env!("CARGO_BIN_EXE_vidmock")).args(args));
     let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let line = line.trim_end().to_owned();
+    while let Some(line) = running.line() {
         let done = line.starts_with("admin token:") || line.starts_with("kaltura partner:");
         lines.push(line);
         if done && lines.iter().any(|l| l.starts_with("admin token:")) {
@@ -301,7 +282,7 @@ fn start(args: &[&str]) -> (Running, Vec<String>) {
             break;
         }
     }
-    (Running(child), lines)
+    (running, lines)
 }
 
 #[test]

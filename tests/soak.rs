@@ -7,13 +7,15 @@
 //! `cargo test --all-features --release --test soak -- --ignored --nocapture` runs the long one
 //! (`VIDMOCK_SOAK_SECS`, 120 by default); a five-second run is part of the ordinary suite.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::Running;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
@@ -25,34 +27,23 @@ const JOURNAL_BOUND: usize = 10_000;
 const CLIENTS: u64 = 6;
 
 struct Binary {
-    child: Child,
+    running: Running,
     base: String,
 }
 
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_binary() -> Binary {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut running = Running::spawn(Command::new(env!("CARGO_BIN_EXE_vidmock")).args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]));
+    let first = running.line().unwrap_or_default();
     let base = first
-        .trim()
         .strip_prefix("vidmock listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_owned();
-    Binary { child, base }
+    Binary { running, base }
 }
 
 /// Resident set size of `pid`, in KiB.
@@ -275,6 +266,21 @@ impl Client {
     }
 
     /// A Kaltura call with urlencoded `fields`; the JSON answer.
+    /// An admin KS from `session.start` with `extra` fields; `None` when the answer holds none
+    /// (a scripted fault, say), which ends the caller's scenario.
+    async fn admin_session(&self, extra: &[(&str, &str)]) -> Option<String> {
+        let mut fields = vec![
+            ("secret", ADMIN_SECRET),
+            ("partnerId", "101"),
+            ("type", "2"),
+        ];
+        fields.extend_from_slice(extra);
+        self.kaltura("kaltura session", "session.start", &fields)
+            .await
+            .as_str()
+            .map(str::to_owned)
+    }
+
     async fn kaltura(&self, kind: &str, service_action: &str, fields: &[(&str, &str)]) -> Value {
         let (service, action) = service_action
             .split_once('.')
@@ -293,19 +299,7 @@ impl Client {
     }
 
     async fn kaltura_upload(&mut self) {
-        let ks = self
-            .kaltura(
-                "kaltura session",
-                "session.start",
-                &[
-                    ("secret", ADMIN_SECRET),
-                    ("partnerId", "101"),
-                    ("type", "2"),
-                    ("userId", "soak"),
-                ],
-            )
-            .await;
-        let Some(ks) = ks.as_str().map(str::to_owned) else {
+        let Some(ks) = self.admin_session(&[("userId", "soak")]).await else {
             return;
         };
         let token = self
@@ -362,18 +356,7 @@ impl Client {
     }
 
     async fn kaltura_multirequest(&self) {
-        let ks = self
-            .kaltura(
-                "kaltura session",
-                "session.start",
-                &[
-                    ("secret", ADMIN_SECRET),
-                    ("partnerId", "101"),
-                    ("type", "2"),
-                ],
-            )
-            .await;
-        let Some(ks) = ks.as_str().map(str::to_owned) else {
+        let Some(ks) = self.admin_session(&[]).await else {
             return;
         };
         self.kaltura(
@@ -768,7 +751,7 @@ fn report(stats: &Stats, seconds: u64, wall: f64) -> Outcome {
 
 async fn soak(seconds: u64, report_name: &str) -> Outcome {
     let binary = start_binary();
-    let pid = binary.child.id();
+    let pid = binary.running.child.id();
     let stats = Arc::new(Mutex::new(Stats::default()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);

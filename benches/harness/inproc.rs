@@ -221,35 +221,13 @@ pub async fn floor(
 /// resolution.
 pub fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
+    super::stat_cpu_seconds(&stat)
 }
 
 /// A `kB` field of `/proc/self/status`, in MiB.
 pub fn self_status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(f64::NAN)
-        / 1024.0
+    super::status_field_kib(&status, field).map_or(f64::NAN, |kib| kib as f64 / 1024.0)
 }
 
 /// Open file descriptors of this process.

@@ -123,21 +123,7 @@ impl Server {
     pub fn cpu_seconds(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
             .unwrap_or_else(|e| panic!("cannot read /proc/{}/stat: {e}", self.pid()));
-        // The command name may hold spaces; the fields after it are plain numbers. utime and
-        // stime are fields 14 and 15 of the line, the 12th and 13th after the name.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        // USER_HZ, which /proc reports in, is 100 on every Linux architecture that matters.
-        (ticks(11) + ticks(12)) as f64 / 100.0
+        stat_cpu_seconds(&stat)
     }
 
     /// Open file descriptors (`/proc/PID/fd`).
@@ -159,11 +145,34 @@ impl Drop for Server {
 fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status: {e}"));
+    status_field_kib(&status, field).unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// A `kB` field (`VmRSS:`, `VmHWM:`) of the text of a `/proc/…/status` file.
+fn status_field_kib(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// User plus system CPU time, in seconds, from the text of a `/proc/…/stat` file.
+fn stat_cpu_seconds(stat: &str) -> f64 {
+    // The command name may hold spaces; the fields after it are plain numbers. utime and
+    // stime are fields 14 and 15 of the line, the 12th and 13th after the name.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // USER_HZ, which /proc reports in, is 100 on every Linux architecture that matters.
+    (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,11 +501,87 @@ impl Client {
     }
 }
 
+/// The runtime the client runs on: one thread, as a `#[tokio::test]` gives.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime")
+}
+
 /// `Authorization: Basic` for a user name and an empty password.
 pub fn basic_auth(user: &str) -> String {
     use base64::Engine as _;
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
     format!("Basic {encoded}")
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// api.video's `createToken` with `body` (JSON), authorized by `auth`; the new token.
+pub async fn create_upload_token(client: &mut Client, auth: &str, body: &'static str) -> String {
+    client
+        .send(
+            "POST",
+            "/upload-tokens",
+            &[
+                ("authorization", auth),
+                ("content-type", "application/json"),
+            ],
+            Payload::whole(body),
+        )
+        .await
+        .expect_status(200, "create an upload token")
+        .json()["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+/// A Kaltura admin KS for the default partner, then an upload token for `file_name` made with
+/// it: `(ks, upload token id)`.
+pub async fn kaltura_session(client: &mut Client, file_name: &str) -> (String, String) {
+    let urlencoded = [("content-type", "application/x-www-form-urlencoded")];
+    let ks = client
+        .send(
+            "POST",
+            "/api_v3/service/session/action/start?format=1",
+            &urlencoded,
+            Payload::whole(form(&[
+                ("secret", vidmock::kaltura::DEFAULT_ADMIN_SECRET),
+                (
+                    "partnerId",
+                    &vidmock::kaltura::DEFAULT_PARTNER_ID.to_string(),
+                ),
+                ("type", "2"),
+                ("userId", "bench"),
+            ])),
+        )
+        .await
+        .expect_status(200, "session.start")
+        .json()
+        .as_str()
+        .expect("a KS")
+        .to_owned();
+    let token = client
+        .send(
+            "POST",
+            "/api_v3/service/uploadtoken/action/add?format=1",
+            &urlencoded,
+            Payload::whole(form(&[("ks", &ks), ("uploadToken:fileName", file_name)])),
+        )
+        .await
+        .expect_status(200, "uploadToken.add")
+        .json()["id"]
+        .as_str()
+        .expect("an upload token id")
+        .to_owned();
+    (ks, token)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,6 +634,133 @@ impl Samples {
 /// MiB per second for `bytes` moved in `elapsed`.
 pub fn mib_per_s(bytes: u64, elapsed: std::time::Duration) -> f64 {
     bytes as f64 / MIB / elapsed.as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload runs
+// ---------------------------------------------------------------------------------------------
+
+/// What the upload benchmarks record of their two servers, the floor (index 0) and vidmock
+/// (index 1), one whole-file upload after another; round 0 is the warm-up, logged but not kept.
+pub struct UploadRuns {
+    runs: usize,
+    /// The file's size in bytes.
+    file: u64,
+    pub throughput: [Samples; 2],
+    pub cpu_per_gib: [Samples; 2],
+    idle_rss: f64,
+    /// vidmock's (peak, current) resident set after its first upload.
+    first_upload: (f64, f64),
+}
+
+impl UploadRuns {
+    /// Before the first upload, so that vidmock's resident set now is its idle one.
+    pub fn new(runs: usize, file: u64, vidmock: &Server) -> UploadRuns {
+        UploadRuns {
+            runs,
+            file,
+            throughput: Default::default(),
+            cpu_per_gib: Default::default(),
+            idle_rss: vidmock.rss_mib(),
+            first_upload: (0.0, 0.0),
+        }
+    }
+
+    fn gib(&self) -> f64 {
+        self.file as f64 / (1024.0 * MIB)
+    }
+
+    /// Logs one upload of round `round` by `servers[i]`, and keeps its figures unless it is the
+    /// warm-up.
+    pub fn record(&mut self, round: usize, i: usize, server: &Server, seconds: f64, cpu: f64) {
+        let speed = self.file as f64 / MIB / seconds;
+        let label = if round == 0 {
+            "warm-up".to_owned()
+        } else {
+            format!("run {round}/{}", self.runs)
+        };
+        eprintln!(
+            "  {label:<9} {:<8} {:>7.3} s {:>8.1} MiB/s {:>6.2} CPU s   RSS now {:>6.1} MiB, peak {:>6.1} MiB",
+            server.name,
+            seconds,
+            speed,
+            cpu,
+            server.rss_mib(),
+            server.peak_rss_mib()
+        );
+        if round > 0 {
+            self.throughput[i].push(speed);
+            self.cpu_per_gib[i].push(cpu / self.gib());
+        }
+    }
+
+    /// Notes vidmock's resident set once its first upload is done and checked.
+    pub fn first_upload_done(&mut self, vidmock: &Server) {
+        self.first_upload = (vidmock.peak_rss_mib(), vidmock.rss_mib());
+    }
+
+    /// vidmock's median throughput as a multiple of the floor's.
+    pub fn vs_floor(&self) -> f64 {
+        self.throughput[1].median() / self.throughput[0].median()
+    }
+
+    /// Throughput, server CPU time and peak resident set of each server, `labels` naming them;
+    /// `pieces` says how the file was cut (`20×50 MiB api.video parts`).
+    pub fn table(&self, pieces: &str, servers: [&Server; 2], labels: [&str; 2]) -> Table {
+        let floor_speed = self.throughput[0].median();
+        let floor_cpu = self.cpu_per_gib[0].median();
+        let mut table = Table::new(
+            format!(
+                "Upload: {} MiB in {pieces}, one connection, median of {} runs ({})",
+                self.file / (1024 * 1024),
+                self.runs,
+                machine()
+            ),
+            &[
+                "target",
+                "MiB/s",
+                "min–max MiB/s",
+                "ratio to floor",
+                "server CPU s/GiB",
+                "CPU vs floor",
+                "peak RSS (MiB)",
+            ],
+        );
+        for (i, server) in servers.iter().enumerate() {
+            table.row(vec![
+                labels[i].to_owned(),
+                fmt_num(self.throughput[i].median()),
+                format!(
+                    "{}–{}",
+                    fmt_num(self.throughput[i].min()),
+                    fmt_num(self.throughput[i].max())
+                ),
+                fmt_ratio(self.throughput[i].median() / floor_speed),
+                fmt_num(self.cpu_per_gib[i].median()),
+                fmt_ratio(self.cpu_per_gib[i].median() / floor_cpu),
+                fmt_num(server.peak_rss_mib()),
+            ]);
+        }
+        table
+    }
+
+    /// vidmock's resident set idle, after the first upload and after all of them.
+    pub fn print_rss(&self, vidmock: &Server) {
+        // The bounded mode must stay flat however much has been uploaded: what the process
+        // keeps between the first upload and the last shows memory held per upload.
+        let retained = (vidmock.rss_mib() - self.first_upload.1) / (self.gib() * self.runs as f64);
+        println!(
+            "vidmock RSS (MiB): {} idle; after the first upload {} (peak {}); after all {} uploads {} \
+             (peak {}): {} MiB kept per GiB uploaded.\n",
+            fmt_num(self.idle_rss),
+            fmt_num(self.first_upload.1),
+            fmt_num(self.first_upload.0),
+            self.runs + 1,
+            fmt_num(vidmock.rss_mib()),
+            fmt_num(vidmock.peak_rss_mib()),
+            fmt_num(retained),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,6 +892,21 @@ impl Targets {
 
     pub fn all_met(&self) -> bool {
         self.rows.iter().all(|row| row.3)
+    }
+
+    /// One line saying whether every target was met.
+    pub fn verdict(&self) -> &'static str {
+        if self.all_met() {
+            "All targets met."
+        } else {
+            "Some targets missed (reported, not asserted)."
+        }
+    }
+
+    /// The "Targets" table, then the verdict and a blank line.
+    pub fn print(&self) {
+        self.table("Targets").print();
+        println!("{}\n", self.verdict());
     }
 
     pub fn table(&self, title: &str) -> Table {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 
 /// How long one exchange may take before it counts as a hung connection.
@@ -94,6 +95,49 @@ pub async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Result<Raw, String> {
     }
 }
 
+/// Panics at the first name given twice: a failure must name the one row it comes from.
+pub fn assert_unique_names<'a>(names: impl IntoIterator<Item = &'a str>) {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        assert!(seen.insert(name), "duplicate row {name:?}");
+    }
+}
+
+/// Sends the request of every row (`row` gives its name and bytes) over its own connection and
+/// judges the answer with `check`. Returns one line per row that failed, a hung or dropped
+/// connection included; each is printed too, since an assertion shows only their count.
+pub async fn failed_rows<R>(
+    addr: SocketAddr,
+    rows: &[R],
+    row: impl Fn(&R) -> (&str, &[u8]),
+    check: impl Fn(&R, &Raw) -> Result<(), String>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for each in rows {
+        let (name, request) = row(each);
+        let outcome = match exchange(addr, request).await {
+            Ok(answer) => check(each, &answer),
+            Err(error) => Err(error),
+        };
+        if let Err(why) = outcome {
+            failures.push(format!("{name}: {why}"));
+        }
+    }
+    for failure in &failures {
+        eprintln!("FAILED {failure}");
+    }
+    failures
+}
+
+/// How many of the requests `server` recorded it answered with a 5xx.
+pub fn server_errors(server: &vidmock::MockServer) -> usize {
+    server
+        .received_requests()
+        .iter()
+        .filter(|r| r.status.is_some_and(|s| s >= 500))
+        .count()
+}
+
 async fn exchange_inner(addr: SocketAddr, bytes: &[u8]) -> Result<Raw, String> {
     let stream = TcpStream::connect(addr)
         .await
@@ -146,14 +190,7 @@ async fn exchange_inner(addr: SocketAddr, bytes: &[u8]) -> Result<Raw, String> {
     let body = if let Some(length) = find("content-length") {
         let length: usize = length.parse().map_err(|_| "bad content-length")?;
         while rest.len() < length {
-            let n = reader
-                .read(&mut chunk)
-                .await
-                .map_err(|e| format!("read body: {e}"))?;
-            if n == 0 {
-                return Err("connection closed mid-body".into());
-            }
-            rest.extend_from_slice(&chunk[..n]);
+            read_body(&mut reader, &mut chunk, &mut rest).await?;
         }
         rest.truncate(length);
         rest
@@ -162,14 +199,7 @@ async fn exchange_inner(addr: SocketAddr, bytes: &[u8]) -> Result<Raw, String> {
             if let Some(body) = dechunk(&rest) {
                 break body;
             }
-            let n = reader
-                .read(&mut chunk)
-                .await
-                .map_err(|e| format!("read body: {e}"))?;
-            if n == 0 {
-                return Err("connection closed mid-body".into());
-            }
-            rest.extend_from_slice(&chunk[..n]);
+            read_body(&mut reader, &mut chunk, &mut rest).await?;
         }
     } else if status == 204 || status == 304 {
         Vec::new()
@@ -188,6 +218,24 @@ async fn exchange_inner(addr: SocketAddr, bytes: &[u8]) -> Result<Raw, String> {
         headers,
         body,
     })
+}
+
+/// Reads more of a body whose end is known (by its length or its last chunk) onto `body`:
+/// the connection closing first is an error.
+async fn read_body(
+    reader: &mut OwnedReadHalf,
+    chunk: &mut [u8],
+    body: &mut Vec<u8>,
+) -> Result<(), String> {
+    let n = reader
+        .read(chunk)
+        .await
+        .map_err(|e| format!("read body: {e}"))?;
+    if n == 0 {
+        return Err("connection closed mid-body".into());
+    }
+    body.extend_from_slice(&chunk[..n]);
+    Ok(())
 }
 
 /// A complete chunked body decoded, or `None` while more bytes are needed.
