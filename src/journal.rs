@@ -146,6 +146,9 @@ impl From<&RecordedRequest> for wiremock::Request {
 pub const DEFAULT_CAPACITY: usize = 10_000;
 /// The default number of body bytes kept per request.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// The most body bytes the whole journal keeps: past it the oldest entries go, so that a
+/// journal full of uploads (each with a body prefix) stays small however many it holds.
+pub const BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 /// The bounded request log of one server.
 #[derive(Debug)]
@@ -155,6 +158,8 @@ pub(crate) struct Journal {
     capacity: usize,
     /// Maximum body bytes kept per entry.
     body_limit: usize,
+    /// Maximum body bytes kept over all entries.
+    body_budget: usize,
     /// Whether bodies larger than `body_limit` are hashed too.
     digests: bool,
 }
@@ -163,6 +168,8 @@ pub(crate) struct Journal {
 struct JournalState {
     /// Entries in arrival order; `seq` strictly increasing front to back.
     entries: VecDeque<RecordedRequest>,
+    /// The body bytes the entries hold.
+    body_bytes: usize,
     /// The `seq` the next request gets.
     next_seq: u64,
     /// When false, nothing new is recorded (for measuring the journal's own cost).
@@ -171,6 +178,10 @@ struct JournalState {
 
 impl Journal {
     pub(crate) fn new(capacity: usize, body_limit: usize, digests: bool) -> Self {
+        Self::with_budget(capacity, body_limit, digests, BODY_BUDGET)
+    }
+
+    fn with_budget(capacity: usize, body_limit: usize, digests: bool, body_budget: usize) -> Self {
         Self {
             inner: Mutex::new(JournalState {
                 next_seq: 1,
@@ -178,6 +189,7 @@ impl Journal {
             }),
             capacity: capacity.max(1),
             body_limit,
+            body_budget,
             digests,
         }
     }
@@ -200,8 +212,9 @@ impl Journal {
         state.next_seq += 1;
         entry.seq = seq;
         if state.entries.len() == self.capacity {
-            state.entries.pop_front();
+            state.drop_oldest();
         }
+        state.body_bytes += entry.body.len();
         state.entries.push_back(entry);
         Some(seq)
     }
@@ -216,9 +229,16 @@ impl Journal {
             return;
         }
         let index = (seq - front) as usize;
-        if let Some(entry) = state.entries.get_mut(index) {
-            debug_assert_eq!(entry.seq, seq);
-            update(entry);
+        let Some(entry) = state.entries.get_mut(index) else {
+            return;
+        };
+        debug_assert_eq!(entry.seq, seq);
+        let before = entry.body.len();
+        update(entry);
+        let after = entry.body.len();
+        state.body_bytes = state.body_bytes - before + after;
+        while state.body_bytes > self.body_budget && state.entries.len() > 1 {
+            state.drop_oldest();
         }
     }
 
@@ -227,7 +247,9 @@ impl Journal {
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().entries.clear();
+        let mut state = self.lock();
+        state.entries.clear();
+        state.body_bytes = 0;
     }
 
     pub(crate) fn set_enabled(&self, enabled: bool) {
@@ -242,6 +264,14 @@ impl Journal {
     fn lock(&self) -> MutexGuard<'_, JournalState> {
         // Entries are replaced whole under the lock; a poisoned guard still holds a valid deque.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl JournalState {
+    fn drop_oldest(&mut self) {
+        if let Some(entry) = self.entries.pop_front() {
+            self.body_bytes -= entry.body.len();
+        }
     }
 }
 
@@ -318,6 +348,44 @@ impl BodyTap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(body: &'static [u8]) -> RecordedRequest {
+        RecordedRequest {
+            seq: 0,
+            received_at: OffsetDateTime::UNIX_EPOCH,
+            client: None,
+            method: Method::POST,
+            url: url::Url::parse("http://127.0.0.1/").unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(body),
+            body_size: body.len() as u64,
+            body_sha256: String::new(),
+            vendor: None,
+            operation: None,
+            target: None,
+            status: None,
+            fault: None,
+            duration: None,
+        }
+    }
+
+    #[test]
+    fn past_the_body_budget_the_oldest_entries_go() {
+        let journal = Journal::with_budget(100, 8, false, 10);
+        let first = journal.begin(entry(b"")).unwrap();
+        let second = journal.begin(entry(b"")).unwrap();
+        let third = journal.begin(entry(b"")).unwrap();
+
+        journal.complete(first, |e| e.body = Bytes::from_static(b"aaaa"));
+        journal.complete(second, |e| e.body = Bytes::from_static(b"bbbb"));
+        journal.complete(third, |e| e.body = Bytes::from_static(b"cccc"));
+
+        let kept: Vec<u64> = journal.snapshot().iter().map(|e| e.seq).collect();
+        assert_eq!(kept, vec![second, third]);
+        assert_eq!(journal.lock().body_bytes, 8);
+        journal.clear();
+        assert_eq!(journal.lock().body_bytes, 0);
+    }
 
     #[test]
     fn request_urls_are_what_parsing_the_whole_url_gives() {

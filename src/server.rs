@@ -332,7 +332,9 @@ impl MockServerBuilder {
         self
     }
 
-    /// How many requests the journal keeps (default 10,000; the oldest fall off first).
+    /// How many requests the journal keeps (default 10,000; the oldest fall off first). Their
+    /// recorded bodies together stay under 64 MiB as well: past that, the oldest fall off
+    /// sooner, so a journal of large uploads stays small.
     ///
     /// # Example
     ///
