@@ -14,9 +14,9 @@
 //!
 //! [`Retention::Spill`] exists because hashing costs more than receiving: sha256 runs at about
 //! the speed a loopback socket delivers bytes, so hashing on the request path halves upload
-//! throughput. Spilled pieces go to anonymous temporary files as they arrive (nothing is left
-//! behind, whatever ends the process), and a completed file is hashed once, after its last
-//! piece has been answered.
+//! throughput. Spilled pieces go to one anonymous temporary file per process as they arrive
+//! (nothing is left behind, whatever ends the process; one file descriptor however many uploads
+//! are kept), and a completed file is hashed once, after its last piece has been answered.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -49,11 +49,12 @@ pub enum Retention {
     /// Keep only size and sha256: memory stays flat however large the files. Pieces that
     /// arrive ahead of a gap are held until the gap is filled.
     DigestOnly,
-    /// Keep every byte in anonymous temporary files under the system's temporary directory
+    /// Keep every byte in an anonymous temporary file under the system's temporary directory
     /// (`TMPDIR`), written as the bytes arrive: memory stays flat, content stays readable, and
     /// the sha256 of a completed file is computed after its last piece has been answered, off
-    /// the request path (asking for it before then waits for it). The files vanish when the
-    /// upload is deleted or the process ends. The binary's default.
+    /// the request path (asking for it before then waits for it). An upload's disk space is
+    /// given back when it is deleted, and the file vanishes when the process ends. The
+    /// binary's default.
     Spill,
 }
 
@@ -78,7 +79,7 @@ pub(crate) enum Keying {
 pub(crate) enum Segment {
     Memory(Bytes),
     File {
-        file: Arc<File>,
+        extent: Arc<Extent>,
         start: u64,
         len: u64,
     },
@@ -97,8 +98,8 @@ impl Segment {
         match self {
             // `n < len`, and `len` came from a `usize`.
             Segment::Memory(bytes) => Segment::Memory(bytes.slice(n as usize..)),
-            Segment::File { file, start, len } => Segment::File {
-                file,
+            Segment::File { extent, start, len } => Segment::File {
+                extent,
                 start: start + n,
                 len: len - n,
             },
@@ -109,7 +110,9 @@ impl Segment {
     fn read(&self, each: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
         match self {
             Segment::Memory(bytes) => each(bytes),
-            Segment::File { file, start, len } => {
+            Segment::File { start, len, .. } => {
+                let file =
+                    spill().ok_or_else(|| std::io::Error::other("the spill file is gone"))?;
                 let mut buffer = vec![0; (*len).min(READ_BLOCK) as usize];
                 let mut at = *start;
                 let end = start + len;
@@ -161,22 +164,22 @@ impl Piece {
         Piece { segments }
     }
 
-    /// Appends `bytes`, written at `start` of `file`, merging with the last segment when it
-    /// is the run just before them in the same file.
-    pub(crate) fn push_file(&mut self, file: &Arc<File>, start: u64, len: u64) {
+    /// Appends the bytes written at `start` (in the spill file) of `extent`, merging with the
+    /// last segment when it is the run just before them in the same extent.
+    pub(crate) fn push_file(&mut self, extent: &Arc<Extent>, start: u64, len: u64) {
         if let Some(Segment::File {
-            file: last,
+            extent: last,
             start: last_start,
             len: last_len,
         }) = self.segments.last_mut()
         {
-            if Arc::ptr_eq(last, file) && *last_start + *last_len == start {
+            if Arc::ptr_eq(last, extent) && *last_start + *last_len == start {
                 *last_len += len;
                 return;
             }
         }
         self.segments.push(Segment::File {
-            file: file.clone(),
+            extent: extent.clone(),
             start,
             len,
         });
@@ -192,15 +195,21 @@ impl Piece {
         {
             return self;
         }
-        let Ok(file) = tempfile::tempfile().map(Arc::new) else {
+        let in_memory: u64 = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Memory(_)))
+            .map(Segment::len)
+            .sum();
+        let (Some(extent), Some(file)) = (Extent::reserve(in_memory), spill()) else {
             return self;
         };
-        let mut at = 0u64;
+        let mut at = extent.start;
         let mut out = Piece::default();
         for segment in self.segments {
             match segment {
                 Segment::Memory(bytes) if file.write_all_at(&bytes, at).is_ok() => {
-                    out.push_file(&file, at, bytes.len() as u64);
+                    out.push_file(&extent, at, bytes.len() as u64);
                     at += bytes.len() as u64;
                 }
                 other => out.segments.push(other),
@@ -250,9 +259,65 @@ pub(crate) fn write_all_at(file: &File, chunks: &[Bytes], mut offset: u64) -> st
     Ok(())
 }
 
-/// Creates a spill file for one piece.
-pub(crate) fn spill_file() -> std::io::Result<Arc<File>> {
-    tempfile::tempfile().map(Arc::new)
+/// The process's spill file: one anonymous temporary file that every spilled piece of every
+/// server lives in, so spilling costs one file descriptor however many uploads are kept.
+/// `None` when no temporary file can be made (then pieces stay in memory).
+fn spill() -> Option<&'static File> {
+    static SPILL: OnceLock<Option<File>> = OnceLock::new();
+    SPILL
+        .get_or_init(|| match tempfile::tempfile() {
+            Ok(file) => Some(file),
+            Err(error) => {
+                tracing::warn!(%error, "no temporary file: uploads stay in memory");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// A region of the spill file reserved for some pieces' bytes; dropped with the last segment
+/// that points into it, when its disk space is given back (a hole is punched; where the file
+/// system cannot, the space stays taken until the process ends).
+#[derive(Debug)]
+pub(crate) struct Extent {
+    /// Where the region starts in the spill file.
+    pub(crate) start: u64,
+    len: u64,
+}
+
+impl Extent {
+    /// Reserves `len` bytes past every region reserved so far; `None` without a spill file.
+    pub(crate) fn reserve(len: u64) -> Option<Arc<Extent>> {
+        static END: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        spill()?;
+        let start = END.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+        Some(Arc::new(Extent { start, len }))
+    }
+
+    /// The region's length.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Writes `chunks` at the start of the region (their total must fit in it).
+    pub(crate) fn write(&self, chunks: &[Bytes]) -> std::io::Result<()> {
+        let file = spill().ok_or_else(|| std::io::Error::other("no spill file"))?;
+        write_all_at(file, chunks, self.start)
+    }
+}
+
+impl Drop for Extent {
+    fn drop(&mut self) {
+        use rustix::fs::FallocateFlags;
+        if let (Some(file), true) = (spill(), self.len > 0) {
+            let _ = rustix::fs::fallocate(
+                file,
+                FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+                self.start,
+                self.len,
+            );
+        }
+    }
 }
 
 /// What became of a piece written with [`Assembly::write_at`].
@@ -856,12 +921,12 @@ mod tests {
     }
 
     #[test]
-    fn file_segments_of_one_file_merge_and_skip_into_the_middle() {
-        let spill = spill_file().unwrap();
-        spill.write_all_at(b"0123456789", 0).unwrap();
+    fn file_segments_of_one_extent_merge_and_skip_into_the_middle() {
+        let extent = Extent::reserve(10).unwrap();
+        extent.write(&[Bytes::from_static(b"0123456789")]).unwrap();
         let mut piece = Piece::default();
-        piece.push_file(&spill, 0, 4);
-        piece.push_file(&spill, 4, 6);
+        piece.push_file(&extent, extent.start, 4);
+        piece.push_file(&extent, extent.start + 4, 6);
 
         let rest = piece.skip(3);
 
@@ -871,6 +936,28 @@ mod tests {
             .read(&mut |b| read.extend_from_slice(b))
             .unwrap();
         assert_eq!(read, b"3456789");
+    }
+
+    #[test]
+    fn spilling_many_pieces_takes_no_file_descriptor_per_piece() {
+        let open = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+        Extent::reserve(0);
+        let before = open();
+
+        let pieces: Vec<Piece> = (0..200u8)
+            .map(|i| Piece::memory(vec![Bytes::from(vec![i; 100])]).spill())
+            .collect();
+
+        assert!(
+            open() <= before + 2,
+            "{} descriptors, {before} before",
+            open()
+        );
+        let mut read = Vec::new();
+        pieces[199].segments[0]
+            .read(&mut |b| read.extend_from_slice(b))
+            .unwrap();
+        assert_eq!(read, vec![199u8; 100]);
     }
 
     #[test]

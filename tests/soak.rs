@@ -265,7 +265,6 @@ impl Client {
         self.call("apivideo bad input", request).await;
     }
 
-    /// A Kaltura call with urlencoded `fields`; the JSON answer.
     /// An admin KS from `session.start` with `extra` fields; `None` when the answer holds none
     /// (a scripted fault, say), which ends the caller's scenario.
     async fn admin_session(&self, extra: &[(&str, &str)]) -> Option<String> {
@@ -281,6 +280,7 @@ impl Client {
             .map(str::to_owned)
     }
 
+    /// A Kaltura call with urlencoded `fields`; the JSON answer.
     async fn kaltura(&self, kind: &str, service_action: &str, fields: &[(&str, &str)]) -> Value {
         let (service, action) = service_action
             .split_once('.')

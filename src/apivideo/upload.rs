@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::storage::{Assembly, Keying, Piece, Retention, Segment};
+use crate::storage::{Assembly, Extent, Keying, Piece, Retention, Segment};
 
 /// Every part or range but the last must have at least this many bytes.
 pub(crate) const MIN_CHUNK: u64 = 5 * 1024 * 1024;
@@ -214,16 +214,15 @@ struct Coalescer {
     /// When spilling: the parser's chunks not yet handed to a write, and their length.
     batch: Vec<Bytes>,
     batched: usize,
-    /// The spill file and how much of it is written or being written; `None` when the part
-    /// stays in memory.
-    spill: Option<(Arc<std::fs::File>, u64)>,
+    /// Whether batches go to the spill file; false once the disk refused one.
+    spill: bool,
     /// The batch being written.
     writing: Option<tokio::task::JoinHandle<Written>>,
 }
 
-/// Where a written batch went (`(start, len)` in the spill file), or the batch itself when the
-/// disk refused it.
-type Written = Result<(u64, u64), Vec<Bytes>>;
+/// The region a batch was written to, or the batch itself when there was none or the disk
+/// refused it.
+type Written = Result<Arc<Extent>, Vec<Bytes>>;
 
 impl Coalescer {
     const BLOCK: usize = 1024 * 1024;
@@ -234,16 +233,13 @@ impl Coalescer {
             current: bytes::BytesMut::new(),
             batch: Vec::new(),
             batched: 0,
-            spill: spill
-                .then(crate::storage::spill_file)
-                .and_then(Result::ok)
-                .map(|file| (file, 0)),
+            spill,
             writing: None,
         }
     }
 
     async fn push(&mut self, chunk: Bytes) {
-        if self.spill.is_some() {
+        if self.spill {
             self.batched += chunk.len();
             self.batch.push(chunk);
             if self.batched >= Self::BLOCK {
@@ -281,20 +277,16 @@ impl Coalescer {
             return;
         };
         match writing.await {
-            Ok(Ok((start, len))) => {
-                if let Some((file, _)) = &self.spill {
-                    self.piece.push_file(file, start, len);
-                }
-            }
+            Ok(Ok(extent)) => self.piece.push_file(&extent, extent.start, extent.len()),
             Ok(Err(batch)) => {
                 // The disk refused it: keep it, and the rest of the part, in memory.
-                self.spill = None;
+                self.spill = false;
                 for chunk in batch {
                     self.keep(&chunk);
                 }
             }
             // Only a runtime shutting down cancels the write; the request dies with it.
-            Err(_) => self.spill = None,
+            Err(_) => self.spill = false,
         }
     }
 
@@ -302,28 +294,26 @@ impl Coalescer {
         self.settle().await;
         let batch = std::mem::take(&mut self.batch);
         let len = std::mem::take(&mut self.batched) as u64;
-        let Some((file, written)) = &mut self.spill else {
+        if !self.spill {
             // Spilling stopped while this batch gathered.
             for chunk in batch {
                 self.keep(&chunk);
             }
             return;
-        };
+        }
         if batch.is_empty() {
             return;
         }
-        let (file, start) = (file.clone(), *written);
-        *written += len;
-        self.writing = Some(tokio::task::spawn_blocking(
-            move || match crate::storage::write_all_at(&file, &batch, start) {
-                Ok(()) => Ok((start, len)),
-                Err(_) => Err(batch),
-            },
-        ));
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            match Extent::reserve(len) {
+                Some(extent) if extent.write(&batch).is_ok() => Ok(extent),
+                _ => Err(batch),
+            }
+        }));
     }
 
     async fn finish(mut self) -> Piece {
-        if self.spill.is_some() {
+        if self.spill {
             self.write_batch().await;
             self.settle().await;
         }
