@@ -219,15 +219,6 @@ impl Piece {
     }
 }
 
-/// Starts computing a deferred digest on the blocking pool, so it is usually known by the time
-/// anyone asks. Does nothing for a digest already known.
-pub(crate) fn hash_soon(digest: &Digest256) {
-    if !digest.is_known() {
-        let digest = digest.clone();
-        tokio::task::spawn_blocking(move || digest.compute());
-    }
-}
-
 /// Writes `chunks` one after the other at `offset` of `file`, in as few system calls as the
 /// kernel allows.
 pub(crate) fn write_all_at(file: &File, chunks: &[Bytes], mut offset: u64) -> std::io::Result<()> {
@@ -630,7 +621,9 @@ impl Assembly {
     }
 
     /// Waits until pieces up to (not including) key `end` have all been consumed, then returns
-    /// the file's size and digest. The caller knows every piece up to `end` has arrived.
+    /// the file's size and digest. The caller knows every piece up to `end` has arrived. With
+    /// [`Retention::Spill`] the digest is computed on the blocking pool from then on, and asking
+    /// for it before it is done waits.
     pub(crate) async fn finish(self: &Arc<Self>, end: u64) -> Digest256 {
         loop {
             let notified = self.progress.notified();
@@ -646,8 +639,16 @@ impl Assembly {
                                 hex::encode(hasher.clone().finalize()),
                             );
                         }
+                        if let Some(digest) = &inner.deferred {
+                            return digest.clone();
+                        }
                         let digest = Digest256::deferred(inner.consumed, inner.kept.clone());
-                        return inner.deferred.get_or_insert(digest).clone();
+                        inner.deferred = Some(digest.clone());
+                        // Start hashing now, so the sha256 is usually known by the time anyone
+                        // asks for it.
+                        let hashing = digest.clone();
+                        tokio::task::spawn_blocking(move || hashing.compute());
+                        return digest;
                     }
                 }
             }

@@ -659,7 +659,6 @@ pub(crate) async fn receive(
         return Ok(response);
     };
     let digest = assembly.finish(end).await;
-    crate::storage::hash_soon(&digest);
     let mut state = backend.lock();
     let video = state
         .projects

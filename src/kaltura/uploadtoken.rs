@@ -425,7 +425,6 @@ impl Action for Upload {
             file.drain().await;
             if let Some(length) = complete {
                 let digest = file.finish(length).await;
-                crate::storage::hash_soon(&digest);
                 let mut tenants = store.lock();
                 let token = tenants
                     .get_mut(&session.partner_id)
