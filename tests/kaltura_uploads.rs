@@ -51,6 +51,16 @@ fn uploaded(answer: &Value) -> &str {
 
 // ------------------------------------------------------------------ add, get, list, delete
 
+/// The assembled bytes of token `id`, which must exist and keep its bytes.
+fn content(server: &MockServer, id: &str) -> Vec<u8> {
+    server
+        .kaltura()
+        .upload_token(id)
+        .unwrap()
+        .content()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn add_creates_a_pending_token_with_a_0_prefixed_hex_id() {
     let server = MockServer::start().await;
@@ -421,15 +431,7 @@ async fn resume_false_replaces_the_file_and_resume_at_minus_one_appends() {
     assert_eq!((status(&replaced), uploaded(&replaced)), (1, "2"));
     assert_eq!((status(&appended), uploaded(&appended)), (1, "4"));
     assert_eq!((status(&last), uploaded(&last)), (2, "6"));
-    assert_eq!(
-        server
-            .kaltura()
-            .upload_token(&id)
-            .unwrap()
-            .content()
-            .unwrap(),
-        b"bbccdd"
-    );
+    assert_eq!(content(&server, &id), b"bbccdd");
 }
 
 #[tokio::test]
@@ -474,15 +476,7 @@ async fn an_overlapping_chunk_extends_the_file_and_a_contained_duplicate_is_igno
     assert_eq!(uploaded(&overlap), "10");
     assert_eq!((status(&duplicate), uploaded(&duplicate)), (1, "10"));
     assert_eq!((status(&last), uploaded(&last)), (2, "12"));
-    assert_eq!(
-        server
-            .kaltura()
-            .upload_token(&id)
-            .unwrap()
-            .content()
-            .unwrap(),
-        data
-    );
+    assert_eq!(content(&server, &id), data);
 }
 
 #[tokio::test]
@@ -564,15 +558,7 @@ async fn a_final_chunk_whose_predecessors_never_come_fails_and_a_retry_succeeds(
     assert!(waited >= Duration::from_millis(150), "{waited:?}");
     assert_eq!((status(&still), uploaded(&still)), (1, "3"));
     assert_eq!((status(&retried), uploaded(&retried)), (2, "9"));
-    assert_eq!(
-        server
-            .kaltura()
-            .upload_token(&id)
-            .unwrap()
-            .content()
-            .unwrap(),
-        data
-    );
+    assert_eq!(content(&server, &id), data);
 }
 
 #[tokio::test]
@@ -604,15 +590,7 @@ async fn a_zero_length_final_chunk_closes_a_parallel_session() {
     let closing = api.upload(&id, b"", Chunk::last_at(64)).await;
 
     assert_eq!((status(&closing), uploaded(&closing)), (2, "64"));
-    assert_eq!(
-        server
-            .kaltura()
-            .upload_token(&id)
-            .unwrap()
-            .content()
-            .unwrap(),
-        data
-    );
+    assert_eq!(content(&server, &id), data);
 }
 
 #[tokio::test]
@@ -821,15 +799,7 @@ async fn auto_finalize_completes_when_offset_chunks_add_up_to_the_declared_size(
 
     assert_eq!(status(&middle), 1);
     assert_eq!((status(&completing), uploaded(&completing)), (2, "12"));
-    assert_eq!(
-        server
-            .kaltura()
-            .upload_token(&id)
-            .unwrap()
-            .content()
-            .unwrap(),
-        data
-    );
+    assert_eq!(content(&server, &id), data);
 }
 
 #[tokio::test]
