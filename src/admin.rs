@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::journal::RecordedRequest;
 use crate::server::Shared;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router() -> Router {
     Router::new()
         // The dashboard. Nested at `/__vidmock`, `/` is the bare prefix only, not `/__vidmock/`.
         .route("/", get(dashboard))
@@ -32,16 +32,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/faults/{id}", axum::routing::delete(remove_fault))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            require_token,
-        ))
-        .with_state(shared)
+        .layer(axum::middleware::from_fn(require_token))
 }
 
 /// With an admin token configured, admin routes answer 401 without it.
 async fn require_token(
-    State(shared): State<Arc<Shared>>,
+    Extension(shared): Extension<Arc<Shared>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -105,15 +101,15 @@ async fn dashboard() -> Response {
 /// The dashboard at `/__vidmock/`, behind the admin token like every admin route. A router
 /// nested at `/__vidmock` maps its `/` to the bare prefix only and never sees `/__vidmock/`
 /// (its fallback needs a non-empty tail), so the app mounts this route beside the nest.
-pub(crate) fn dashboard_route(shared: Arc<Shared>) -> axum::routing::MethodRouter {
-    get(dashboard).layer(axum::middleware::from_fn_with_state(shared, require_token))
+pub(crate) fn dashboard_route() -> axum::routing::MethodRouter {
+    get(dashboard).layer(axum::middleware::from_fn(require_token))
 }
 
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
+async fn reset(Extension(shared): Extension<Arc<Shared>>) -> StatusCode {
     shared.reset();
     StatusCode::NO_CONTENT
 }
@@ -126,7 +122,7 @@ fn clock_body(shared: &Shared) -> Json<Value> {
     }))
 }
 
-async fn clock(State(shared): State<Arc<Shared>>) -> Json<Value> {
+async fn clock(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
     clock_body(&shared)
 }
 
@@ -135,7 +131,7 @@ struct Advance {
     seconds: f64,
 }
 
-async fn advance(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+async fn advance(Extension(shared): Extension<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let Ok(Advance { seconds }) = serde_json::from_slice::<Advance>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -184,18 +180,18 @@ fn request_json(recorded: &RecordedRequest) -> Value {
     })
 }
 
-async fn requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
+async fn requests(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
     Json(Value::Array(
         shared.journal.snapshot().iter().map(request_json).collect(),
     ))
 }
 
-async fn clear_requests(State(shared): State<Arc<Shared>>) -> StatusCode {
+async fn clear_requests(Extension(shared): Extension<Arc<Shared>>) -> StatusCode {
     shared.journal.clear();
     StatusCode::NO_CONTENT
 }
 
-async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
+async fn state(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
     #[allow(unused_mut)]
     let mut body = serde_json::Map::new();
     #[cfg(feature = "apivideo")]
@@ -384,7 +380,7 @@ fn fault_of(action: ActionSpec) -> Result<crate::Fault, String> {
     })
 }
 
-async fn add_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
@@ -473,19 +469,19 @@ fn regex_check(pattern: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid pathRegex: {e}"))
 }
 
-async fn list_faults(State(shared): State<Arc<Shared>>) -> Json<Value> {
+async fn list_faults(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
     Json(Value::Array(
         shared.faults.list().iter().map(|r| r.to_json()).collect(),
     ))
 }
 
-async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+async fn clear_faults(Extension(shared): Extension<Arc<Shared>>) -> StatusCode {
     shared.faults.clear();
     StatusCode::NO_CONTENT
 }
 
 async fn remove_fault(
-    State(shared): State<Arc<Shared>>,
+    Extension(shared): Extension<Arc<Shared>>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
     match id.parse::<u64>() {

@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::server::Shared;
+
 /// How long in-flight requests may run on after a shutdown before their connections are cut.
 const GRACE: Duration = Duration::from_millis(500);
 
@@ -187,6 +189,7 @@ impl Drop for FaultIo {
 pub(crate) async fn accept_loop(
     listener: Arc<TcpListener>,
     app: Router,
+    shared: Arc<Shared>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     tls: Option<Tls>,
@@ -217,6 +220,7 @@ pub(crate) async fn accept_loop(
                 control: Arc::new(ConnControl::new()),
             },
             app.clone(),
+            shared.clone(),
             shutdown.clone(),
             tls.clone(),
         ));
@@ -238,6 +242,7 @@ async fn serve_connection(
     stream: TcpStream,
     info: ConnInfo,
     app: Router,
+    shared: Arc<Shared>,
     shutdown: CancellationToken,
     tls: Option<Tls>,
 ) {
@@ -248,7 +253,7 @@ async fn serve_connection(
         pending_replacement: None,
     };
     match tls {
-        None => serve_io(io, info, app, shutdown).await,
+        None => serve_io(io, info, app, shared, shutdown).await,
         #[cfg(feature = "tls")]
         Some(acceptor) => {
             let handshake = tokio::select! {
@@ -257,7 +262,7 @@ async fn serve_connection(
             };
             // A client that cannot finish a handshake gets nothing more.
             if let Ok(Ok(stream)) = handshake {
-                serve_io(stream, info, app, shutdown).await;
+                serve_io(stream, info, app, shared, shutdown).await;
             }
         }
         #[cfg(not(feature = "tls"))]
@@ -267,13 +272,21 @@ async fn serve_connection(
 
 /// Serves HTTP/1 or HTTP/2 on one connection until it ends, a fault kills it, or the server
 /// shuts down.
-async fn serve_io<I>(io: I, info: ConnInfo, app: Router, shutdown: CancellationToken)
-where
+async fn serve_io<I>(
+    io: I,
+    info: ConnInfo,
+    app: Router,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let control = info.control.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(info.clone());
+        let extensions = request.extensions_mut();
+        extensions.insert(info.clone());
+        // The routers are shared by every server of the process; this says whose request it is.
+        extensions.insert(shared.clone());
         app.clone().oneshot(request.map(axum::body::Body::new))
     });
     let builder = auto::Builder::new(TokioExecutor::new());

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -700,7 +700,8 @@ impl MockServerBuilder {
         let tracker = TaskTracker::new();
         let accept = tokio::spawn(conn::accept_loop(
             listener.clone(),
-            app(shared.clone()),
+            app(shared.persister.is_some()),
+            shared.clone(),
             shutdown.clone(),
             tracker.clone(),
             tls,
@@ -1126,25 +1127,31 @@ impl Drop for MockServer {
     }
 }
 
-/// The whole HTTP surface of one server: the admin API, then the vendors.
-pub(crate) fn app(shared: Arc<Shared>) -> Router {
+/// The whole HTTP surface, the same for every server: handlers find their server's state in
+/// the request's extensions (the connection puts it there), so a process builds its routers
+/// once instead of once per server, which is most of what a fresh start would otherwise cost.
+/// With a state file every request also waits for its changes to be saved; without one there
+/// is nothing to save, so that router has no such layer and no per-request cost.
+pub(crate) fn app(persisting: bool) -> Router {
+    static PLAIN: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    static PERSISTING: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    let cell = if persisting { &PERSISTING } else { &PLAIN };
+    cell.get_or_init(|| build_app(persisting)).clone()
+}
+
+fn build_app(persisting: bool) -> Router {
     let vendors = Router::new()
         .fallback(dispatch)
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), rules))
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
-        .with_state(shared.clone());
+        .layer(axum::middleware::from_fn(rules))
+        .layer(axum::middleware::from_fn(record));
     let mut app = Router::new()
-        .nest("/__vidmock", crate::admin::router(shared.clone()))
-        .route("/__vidmock/", crate::admin::dashboard_route(shared.clone()))
+        .nest("/__vidmock", crate::admin::router())
+        .route("/__vidmock/", crate::admin::dashboard_route())
         .merge(vendors);
-    // Without a state file there is nothing to save: no layer, no per-request cost.
-    if shared.persister.is_some() {
-        app = app.layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            persist_after,
-        ));
+    if persisting {
+        app = app.layer(axum::middleware::from_fn(persist_after));
     }
-    app.layer(axum::middleware::from_fn_with_state(shared, cors_layer))
+    app.layer(axum::middleware::from_fn(cors_layer))
 }
 
 /// How often changes made through the Rust API (not over HTTP) are saved to the state file.
@@ -1173,7 +1180,7 @@ fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist:
 /// saw a token or a completed upload acknowledged never loses it, whenever the process dies.
 /// A request that changed nothing costs one snapshot, compared with the last one written.
 async fn persist_after(
-    State(shared): State<Arc<Shared>>,
+    Extension(shared): Extension<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -1192,7 +1199,11 @@ async fn persist_after(
 
 /// CORS for everything but Kaltura, whose module answers preflights and sets its CORS headers
 /// exactly as the vendor does.
-async fn cors_layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn cors_layer(
+    Extension(shared): Extension<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     #[cfg(feature = "kaltura")]
     let vendor_owned = crate::kaltura::owns(request.uri().path());
     #[cfg(not(feature = "kaltura"))]
@@ -1246,7 +1257,7 @@ fn build_cors() -> tower_http::cors::CorsLayer {
 }
 
 /// Sends a request to the vendor that owns its path.
-async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn dispatch(Extension(shared): Extension<Arc<Shared>>, request: Request) -> Response {
     #[cfg(feature = "kaltura")]
     if crate::kaltura::owns(request.uri().path()) {
         return crate::kaltura::handle(shared, request).await;
@@ -1278,7 +1289,11 @@ fn detached(headers: &axum::http::HeaderMap) -> axum::http::HeaderMap {
 }
 
 /// Fault middleware: applies the first mounted fault that matches the request.
-async fn rules(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn rules(
+    Extension(shared): Extension<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if shared.faults.is_empty() && shared.expectations.is_idle() {
         return next.run(request).await;
     }
@@ -1306,7 +1321,11 @@ async fn rules(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
 
 /// Journal middleware: records the request on arrival, taps its body as the handler reads it,
 /// and completes the entry with the status, operation and timing when the response is ready.
-async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+async fn record(
+    Extension(shared): Extension<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !shared.journal.is_enabled() {
         return next.run(request).await;
     }
