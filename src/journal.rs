@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -150,10 +150,141 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// journal full of uploads (each with a body prefix) stays small however many it holds.
 pub const BODY_BUDGET: usize = 64 * 1024 * 1024;
 
+/// A request as the journal keeps it: what arrived, as received, in as few allocations as
+/// possible. Recording happens on every request while reading happens when a test asks, so the
+/// URL, the header map and the digest of a small body are built only by [`Journal::snapshot`].
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub seq: u64,
+    pub received_at: OffsetDateTime,
+    pub client: Option<std::net::SocketAddr>,
+    pub method: Method,
+    /// Path and query in origin form, as the client sent them.
+    pub path_and_query: Box<str>,
+    pub headers: Headers,
+    pub body: Bytes,
+    pub body_size: u64,
+    pub body_sha256: BodyDigest,
+    pub vendor: Option<Vendor>,
+    pub operation: Option<String>,
+    pub target: Option<String>,
+    pub status: Option<u16>,
+    pub fault: Option<String>,
+    pub duration: Option<Duration>,
+}
+
+impl Entry {
+    /// A request that has just arrived: nothing read of its body, no answer yet.
+    pub(crate) fn arrived(
+        received_at: OffsetDateTime,
+        client: Option<std::net::SocketAddr>,
+        method: Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+    ) -> Self {
+        Self {
+            seq: 0,
+            received_at,
+            client,
+            method,
+            path_and_query: path_and_query.into(),
+            headers: Headers::copy(headers),
+            body: Bytes::new(),
+            body_size: 0,
+            body_sha256: BodyDigest::OfBody,
+            vendor: None,
+            operation: None,
+            target: None,
+            status: None,
+            fault: None,
+            duration: None,
+        }
+    }
+
+    fn to_recorded(&self, base: &url::Url) -> RecordedRequest {
+        RecordedRequest {
+            seq: self.seq,
+            received_at: self.received_at,
+            client: self.client,
+            method: self.method.clone(),
+            url: request_url(base, &self.path_and_query),
+            headers: self.headers.to_map(),
+            body: self.body.clone(),
+            body_size: self.body_size,
+            body_sha256: match &self.body_sha256 {
+                BodyDigest::OfBody => hex::encode(Sha256::digest(&self.body)),
+                BodyDigest::Known(hex) => hex.clone(),
+                BodyDigest::Unknown => String::new(),
+            },
+            vendor: self.vendor,
+            operation: self.operation.clone(),
+            target: self.target.clone(),
+            status: self.status,
+            fault: self.fault.clone(),
+            duration: self.duration,
+        }
+    }
+}
+
+/// What the journal knows of a body's sha256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyDigest {
+    /// The whole body is in the entry: its digest is computed when read.
+    OfBody,
+    /// Computed as the body streamed by (a body longer than the prefix kept), in hex.
+    Known(String),
+    /// A body longer than the prefix, not hashed.
+    Unknown,
+}
+
+/// Request headers copied out of hyper's read buffer into one buffer of their own (hyper's
+/// values share the connection's buffer, which an upload grows large; keeping them would keep
+/// it alive as long as the entry). Two allocations however many headers there are.
+#[derive(Debug, Default)]
+pub(crate) struct Headers {
+    /// Each header's name, where its value ends in `values`, and whether it is sensitive.
+    names: Vec<(HeaderName, u32, bool)>,
+    values: Bytes,
+}
+
+impl Headers {
+    fn copy(headers: &HeaderMap) -> Self {
+        let mut names = Vec::with_capacity(headers.len());
+        let mut values = Vec::with_capacity(headers.iter().map(|(_, v)| v.len()).sum());
+        for (name, value) in headers {
+            values.extend_from_slice(value.as_bytes());
+            let end = u32::try_from(values.len()).unwrap_or(u32::MAX);
+            names.push((name.clone(), end, value.is_sensitive()));
+        }
+        Self {
+            names,
+            values: Bytes::from(values),
+        }
+    }
+
+    fn to_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.names.len());
+        let mut start = 0usize;
+        for (name, end, sensitive) in &self.names {
+            let end = (*end as usize).min(self.values.len());
+            let bytes = self.values.slice(start.min(end)..end);
+            start = end;
+            // Copied from a valid value, so this cannot fail; an empty value if it ever did.
+            let mut value = HeaderValue::from_maybe_shared(bytes)
+                .unwrap_or_else(|_| HeaderValue::from_static(""));
+            value.set_sensitive(*sensitive);
+            map.append(name.clone(), value);
+        }
+        map
+    }
+}
+
 /// The bounded request log of one server.
 #[derive(Debug)]
 pub(crate) struct Journal {
     inner: Mutex<JournalState>,
+    /// The server's own URL, which recorded requests' URLs are built on.
+    base: url::Url,
     /// Maximum entries kept; at least 1.
     capacity: usize,
     /// Maximum body bytes kept per entry.
@@ -167,7 +298,7 @@ pub(crate) struct Journal {
 #[derive(Debug, Default)]
 struct JournalState {
     /// Entries in arrival order; `seq` strictly increasing front to back.
-    entries: VecDeque<RecordedRequest>,
+    entries: VecDeque<Entry>,
     /// The body bytes the entries hold.
     body_bytes: usize,
     /// The `seq` the next request gets.
@@ -177,16 +308,23 @@ struct JournalState {
 }
 
 impl Journal {
-    pub(crate) fn new(capacity: usize, body_limit: usize, digests: bool) -> Self {
-        Self::with_budget(capacity, body_limit, digests, BODY_BUDGET)
+    pub(crate) fn new(base: url::Url, capacity: usize, body_limit: usize, digests: bool) -> Self {
+        Self::with_budget(base, capacity, body_limit, digests, BODY_BUDGET)
     }
 
-    fn with_budget(capacity: usize, body_limit: usize, digests: bool, body_budget: usize) -> Self {
+    fn with_budget(
+        base: url::Url,
+        capacity: usize,
+        body_limit: usize,
+        digests: bool,
+        body_budget: usize,
+    ) -> Self {
         Self {
             inner: Mutex::new(JournalState {
                 next_seq: 1,
                 ..Default::default()
             }),
+            base,
             capacity: capacity.max(1),
             body_limit,
             body_budget,
@@ -203,7 +341,7 @@ impl Journal {
     }
 
     /// Records the arrival of a request; returns its `seq`, or `None` when recording is off.
-    pub(crate) fn begin(&self, mut entry: RecordedRequest) -> Option<u64> {
+    pub(crate) fn begin(&self, mut entry: Entry) -> Option<u64> {
         let mut state = self.lock();
         if state.disabled {
             return None;
@@ -220,7 +358,7 @@ impl Journal {
     }
 
     /// Completes the entry `seq` (a no-op if it has already fallen off the journal).
-    pub(crate) fn complete(&self, seq: u64, update: impl FnOnce(&mut RecordedRequest)) {
+    pub(crate) fn complete(&self, seq: u64, update: impl FnOnce(&mut Entry)) {
         let mut state = self.lock();
         let Some(front) = state.entries.front().map(|e| e.seq) else {
             return;
@@ -243,7 +381,11 @@ impl Journal {
     }
 
     pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
-        self.lock().entries.iter().cloned().collect()
+        self.lock()
+            .entries
+            .iter()
+            .map(|entry| entry.to_recorded(&self.base))
+            .collect()
     }
 
     pub(crate) fn clear(&self) {
@@ -293,10 +435,8 @@ pub(crate) fn request_url(base: &url::Url, path_and_query: &str) -> url::Url {
     url
 }
 
-/// The sha256 of no bytes at all, in hex.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/// Watches a request body go by: keeps a prefix, counts and hashes every byte.
+/// Watches a request body go by: keeps a prefix and counts every byte. Only a body longer than
+/// the prefix is hashed as it streams (when asked for); a shorter one is hashed when read.
 #[derive(Debug)]
 pub(crate) struct BodyTap {
     /// At most `limit` bytes: the start of the body.
@@ -304,8 +444,9 @@ pub(crate) struct BodyTap {
     limit: usize,
     /// Bytes seen so far.
     size: u64,
-    hasher: Sha256,
-    /// Hash every byte; otherwise only bodies that fit in the prefix get a digest.
+    /// Once the body outgrows the prefix (and digests are on): every byte so far, hashed.
+    hasher: Option<Sha256>,
+    /// Hash bodies longer than the prefix; otherwise only bodies that fit get a digest.
     digest_all: bool,
 }
 
@@ -315,7 +456,7 @@ impl BodyTap {
             prefix: Vec::new(),
             limit,
             size: 0,
-            hasher: Sha256::new(),
+            hasher: None,
             digest_all,
         }
     }
@@ -325,23 +466,32 @@ impl BodyTap {
         self.prefix
             .extend_from_slice(&chunk[..room.min(chunk.len())]);
         self.size += chunk.len() as u64;
-        if self.digest_all {
-            self.hasher.update(chunk);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(chunk);
+        } else if self.digest_all && self.size > self.limit as u64 {
+            // The body no longer fits: hash what went by (all of it is in the prefix, whose
+            // last bytes are this chunk's first), then everything after.
+            let mut hasher = Sha256::new();
+            let before = self.prefix.len() - room.min(chunk.len());
+            hasher.update(&self.prefix[..before]);
+            hasher.update(chunk);
+            self.hasher = Some(hasher);
         }
     }
 
-    /// The prefix, total size and hex digest of what has been seen so far.
-    pub(crate) fn summary(&self) -> (Bytes, u64, String) {
-        let digest = if self.size == 0 {
-            EMPTY_SHA256.to_owned()
-        } else if self.digest_all {
-            hex::encode(self.hasher.clone().finalize())
-        } else if self.size as usize <= self.limit {
-            hex::encode(Sha256::digest(&self.prefix))
-        } else {
-            String::new()
+    /// The prefix, total size and digest of what has been seen so far; the prefix is handed
+    /// over, not copied.
+    pub(crate) fn summary(&mut self) -> (Bytes, u64, BodyDigest) {
+        let digest = match &self.hasher {
+            Some(hasher) => BodyDigest::Known(hex::encode(hasher.clone().finalize())),
+            None if self.size as usize <= self.limit => BodyDigest::OfBody,
+            None => BodyDigest::Unknown,
         };
-        (Bytes::copy_from_slice(&self.prefix), self.size, digest)
+        (
+            Bytes::from(std::mem::take(&mut self.prefix)),
+            self.size,
+            digest,
+        )
     }
 }
 
@@ -349,29 +499,26 @@ impl BodyTap {
 mod tests {
     use super::*;
 
-    fn entry(body: &'static [u8]) -> RecordedRequest {
-        RecordedRequest {
-            seq: 0,
-            received_at: OffsetDateTime::UNIX_EPOCH,
-            client: None,
-            method: Method::POST,
-            url: url::Url::parse("http://127.0.0.1/").unwrap(),
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(body),
-            body_size: body.len() as u64,
-            body_sha256: String::new(),
-            vendor: None,
-            operation: None,
-            target: None,
-            status: None,
-            fault: None,
-            duration: None,
-        }
+    fn entry(body: &'static [u8]) -> Entry {
+        let mut entry = Entry::arrived(
+            OffsetDateTime::UNIX_EPOCH,
+            None,
+            Method::POST,
+            "/",
+            &HeaderMap::new(),
+        );
+        entry.body = Bytes::from_static(body);
+        entry.body_size = body.len() as u64;
+        entry
+    }
+
+    fn base() -> url::Url {
+        url::Url::parse("http://127.0.0.1:8484").unwrap()
     }
 
     #[test]
     fn past_the_body_budget_the_oldest_entries_go() {
-        let journal = Journal::with_budget(100, 8, false, 10);
+        let journal = Journal::with_budget(base(), 100, 8, false, 10);
         let first = journal.begin(entry(b"")).unwrap();
         let second = journal.begin(entry(b"")).unwrap();
         let third = journal.begin(entry(b"")).unwrap();
@@ -410,9 +557,53 @@ mod tests {
     #[test]
     fn an_empty_body_has_the_digest_of_no_bytes() {
         for digest_all in [true, false] {
-            let (_, size, sha256) = BodyTap::new(16, digest_all).summary();
+            let (_, size, digest) = BodyTap::new(16, digest_all).summary();
             assert_eq!(size, 0);
-            assert_eq!(sha256, hex::encode(Sha256::digest(b"")));
+            assert_eq!(digest, BodyDigest::OfBody);
         }
+        let mut journal_entry = entry(b"");
+        journal_entry.body_sha256 = BodyDigest::OfBody;
+        let recorded = journal_entry.to_recorded(&base());
+        assert_eq!(recorded.body_sha256, hex::encode(Sha256::digest(b"")));
+    }
+
+    #[test]
+    fn a_body_longer_than_the_prefix_is_hashed_whole_however_it_arrives() {
+        let body: Vec<u8> = (0..100u8).collect();
+        for split in [1, 7, 16, 17, 50, 100] {
+            let mut tap = BodyTap::new(16, true);
+            for chunk in body.chunks(split) {
+                tap.feed(chunk);
+            }
+            let (prefix, size, digest) = tap.summary();
+            assert_eq!(&prefix[..], &body[..16], "split {split}");
+            assert_eq!(size, 100);
+            assert_eq!(
+                digest,
+                BodyDigest::Known(hex::encode(Sha256::digest(&body))),
+                "split {split}"
+            );
+        }
+        let mut undigested = BodyTap::new(16, false);
+        undigested.feed(&body);
+        assert_eq!(undigested.summary().2, BodyDigest::Unknown);
+    }
+
+    #[test]
+    fn recorded_headers_keep_every_value_in_order() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append("x-a", HeaderValue::from_static(""));
+        headers.append("content-type", HeaderValue::from_static("text/plain"));
+        let mut secret = HeaderValue::from_static("Bearer t");
+        secret.set_sensitive(true);
+        headers.append("authorization", secret);
+
+        let copy = Headers::copy(&headers).to_map();
+
+        assert_eq!(copy, headers);
+        assert!(copy["authorization"].is_sensitive());
+        let all: Vec<_> = copy.get_all("x-a").iter().collect();
+        assert_eq!(all, ["1", ""]);
     }
 }

@@ -41,8 +41,6 @@ pub(crate) struct Shared {
     pub expectations: Arc<crate::expect::Expectations>,
     /// `http://HOST:PORT` of this server, used in URLs it hands out.
     pub base_url: String,
-    /// `base_url` parsed once, for the URL of every request the journal records.
-    pub base: url::Url,
     /// Whether responses carry CORS headers and preflights are answered.
     pub cors: bool,
     /// When set, admin routes require it.
@@ -642,9 +640,12 @@ impl MockServerBuilder {
         #[cfg(not(feature = "tls"))]
         let tls: Option<crate::conn::Tls> = None;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = url::Url::parse(&format!("{scheme}://{address}"))
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let shared = Arc::new(Shared {
             clock: self.clock.unwrap_or_default(),
             journal: Journal::new(
+                base,
                 self.journal_capacity,
                 self.journal_body_limit,
                 self.journal_digests,
@@ -653,8 +654,6 @@ impl MockServerBuilder {
             faults: Arc::new(crate::faults::Faults::new(self.seed)),
             expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
             base_url: format!("{scheme}://{address}"),
-            base: url::Url::parse(&format!("{scheme}://{address}"))
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
             cors: self.cors,
             admin_token: self.admin_token,
             #[cfg(feature = "apivideo")]
@@ -1273,21 +1272,6 @@ async fn dispatch(Extension(shared): Extension<Arc<Shared>>, request: Request) -
     }
 }
 
-/// A copy of `headers` that owns its bytes. hyper's header values share the connection's read
-/// buffer; storing them as they are would keep that buffer (grown large by an upload) alive for
-/// as long as the journal keeps the entry.
-fn detached(headers: &axum::http::HeaderMap) -> axum::http::HeaderMap {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let mut copy = axum::http::HeaderValue::from_bytes(value.as_bytes())
-                .unwrap_or_else(|_| axum::http::HeaderValue::from_static(""));
-            copy.set_sensitive(value.is_sensitive());
-            (name.clone(), copy)
-        })
-        .collect()
-}
-
 /// Fault middleware: applies the first mounted fault that matches the request.
 async fn rules(
     Extension(shared): Extension<Arc<Shared>>,
@@ -1333,52 +1317,49 @@ async fn record(
     let (parts, body) = request.into_parts();
     // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let entry = RecordedRequest {
-        seq: 0,
-        received_at: shared.clock.now(),
-        client: parts.extensions.get::<ConnInfo>().map(|info| info.peer),
-        method: parts.method.clone(),
-        url: journal::request_url(&shared.base, path_and_query),
-        headers: detached(&parts.headers),
-        body: bytes::Bytes::new(),
-        body_size: 0,
-        body_sha256: String::new(),
-        vendor: None,
-        operation: None,
-        target: None,
-        status: None,
-        fault: None,
-        duration: None,
-    };
+    let entry = journal::Entry::arrived(
+        shared.clock.now(),
+        parts.extensions.get::<ConnInfo>().map(|info| info.peer),
+        parts.method.clone(),
+        path_and_query,
+        &parts.headers,
+    );
     let Some(seq) = shared.journal.begin(entry) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     let mut parts = parts;
     parts.extensions.insert(crate::faults::JournalSeq(seq));
-    let tap = Arc::new(Mutex::new(BodyTap::new(
-        shared.journal.body_limit(),
-        shared.journal.digests(),
-    )));
-    // A body known to be empty (most GETs) has nothing to watch.
-    let body = if hyper::body::Body::is_end_stream(&body) {
-        body
+    // A body known to be empty (most GETs) has nothing to watch: the entry already says so.
+    let (body, tap) = if hyper::body::Body::is_end_stream(&body) {
+        (body, None)
     } else {
-        let tap = tap.clone();
-        Body::from_stream(body.into_data_stream().map(move |chunk| {
+        let tap = Arc::new(Mutex::new(BodyTap::new(
+            shared.journal.body_limit(),
+            shared.journal.digests(),
+        )));
+        let feeding = tap.clone();
+        let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
             if let Ok(bytes) = &chunk {
-                tap.lock().unwrap_or_else(|e| e.into_inner()).feed(bytes);
+                feeding
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .feed(bytes);
             }
             chunk
-        }))
+        }));
+        (body, Some(tap))
     };
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let (prefix, size, sha256) = tap.lock().unwrap_or_else(|e| e.into_inner()).summary();
-    let handled = response.extensions().get::<Handled>().cloned();
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let read = tap.map(|tap| tap.lock().unwrap_or_else(|e| e.into_inner()).summary());
+    // Only the journal reads it: taken, not copied.
+    let handled = response.extensions_mut().remove::<Handled>();
     let status = response.status().as_u16();
     shared.journal.complete(seq, |entry| {
-        entry.body = prefix;
-        entry.body_size = size;
-        entry.body_sha256 = sha256;
+        if let Some((prefix, size, sha256)) = read {
+            entry.body = prefix;
+            entry.body_size = size;
+            entry.body_sha256 = sha256;
+        }
         if let Some(handled) = handled {
             entry.vendor = Some(handled.vendor);
             entry.operation = handled.operation;
