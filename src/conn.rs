@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -22,7 +21,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceExt;
 
 use crate::server::Shared;
 
@@ -188,7 +186,6 @@ impl Drop for FaultIo {
 /// Accepts connections until `shutdown` fires, serving each on its own task in `tracker`.
 pub(crate) async fn accept_loop(
     listener: Arc<TcpListener>,
-    app: Router,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -219,7 +216,6 @@ pub(crate) async fn accept_loop(
                 peer,
                 control: Arc::new(ConnControl::new()),
             },
-            app.clone(),
             shared.clone(),
             shutdown.clone(),
             tls.clone(),
@@ -241,7 +237,6 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 async fn serve_connection(
     stream: TcpStream,
     info: ConnInfo,
-    app: Router,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
     tls: Option<Tls>,
@@ -253,7 +248,7 @@ async fn serve_connection(
         pending_replacement: None,
     };
     match tls {
-        None => serve_io(io, info, app, shared, shutdown).await,
+        None => serve_io(io, info, shared, shutdown).await,
         #[cfg(feature = "tls")]
         Some(acceptor) => {
             let handshake = tokio::select! {
@@ -262,7 +257,7 @@ async fn serve_connection(
             };
             // A client that cannot finish a handshake gets nothing more.
             if let Ok(Ok(stream)) = handshake {
-                serve_io(stream, info, app, shared, shutdown).await;
+                serve_io(stream, info, shared, shutdown).await;
             }
         }
         #[cfg(not(feature = "tls"))]
@@ -272,22 +267,23 @@ async fn serve_connection(
 
 /// Serves HTTP/1 or HTTP/2 on one connection until it ends, a fault kills it, or the server
 /// shuts down.
-async fn serve_io<I>(
-    io: I,
-    info: ConnInfo,
-    app: Router,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-) where
+async fn serve_io<I>(io: I, info: ConnInfo, shared: Arc<Shared>, shutdown: CancellationToken)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let control = info.control.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let extensions = request.extensions_mut();
         extensions.insert(info.clone());
-        // The routers are shared by every server of the process; this says whose request it is.
+        // The admin router is shared by every server of the process; this says whose request
+        // it is.
         extensions.insert(shared.clone());
-        app.clone().oneshot(request.map(axum::body::Body::new))
+        let shared = shared.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                crate::server::serve(shared, request.map(axum::body::Body::new)).await,
+            )
+        }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
-use axum::{Extension, Router};
+use axum::Router;
 use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -699,7 +698,6 @@ impl MockServerBuilder {
         let tracker = TaskTracker::new();
         let accept = tokio::spawn(conn::accept_loop(
             listener.clone(),
-            app(shared.persister.is_some()),
             shared.clone(),
             shutdown.clone(),
             tracker.clone(),
@@ -1126,31 +1124,90 @@ impl Drop for MockServer {
     }
 }
 
-/// The whole HTTP surface, the same for every server: handlers find their server's state in
-/// the request's extensions (the connection puts it there), so a process builds its routers
-/// once instead of once per server, which is most of what a fresh start would otherwise cost.
-/// With a state file every request also waits for its changes to be saved; without one there
-/// is nothing to save, so that router has no such layer and no per-request cost.
-pub(crate) fn app(persisting: bool) -> Router {
-    static PLAIN: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
-    static PERSISTING: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
-    let cell = if persisting { &PERSISTING } else { &PLAIN };
-    cell.get_or_init(|| build_app(persisting)).clone()
+/// Answers one request of the server `shared`: CORS, then (with a state file) saving after the
+/// answer, then the admin API or the vendors. Plain function calls rather than a stack of
+/// axum middleware, which would clone and box each layer's inner service for every request;
+/// only the admin API is an axum router, built once per process and shared by every server
+/// (its handlers find their server in the request's extensions, which the connection fills).
+pub(crate) async fn serve(shared: Arc<Shared>, request: Request) -> Response {
+    #[cfg(feature = "kaltura")]
+    let vendor_owned = crate::kaltura::owns(request.uri().path());
+    #[cfg(not(feature = "kaltura"))]
+    let vendor_owned = false;
+    // Kaltura answers preflights and sets its CORS headers itself, exactly as the vendor does.
+    if !shared.cors || vendor_owned {
+        return persisted(shared, request).await;
+    }
+    match tower::ServiceExt::oneshot(cors_service().clone(), request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
-fn build_app(persisting: bool) -> Router {
-    let vendors = Router::new()
-        .fallback(dispatch)
-        .layer(axum::middleware::from_fn(rules))
-        .layer(axum::middleware::from_fn(record));
-    let mut app = Router::new()
-        .nest("/__vidmock", crate::admin::router())
-        .route("/__vidmock/", crate::admin::dashboard_route())
-        .merge(vendors);
-    if persisting {
-        app = app.layer(axum::middleware::from_fn(persist_after));
+/// The future of the service that CORS wraps.
+type Answer = futures_util::future::BoxFuture<'static, Result<Response, std::convert::Infallible>>;
+/// [`persisted`] behind CORS.
+type CorsService = tower_http::cors::Cors<tower::util::ServiceFn<fn(Request) -> Answer>>;
+
+/// [`persisted`] behind CORS as browser uploaders need it, built once for every server.
+fn cors_service() -> &'static CorsService {
+    static CORS: std::sync::OnceLock<CorsService> = std::sync::OnceLock::new();
+    CORS.get_or_init(|| {
+        let inner: fn(Request) -> Answer = |request| {
+            Box::pin(async move {
+                let shared = request.extensions().get::<Arc<Shared>>().cloned();
+                Ok(match shared {
+                    Some(shared) => persisted(shared, request).await,
+                    None => axum::response::IntoResponse::into_response(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    ),
+                })
+            })
+        };
+        tower::Layer::layer(&build_cors(), tower::service_fn(inner))
+    })
+}
+
+/// With a state file, a request is answered only once its changes are saved: a client that
+/// saw a token or a completed upload acknowledged never loses it, whenever the process dies.
+/// A request that changed nothing costs one snapshot, compared with the last one written.
+async fn persisted(shared: Arc<Shared>, request: Request) -> Response {
+    let Some(persister) = shared.persister.clone() else {
+        return routed(shared, request).await;
+    };
+    let response = routed(shared.clone(), request).await;
+    if let Err(error) = persister.save(&shared).await {
+        tracing::warn!(%error, "cannot save the state");
+        return axum::response::IntoResponse::into_response((
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("vidmock: cannot save the state file: {error}"),
+        ));
     }
-    app.layer(axum::middleware::from_fn(cors_layer))
+    response
+}
+
+/// The admin API under `/__vidmock`, or the vendors (through the journal and the faults).
+async fn routed(shared: Arc<Shared>, request: Request) -> Response {
+    let path = request.uri().path();
+    if path == "/__vidmock" || path.starts_with("/__vidmock/") {
+        return match tower::ServiceExt::oneshot(admin_app(), request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+    }
+    record(shared, request).await
+}
+
+/// The admin API's router, built once per process.
+fn admin_app() -> Router {
+    static ADMIN: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
+    ADMIN
+        .get_or_init(|| {
+            Router::new()
+                .nest("/__vidmock", crate::admin::router())
+                .route("/__vidmock/", crate::admin::dashboard_route())
+        })
+        .clone()
 }
 
 /// How often changes made through the Rust API (not over HTTP) are saved to the state file.
@@ -1175,59 +1232,8 @@ fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist:
     }
 }
 
-/// With a state file, a request is answered only once its changes are saved: a client that
-/// saw a token or a completed upload acknowledged never loses it, whenever the process dies.
-/// A request that changed nothing costs one snapshot, compared with the last one written.
-async fn persist_after(
-    Extension(shared): Extension<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
-    if let Some(persister) = &shared.persister {
-        if let Err(error) = persister.save(&shared).await {
-            tracing::warn!(%error, "cannot save the state");
-            return axum::response::IntoResponse::into_response((
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                format!("vidmock: cannot save the state file: {error}"),
-            ));
-        }
-    }
-    response
-}
-
-/// CORS for everything but Kaltura, whose module answers preflights and sets its CORS headers
-/// exactly as the vendor does.
-async fn cors_layer(
-    Extension(shared): Extension<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    #[cfg(feature = "kaltura")]
-    let vendor_owned = crate::kaltura::owns(request.uri().path());
-    #[cfg(not(feature = "kaltura"))]
-    let vendor_owned = false;
-    if !shared.cors || vendor_owned {
-        return next.run(request).await;
-    }
-    let inner = tower::service_fn(move |request: Request| {
-        let next = next.clone();
-        async move { Ok::<_, std::convert::Infallible>(next.run(request).await) }
-    });
-    match tower::ServiceExt::oneshot(tower::Layer::layer(cors(), inner), request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
-}
-
 /// CORS as browser uploaders need it: any origin, the methods the APIs use, whatever headers the
 /// browser asks to send, and the response headers api.video's module says page code may read.
-/// The same for every request and every server, so it is built once.
-fn cors() -> &'static tower_http::cors::CorsLayer {
-    static CORS: std::sync::OnceLock<tower_http::cors::CorsLayer> = std::sync::OnceLock::new();
-    CORS.get_or_init(build_cors)
-}
-
 fn build_cors() -> tower_http::cors::CorsLayer {
     use axum::http::{HeaderName, Method};
     use tower_http::cors::{AllowHeaders, Any, CorsLayer};
@@ -1256,7 +1262,7 @@ fn build_cors() -> tower_http::cors::CorsLayer {
 }
 
 /// Sends a request to the vendor that owns its path.
-async fn dispatch(Extension(shared): Extension<Arc<Shared>>, request: Request) -> Response {
+async fn dispatch(shared: Arc<Shared>, request: Request) -> Response {
     #[cfg(feature = "kaltura")]
     if crate::kaltura::owns(request.uri().path()) {
         return crate::kaltura::handle(shared, request).await;
@@ -1273,25 +1279,18 @@ async fn dispatch(Extension(shared): Extension<Arc<Shared>>, request: Request) -
 }
 
 /// Fault middleware: applies the first mounted fault that matches the request.
-async fn rules(
-    Extension(shared): Extension<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Response {
     if shared.faults.is_empty() && shared.expectations.is_idle() {
-        return next.run(request).await;
+        return dispatch(shared, request).await;
     }
-    let seq = request
-        .extensions()
-        .get::<crate::faults::JournalSeq>()
-        .map(|s| s.0);
     let (request, seen) =
         crate::faults::matchable(request, &shared.base_url, shared.journal.body_limit()).await;
     if let Some(seq) = seq {
         shared.expectations.observe(seq, &seen);
     }
+    let inner = shared.clone();
     let response = crate::faults::apply(&shared, request, &seen, move |request| {
-        Box::pin(next.run(request))
+        Box::pin(dispatch(inner, request))
     })
     .await;
     if let (Some(seq), Some(_)) = (
@@ -1305,13 +1304,9 @@ async fn rules(
 
 /// Journal middleware: records the request on arrival, taps its body as the handler reads it,
 /// and completes the entry with the status, operation and timing when the response is ready.
-async fn record(
-    Extension(shared): Extension<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn record(shared: Arc<Shared>, request: Request) -> Response {
     if !shared.journal.is_enabled() {
-        return next.run(request).await;
+        return rules(shared, request, None).await;
     }
     let started = Instant::now();
     let (parts, body) = request.into_parts();
@@ -1325,7 +1320,7 @@ async fn record(
         &parts.headers,
     );
     let Some(seq) = shared.journal.begin(entry) else {
-        return next.run(Request::from_parts(parts, body)).await;
+        return rules(shared, Request::from_parts(parts, body), None).await;
     };
     let mut parts = parts;
     parts.extensions.insert(crate::faults::JournalSeq(seq));
@@ -1349,7 +1344,7 @@ async fn record(
         }));
         (body, Some(tap))
     };
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = rules(shared.clone(), Request::from_parts(parts, body), Some(seq)).await;
     let read = tap.map(|tap| tap.lock().unwrap_or_else(|e| e.into_inner()).summary());
     // Only the journal reads it: taken, not copied.
     let handled = response.extensions_mut().remove::<Handled>();
