@@ -49,20 +49,43 @@ impl Canned {
         }
     }
 
-    /// The canned response as axum sends it.
-    pub fn response(&self) -> Response {
-        let mut response = Response::new(Body::from(self.body.clone()));
-        *response.status_mut() = StatusCode::from_u16(self.status).expect("a valid status");
-        let headers = response.headers_mut();
+    /// The status, headers and body as axum sends them, parsed once: the floor answers with
+    /// clones of these, as a bare handler returning constants does.
+    pub fn prepared(&self) -> Prepared {
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
             headers.append(
                 HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
                 HeaderValue::from_str(value).expect("a header value"),
             );
         }
+        Prepared {
+            status: StatusCode::from_u16(self.status).expect("a valid status"),
+            headers,
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// A [`Canned`] answer ready to be sent any number of times.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Prepared {
+    /// The answer as axum sends it.
+    pub fn response(&self) -> Response {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
         response
     }
+}
 
+impl Canned {
     /// The canned response as a wiremock-rs template.
     pub fn template(&self) -> wiremock::ResponseTemplate {
         let content_type = self
@@ -185,20 +208,22 @@ pub async fn floor(
     let addr = listener.local_addr().expect("floor address");
     let mut router = axum::Router::new();
     for (method, path, answers) in routes {
+        // Parsed once and shared by every request, as a handler answering constants would.
+        let answers: std::sync::Arc<BTreeMap<String, Prepared>> = std::sync::Arc::new(
+            answers
+                .iter()
+                .map(|(format, canned)| (format.clone(), canned.prepared()))
+                .collect(),
+        );
         let handler = move |query: axum::extract::RawQuery, _body: Bytes| {
             let answers = answers.clone();
             async move {
                 let format = query
                     .0
                     .as_deref()
-                    .and_then(|q| {
-                        q.split('&')
-                            .find_map(|pair| pair.strip_prefix("format="))
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_default();
+                    .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("format=")));
                 answers
-                    .get(&format)
+                    .get(format.unwrap_or_default())
                     .or_else(|| answers.values().next())
                     .expect("a canned answer")
                     .response()
