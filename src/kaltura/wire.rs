@@ -266,18 +266,104 @@ fn common_headers(headers: &mut HeaderMap) {
 // ---------------------------------------------------------------------------------------------
 
 fn json_body(body: &Body) -> String {
-    let value = match body {
-        Body::Single(out) => to_json(out),
-        Body::Multi(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
-    };
     // Most answers are a few hundred bytes: one allocation instead of a series of regrowths.
     let mut bytes = Vec::with_capacity(1024);
     let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, PhpJson);
-    // Serialising a `serde_json::Value` into memory cannot fail.
-    let _ = serde::Serialize::serialize(&value, &mut serializer);
+    // Serialising into memory cannot fail.
+    let _ = match body {
+        Body::Single(out) => serde::Serialize::serialize(&Json(out), &mut serializer),
+        Body::Multi(items) => {
+            serde::Serializer::collect_seq(&mut serializer, items.iter().map(Json))
+        }
+    };
     String::from_utf8(bytes).unwrap_or_default()
 }
 
+/// An answer written straight to JSON, as `json_encode` writes the server's objects: what
+/// building a `serde_json::Value` first would give (see the test against [`to_json`]) without
+/// a map and a string per property of every answer.
+struct Json<'a>(&'a Out);
+
+impl serde::Serialize for Json<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self.0 {
+            Out::Null => serializer.serialize_unit(),
+            Out::Bool(b) => serializer.serialize_bool(*b),
+            Out::Int(i) => serializer.serialize_i64(*i),
+            Out::Float(f) if f.is_finite() => serializer.serialize_f64(*f),
+            Out::Float(_) => serializer.serialize_unit(),
+            Out::Str(text) => serializer.serialize_str(text),
+            Out::Array(items) => {
+                serializer.collect_seq(items.iter().filter(|item| **item != Out::Null).map(Json))
+            }
+            Out::Object(object) => {
+                let mut entries = JsonEntries::default();
+                for (name, value) in object.json_order() {
+                    if *value != Out::Null {
+                        entries.insert(name, Entry::Out(value));
+                    }
+                }
+                entries.insert("objectType", Entry::Str(object.class));
+                entries.serialize(serializer)
+            }
+            Out::Error(error) => {
+                let mut map = serializer.serialize_map(Some(4))?;
+                map.serialize_entry("code", error.code())?;
+                map.serialize_entry("message", error.message())?;
+                map.serialize_entry("objectType", "KalturaAPIException")?;
+                if error.args().is_empty() {
+                    map.serialize_entry("args", &[(); 0])?;
+                } else {
+                    let mut args = JsonEntries::default();
+                    for (name, value) in error.args() {
+                        args.insert(name, Entry::Str(value));
+                    }
+                    map.serialize_entry("args", &args)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// One value of a JSON object being written.
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Out(&'a Out),
+    Str(&'a str),
+}
+
+/// The members of a JSON object as a map gives them: a name set twice keeps its first place
+/// and its last value.
+#[derive(Default)]
+struct JsonEntries<'a>(Vec<(&'a str, Entry<'a>)>);
+
+impl<'a> JsonEntries<'a> {
+    fn insert(&mut self, name: &'a str, value: Entry<'a>) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+impl serde::Serialize for JsonEntries<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            match value {
+                Entry::Out(out) => map.serialize_entry(name, &Json(out))?,
+                Entry::Str(text) => map.serialize_entry(name, text)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The answer as a `serde_json::Value`: the reference [`Json`] is tested against.
+#[cfg(test)]
 fn to_json(out: &Out) -> serde_json::Value {
     use serde_json::Value as J;
     match out {
@@ -719,6 +805,53 @@ mod tests {
             body,
             r#"{"id":"0_ab","fileName":"a & b <c>.mp4","fileSize":"10","autoFinalize":false,"status":0,"objectType":"KalturaUploadToken"}"#
         );
+    }
+
+    /// The same answer through `serde_json::Value` and written directly.
+    fn both_ways(body: &Body) -> (String, String) {
+        let value = match body {
+            Body::Single(out) => to_json(out),
+            Body::Multi(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        };
+        let mut bytes = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, PhpJson);
+        serde::Serialize::serialize(&value, &mut serializer).unwrap();
+        (String::from_utf8(bytes).unwrap(), json_body(body))
+    }
+
+    #[test]
+    fn json_written_directly_is_what_a_json_value_gives() {
+        let nested = Out::Object(
+            Object::new("KalturaUploadTokenListResponse")
+                .prop("objects", Out::Array(vec![token(), Out::Null, token()]))
+                .prop("totalCount", Out::Int(2))
+                .subclass()
+                .prop("extra", Out::Float(1.5))
+                .prop("nan", Out::Float(f64::NAN))
+                .prop("totalCount", Out::Int(3))
+                .prop("id", Out::Null)
+                .prop("objectType", Out::Str("Shadowed".into())),
+        );
+        let bodies = [
+            Body::Single(token()),
+            Body::Single(nested.clone()),
+            Body::Single(Out::Array(vec![
+                Out::Null,
+                Out::Bool(true),
+                Out::Str("/é".into()),
+            ])),
+            Body::Single(Out::Error(ApiError::new("MISSING_KS", &[]))),
+            Body::Single(Out::Error(ApiError::new(
+                "MISSING_MANDATORY_PARAMETER",
+                &["x\"y"],
+            ))),
+            Body::Multi(vec![token(), Out::Null, nested, Out::Int(-7)]),
+            Body::Multi(Vec::new()),
+        ];
+        for body in &bodies {
+            let (through_value, direct) = both_ways(body);
+            assert_eq!(direct, through_value);
+        }
     }
 
     #[test]
