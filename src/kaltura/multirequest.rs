@@ -18,7 +18,7 @@ use crate::server::Shared;
 /// Runs every sub-request of `params`, returning one result (or error) per processed request.
 pub(crate) async fn run(shared: &Arc<Shared>, params: &Map) -> Vec<Out> {
     let mut requests: std::collections::BTreeMap<i64, Value> = std::collections::BTreeMap::new();
-    let mut common = Map::new();
+    let mut common = Map::default();
     for (key, value) in params {
         match key.trim().parse::<i64>() {
             Ok(index) => {
@@ -168,14 +168,14 @@ mod tests {
 
     #[test]
     fn an_unresolvable_reference_fails_the_request() {
-        let mut map = Map::new();
+        let mut map = Map::default();
         map.insert("ks".into(), Value::Str("{1:result}".into()));
         let failed = [Out::Error(ApiError::new("MISSING_KS", &[]))];
         assert_eq!(
             substitute(&mut map, &failed).unwrap_err(),
             ApiError::missing_parameter("{1:result}")
         );
-        let mut later = Map::new();
+        let mut later = Map::default();
         later.insert("ks".into(), Value::Str("{3:result}".into()));
         assert!(substitute(&mut later, &failed).is_ok());
         assert_eq!(later["ks"], Value::Str("{3:result}".into()));

@@ -116,7 +116,7 @@ pub(crate) enum Value {
     File(Arc<UploadedFile>),
 }
 
-pub(crate) type Map = IndexMap<String, Value>;
+pub(crate) type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
 
 impl Value {
     fn from_json(json: serde_json::Value) -> Value {
@@ -187,7 +187,7 @@ pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str) -> Map {
 
 /// Query string, then path pairs (path wins).
 fn url_params(api_path: &str, query: Option<&str>) -> Map {
-    let mut url = Map::new();
+    let mut url = Map::default();
     if let Some(query) = query {
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             insert_form_field(&mut url, &key, Value::Str(value.into_owned()));
@@ -234,10 +234,10 @@ async fn read_body(content_type: &str, body: Body) -> (Map, Map) {
         .to_ascii_lowercase();
     if mime == "multipart/form-data" {
         let Some(boundary) = multipart::boundary(content_type) else {
-            return (Map::new(), Map::new());
+            return (Map::default(), Map::default());
         };
         let parsed = multipart::read(body, boundary).await;
-        let mut files = Map::new();
+        let mut files = Map::default();
         for file in parsed.files {
             let field = file.0;
             files.insert(field, Value::File(Arc::new(file.1)));
@@ -246,7 +246,7 @@ async fn read_body(content_type: &str, body: Body) -> (Map, Map) {
         if let Some(json) = parsed.fields.iter().rev().find(|(name, _)| name == "json") {
             return (json_object(json.1.as_bytes()).unwrap_or_default(), files);
         }
-        let mut params = Map::new();
+        let mut params = Map::default();
         for (name, value) in parsed.fields {
             insert_form_field(&mut params, &name, Value::Str(value));
         }
@@ -256,20 +256,20 @@ async fn read_body(content_type: &str, body: Body) -> (Map, Map) {
         .collect()
         .await
     else {
-        return (Map::new(), Map::new());
+        return (Map::default(), Map::default());
     };
     let bytes = collected.to_bytes();
     if mime == "application/json" {
-        return (json_object(&bytes).unwrap_or_default(), Map::new());
+        return (json_object(&bytes).unwrap_or_default(), Map::default());
     }
     if mime == "application/x-www-form-urlencoded" {
-        let mut params = Map::new();
+        let mut params = Map::default();
         for (key, value) in url::form_urlencoded::parse(&bytes) {
             insert_form_field(&mut params, &key, Value::Str(value.into_owned()));
         }
-        return (params, Map::new());
+        return (params, Map::default());
     }
-    (Map::new(), Map::new())
+    (Map::default(), Map::default())
 }
 
 /// A JSON object body (trimmed, `{…}`), as nested values; anything else is no parameters.
@@ -317,9 +317,11 @@ fn insert_form_field(map: &mut Map, name: &str, value: Value) {
             current.insert(key, value);
             return;
         }
-        let slot = current.entry(key).or_insert_with(|| Value::Map(Map::new()));
+        let slot = current
+            .entry(key)
+            .or_insert_with(|| Value::Map(Map::default()));
         if !matches!(slot, Value::Map(_)) {
-            *slot = Value::Map(Map::new());
+            *slot = Value::Map(Map::default());
         }
         let Value::Map(next) = slot else { return };
         current = next;
@@ -350,7 +352,7 @@ fn merge(base: &mut Map, later: Map) {
 /// Nests top-level keys on `:` (`uploadToken:fileName` → `uploadToken[fileName]`); a last
 /// segment `-` marks an empty array (KalturaRequestDeserializer::groupParams).
 pub(crate) fn group(flat: Map) -> Map {
-    let mut grouped = Map::new();
+    let mut grouped = Map::default();
     for (key, value) in flat {
         let path: Vec<&str> = key.split(':').collect();
         let value = match value {
@@ -377,9 +379,9 @@ fn set_by_path(map: &mut Map, path: &[&str], value: Value) {
     }
     let slot = map
         .entry((*first).to_owned())
-        .or_insert_with(|| Value::Map(Map::new()));
+        .or_insert_with(|| Value::Map(Map::default()));
     if !matches!(slot, Value::Map(_)) {
-        *slot = Value::Map(Map::new());
+        *slot = Value::Map(Map::default());
     }
     if rest == ["-"] {
         return;
@@ -746,7 +748,7 @@ mod tests {
 
     #[test]
     fn colon_and_bracket_keys_nest_the_same_way() {
-        let mut flat = Map::new();
+        let mut flat = Map::default();
         flat.insert("uploadToken:fileName".into(), s("a.mp4"));
         insert_form_field(&mut flat, "filter[statusIn]", s("0,1"));
         insert_form_field(&mut flat, "list[]", s("x"));
@@ -762,19 +764,25 @@ mod tests {
 
     #[test]
     fn a_dash_key_makes_an_empty_array() {
-        let mut flat = Map::new();
+        let mut flat = Map::default();
         flat.insert("tags:-".into(), s(""));
-        assert_eq!(group(flat)["tags"], Value::Map(Map::new()));
+        assert_eq!(group(flat)["tags"], Value::Map(Map::default()));
     }
 
     #[test]
     fn later_sources_win_and_maps_merge() {
-        let mut body = Map::new();
+        let mut body = Map::default();
         body.insert("ks".into(), s("body"));
-        body.insert("o".into(), Value::Map(Map::from([("a".into(), s("1"))])));
-        let mut url = Map::new();
+        body.insert(
+            "o".into(),
+            Value::Map(Map::from_iter([("a".into(), s("1"))])),
+        );
+        let mut url = Map::default();
         url.insert("ks".into(), s("query"));
-        url.insert("o".into(), Value::Map(Map::from([("b".into(), s("2"))])));
+        url.insert(
+            "o".into(),
+            Value::Map(Map::from_iter([("b".into(), s("2"))])),
+        );
         merge(&mut body, url);
         assert_eq!(body["ks"], s("query"));
         assert_eq!(body["o"].as_map().unwrap().len(), 2);
