@@ -403,6 +403,19 @@ async fn jsonp_wraps_the_json_in_the_callback() {
 }
 
 #[tokio::test]
+async fn a_percent_encoded_callback_name_is_read_as_php_decodes_it() {
+    let server = MockServer::start().await;
+
+    let answer = send(get(
+        &server,
+        "/api_v3/service/session/action/end?format=9&%63allback=cb%2Edone",
+    ))
+    .await;
+
+    assert_eq!(answer.body, "cb.done(null);");
+}
+
+#[tokio::test]
 async fn an_unknown_format_gets_an_empty_body_and_an_x_kaltura_header() {
     let server = MockServer::start().await;
 
