@@ -339,6 +339,11 @@ fn next_index(map: &Map) -> String {
 
 /// Merges `later` into `base`; later values win, maps merge recursively.
 fn merge(base: &mut Map, later: Map) {
+    if base.is_empty() {
+        // Nothing to merge with (a GET has no body parameters): take the map whole.
+        *base = later;
+        return;
+    }
     for (key, value) in later {
         match (base.get_mut(&key), value) {
             (Some(Value::Map(existing)), Value::Map(incoming)) => merge(existing, incoming),
@@ -352,14 +357,25 @@ fn merge(base: &mut Map, later: Map) {
 /// Nests top-level keys on `:` (`uploadToken:fileName` → `uploadToken[fileName]`); a last
 /// segment `-` marks an empty array (KalturaRequestDeserializer::groupParams).
 pub(crate) fn group(flat: Map) -> Map {
-    let mut grouped = Map::default();
+    let mut grouped = Map::with_capacity_and_hasher(flat.len(), Default::default());
     for (key, value) in flat {
-        let path: Vec<&str> = key.split(':').collect();
         let value = match value {
             Value::Map(inner) => Value::Map(group(inner)),
             other => other,
         };
-        set_by_path(&mut grouped, &path, value);
+        if key.contains(':') {
+            let path: Vec<&str> = key.split(':').collect();
+            set_by_path(&mut grouped, &path, value);
+            continue;
+        }
+        // Most keys have no `:`: what `set_by_path` does with a one-segment path, keeping the
+        // key instead of copying it.
+        match (grouped.get_mut(&key), value) {
+            (Some(Value::Map(existing)), Value::Map(incoming)) => merge(existing, incoming),
+            (_, value) => {
+                grouped.insert(key, value);
+            }
+        }
     }
     grouped
 }
