@@ -149,6 +149,18 @@ impl Piece {
         self.segments.iter().map(Segment::len).sum()
     }
 
+    /// The piece's bytes, read back.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for segment in &self.segments {
+            segment
+                .read(&mut |bytes| out.extend_from_slice(bytes))
+                .expect("a readable piece");
+        }
+        out
+    }
+
     /// The piece without its first `n` bytes (segments are sliced, never copied).
     pub(crate) fn skip(self, mut n: u64) -> Piece {
         let mut segments = Vec::with_capacity(self.segments.len());
@@ -201,15 +213,17 @@ impl Piece {
             .filter(|s| matches!(s, Segment::Memory(_)))
             .map(Segment::len)
             .sum();
-        let (Some(extent), Some(file)) = (Extent::reserve(in_memory), spill()) else {
+        let Some(extent) = Extent::reserve(in_memory) else {
             return self;
         };
-        let mut at = extent.start;
+        let mut at = 0;
         let mut out = Piece::default();
         for segment in self.segments {
             match segment {
-                Segment::Memory(bytes) if file.write_all_at(&bytes, at).is_ok() => {
-                    out.push_file(&extent, at, bytes.len() as u64);
+                Segment::Memory(bytes)
+                    if extent.write_at(at, std::slice::from_ref(&bytes)).is_ok() =>
+                {
+                    out.push_file(&extent, extent.start + at, bytes.len() as u64);
                     at += bytes.len() as u64;
                 }
                 other => out.segments.push(other),
@@ -221,12 +235,16 @@ impl Piece {
 
 /// Writes `chunks` one after the other at `offset` of `file`, in as few system calls as the
 /// kernel allows.
-pub(crate) fn write_all_at(file: &File, chunks: &[Bytes], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn write_all_at<B: AsRef<[u8]>>(
+    file: &File,
+    chunks: &[B],
+    mut offset: u64,
+) -> std::io::Result<()> {
     let mut skip = 0usize;
     let mut first = 0usize;
     while first < chunks.len() {
-        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&chunks[first][skip..])
-            .chain(chunks[first + 1..].iter().map(|c| &c[..]))
+        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&chunks[first].as_ref()[skip..])
+            .chain(chunks[first + 1..].iter().map(AsRef::as_ref))
             .take(1024)
             .map(std::io::IoSlice::new)
             .collect();
@@ -236,7 +254,7 @@ pub(crate) fn write_all_at(file: &File, chunks: &[Bytes], mut offset: u64) -> st
         }
         offset += written as u64;
         while written > 0 && first < chunks.len() {
-            let left = chunks[first].len() - skip;
+            let left = chunks[first].as_ref().len() - skip;
             if written >= left {
                 written -= left;
                 first += 1;
@@ -269,20 +287,37 @@ fn spill() -> Option<&'static File> {
 /// A region of the spill file reserved for some pieces' bytes; dropped with the last segment
 /// that points into it, when its disk space is given back (a hole is punched; where the file
 /// system cannot, the space stays taken until the process ends).
+///
+/// Regions start and end on [`Extent::ALIGN`] boundaries, so a punched region gives back every
+/// block it used and a write never shares a page with another region's.
 #[derive(Debug)]
 pub(crate) struct Extent {
     /// Where the region starts in the spill file.
     pub(crate) start: u64,
+    /// The region's length (a multiple of [`Extent::ALIGN`]).
     len: u64,
+    /// How much of the region, from its start, has been allocated ahead of the writes.
+    allocated: std::sync::atomic::AtomicU64,
 }
 
 impl Extent {
-    /// Reserves `len` bytes past every region reserved so far; `None` without a spill file.
+    /// The alignment of every region: the file system's block and the page size.
+    pub(crate) const ALIGN: u64 = 4096;
+    /// How far ahead of a write its region is allocated, at most (see [`Extent::write_at`]).
+    const ALLOCATE_AHEAD: u64 = 32 * 1024 * 1024;
+
+    /// Reserves at least `len` bytes past every region reserved so far; `None` without a
+    /// spill file.
     pub(crate) fn reserve(len: u64) -> Option<Arc<Extent>> {
         static END: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         spill()?;
+        let len = len.checked_next_multiple_of(Self::ALIGN)?;
         let start = END.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
-        Some(Arc::new(Extent { start, len }))
+        Some(Arc::new(Extent {
+            start,
+            len,
+            allocated: std::sync::atomic::AtomicU64::new(0),
+        }))
     }
 
     /// The region's length.
@@ -290,10 +325,51 @@ impl Extent {
         self.len
     }
 
-    /// Writes `chunks` at the start of the region (their total must fit in it).
-    pub(crate) fn write(&self, chunks: &[Bytes]) -> std::io::Result<()> {
+    /// Writes `chunks` one after the other from byte `at` of the region (their total must fit
+    /// in it). Writes that go forward through a region allocate it ahead of themselves, a large
+    /// step at a time: writing into allocated blocks spares the file system a block
+    /// reservation per page, and one allocation covers many writes.
+    pub(crate) fn write_at<B: AsRef<[u8]>>(&self, at: u64, chunks: &[B]) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        let total: u64 = chunks.iter().map(|c| c.as_ref().len() as u64).sum();
+        let end = at
+            .checked_add(total)
+            .filter(|end| *end <= self.len)
+            .ok_or_else(|| std::io::Error::other("a write past the end of its region"))?;
         let file = spill().ok_or_else(|| std::io::Error::other("no spill file"))?;
-        write_all_at(file, chunks, self.start)
+        let allocated = self.allocated.load(Ordering::Relaxed);
+        if end > allocated {
+            let to = end.saturating_add(Self::ALLOCATE_AHEAD).min(self.len);
+            // Only a saving: where it fails (a full disk, a file system without it), the write
+            // below allocates as it goes, or fails on its own.
+            if rustix::fs::fallocate(
+                file,
+                rustix::fs::FallocateFlags::empty(),
+                self.start + allocated,
+                to - allocated,
+            )
+            .is_ok()
+            {
+                self.allocated.fetch_max(to, Ordering::Relaxed);
+            }
+        }
+        write_all_at(file, chunks, self.start + at)
+    }
+
+    /// Gives back the blocks allocated ahead past the first `used` bytes of the region, once
+    /// nothing more will be written to it.
+    pub(crate) fn release_after(&self, used: u64) {
+        use std::sync::atomic::Ordering;
+        let from = used.next_multiple_of(Self::ALIGN).min(self.len);
+        let allocated = self.allocated.swap(from, Ordering::Relaxed);
+        if let (Some(file), true) = (spill(), allocated > from) {
+            let _ = rustix::fs::fallocate(
+                file,
+                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+                self.start + from,
+                allocated - from,
+            );
+        }
     }
 }
 
@@ -924,7 +1000,9 @@ mod tests {
     #[test]
     fn file_segments_of_one_extent_merge_and_skip_into_the_middle() {
         let extent = Extent::reserve(10).unwrap();
-        extent.write(&[Bytes::from_static(b"0123456789")]).unwrap();
+        extent
+            .write_at(0, &[Bytes::from_static(b"0123456789")])
+            .unwrap();
         let mut piece = Piece::default();
         piece.push_file(&extent, extent.start, 4);
         piece.push_file(&extent, extent.start + 4, 6);
