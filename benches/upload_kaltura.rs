@@ -16,7 +16,9 @@
 //! Chunks go one after the other on one keep-alive connection, as `kaltura-uploader` and the
 //! browser's sequential uploader send them. A run is timed from the first byte of the first
 //! chunk to the answer to the last; the session and the upload token are made before. After
-//! each run vidmock's `uploadToken.get` must show the whole file uploaded (status 2).
+//! each run vidmock's `uploadToken.get` must show the whole file uploaded (status 2), and the
+//! token is deleted, as a test's end would, before the next run (as `benches/upload.rs` deletes
+//! its video).
 //!
 //! Targets (reported, not asserted): ≥ 0.7× the floor's throughput; peak RSS < 150 MiB over
 //! every upload of the run.
@@ -144,6 +146,25 @@ async fn check_received(server: &Server, options: &Options, ks: &str, token: &st
     assert_eq!(answer["status"].as_i64(), Some(2), "FULL_UPLOAD: {answer}");
 }
 
+/// Deletes the token and its bytes, outside the timing, as the end of a test would.
+async fn delete_token(server: &Server, ks: &str, token: &str) {
+    let mut client = Client::connect(server.addr).await;
+    let answer = client
+        .send(
+            "POST",
+            "/api_v3/service/uploadtoken/action/delete?format=1",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Payload::whole(harness::form(&[("ks", ks), ("uploadTokenId", token)])),
+        )
+        .await
+        .expect_status(200, "uploadToken.delete")
+        .json();
+    assert!(
+        answer.is_null(),
+        "uploadToken.delete answers null: {answer}"
+    );
+}
+
 fn main() {
     harness::floor::serve_if_asked();
     let options = Options::parse();
@@ -178,6 +199,7 @@ fn main() {
                     if round == 0 {
                         figures.first_upload_done(server);
                     }
+                    delete_token(server, &run.ks, &run.token).await;
                 }
             }
         }
