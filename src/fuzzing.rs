@@ -173,7 +173,12 @@ pub fn multipart(data: &[u8]) {
         }
         #[cfg(feature = "kaltura")]
         {
-            let _ = crate::kaltura::multipart::read(Body::from(body.clone()), boundary).await;
+            let _ = crate::kaltura::multipart::read(
+                Body::from(body.clone()),
+                boundary,
+                Some(body.len() as u64),
+            )
+            .await;
         }
     });
 }

@@ -26,9 +26,13 @@ pub(crate) fn boundary(content_type: &str) -> Option<String> {
     multer::parse_boundary(content_type).ok()
 }
 
-/// Reads every part of `body`. Never fails: a malformed body yields the parts read before
-/// the fault.
-pub(crate) async fn read(body: Body, boundary: String) -> Parsed {
+/// The most a file part's buffer is sized ahead from the body's announced length; a larger
+/// part grows it as it arrives.
+const PRESIZE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads every part of `body`, whose length is `length` when announced. Never fails: a
+/// malformed body yields the parts read before the fault.
+pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>) -> Parsed {
     let mut parsed = Parsed::default();
     let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
     loop {
@@ -41,7 +45,14 @@ pub(crate) async fn read(body: Body, boundary: String) -> Parsed {
         };
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(|m| m.to_string());
-        let mut data = BytesMut::new();
+        // A file part is most of its body: sized once from the body's length, its buffer is
+        // not copied again at every doubling as the part arrives.
+        let mut data = match (&file_name, length) {
+            (Some(_), Some(length)) => BytesMut::with_capacity(
+                usize::try_from(length).map_or(PRESIZE_LIMIT, |l| l.min(PRESIZE_LIMIT)),
+            ),
+            _ => BytesMut::new(),
+        };
         let mut complete = true;
         loop {
             match field.chunk().await {
@@ -55,7 +66,14 @@ pub(crate) async fn read(body: Body, boundary: String) -> Parsed {
         }
         match file_name {
             Some(file_name) => {
-                let mut file = UploadedFile::new(&file_name, data.freeze());
+                // A part much smaller than its body (several files in one body) gives back
+                // the room it was sized with rather than keep it for as long as the file.
+                let data = if data.capacity() > 2 * data.len() + 64 * 1024 {
+                    bytes::Bytes::copy_from_slice(&data)
+                } else {
+                    data.freeze()
+                };
+                let mut file = UploadedFile::new(&file_name, data);
                 file.content_type = content_type;
                 file.complete = complete;
                 parsed.files.push((name, file));
@@ -77,7 +95,12 @@ mod tests {
     use super::*;
 
     async fn parse(body: &'static [u8], boundary: &str) -> Parsed {
-        read(Body::from(body), boundary.to_owned()).await
+        read(
+            Body::from(body),
+            boundary.to_owned(),
+            Some(body.len() as u64),
+        )
+        .await
     }
 
     #[tokio::test]

@@ -178,7 +178,12 @@ pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str) -> Map {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let (body_params, files) = read_body(&content_type, body).await;
+    let length = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (body_params, files) = read_body(&content_type, body, length).await;
     let mut merged = body_params;
     merge(&mut merged, files);
     merge(&mut merged, url_params(api_path, parts.uri.query()));
@@ -225,7 +230,7 @@ pub(crate) fn path_pairs(api_path: &str) -> Vec<(String, String)> {
 
 /// Body parameters and file parts, by content type (§1.2). Never fails: an unreadable body
 /// contributes nothing.
-async fn read_body(content_type: &str, body: Body) -> (Map, Map) {
+async fn read_body(content_type: &str, body: Body, length: Option<u64>) -> (Map, Map) {
     let mime = content_type
         .split(';')
         .next()
@@ -236,7 +241,7 @@ async fn read_body(content_type: &str, body: Body) -> (Map, Map) {
         let Some(boundary) = multipart::boundary(content_type) else {
             return (Map::default(), Map::default());
         };
-        let parsed = multipart::read(body, boundary).await;
+        let parsed = multipart::read(body, boundary, length).await;
         let mut files = Map::default();
         for file in parsed.files {
             let field = file.0;
