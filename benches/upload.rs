@@ -137,19 +137,6 @@ async fn upload(server: &Server, options: &Options, pattern: &bytes::Bytes) -> R
     }
 }
 
-/// The sha256 of the file the client sends: the pattern, over and over.
-fn file_sha256(options: &Options, pattern: &[u8]) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    let mut left = options.file;
-    while left > 0 {
-        let take = left.min(pattern.len() as u64) as usize;
-        hasher.update(&pattern[..take]);
-        left -= take as u64;
-    }
-    hex::encode(hasher.finalize())
-}
-
 /// Checks that vidmock received the whole file and kept its sha256, and returns how long the
 /// sha256 took to be known after the last answer; then deletes the video (outside the timing).
 async fn check_received(server: &Server, options: &Options, video_id: &str, sha256: &str) -> f64 {
@@ -203,7 +190,7 @@ fn main() {
     let options = Options::parse();
     let runtime = harness::client_runtime();
     let pattern = harness::pattern(MIB as usize);
-    let sha256 = file_sha256(&options, &pattern);
+    let sha256 = harness::pattern_file_sha256(options.file, &pattern);
 
     let floor = Server::floor();
     let vidmock = Server::vidmock(&[]);

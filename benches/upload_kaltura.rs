@@ -16,9 +16,11 @@
 //! Chunks go one after the other on one keep-alive connection, as `kaltura-uploader` and the
 //! browser's sequential uploader send them. A run is timed from the first byte of the first
 //! chunk to the answer to the last; the session and the upload token are made before. After
-//! each run vidmock's `uploadToken.get` must show the whole file uploaded (status 2), and the
-//! token is deleted, as a test's end would, before the next run (as `benches/upload.rs` deletes
-//! its video).
+//! each run vidmock's `uploadToken.get` must show the whole file uploaded (status 2); then the
+//! token is deleted and the server reset through the admin API (`POST /__vidmock/reset`), as a
+//! suite ends a test, before the next run. A deleted Kaltura token keeps its bytes, as the
+//! vendor keeps the file of a deleted token, so only the reset frees them; `benches/upload.rs`
+//! frees its file by deleting the video.
 //!
 //! Targets (reported, not asserted): ≥ 0.7× the floor's throughput; peak RSS < 150 MiB over
 //! every upload of the run.
@@ -146,9 +148,25 @@ async fn check_received(server: &Server, options: &Options, ks: &str, token: &st
     assert_eq!(answer["status"].as_i64(), Some(2), "FULL_UPLOAD: {answer}");
 }
 
-/// Deletes the token and its bytes, outside the timing, as the end of a test would.
-async fn delete_token(server: &Server, ks: &str, token: &str) {
+/// Checks that vidmock kept the file's sha256 (the admin API waits for it, as
+/// `benches/upload.rs` does), deletes the token and resets the server, outside the timing, as
+/// the end of a test would.
+async fn end_test(server: &Server, ks: &str, token: &str, sha256: &str) {
     let mut client = Client::connect(server.addr).await;
+    let state = client
+        .send("GET", "/__vidmock/state", &[], Payload::empty())
+        .await
+        .expect_status(200, "admin state")
+        .json();
+    let kept = state["kaltura"]["partners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["uploadTokens"].as_array().into_iter().flatten())
+        .find(|t| t["id"] == token)
+        .unwrap_or_else(|| panic!("token {token} in the admin state"))["sha256"]
+        .clone();
+    assert_eq!(kept, sha256, "vidmock kept the file's sha256");
     let answer = client
         .send(
             "POST",
@@ -163,6 +181,15 @@ async fn delete_token(server: &Server, ks: &str, token: &str) {
         answer.is_null(),
         "uploadToken.delete answers null: {answer}"
     );
+    client
+        .send(
+            "POST",
+            "/__vidmock/reset",
+            &[],
+            Payload::whole(bytes::Bytes::new()),
+        )
+        .await
+        .expect_status(204, "reset");
 }
 
 fn main() {
@@ -170,6 +197,7 @@ fn main() {
     let options = Options::parse();
     let runtime = harness::client_runtime();
     let pattern = harness::pattern(MIB as usize);
+    let sha256 = harness::pattern_file_sha256(options.file, &pattern);
 
     let floor = Server::floor();
     let vidmock = Server::vidmock(&[]);
@@ -199,7 +227,7 @@ fn main() {
                     if round == 0 {
                         figures.first_upload_done(server);
                     }
-                    delete_token(server, &run.ks, &run.token).await;
+                    end_test(server, &run.ks, &run.token, &sha256).await;
                 }
             }
         }
