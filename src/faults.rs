@@ -770,10 +770,6 @@ impl Drop for FaultGuard {
     }
 }
 
-/// The request's journal entry, so a fault can be noted on it before any answer exists.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct JournalSeq(pub u64);
-
 /// What the request matchers see of a request: the head, and the body when it is small enough
 /// to hold (never a large upload).
 pub(crate) async fn matchable(
@@ -814,18 +810,20 @@ pub(crate) async fn matchable(
     (Request::from_parts(parts, body), seen)
 }
 
-/// Applies the first matching fault, if any, around `next` (the vendor handler).
+/// Applies the first matching fault, if any, around `run` (the vendor handler), noting it on
+/// the request's journal entry `seq` before any answer exists.
 pub(crate) async fn apply(
     shared: &crate::server::Shared,
     request: Request,
     seen: &wiremock::Request,
+    seq: Option<u64>,
     run: impl FnOnce(Request) -> futures_util::future::BoxFuture<'static, Response>,
 ) -> Response {
     let faults = &shared.faults;
     let Some(rule) = faults.pick(seen) else {
         return run(request).await;
     };
-    if let Some(JournalSeq(seq)) = request.extensions().get::<JournalSeq>().copied() {
+    if let Some(seq) = seq {
         let name = rule.name.clone();
         shared
             .journal

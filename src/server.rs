@@ -1289,7 +1289,7 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
         shared.expectations.observe(seq, &seen);
     }
     let inner = shared.clone();
-    let response = crate::faults::apply(&shared, request, &seen, move |request| {
+    let response = crate::faults::apply(&shared, request, &seen, seq, move |request| {
         Box::pin(dispatch(inner, request))
     })
     .await;
@@ -1322,8 +1322,6 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
     let Some(seq) = shared.journal.begin(entry) else {
         return rules(shared, Request::from_parts(parts, body), None).await;
     };
-    let mut parts = parts;
-    parts.extensions.insert(crate::faults::JournalSeq(seq));
     // A body known to be empty (most GETs) has nothing to watch: the entry already says so.
     let (body, tap) = if hyper::body::Body::is_end_stream(&body) {
         (body, None)
