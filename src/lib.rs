@@ -48,6 +48,7 @@
 mod admin;
 mod clock;
 mod conn;
+mod divert;
 mod expect;
 mod faults;
 #[cfg(feature = "fuzzing")]
