@@ -85,6 +85,24 @@ pub(crate) enum Segment {
     },
 }
 
+/// Equal bytes in memory, or the same run of the same region of the spill file.
+impl PartialEq for Segment {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Segment::Memory(a), Segment::Memory(b)) => a == b,
+            (
+                Segment::File { extent, start, len },
+                Segment::File {
+                    extent: other_extent,
+                    start: other_start,
+                    len: other_len,
+                },
+            ) => Arc::ptr_eq(extent, other_extent) && (start, len) == (other_start, other_len),
+            _ => false,
+        }
+    }
+}
+
 impl Segment {
     pub(crate) fn len(&self) -> u64 {
         match self {
@@ -132,7 +150,7 @@ impl Segment {
 const READ_BLOCK: u64 = 1024 * 1024;
 
 /// One piece of a file as received: the body segments, never copied once received.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Piece {
     pub segments: Vec<Segment>,
 }
@@ -150,7 +168,7 @@ impl Piece {
     }
 
     /// The piece's bytes, read back.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for segment in &self.segments {

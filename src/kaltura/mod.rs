@@ -42,7 +42,6 @@ use indexmap::IndexMap;
 pub use error::ApiError;
 pub(crate) use matchers::chunk_of;
 pub use matchers::{action, upload_token, ActionMatcher, KsUserMatcher, UploadTokenMatcher};
-pub use params::UploadedFile;
 pub use store::{
     Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
 };
@@ -331,7 +330,8 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     if request.method() == Method::OPTIONS {
         return handled(wire::respond_to_options(), None);
     }
-    let (params, callback) = read_call(request).await;
+    let spill = shared.kaltura.store.retention == crate::Retention::Spill;
+    let (params, callback) = read_call(request, spill).await;
     let (service, action) = dispatch::names(&params);
     let operation = if service == "multirequest" {
         Some(service.clone())
@@ -651,11 +651,12 @@ impl<'a> Kaltura<'a> {
     }
 }
 
-/// A request's parameter map (every source merged) and its JSONP callback, if any.
-async fn read_call(request: Request) -> (params::Map, Option<String>) {
+/// A request's parameter map (every source merged) and its JSONP callback, if any; `spill`:
+/// file parts go to the spill file as they arrive.
+async fn read_call(request: Request, spill: bool) -> (params::Map, Option<String>) {
     let (parts, body) = request.into_parts();
     let path = collapse_slashes(parts.uri.path());
-    let params = params::read(&parts, body, &path).await;
+    let params = params::read(&parts, body, &path, spill).await;
     // Decoding the whole query a second time (a KS is long) only when it may name a callback,
     // plainly or percent-encoded.
     let may_name_callback = |query: &&str| query.contains("callback") || query.contains('%');
@@ -676,7 +677,8 @@ async fn read_call(request: Request) -> (params::Map, Option<String>) {
 /// real API answers errors).
 pub(crate) async fn error_response(request: Request, error: ApiError) -> Response {
     let started = Instant::now();
-    let (params, callback) = read_call(request).await;
+    // The body is read only for its parameters.
+    let (params, callback) = read_call(request, false).await;
     let format = match Format::select(&params, callback) {
         Ok(format) => format,
         Err(reason) => return wire::respond_without_format(reason),

@@ -6,11 +6,17 @@
 //! `Content-Type`. Directories are stripped from filenames, as PHP does. A body that breaks
 //! off keeps whatever was complete before the break, and a file part cut short is marked
 //! incomplete so that actions answer `UPLOAD_ERROR`, like PHP's `UPLOAD_ERR_PARTIAL`.
+//!
+//! A chunk is nearly all of its body. When the server spills uploads, a file part goes around
+//! multer's buffer to the spill file as it arrives ([`crate::divert`]), so that receiving and
+//! writing overlap and the chunk never sits in memory; otherwise it is gathered in one buffer.
 
 use axum::body::Body;
 use bytes::BytesMut;
 
 use super::params::UploadedFile;
+use crate::divert::{Coalescer, Parts};
+use crate::storage::Piece;
 
 /// The parts of one multipart body, in arrival order.
 #[derive(Debug, Default)]
@@ -30,21 +36,37 @@ pub(crate) fn boundary(content_type: &str) -> Option<String> {
 /// part grows it as it arrives.
 const PRESIZE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Reads every part of `body`, whose length is `length` when announced. Never fails: a
-/// malformed body yields the parts read before the fault.
-pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>) -> Parsed {
+/// Reads every part of `body`, whose length is `length` when announced; `spill`: file parts go
+/// to the spill file. Never fails: a malformed body yields the parts read before the fault.
+pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>, spill: bool) -> Parsed {
     let mut parsed = Parsed::default();
-    let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+    // PHP's own limits (post_max_size, upload_max_filesize) are the server's configuration,
+    // which vidmock does not mimic.
+    let mut parts = Parts::new(body, boundary, u64::MAX, u64::MAX);
     loop {
-        let mut field = match multipart.next_field().await {
+        let mut field = match parts.next().await {
             Ok(Some(field)) => field,
             Ok(None) | Err(_) => break,
         };
         let Some(name) = field.name().map(str::to_owned) else {
+            parts.undiverted(&field);
             continue;
         };
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(|m| m.to_string());
+        if let (Some(file_name), true) = (&file_name, spill) {
+            let mut sink = Coalescer::new(true, length.unwrap_or(u64::MAX));
+            let complete = parts.file(field, &mut sink).await.is_ok();
+            let mut file = UploadedFile::new(file_name, sink.finish().await);
+            file.content_type = content_type;
+            file.complete = complete;
+            parsed.files.push((name, file));
+            if !complete {
+                break;
+            }
+            continue;
+        }
+        parts.undiverted(&field);
         // A file part is most of its body: sized once from the body's length, its buffer is
         // not copied again at every doubling as the part arrives.
         let mut data = match (&file_name, length) {
@@ -73,7 +95,7 @@ pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>) -> P
                 } else {
                     data.freeze()
                 };
-                let mut file = UploadedFile::new(&file_name, data);
+                let mut file = UploadedFile::new(&file_name, Piece::memory(vec![data]));
                 file.content_type = content_type;
                 file.complete = complete;
                 parsed.files.push((name, file));
@@ -94,13 +116,35 @@ pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>) -> P
 mod tests {
     use super::*;
 
+    /// Reads `body` with its files in memory and spilled, checks that both read the same, and
+    /// returns the first.
     async fn parse(body: &'static [u8], boundary: &str) -> Parsed {
-        read(
-            Body::from(body),
-            boundary.to_owned(),
-            Some(body.len() as u64),
-        )
-        .await
+        let read = |spill| {
+            read(
+                Body::from(body),
+                boundary.to_owned(),
+                Some(body.len() as u64),
+                spill,
+            )
+        };
+        let (in_memory, spilled) = (read(false).await, read(true).await);
+        let files = |parsed: &Parsed| {
+            let files = parsed.files.iter();
+            files
+                .map(|(name, f)| {
+                    (
+                        name.clone(),
+                        f.filename.clone(),
+                        f.complete,
+                        // An incomplete part is never used; how much of it was kept differs.
+                        f.complete.then(|| f.content.bytes()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(in_memory.fields, spilled.fields);
+        assert_eq!(files(&in_memory), files(&spilled));
+        in_memory
     }
 
     #[tokio::test]
@@ -108,7 +152,7 @@ mod tests {
         let body = b"\r\n-----------------------------0.5\r\nContent-Disposition: form-data; name=\"json\"\r\n\r\n{\"a\":1}\r\n-----------------------------0.5\r\nContent-Disposition: form-data; name=\"fileData\"; filename=\"chunk\"\r\nContent-Type: application/octet-stream\r\n\r\nxyz\r\n-----------------------------0.5--";
         let parsed = parse(body, "---------------------------0.5").await;
         assert_eq!(parsed.fields, vec![("json".into(), "{\"a\":1}".into())]);
-        assert_eq!(parsed.files[0].1.data.as_ref(), b"xyz");
+        assert_eq!(parsed.files[0].1.content.bytes(), b"xyz");
         assert!(parsed.files[0].1.is_upload());
     }
 

@@ -16,85 +16,54 @@ use indexmap::IndexMap;
 
 use super::error::ApiError;
 use super::multipart;
+use crate::storage::{Piece, Segment};
 
 /// Bodies other than multipart are read whole; beyond this size they are ignored, as PHP ignores
 /// a body over `post_max_size`.
 const MAX_FORM_BODY: usize = 16 * 1024 * 1024;
 
 /// A file part of a multipart request (PHP's `$_FILES` entry), for actions that take a file.
-///
-/// # Example
-///
-/// ```
-/// let file = vidmock::kaltura::UploadedFile::new("clip.mp4", bytes::Bytes::from_static(b"abc"));
-/// assert!(file.is_upload());
-/// assert_eq!(file.len(), 3);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UploadedFile {
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct UploadedFile {
     /// The part's filename with any directory removed (on `/` and `\`); empty when the client
     /// sent `filename=""`.
     pub filename: String,
     /// The part's own `Content-Type`, if it had one.
     pub content_type: Option<String>,
-    /// Every byte of the part.
-    pub data: Bytes,
+    /// Every byte of the part: in memory, or in the spill file it was written to as it arrived.
+    pub content: Piece,
     /// False when the body ended (or broke) before the part was complete.
     pub complete: bool,
 }
 
 impl UploadedFile {
     /// A complete upload named `filename` (directories are stripped, as PHP does).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let file = vidmock::kaltura::UploadedFile::new("C:\\videos\\a.mp4", bytes::Bytes::new());
-    /// assert_eq!(file.filename, "a.mp4");
-    /// ```
-    pub fn new(filename: &str, data: Bytes) -> Self {
+    pub(crate) fn new(filename: &str, content: Piece) -> Self {
         Self {
             filename: basename(filename).to_owned(),
             content_type: None,
-            data,
+            content,
             complete: true,
         }
     }
 
     /// Whether PHP would call this a successful upload: a non-empty filename and a complete part.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let file = vidmock::kaltura::UploadedFile::new("", bytes::Bytes::new());
-    /// assert!(!file.is_upload());
-    /// ```
-    pub fn is_upload(&self) -> bool {
+    pub(crate) fn is_upload(&self) -> bool {
         self.complete && !self.filename.is_empty()
     }
 
     /// The number of bytes received.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let file = vidmock::kaltura::UploadedFile::new("a", bytes::Bytes::from_static(b"ab"));
-    /// assert!(!file.is_empty());
-    /// ```
-    pub fn len(&self) -> usize {
-        self.data.len()
+    pub(crate) fn len(&self) -> u64 {
+        self.content.len()
     }
 
-    /// Whether the part had no bytes.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let file = vidmock::kaltura::UploadedFile::new("a", bytes::Bytes::new());
-    /// assert!(file.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+    /// The part's bytes when they are held in memory in one block (or there are none).
+    pub(crate) fn in_memory(&self) -> Option<Bytes> {
+        match &self.content.segments[..] {
+            [] => Some(Bytes::new()),
+            [Segment::Memory(bytes)] => Some(bytes.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -171,7 +140,8 @@ impl Value {
 // ---------------------------------------------------------------------------------------------
 
 /// Reads every parameter of a request: body ← files ← query ← path, then nested on `:`.
-pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str) -> Map {
+/// `spill`: file parts go to the spill file as they arrive.
+pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str, spill: bool) -> Map {
     let content_type = parts
         .headers
         .get(axum::http::header::CONTENT_TYPE)
@@ -183,7 +153,7 @@ pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str) -> Map {
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (body_params, files) = read_body(&content_type, body, length).await;
+    let (body_params, files) = read_body(&content_type, body, length, spill).await;
     let mut merged = body_params;
     merge(&mut merged, files);
     merge(&mut merged, url_params(api_path, parts.uri.query()));
@@ -230,7 +200,7 @@ pub(crate) fn path_pairs(api_path: &str) -> Vec<(String, String)> {
 
 /// Body parameters and file parts, by content type (§1.2). Never fails: an unreadable body
 /// contributes nothing.
-async fn read_body(content_type: &str, body: Body, length: Option<u64>) -> (Map, Map) {
+async fn read_body(content_type: &str, body: Body, length: Option<u64>, spill: bool) -> (Map, Map) {
     let mime = content_type
         .split(';')
         .next()
@@ -241,7 +211,7 @@ async fn read_body(content_type: &str, body: Body, length: Option<u64>) -> (Map,
         let Some(boundary) = multipart::boundary(content_type) else {
             return (Map::default(), Map::default());
         };
-        let parsed = multipart::read(body, boundary, length).await;
+        let parsed = multipart::read(body, boundary, length, spill).await;
         let mut files = Map::default();
         for file in parsed.files {
             let field = file.0;
@@ -858,7 +828,8 @@ mod tests {
         assert!(path_pairs("/api_v3/index.php").is_empty());
     }
 
-    /// Reads a request captured from an official client (fixtures/kaltura/requests/).
+    /// Reads a request captured from an official client (fixtures/kaltura/requests/), with its
+    /// file parts in memory and spilled, and checks that both read the same.
     async fn fixture(name: &str) -> Map {
         let path = format!(
             "{}/fixtures/kaltura/requests/{name}",
@@ -867,19 +838,50 @@ mod tests {
         let raw = std::fs::read(path).unwrap();
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
         let head = std::str::from_utf8(&raw[..split]).unwrap();
-        let body = raw[split + 4..].to_vec();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap().split(' ');
-        let mut builder = axum::http::Request::builder()
-            .method(request_line.next().unwrap())
-            .uri(request_line.next().unwrap());
-        for line in lines {
-            let (name, value) = line.split_once(':').unwrap();
-            builder = builder.header(name.trim(), value.trim());
+        let request = || {
+            let mut lines = head.split("\r\n");
+            let mut request_line = lines.next().unwrap().split(' ');
+            let mut builder = axum::http::Request::builder()
+                .method(request_line.next().unwrap())
+                .uri(request_line.next().unwrap());
+            for line in lines {
+                let (name, value) = line.split_once(':').unwrap();
+                builder = builder.header(name.trim(), value.trim());
+            }
+            let body = Body::from(raw[split + 4..].to_vec());
+            builder.body(body).unwrap().into_parts()
+        };
+        let mut maps = Vec::new();
+        for spill in [false, true] {
+            let (parts, body) = request();
+            let path = crate::kaltura::collapse_slashes(parts.uri.path());
+            maps.push(read(&parts, body, &path, spill).await);
         }
-        let (parts, body) = builder.body(Body::from(body)).unwrap().into_parts();
-        let path = crate::kaltura::collapse_slashes(parts.uri.path());
-        read(&parts, body, &path).await
+        assert_eq!(
+            render(&maps[0]),
+            render(&maps[1]),
+            "file parts read the same in memory and spilled"
+        );
+        maps.swap_remove(0)
+    }
+
+    /// The map with every file's bytes read back, wherever they are.
+    fn render(map: &Map) -> String {
+        let mut out = String::new();
+        for (key, value) in map {
+            match value {
+                Value::File(file) => out.push_str(&format!(
+                    "{key}: file {:?} {:?} {} {:?}\n",
+                    file.filename,
+                    file.content_type,
+                    file.complete,
+                    String::from_utf8_lossy(&file.content.bytes())
+                )),
+                Value::Map(map) => out.push_str(&format!("{key}: [\n{}]\n", render(map))),
+                other => out.push_str(&format!("{key}: {other:?}\n")),
+            }
+        }
+        out
     }
 
     fn file(map: &Map, key: &str) -> Arc<UploadedFile> {
@@ -906,7 +908,7 @@ mod tests {
         assert_eq!(params["ks"], s("KS_PLACEHOLDER"));
         let data = file(&params, "fileData");
         assert_eq!(data.filename, "clip.mp4");
-        assert_eq!(data.data.as_ref(), b"hello kaltura\n");
+        assert_eq!(data.content.bytes(), b"hello kaltura\n");
         assert_eq!(data.content_type.as_deref(), Some("video/mp4"));
         assert!(data.is_upload());
     }
@@ -917,10 +919,13 @@ mod tests {
         assert_eq!(params["resume"], Value::Bool(false));
         assert_eq!(params["resumeAt"], Value::Int(-1));
         assert_eq!(params["format"], Value::Int(1));
-        assert_eq!(file(&params, "fileData").data.as_ref(), b"hello kaltura\n");
+        assert_eq!(
+            file(&params, "fileData").content.bytes(),
+            b"hello kaltura\n"
+        );
         let chunk = fixture("node_multipart_chunk_buffer.http").await;
         assert_eq!(file(&chunk, "fileData").filename, "chunk");
-        assert_eq!(file(&chunk, "fileData").data.as_ref(), b"chunk bytes");
+        assert_eq!(file(&chunk, "fileData").content.bytes(), b"chunk bytes");
     }
 
     #[tokio::test]
@@ -929,7 +934,7 @@ mod tests {
         let second = params["1"].as_map().unwrap();
         assert_eq!(second["uploadTokenId"], s("{1:result}"));
         match &second["fileData"] {
-            Value::File(file) => assert_eq!(file.data.as_ref(), b"in a multirequest"),
+            Value::File(file) => assert_eq!(file.content.bytes(), b"in a multirequest"),
             other => panic!("not a file: {other:?}"),
         }
     }
@@ -941,7 +946,7 @@ mod tests {
         assert_eq!(params["finalChunk"], s("1"));
         assert_eq!(params["ks"], s("KS_PLACEHOLDER"));
         assert_eq!(file(&params, "fileData").filename, "chunk_0");
-        assert_eq!(file(&params, "fileData").data.as_ref(), b"0123456789");
+        assert_eq!(file(&params, "fileData").content.bytes(), b"0123456789");
     }
 
     #[tokio::test]

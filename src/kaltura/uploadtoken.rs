@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::params::{Args, Prop, UploadedFile};
 use super::store::{AutoFinalize, ReceivedChunk, StoredToken, Tenant, UploadTokenStatus};
 use super::wire::{self, Out};
-use crate::storage::{Assembly, Keying, Piece, Retention};
+use crate::storage::{Assembly, Keying, Retention};
 
 /// `upload_token_max_resume_time`: a PARTIAL_UPLOAD token untouched for this long cannot be
 /// resumed.
@@ -469,16 +469,18 @@ impl Upload {
             token.file_name = Some(self.file.filename.clone());
             token.updated_at = now;
         }
-        let size = self.file.len() as u64;
+        let size = self.file.len();
         token.chunks.push(ReceivedChunk {
             resume: self.resume,
             resume_at: self.resume_at,
             final_chunk: self.final_chunk,
             file_name: self.file.filename.clone(),
             size,
-            data: (retention == Retention::Memory).then(|| self.file.data.clone()),
+            data: (retention == Retention::Memory)
+                .then(|| self.file.in_memory())
+                .flatten(),
         });
-        let piece = Piece::memory(vec![self.file.data.clone()]);
+        let piece = self.file.content.clone();
         // The empty-chunk shortcut: nothing happens.
         if size == 0 && !self.final_chunk && self.resume_at > 0.0 {
             return Ok(Next::Answer {
