@@ -439,7 +439,7 @@ fn main() {
         inproc::load_average()
     );
     // `--only TARGET --call CALL`: one target and one call, the rest skipped, for profiling
-    // (e.g. under `valgrind --tool=callgrind`); no tables.
+    // (e.g. under `valgrind --tool=callgrind`); no tables, one line of figures.
     let only: Option<(Target, Call)> = std::env::args()
         .skip_while(|arg| arg != "--only")
         .nth(1)
@@ -468,12 +468,25 @@ fn main() {
         runtime.block_on(async {
             let (latencies, rps) =
                 one_connection(addr_of(target), &reqs[&target][&call], options.requests).await;
+            let mut many = Vec::new();
+            for _ in 0..options.rounds {
+                let req = &reqs[&target][&call];
+                let connections = options.connections;
+                let (_, rps) =
+                    many_connections(addr_of(target), req, connections, options.per_connection)
+                        .await;
+                many.push(rps);
+            }
+            many.sort_by(f64::total_cmp);
             eprintln!(
-                "{} / {}: p50 {:.1} µs, {:.0} req/s",
+                "{} / {}: p50 {:.1} µs, {:.0} req/s; {} connections: {:.0} req/s (median of {})",
                 call.name(),
                 target.name(),
                 latencies.quantile(0.5),
-                rps
+                rps,
+                options.connections,
+                many[many.len() / 2],
+                many.len()
             );
         });
         return;
