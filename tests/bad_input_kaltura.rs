@@ -1014,9 +1014,24 @@ async fn world(server: &MockServer) -> World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_malformed_request_gets_kalturas_own_error_and_the_server_keeps_answering() {
-    // Arrange
     let server = MockServer::start().await;
-    let world = world(&server).await;
+    every_row_gets_its_error(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_malformed_request_gets_its_error_also_when_uploads_stream_to_disk() {
+    // File parts take another route into the server when they are spilled (the binary's
+    // default): around the multipart parser, straight to the spill file.
+    let server = MockServer::builder()
+        .retention(vidmock::Retention::Spill)
+        .start()
+        .await;
+    every_row_gets_its_error(&server).await;
+}
+
+async fn every_row_gets_its_error(server: &MockServer) {
+    // Arrange
+    let world = world(server).await;
     let rows = rows(&world);
     assert_unique_names(rows.iter().map(|row| row.name.as_str()));
 
@@ -1050,7 +1065,7 @@ async fn every_malformed_request_gets_kalturas_own_error_and_the_server_keeps_an
         rows.len()
     );
     assert_eq!(after["objectType"], "KalturaUploadToken", "{after}");
-    assert_eq!(server_errors(&server), 0);
+    assert_eq!(server_errors(server), 0);
 }
 
 #[tokio::test]
