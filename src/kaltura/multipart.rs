@@ -112,39 +112,40 @@ pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>, spil
     parsed
 }
 
+/// Reads `body` with its file parts in memory and spilled, and checks that both read the same:
+/// the same fields, and the same files (the bytes of complete ones: an incomplete part is never
+/// used, and how much of it was kept differs). Returns what was read in memory.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) async fn read_both_ways(body: bytes::Bytes, boundary: &str) -> Parsed {
+    let read = |spill| {
+        read(
+            Body::from(body.clone()),
+            boundary.to_owned(),
+            Some(body.len() as u64),
+            spill,
+        )
+    };
+    let (in_memory, spilled) = (read(false).await, read(true).await);
+    let files = |parsed: &Parsed| {
+        let files = parsed.files.iter();
+        files
+            .map(|(name, f)| {
+                let bytes = f.complete.then(|| f.content.bytes());
+                (name.clone(), f.filename.clone(), f.complete, bytes)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(in_memory.fields, spilled.fields, "fields read alike");
+    assert_eq!(files(&in_memory), files(&spilled), "files read alike");
+    in_memory
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Reads `body` with its files in memory and spilled, checks that both read the same, and
-    /// returns the first.
     async fn parse(body: &'static [u8], boundary: &str) -> Parsed {
-        let read = |spill| {
-            read(
-                Body::from(body),
-                boundary.to_owned(),
-                Some(body.len() as u64),
-                spill,
-            )
-        };
-        let (in_memory, spilled) = (read(false).await, read(true).await);
-        let files = |parsed: &Parsed| {
-            let files = parsed.files.iter();
-            files
-                .map(|(name, f)| {
-                    (
-                        name.clone(),
-                        f.filename.clone(),
-                        f.complete,
-                        // An incomplete part is never used; how much of it was kept differs.
-                        f.complete.then(|| f.content.bytes()),
-                    )
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(in_memory.fields, spilled.fields);
-        assert_eq!(files(&in_memory), files(&spilled));
-        in_memory
+        read_both_ways(bytes::Bytes::from_static(body), boundary).await
     }
 
     #[tokio::test]
