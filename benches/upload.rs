@@ -143,11 +143,7 @@ async fn check_received(server: &Server, options: &Options, video_id: &str, sha2
     let mut client = Client::connect(server.addr).await;
     let auth = harness::basic_auth(API_KEY);
     let asked = Instant::now();
-    let state = client
-        .send("GET", "/__vidmock/state", &[], harness::Payload::empty())
-        .await
-        .expect_status(200, "admin state")
-        .json();
+    let state = harness::admin_state(&mut client).await;
     let hashed = asked.elapsed().as_secs_f64();
     let video = state["apivideo"]["projects"]
         .as_array()

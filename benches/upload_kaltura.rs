@@ -122,19 +122,24 @@ async fn upload(server: &Server, options: &Options, pattern: &bytes::Bytes) -> R
     }
 }
 
-/// Checks, outside the timing, that vidmock holds the whole file and closed the upload.
-async fn check_received(server: &Server, options: &Options, ks: &str, token: &str) {
-    let mut client = Client::connect(server.addr).await;
-    let answer = client
+/// `uploadToken.ACTION(uploadTokenId)` in JSON; the answer.
+async fn token_call(client: &mut Client, action: &str, ks: &str, token: &str) -> serde_json::Value {
+    client
         .send(
             "POST",
-            "/api_v3/service/uploadtoken/action/get?format=1",
+            &format!("/api_v3/service/uploadtoken/action/{action}?format=1"),
             &[("content-type", "application/x-www-form-urlencoded")],
             Payload::whole(harness::form(&[("ks", ks), ("uploadTokenId", token)])),
         )
         .await
-        .expect_status(200, "uploadToken.get")
-        .json();
+        .expect_status(200, &format!("uploadToken.{action}"))
+        .json()
+}
+
+/// Checks, outside the timing, that vidmock holds the whole file and closed the upload.
+async fn check_received(server: &Server, options: &Options, ks: &str, token: &str) {
+    let mut client = Client::connect(server.addr).await;
+    let answer = token_call(&mut client, "get", ks, token).await;
     // Kaltura writes this size as a string in JSON (it is a float on the server).
     let uploaded = match &answer["uploadedFileSize"] {
         serde_json::Value::String(size) => size.parse::<u64>().ok(),
@@ -153,11 +158,7 @@ async fn check_received(server: &Server, options: &Options, ks: &str, token: &st
 /// the end of a test would.
 async fn end_test(server: &Server, ks: &str, token: &str, sha256: &str) {
     let mut client = Client::connect(server.addr).await;
-    let state = client
-        .send("GET", "/__vidmock/state", &[], Payload::empty())
-        .await
-        .expect_status(200, "admin state")
-        .json();
+    let state = harness::admin_state(&mut client).await;
     let kept = state["kaltura"]["partners"]
         .as_array()
         .into_iter()
@@ -167,16 +168,7 @@ async fn end_test(server: &Server, ks: &str, token: &str, sha256: &str) {
         .unwrap_or_else(|| panic!("token {token} in the admin state"))["sha256"]
         .clone();
     assert_eq!(kept, sha256, "vidmock kept the file's sha256");
-    let answer = client
-        .send(
-            "POST",
-            "/api_v3/service/uploadtoken/action/delete?format=1",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            Payload::whole(harness::form(&[("ks", ks), ("uploadTokenId", token)])),
-        )
-        .await
-        .expect_status(200, "uploadToken.delete")
-        .json();
+    let answer = token_call(&mut client, "delete", ks, token).await;
     assert!(
         answer.is_null(),
         "uploadToken.delete answers null: {answer}"

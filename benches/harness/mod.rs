@@ -537,6 +537,15 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
+/// The server's whole state from the admin API (which waits for pending sha256s).
+pub async fn admin_state(client: &mut Client) -> serde_json::Value {
+    client
+        .send("GET", "/__vidmock/state", &[], Payload::empty())
+        .await
+        .expect_status(200, "admin state")
+        .json()
+}
+
 /// api.video's `createToken` with `body` (JSON), authorized by `auth`; the new token.
 pub async fn create_upload_token(client: &mut Client, auth: &str, body: &'static str) -> String {
     client
