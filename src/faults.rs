@@ -824,10 +824,9 @@ pub(crate) async fn apply(
         return run(request).await;
     };
     if let Some(seq) = seq {
-        let name = rule.name.clone();
         shared
             .journal
-            .complete(seq, |entry| entry.fault = Some(name));
+            .complete(seq, |entry| entry.set_fault(&rule.name));
     }
     let control = request
         .extensions()

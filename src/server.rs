@@ -1349,17 +1349,9 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
     let status = response.status().as_u16();
     shared.journal.complete(seq, |entry| {
         if let Some((prefix, size, sha256)) = read {
-            entry.body = prefix;
-            entry.body_size = size;
-            entry.body_sha256 = sha256;
+            entry.set_body(prefix, size, sha256);
         }
-        if let Some(handled) = handled {
-            entry.vendor = Some(handled.vendor);
-            entry.operation = handled.operation;
-            entry.target = handled.target;
-        }
-        entry.status = Some(status);
-        entry.duration = Some(started.elapsed());
+        entry.set_answer(status, handled, started.elapsed());
     });
     response
 }
