@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::error::ApiError;
-use super::params::{to_php_string, Args, Map};
+use super::params::{to_php_string, Args, Map, Value};
 use super::wire::Out;
 use super::{media, session, uploadtoken};
 use crate::server::Shared;
@@ -244,12 +244,11 @@ fn authorize(
 
 /// The service and action a parameter map names, lower case (empty when absent).
 pub(crate) fn names(params: &Map) -> (String, String) {
-    let name = |key: &str| {
-        params
-            .get(key)
-            .map(to_php_string)
-            .unwrap_or_default()
-            .to_lowercase()
+    // `strtolower` in the C locale the server runs in: ASCII letters only.
+    let name = |key: &str| match params.get(key) {
+        Some(Value::Str(name)) => name.to_ascii_lowercase(),
+        Some(other) => to_php_string(other).to_ascii_lowercase(),
+        None => String::new(),
     };
     (name("service"), name("action"))
 }
@@ -285,7 +284,6 @@ pub(crate) async fn invoke(shared: Arc<Shared>, params: &Map) -> Result<Out, Api
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kaltura::params::Value;
     use crate::kaltura::{SessionType, DEFAULT_PARTNER_ID};
 
     /// An action with a mandatory parameter that needs a USER or ADMIN session.
@@ -324,6 +322,19 @@ mod tests {
             .err()
             .map(|e| e.code().to_owned())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn service_and_action_names_are_lowered_as_strtolower_lowers_them() {
+        let mut params = Map::default();
+        params.insert("service".into(), Value::Str("ÜploadTOKEN".into()));
+        params.insert("action".into(), Value::Int(7));
+
+        let (service, action) = names(&params);
+
+        assert_eq!(service, "Üploadtoken");
+        assert_eq!(action, "7");
+        assert_eq!(names(&Map::default()), (String::new(), String::new()));
     }
 
     #[tokio::test]

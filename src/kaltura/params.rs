@@ -332,6 +332,13 @@ fn merge(base: &mut Map, later: Map) {
 /// Nests top-level keys on `:` (`uploadToken:fileName` → `uploadToken[fileName]`); a last
 /// segment `-` marks an empty array (KalturaRequestDeserializer::groupParams).
 pub(crate) fn group(flat: Map) -> Map {
+    if !flat
+        .iter()
+        .any(|(key, value)| key.contains(':') || matches!(value, Value::Map(_)))
+    {
+        // Nothing to nest (most calls): the map as it is.
+        return flat;
+    }
     let mut grouped = Map::with_capacity_and_hasher(flat.len(), Default::default());
     for (key, value) in flat {
         let value = match value {

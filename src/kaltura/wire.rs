@@ -51,7 +51,8 @@ impl Object {
     pub(crate) fn new(class: &'static str) -> Self {
         Self {
             class,
-            props: Vec::new(),
+            // Most classes declare a dozen or two properties: one allocation for them.
+            props: Vec::with_capacity(16),
             levels: Vec::new(),
         }
     }
@@ -184,6 +185,8 @@ pub(crate) fn respond(
         Format::Xml { ignore_null } => xml_body(&body, *ignore_null, elapsed),
     };
     let mut response = text.into_response();
+    // The content type and the common headers, grown into once.
+    response.headers_mut().reserve(8);
     let content_type = content_type_override
         .and_then(|v| HeaderValue::from_str(v).ok())
         .unwrap_or(HeaderValue::from_static(format.content_type()));
@@ -422,7 +425,7 @@ impl serde_json::ser::Formatter for PhpJson {
         let mut units = [0u16; 2];
         let mut rest = fragment;
         // Runs of plain ASCII go out whole; `/` and non-ASCII characters are escaped.
-        while let Some(at) = rest.find(|c: char| c == '/' || !c.is_ascii()) {
+        while let Some(at) = rest.bytes().position(|b| b == b'/' || !b.is_ascii()) {
             writer.write_all(&rest.as_bytes()[..at])?;
             let c = rest[at..].chars().next().unwrap_or('/');
             if c == '/' {
