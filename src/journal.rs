@@ -156,8 +156,7 @@ pub const BODY_BUDGET: usize = 64 * 1024 * 1024;
 ///
 /// A full journal drops its oldest entry for every new one, and that entry's memory is long
 /// out of the CPU's caches: each allocation it owns costs a cache miss to free. Packed, an
-/// entry is one such allocation (two for a body prefix too long to copy) instead of seven, and
-/// its slot in the deque is three cache lines instead of five.
+/// entry is one such allocation (two for a body prefix too long to copy) instead of seven.
 #[derive(Debug)]
 pub(crate) struct Entry {
     seq: u64,
@@ -273,28 +272,14 @@ impl Entry {
         }
     }
 
-    /// How many body bytes the entry keeps, for the journal's body budget.
-    fn body_len(&self) -> usize {
-        self.body_len
-    }
-
     /// Notes the body as read: its kept prefix, its whole size and what is known of its digest.
+    /// Called once per request; were it called again, the later body is the one read back.
     pub(crate) fn set_body(&mut self, prefix: Bytes, size: u64, sha256: BodyDigest) {
-        if self.body_len() > 0 {
-            // Set once per request; a second call (only tests make one) replaces the first.
-            self.packed = self
-                .records()
-                .filter(|(field, _)| *field != Field::Body)
-                .fold(Vec::new(), |mut packed, (field, bytes)| {
-                    push_record(&mut packed, field, &[bytes]);
-                    packed
-                });
-            self.long_body = None;
-        }
         self.body_len = prefix.len();
         if prefix.len() > PACKED_BODY {
             self.long_body = Some(prefix);
-        } else if !prefix.is_empty() {
+        } else {
+            self.long_body = None;
             push_record(&mut self.packed, Field::Body, &[&prefix]);
         }
         self.body_size = size;
@@ -504,7 +489,7 @@ impl Journal {
                 .min(self.capacity - state.entries.len());
             state.entries.reserve_exact(more);
         }
-        state.body_bytes += entry.body_len();
+        state.body_bytes += entry.body_len;
         state.entries.push_back(entry);
         Some(seq)
     }
@@ -523,9 +508,9 @@ impl Journal {
             return;
         };
         debug_assert_eq!(entry.seq, seq);
-        let before = entry.body_len();
+        let before = entry.body_len;
         update(entry);
-        let after = entry.body_len();
+        let after = entry.body_len;
         state.body_bytes = state.body_bytes - before + after;
         while state.body_bytes > self.body_budget && state.entries.len() > 1 {
             state.drop_oldest();
@@ -564,7 +549,7 @@ impl Journal {
 impl JournalState {
     fn drop_oldest(&mut self) {
         if let Some(entry) = self.entries.pop_front() {
-            self.body_bytes -= entry.body_len();
+            self.body_bytes -= entry.body_len;
         }
     }
 }
@@ -793,6 +778,21 @@ mod tests {
             assert_eq!(recorded.status, Some(201));
             assert_eq!(recorded.duration, Some(Duration::from_millis(3)));
         }
+    }
+
+    #[test]
+    fn a_body_set_again_replaces_the_one_before() {
+        let long = Bytes::from(vec![1u8; PACKED_BODY + 1]);
+        let mut journal_entry = entry(b"first");
+
+        journal_entry.set_body(long.clone(), long.len() as u64, BodyDigest::Unknown);
+        assert_eq!(journal_entry.to_recorded(&base()).body, long);
+        journal_entry.set_body(Bytes::from_static(b"last"), 4, BodyDigest::OfBody);
+
+        let recorded = journal_entry.to_recorded(&base());
+        assert_eq!(recorded.body, "last");
+        assert_eq!(recorded.body_size, 4);
+        assert_eq!(journal_entry.body_len, 4);
     }
 
     #[test]
