@@ -256,11 +256,21 @@ pub(crate) fn names(params: &Map) -> (String, String) {
 /// Steps 1 to 6 for one (sub-)request.
 pub(crate) async fn invoke(shared: Arc<Shared>, params: &Map) -> Result<Out, ApiError> {
     let (service, action) = names(params);
+    invoke_named(shared, params, &service, &action).await
+}
+
+/// [`invoke`] for a caller that has already read the (lower-case) names from `params`.
+pub(crate) async fn invoke_named(
+    shared: Arc<Shared>,
+    params: &Map,
+    service: &str,
+    action: &str,
+) -> Result<Out, ApiError> {
     if service.is_empty() {
         return Err(ApiError::new("SERVICE_NOT_SPECIFIED", &[]));
     }
     if !ACTIONS.iter().any(|def| def.service == service) {
-        return Err(ApiError::new("SERVICE_DOES_NOT_EXISTS", &[&service]));
+        return Err(ApiError::new("SERVICE_DOES_NOT_EXISTS", &[service]));
     }
     if action.is_empty() {
         return Err(ApiError::new("ACTION_NOT_SPECIFIED", &[]));
@@ -269,10 +279,7 @@ pub(crate) async fn invoke(shared: Arc<Shared>, params: &Map) -> Result<Out, Api
         .iter()
         .find(|def| def.service == service && def.action == action)
     else {
-        return Err(ApiError::new(
-            "ACTION_DOES_NOT_EXISTS",
-            &[&action, &service],
-        ));
+        return Err(ApiError::new("ACTION_DOES_NOT_EXISTS", &[action, service]));
     };
     let call = Call {
         shared,

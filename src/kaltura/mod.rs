@@ -348,7 +348,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     let body = if service == "multirequest" {
         Body::Multi(multirequest::run(&shared, &params).await)
     } else {
-        Body::Single(Out::from(dispatch::invoke(shared.clone(), &params).await))
+        Body::Single(Out::from(
+            dispatch::invoke_named(shared.clone(), &params, &service, &action).await,
+        ))
     };
     let unrecognized = match &body {
         Body::Single(out) => is_unrouted(out),
