@@ -360,6 +360,27 @@ async fn an_unknown_action_is_an_error_in_json_with_both_names_lower_case() {
 }
 
 #[tokio::test]
+async fn service_names_are_lowered_like_strtolower_so_only_ascii_letters_change() {
+    let server = MockServer::start().await;
+
+    let answer = send(get(
+        &server,
+        "/api_v3/service/%C3%9CploadTOKEN/action/Get?format=1",
+    ))
+    .await;
+
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.body.contains(r#""code":"SERVICE_DOES_NOT_EXISTS""#),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains(r"\u00dcploadtoken"), "{}", answer.body);
+    let recorded = server.received_requests();
+    assert_eq!(recorded[0].operation.as_deref(), Some("Üploadtoken.get"));
+}
+
+#[tokio::test]
 async fn a_request_without_service_or_action_says_which_is_missing() {
     let server = MockServer::start().await;
 
