@@ -27,6 +27,12 @@ use crate::server::Shared;
 /// How long in-flight requests may run on after a shutdown before their connections are cut.
 const GRACE: Duration = Duration::from_millis(500);
 
+/// How much of a body left unread by its handler is still read and discarded so that the
+/// client can finish sending and read the answer; beyond it the connection closes.
+const DRAIN_BYTES: u64 = 1 << 30;
+/// How long that reading may take.
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+
 /// Facts about the connection a request arrived on, available to handlers as an extension.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnInfo {
@@ -281,7 +287,11 @@ where
         let shared = shared.clone();
         async move {
             Ok::<_, std::convert::Infallible>(
-                crate::server::serve(shared, request.map(axum::body::Body::new)).await,
+                crate::server::serve(
+                    shared,
+                    request.map(|body| axum::body::Body::new(Unread::new(body))),
+                )
+                .await,
             )
         }
     });
@@ -298,4 +308,82 @@ where
     // Shutting down: idle connections close now, busy ones get a short grace period.
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(GRACE, connection).await;
+}
+
+/// A request body that, dropped before its end, goes on being read and discarded in the
+/// background.
+///
+/// A handler answering early (a refused token, a missing video, a scripted fault) drops the
+/// body. hyper then makes one attempt to read the rest and otherwise closes the connection with
+/// bytes still unread, which makes the kernel send a reset: a client still sending its upload
+/// gets a broken pipe, and often loses the answer that was already on its way. Reading the rest
+/// lets the client finish its request, read the answer and keep the connection, as it would
+/// with the vendor.
+struct Unread {
+    body: Option<Incoming>,
+    ended: bool,
+}
+
+impl Unread {
+    fn new(body: Incoming) -> Self {
+        Self {
+            body: Some(body),
+            ended: false,
+        }
+    }
+}
+
+impl hyper::body::Body for Unread {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = Pin::new(body).poll_frame(cx);
+        if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
+            self.ended = true;
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.body.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body
+            .as_ref()
+            .map_or_else(|| hyper::body::SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        if hyper::body::Body::is_end_stream(self) {
+            return;
+        }
+        let (Some(mut body), Ok(runtime)) =
+            (self.body.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            use http_body_util::BodyExt;
+            let discard = async {
+                let mut read = 0u64;
+                while let Some(Ok(frame)) = body.frame().await {
+                    read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                    if read > DRAIN_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+        });
+    }
 }
