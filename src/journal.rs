@@ -588,9 +588,13 @@ pub(crate) struct BodyTap {
 }
 
 impl BodyTap {
-    pub(crate) fn new(limit: usize, digest_all: bool) -> Self {
+    /// A tap keeping up to `limit` bytes of a body announced as `expected` bytes long (0 when
+    /// unknown): the prefix is allocated once at its final size, so that the journal holds no
+    /// spare capacity for as long as it keeps the entry.
+    pub(crate) fn new(limit: usize, digest_all: bool, expected: u64) -> Self {
+        let room = usize::try_from(expected).map_or(limit, |expected| expected.min(limit));
         Self {
-            prefix: Vec::new(),
+            prefix: Vec::with_capacity(room),
             limit,
             size: 0,
             hasher: None,
@@ -703,7 +707,7 @@ mod tests {
     #[test]
     fn an_empty_body_has_the_digest_of_no_bytes() {
         for digest_all in [true, false] {
-            let (_, size, digest) = BodyTap::new(16, digest_all).summary();
+            let (_, size, digest) = BodyTap::new(16, digest_all, 0).summary();
             assert_eq!(size, 0);
             assert_eq!(digest, BodyDigest::OfBody);
         }
@@ -715,8 +719,8 @@ mod tests {
     #[test]
     fn a_body_longer_than_the_prefix_is_hashed_whole_however_it_arrives() {
         let body: Vec<u8> = (0..100u8).collect();
-        for split in [1, 7, 16, 17, 50, 100] {
-            let mut tap = BodyTap::new(16, true);
+        for (split, expected) in [(1, 0), (7, 100), (16, 0), (17, 100), (50, 0), (100, 100)] {
+            let mut tap = BodyTap::new(16, true, expected);
             for chunk in body.chunks(split) {
                 tap.feed(chunk);
             }
@@ -729,7 +733,7 @@ mod tests {
                 "split {split}"
             );
         }
-        let mut undigested = BodyTap::new(16, false);
+        let mut undigested = BodyTap::new(16, false, 0);
         undigested.feed(&body);
         assert_eq!(undigested.summary().2, BodyDigest::Unknown);
     }

@@ -1329,6 +1329,7 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
         let tap = Arc::new(Mutex::new(BodyTap::new(
             shared.journal.body_limit(),
             shared.journal.digests(),
+            hyper::body::Body::size_hint(&body).lower(),
         )));
         let feeding = tap.clone();
         let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
