@@ -1215,21 +1215,21 @@ const SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Applies a state file read by the builder.
 fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist::Loaded) {
+    let offset = shared.clock.offset();
+    if loaded.clock_offset > offset {
+        shared.clock.advance(loaded.clock_offset - offset);
+    }
     let dir = crate::persist::blob_dir(path);
     let blob = |sha256: &str, size: u64| crate::persist::read_blob(&dir, sha256, size);
     #[cfg(feature = "apivideo")]
     if let Some(snapshot) = loaded.apivideo {
-        shared.apivideo.restore(snapshot, &blob);
+        shared.apivideo.restore(snapshot, &blob, shared.clock.now());
     }
     #[cfg(feature = "kaltura")]
     if let Some(snapshot) = loaded.kaltura {
         shared.kaltura.restore(snapshot, &blob);
     }
     let _ = &blob;
-    let offset = shared.clock.offset();
-    if loaded.clock_offset > offset {
-        shared.clock.advance(loaded.clock_offset - offset);
-    }
 }
 
 /// CORS as browser uploaders need it: any origin, the methods the APIs use, whatever headers the

@@ -100,6 +100,32 @@ async fn refreshing_rotates_the_refresh_token() {
 }
 
 #[tokio::test]
+async fn a_refresh_token_is_refused_with_invalid_user_credentials_once_thirty_days_have_passed() {
+    let server = MockServer::start().await;
+    let kept = authenticate(&server).await;
+    let aged = authenticate(&server).await;
+    let refresh = |token: &serde_json::Value| {
+        client()
+            .post(format!("{}/auth/refresh", server.uri()))
+            .json(&json!({ "refreshToken": token["refresh_token"] }))
+    };
+    server
+        .clock()
+        .advance(Duration::from_secs(30 * 24 * 60 * 60 - 1));
+    let within = send(refresh(&kept)).await;
+
+    server.clock().advance(Duration::from_secs(1));
+    let after = send(refresh(&aged)).await;
+
+    assert_eq!(within.status, 200, "{}", within.text);
+    assert_eq!(after.status, 400, "{}", after.text);
+    assert_eq!(
+        after.json()["type"],
+        "https://docs.api.video/reference/authentication-invalid-user-credentials"
+    );
+}
+
+#[tokio::test]
 async fn refresh_reads_a_json_body_sent_as_text_plain() {
     // The browser uploader posts JSON without setting a Content-Type.
     let server = MockServer::start().await;

@@ -413,6 +413,64 @@ async fn tokens_videos_and_the_clock_come_back_after_a_clean_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `POST /auth/refresh` on `base`: the status and the new refresh token, if any.
+async fn refresh(client: &reqwest::Client, base: &str, token: &str) -> (u16, String) {
+    let answer = client
+        .post(format!("{base}/auth/refresh"))
+        .json(&serde_json::json!({ "refreshToken": token }))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let body: Value = answer.json().await.unwrap();
+    let next = body["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, next)
+}
+
+#[tokio::test]
+async fn refresh_tokens_come_back_with_their_expiry_and_older_files_without_one_still_load() {
+    let dir = temp_dir("refresh");
+    let path = dir.join("state.json");
+    let client = reqwest::Client::new();
+    let first = start(&path, &[]);
+    let grant: Value = client
+        .post(format!("{}/auth/api-key", first.base))
+        .json(&serde_json::json!({ "apiKey": "vidmock-api-key" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let saved_token = grant["refresh_token"].as_str().unwrap().to_owned();
+    drop(first);
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let saved = document["apivideo"]["refreshTokens"][&saved_token].clone();
+    // What a file written before refresh tokens expired holds: the API key alone.
+    document["apivideo"]["refreshTokens"][&saved_token] = Value::from("vidmock-api-key");
+    std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+
+    let second = start(&path, &[]);
+    let (status, renewed) = refresh(&client, &second.base, &saved_token).await;
+    client
+        .post(format!("{}/__vidmock/clock/advance", second.base))
+        .json(&serde_json::json!({ "seconds": 30 * 24 * 60 * 60 }))
+        .send()
+        .await
+        .unwrap();
+    let (expired, _) = refresh(&client, &second.base, &renewed).await;
+
+    assert_eq!(saved["apiKey"], "vidmock-api-key", "{saved}");
+    assert!(saved["expiresAt"].is_string(), "{saved}");
+    assert_eq!(status, 200);
+    assert_eq!(expired, 400);
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_state_file_that_is_not_one_exits_with_code_2() {
     let dir = temp_dir("bad-state");

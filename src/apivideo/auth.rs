@@ -34,7 +34,8 @@ pub(crate) fn authenticate(
     Ok(issue(backend, ids, key, now))
 }
 
-/// `POST /auth/refresh` `{"refreshToken": …}`: a new pair; the old refresh token is spent.
+/// `POST /auth/refresh` `{"refreshToken": …}`: a new pair; the old refresh token is spent. An
+/// expired refresh token is refused like an unknown one.
 pub(crate) fn refresh(
     backend: &Backend,
     ids: &Ids,
@@ -42,12 +43,11 @@ pub(crate) fn refresh(
     now: OffsetDateTime,
 ) -> Result<Response, Problem> {
     let refresh_token = required_string(body, "refreshToken")?;
-    let key = backend
-        .lock()
-        .refresh
-        .remove(&refresh_token)
-        .ok_or_else(Problem::invalid_user_credentials)?;
-    Ok(issue(backend, ids, key, now))
+    let spent = backend.lock().refresh.remove(&refresh_token);
+    match spent {
+        Some(Grant { key, expires_at }) if now < expires_at => Ok(issue(backend, ids, key, now)),
+        _ => Err(Problem::invalid_user_credentials()),
+    }
 }
 
 /// Mints a grant for project `key` and answers with it.

@@ -126,7 +126,14 @@ impl UploadToken {
     }
 }
 
-/// What an access token from `/auth/*` grants.
+/// How long a refresh token can be spent: a month, the default of league/oauth2-server, whose
+/// encrypted refresh tokens are the `def502…` strings api.video hands out.
+pub(crate) const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Fewest access and refresh tokens kept before expired ones are looked for.
+const SWEEP_FLOOR: usize = 1024;
+
+/// What an access or refresh token from `/auth/*` grants.
 #[derive(Clone, Debug)]
 pub(crate) struct Grant {
     /// The project's API key.
@@ -160,13 +167,27 @@ impl Project {
 pub(crate) struct State {
     /// Projects by API key; the first is the default project.
     pub projects: IndexMap<String, Project>,
-    /// Live and expired access tokens → grant.
+    /// Access tokens → grant; expired ones until the next sweep.
     pub access: std::collections::HashMap<String, Grant>,
-    /// Unspent refresh tokens → API key.
-    pub refresh: std::collections::HashMap<String, String>,
+    /// Unspent refresh tokens → grant; expired ones until the next sweep.
+    pub refresh: std::collections::HashMap<String, Grant>,
+    /// How many access and refresh tokens may be kept before the next grant forgets the
+    /// expired ones: a client logging in again and again must not grow the mock for ever.
+    sweep_at: usize,
     /// Every upload token ever created (deleted and expired ones included) → API key, so an
     /// upload started before expiry or deletion can be finished.
     pub token_projects: std::collections::HashMap<String, String>,
+}
+
+impl State {
+    /// Forgets access and refresh tokens expired at `now` (an expired token is refused just like
+    /// an unknown one), and sets the next sweep at twice what is left, so that sweeping costs
+    /// a constant per grant.
+    fn forget_expired(&mut self, now: OffsetDateTime) {
+        self.access.retain(|_, grant| now < grant.expires_at);
+        self.refresh.retain(|_, grant| now < grant.expires_at);
+        self.sweep_at = (2 * (self.access.len() + self.refresh.len())).max(SWEEP_FLOOR);
+    }
 }
 
 /// The api.video backend of one server.
@@ -228,6 +249,9 @@ impl Backend {
         let refresh_token = ids.hex("def502", 128);
         let expires_at = now + self.config.access_token_ttl;
         let mut state = self.lock();
+        if state.access.len() + state.refresh.len() >= state.sweep_at {
+            state.forget_expired(now);
+        }
         state.access.insert(
             access_token.clone(),
             Grant {
@@ -235,7 +259,13 @@ impl Backend {
                 expires_at,
             },
         );
-        state.refresh.insert(refresh_token.clone(), key);
+        state.refresh.insert(
+            refresh_token.clone(),
+            Grant {
+                key,
+                expires_at: now + REFRESH_TOKEN_TTL,
+            },
+        );
         (access_token, refresh_token)
     }
 
@@ -1060,5 +1090,40 @@ impl ApiVideo<'_> {
             project.videos.insert(video.id.clone(), video);
         }
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_over_weeks_keep_only_live_credentials_and_a_bounded_rest() {
+        let backend = Backend::new(Config::default(), crate::Retention::Memory);
+        let ids = Ids::new(Some(7));
+        let start = OffsetDateTime::UNIX_EPOCH;
+        let (_, first_refresh) = backend.grant(&ids, DEFAULT_API_KEY.into(), start);
+        for n in 0..4 * SWEEP_FLOOR {
+            backend.grant(
+                &ids,
+                DEFAULT_API_KEY.into(),
+                start + Duration::from_secs(n as u64),
+            );
+        }
+
+        let later = start + REFRESH_TOKEN_TTL + Duration::from_secs(3600);
+        let (live_access, live_refresh) = backend.grant(&ids, DEFAULT_API_KEY.into(), later);
+        for _ in 0..8 * SWEEP_FLOOR {
+            backend.grant(&ids, DEFAULT_API_KEY.into(), later);
+        }
+
+        let state = backend.lock();
+        assert!(!state.refresh.contains_key(&first_refresh));
+        assert!(state.access.contains_key(&live_access));
+        assert!(state.refresh.contains_key(&live_refresh));
+        // The grants made before `later` have all expired, and a sweep has run since.
+        assert!(state.access.values().all(|grant| later < grant.expires_at));
+        assert!(state.refresh.values().all(|grant| later < grant.expires_at));
+        assert_eq!(state.access.len(), 1 + 8 * SWEEP_FLOOR);
     }
 }

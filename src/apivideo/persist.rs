@@ -31,9 +31,27 @@ pub(crate) struct Snapshot {
     token_projects: BTreeMap<String, String>,
     #[serde(default)]
     access_tokens: Vec<AccessState>,
-    /// Unspent refresh token → API key.
+    /// Unspent refresh token → API key and expiry.
     #[serde(default)]
-    refresh_tokens: BTreeMap<String, String>,
+    refresh_tokens: BTreeMap<String, RefreshState>,
+}
+
+/// A saved refresh token.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum RefreshState {
+    Expiring(RefreshGrant),
+    /// Files written before refresh tokens expired hold the API key alone; such a token gets
+    /// a full lifetime from the restart.
+    Key(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshGrant {
+    api_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -188,7 +206,13 @@ impl Backend {
             refresh_tokens: state
                 .refresh
                 .iter()
-                .map(|(t, k)| (t.clone(), k.clone()))
+                .map(|(token, grant)| {
+                    let saved = RefreshGrant {
+                        api_key: grant.key.clone(),
+                        expires_at: grant.expires_at,
+                    };
+                    (token.clone(), RefreshState::Expiring(saved))
+                })
                 .collect(),
         };
         // Plain data: serialising cannot fail.
@@ -198,11 +222,12 @@ impl Backend {
 
     /// Brings back a saved state: projects are added to the configured ones (whose keys stay
     /// first), their tokens and videos replaced by the saved ones. `blob` reads the kept bytes of
-    /// a completed upload (sha256, size).
+    /// a completed upload (sha256, size); `now` is the restored clock's time.
     pub(crate) fn restore(
         &self,
         snapshot: Snapshot,
         blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+        now: OffsetDateTime,
     ) {
         let retention = self.retention;
         let mut state = self.lock();
@@ -238,7 +263,19 @@ impl Backend {
                 },
             );
         }
-        state.refresh.extend(snapshot.refresh_tokens);
+        for (token, saved) in snapshot.refresh_tokens {
+            let grant = match saved {
+                RefreshState::Expiring(saved) => Grant {
+                    key: saved.api_key,
+                    expires_at: saved.expires_at,
+                },
+                RefreshState::Key(key) => Grant {
+                    key,
+                    expires_at: now + super::REFRESH_TOKEN_TTL,
+                },
+            };
+            state.refresh.insert(token, grant);
+        }
     }
 }
 
