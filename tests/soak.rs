@@ -25,6 +25,8 @@ const ADMIN_SECRET: &str = "vidmock-admin-secret";
 const JOURNAL_BOUND: usize = 10_000;
 /// Clients sending ordinary traffic, besides the one scripting faults.
 const CLIENTS: u64 = 6;
+/// Longer than any credential lives.
+const MONTH_AND_A_DAY: u64 = 31 * 24 * 60 * 60;
 
 struct Binary {
     running: Running,
@@ -489,8 +491,9 @@ fn scripts() -> Vec<Scripted> {
     ]
 }
 
-/// Scripts a fault, sends the one request it matches, removes it; advances the clock and
-/// resets the state now and then; samples memory and the journal.
+/// Scripts a fault, sends the one request it matches, removes it; advances the clock (by
+/// seconds often, by a month at each reset) and resets the state now and then; samples memory
+/// and the journal.
 async fn chaos(client: Client, pid: u32, started: Instant, deadline: Instant) {
     let scripts = scripts();
     let admin = |path: &str| format!("{}/__vidmock{path}", client.base);
@@ -545,7 +548,20 @@ async fn chaos(client: Client, pid: u32, started: Instant, deadline: Instant) {
                 .await
                 .is_ok_and(|r| r.status() == 204);
             assert!(ok, "reset refused");
-            client.stats.lock().unwrap().resets += 1;
+            // A month goes by: credentials live for an hour (access tokens), a day (KS) or a
+            // month (refresh tokens), and a mock running for ever must forget them once they
+            // expire, or its memory grows with every login however long the run.
+            let ok = client
+                .http
+                .post(admin("/clock/advance"))
+                .json(&json!({ "seconds": MONTH_AND_A_DAY }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            assert!(ok, "clock advance refused");
+            let mut stats = client.stats.lock().unwrap();
+            stats.resets += 1;
+            stats.clock_advances += 1;
         }
         n += 1;
         let script = &scripts[(n as usize) % scripts.len()];
