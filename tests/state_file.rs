@@ -413,21 +413,11 @@ async fn tokens_videos_and_the_clock_come_back_after_a_clean_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `POST /auth/refresh` on `base`: the status and the new refresh token, if any.
-async fn refresh(client: &reqwest::Client, base: &str, token: &str) -> (u16, String) {
-    let answer = client
-        .post(format!("{base}/auth/refresh"))
-        .json(&serde_json::json!({ "refreshToken": token }))
-        .send()
-        .await
-        .unwrap();
+/// POSTs `body` as JSON to `url`: the status and the JSON answer.
+async fn post_json(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let answer = client.post(url).json(&body).send().await.unwrap();
     let status = answer.status().as_u16();
-    let body: Value = answer.json().await.unwrap();
-    let next = body["refresh_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    (status, next)
+    (status, answer.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -436,15 +426,12 @@ async fn refresh_tokens_come_back_with_their_expiry_and_older_files_without_one_
     let path = dir.join("state.json");
     let client = reqwest::Client::new();
     let first = start(&path, &[]);
-    let grant: Value = client
-        .post(format!("{}/auth/api-key", first.base))
-        .json(&serde_json::json!({ "apiKey": "vidmock-api-key" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, grant) = post_json(
+        &client,
+        format!("{}/auth/api-key", first.base),
+        serde_json::json!({ "apiKey": "vidmock-api-key" }),
+    )
+    .await;
     let saved_token = grant["refresh_token"].as_str().unwrap().to_owned();
     drop(first);
     let mut document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -454,14 +441,21 @@ async fn refresh_tokens_come_back_with_their_expiry_and_older_files_without_one_
     std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
 
     let second = start(&path, &[]);
-    let (status, renewed) = refresh(&client, &second.base, &saved_token).await;
-    client
-        .post(format!("{}/__vidmock/clock/advance", second.base))
-        .json(&serde_json::json!({ "seconds": 30 * 24 * 60 * 60 }))
-        .send()
-        .await
-        .unwrap();
-    let (expired, _) = refresh(&client, &second.base, &renewed).await;
+    let refresh = |token: &Value| {
+        post_json(
+            &client,
+            format!("{}/auth/refresh", second.base),
+            serde_json::json!({ "refreshToken": token }),
+        )
+    };
+    let (status, renewed) = refresh(&grant["refresh_token"]).await;
+    post_json(
+        &client,
+        format!("{}/__vidmock/clock/advance", second.base),
+        serde_json::json!({ "seconds": 30 * 24 * 60 * 60 }),
+    )
+    .await;
+    let (expired, _) = refresh(&renewed["refresh_token"]).await;
 
     assert_eq!(saved["apiKey"], "vidmock-api-key", "{saved}");
     assert!(saved["expiresAt"].is_string(), "{saved}");
