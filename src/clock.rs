@@ -150,3 +150,27 @@ impl Clock {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// When a store of expiring records is next due to forget the expired ones: once what it keeps
+/// has doubled since the last sweep. A sweep scans every record, so sweeping that seldom costs a
+/// constant per record added, and a store fed records that all expire in the end never holds
+/// more than twice what is still alive (or [`SweepSchedule::FLOOR`]).
+#[derive(Debug, Default)]
+pub(crate) struct SweepSchedule {
+    next: usize,
+}
+
+impl SweepSchedule {
+    /// Fewest records kept before a sweep is worth its scan.
+    pub(crate) const FLOOR: usize = 1024;
+
+    /// Whether a store keeping `kept` records is to sweep before adding one more.
+    pub(crate) fn due(&self, kept: usize) -> bool {
+        kept >= self.next
+    }
+
+    /// Notes a sweep that left `left` records.
+    pub(crate) fn swept(&mut self, left: usize) {
+        self.next = (2 * left).max(Self::FLOOR);
+    }
+}

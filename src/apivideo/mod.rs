@@ -130,9 +130,6 @@ impl UploadToken {
 /// encrypted refresh tokens are the `def502…` strings api.video hands out.
 pub(crate) const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// Fewest access and refresh tokens kept before expired ones are looked for.
-const SWEEP_FLOOR: usize = 1024;
-
 /// What an access or refresh token from `/auth/*` grants.
 #[derive(Clone, Debug)]
 pub(crate) struct Grant {
@@ -171,22 +168,27 @@ pub(crate) struct State {
     pub access: std::collections::HashMap<String, Grant>,
     /// Unspent refresh tokens → grant; expired ones until the next sweep.
     pub refresh: std::collections::HashMap<String, Grant>,
-    /// How many access and refresh tokens may be kept before the next grant forgets the
-    /// expired ones: a client logging in again and again must not grow the mock for ever.
-    sweep_at: usize,
+    /// When the next grant forgets expired access and refresh tokens: a client logging in
+    /// again and again must not grow the mock for ever.
+    sweeps: crate::clock::SweepSchedule,
     /// Every upload token ever created (deleted and expired ones included) → API key, so an
     /// upload started before expiry or deletion can be finished.
     pub token_projects: std::collections::HashMap<String, String>,
 }
 
 impl State {
-    /// Forgets access and refresh tokens expired at `now` (an expired token is refused just like
-    /// an unknown one), and sets the next sweep at twice what is left, so that sweeping costs
-    /// a constant per grant.
+    /// How many access and refresh tokens are kept, expired ones included.
+    fn credentials(&self) -> usize {
+        self.access.len() + self.refresh.len()
+    }
+
+    /// Forgets access and refresh tokens expired at `now`: an expired token is refused just
+    /// like an unknown one.
     fn forget_expired(&mut self, now: OffsetDateTime) {
         self.access.retain(|_, grant| now < grant.expires_at);
         self.refresh.retain(|_, grant| now < grant.expires_at);
-        self.sweep_at = (2 * (self.access.len() + self.refresh.len())).max(SWEEP_FLOOR);
+        let left = self.credentials();
+        self.sweeps.swept(left);
     }
 }
 
@@ -249,7 +251,7 @@ impl Backend {
         let refresh_token = ids.hex("def502", 128);
         let expires_at = now + self.config.access_token_ttl;
         let mut state = self.lock();
-        if state.access.len() + state.refresh.len() >= state.sweep_at {
+        if state.sweeps.due(state.credentials()) {
             state.forget_expired(now);
         }
         state.access.insert(
@@ -1098,12 +1100,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn logins_over_weeks_keep_only_live_credentials_and_a_bounded_rest() {
+    fn logins_over_weeks_keep_only_live_credentials_once_a_sweep_has_run() {
+        use crate::clock::SweepSchedule;
+
         let backend = Backend::new(Config::default(), crate::Retention::Memory);
         let ids = Ids::new(Some(7));
         let start = OffsetDateTime::UNIX_EPOCH;
         let (_, first_refresh) = backend.grant(&ids, DEFAULT_API_KEY.into(), start);
-        for n in 0..4 * SWEEP_FLOOR {
+        for n in 0..4 * SweepSchedule::FLOOR {
             backend.grant(
                 &ids,
                 DEFAULT_API_KEY.into(),
@@ -1113,7 +1117,7 @@ mod tests {
 
         let later = start + REFRESH_TOKEN_TTL + Duration::from_secs(3600);
         let (live_access, live_refresh) = backend.grant(&ids, DEFAULT_API_KEY.into(), later);
-        for _ in 0..8 * SWEEP_FLOOR {
+        for _ in 0..8 * SweepSchedule::FLOOR {
             backend.grant(&ids, DEFAULT_API_KEY.into(), later);
         }
 
@@ -1124,6 +1128,6 @@ mod tests {
         // The grants made before `later` have all expired, and a sweep has run since.
         assert!(state.access.values().all(|grant| later < grant.expires_at));
         assert!(state.refresh.values().all(|grant| later < grant.expires_at));
-        assert_eq!(state.access.len(), 1 + 8 * SWEEP_FLOOR);
+        assert_eq!(state.access.len(), 1 + 8 * SweepSchedule::FLOOR);
     }
 }

@@ -147,17 +147,13 @@ struct State {
     /// KS strings revoked by `session.end`, with the instant each expires (unix seconds); a
     /// revoked KS stays revoked, resets included, until it would have expired anyway.
     ended: HashMap<String, i64>,
-    /// How many revoked KS strings may be kept before the next `session.end` forgets the
-    /// expired ones.
-    ended_sweep_at: usize,
+    /// When the next `session.end` forgets the revocations that have expired.
+    ended_sweeps: crate::clock::SweepSchedule,
     /// KS strings already read and found signed, with the secret that signed them: a client
     /// sends the same KS with every call, and reading one means base64, a SHA-1 and parsing.
     /// Expiry and revocation are still checked on every call; a changed secret misses.
     read: HashMap<String, (String, ks::KsData)>,
 }
-
-/// Fewest revoked KS strings kept before expired ones are looked for.
-const ENDED_SWEEP_FLOOR: usize = 1024;
 
 /// How many read KS strings are remembered before the memory starts again from empty.
 const READ_KS_KEPT: usize = 1024;
@@ -184,7 +180,7 @@ impl Backend {
         let state = State {
             partners: partners.into_iter().map(|p| (p.id, p)).collect(),
             ended: HashMap::new(),
-            ended_sweep_at: 0,
+            ended_sweeps: crate::clock::SweepSchedule::default(),
             read: HashMap::new(),
         };
         Self {
@@ -259,10 +255,10 @@ impl Backend {
     /// clients end every session must not grow for ever.
     pub(crate) fn end(&self, ks: &str, valid_until: i64, now: i64) {
         let mut state = self.lock();
-        if state.ended.len() >= state.ended_sweep_at {
+        if state.ended_sweeps.due(state.ended.len()) {
             state.ended.retain(|_, until| *until > now);
-            // Twice what is left: the sweep costs a constant per call.
-            state.ended_sweep_at = (2 * state.ended.len()).max(ENDED_SWEEP_FLOOR);
+            let left = state.ended.len();
+            state.ended_sweeps.swept(left);
         }
         state.ended.insert(ks.to_owned(), valid_until);
     }
@@ -741,7 +737,7 @@ mod tests {
     #[test]
     fn ending_sessions_forgets_revocations_that_have_expired_since() {
         let backend = Backend::new(Config::default(), crate::Retention::Memory);
-        let many = 2 * ENDED_SWEEP_FLOOR;
+        let many = 2 * crate::clock::SweepSchedule::FLOOR;
         backend.end("long", 1_000, 50);
         for n in 0..many {
             backend.end(&format!("short-{n}"), 100, 60);
