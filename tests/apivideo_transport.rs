@@ -133,32 +133,6 @@ async fn a_known_route_with_another_method_is_405() {
     insta::assert_json_snapshot!(answer.wire());
 }
 
-/// Reads one HTTP/1.1 answer with a `Content-Length` body from `stream`; its status line.
-async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
-    use tokio::io::AsyncReadExt;
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buffer[..n]);
-        let text = String::from_utf8_lossy(&seen).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap();
-            if body.len() >= length {
-                return head.lines().next().unwrap().to_owned();
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn an_upload_refused_before_its_body_is_read_keeps_the_connection_for_the_next_request() {
     use tokio::io::AsyncWriteExt;
@@ -175,13 +149,13 @@ async fn an_upload_refused_before_its_body_is_read_keeps_the_connection_for_the_
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body[..64 * 1024]).await.unwrap();
 
-    let refused = read_answer(&mut stream).await;
+    let refused = common::read_answer(&mut stream).await;
     stream.write_all(&body[64 * 1024..]).await.unwrap();
     stream
         .write_all(b"GET /no-such-route HTTP/1.1\r\nhost: vidmock\r\n\r\n")
         .await
         .unwrap();
-    let next = read_answer(&mut stream).await;
+    let next = common::read_answer(&mut stream).await;
 
     assert_eq!(refused, "HTTP/1.1 401 Unauthorized");
     assert_eq!(next, "HTTP/1.1 404 Not Found");

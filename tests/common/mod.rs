@@ -102,3 +102,29 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// Reads one HTTP/1.1 answer with a `Content-Length` body from `stream`; its status line.
+pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap();
+            if body.len() >= length {
+                return head.lines().next().unwrap().to_owned();
+            }
+        }
+    }
+}
