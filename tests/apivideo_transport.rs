@@ -135,27 +135,14 @@ async fn a_known_route_with_another_method_is_405() {
 
 #[tokio::test]
 async fn an_upload_refused_before_its_body_is_read_keeps_the_connection_for_the_next_request() {
-    use tokio::io::AsyncWriteExt;
     let server = MockServer::start().await;
-    let mut stream = tokio::net::TcpStream::connect(server.address())
-        .await
-        .unwrap();
-    let body = vec![b'x'; 4 * 1024 * 1024];
-    let head = format!(
-        "POST /upload?token=to0000000000000000000000 HTTP/1.1\r\nhost: vidmock\r\n\
-         content-type: multipart/form-data; boundary=b\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body[..64 * 1024]).await.unwrap();
 
-    let refused = common::read_answer(&mut stream).await;
-    stream.write_all(&body[64 * 1024..]).await.unwrap();
-    stream
-        .write_all(b"GET /no-such-route HTTP/1.1\r\nhost: vidmock\r\n\r\n")
-        .await
-        .unwrap();
-    let next = common::read_answer(&mut stream).await;
+    let (refused, next) = common::answer_before_the_body_then_next(
+        &server,
+        "/upload?token=to0000000000000000000000",
+        "/no-such-route",
+    )
+    .await;
 
     assert_eq!(refused, "HTTP/1.1 401 Unauthorized");
     assert_eq!(next, "HTTP/1.1 404 Not Found");

@@ -474,33 +474,18 @@ async fn vendor_matchers_pick_a_token_and_a_part() {
 
 #[tokio::test]
 async fn a_fault_answering_a_large_kaltura_chunk_early_keeps_the_connection_for_the_next_request() {
-    use tokio::io::AsyncWriteExt;
     let server = MockServer::start().await;
     server
         .fault(Fault::status(503).body("busy"))
         .when(path("/api_v3/service/uploadtoken/action/upload"))
         .mount();
-    let mut stream = tokio::net::TcpStream::connect(server.address())
-        .await
-        .unwrap();
-    let chunk = vec![b'k'; 4 * 1024 * 1024];
-    let head = format!(
-        "POST /api_v3/service/uploadtoken/action/upload HTTP/1.1\r\nhost: vidmock\r\n\
-         content-type: multipart/form-data; boundary=b\r\ncontent-length: {}\r\n\r\n",
-        chunk.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&chunk[..64 * 1024]).await.unwrap();
 
-    let faulted = common::read_answer(&mut stream).await;
-    stream.write_all(&chunk[64 * 1024..]).await.unwrap();
-    stream
-        .write_all(
-            b"GET /api_v3/service/system/action/ping?format=1 HTTP/1.1\r\nhost: vidmock\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let next = common::read_answer(&mut stream).await;
+    let (faulted, next) = common::answer_before_the_body_then_next(
+        &server,
+        "/api_v3/service/uploadtoken/action/upload",
+        "/api_v3/service/system/action/ping?format=1",
+    )
+    .await;
 
     assert_eq!(faulted, "HTTP/1.1 503 Service Unavailable");
     assert_eq!(next, "HTTP/1.1 200 OK");

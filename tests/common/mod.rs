@@ -104,7 +104,7 @@ impl Drop for Running {
 }
 
 /// Reads one HTTP/1.1 answer with a `Content-Length` body from `stream`; its status line.
-pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;
     let mut seen = Vec::new();
     let mut buffer = [0u8; 4096];
@@ -127,4 +127,31 @@ pub async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
             }
         }
     }
+}
+
+/// On one raw connection to `server`: sends the head of a 4 MiB multipart `POST path` and its
+/// first 64 KiB, reads the answer, sends the rest of the body, then sends `GET next` and reads
+/// that answer too. Both status lines; panics if the connection breaks on the way.
+pub async fn answer_before_the_body_then_next(
+    server: &vidmock::MockServer,
+    path: &str,
+    next: &str,
+) -> (String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(server.address())
+        .await
+        .unwrap();
+    let body = vec![b'x'; 4 * 1024 * 1024];
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: vidmock\r\n\
+         content-type: multipart/form-data; boundary=b\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..64 * 1024]).await.unwrap();
+    let early = read_answer(&mut stream).await;
+    stream.write_all(&body[64 * 1024..]).await.unwrap();
+    let request = format!("GET {next} HTTP/1.1\r\nhost: vidmock\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    (early, read_answer(&mut stream).await)
 }
