@@ -61,8 +61,16 @@ impl Session {
 /// What one call knows before its action runs.
 pub(crate) struct Call {
     pub shared: Arc<Shared>,
-    /// `service->action`, lower case, as `SERVICE_FORBIDDEN` names it.
-    pub name: String,
+    /// The service and action, lower case.
+    pub service: &'static str,
+    pub action: &'static str,
+}
+
+impl Call {
+    /// `service->action`, as `SERVICE_FORBIDDEN` names it (built only for that error).
+    fn name(&self) -> String {
+        format!("{}->{}", self.service, self.action)
+    }
 }
 
 /// A boxed action future (actions may wait, e.g. for chunks still in flight).
@@ -224,7 +232,7 @@ fn authorize(
             return Err(ApiError::refused_ks("LOGOUT"));
         }
     }
-    let forbidden = || ApiError::new("SERVICE_FORBIDDEN", &[&call.name]);
+    let forbidden = || ApiError::new("SERVICE_FORBIDDEN", &[&call.name()]);
     match (access, session) {
         (Access::Ignored, _) | (Access::Optional, None) => Ok(None),
         (Access::Optional, Some(session)) => Ok(Some(session)),
@@ -283,7 +291,8 @@ pub(crate) async fn invoke_named(
     };
     let call = Call {
         shared,
-        name: format!("{service}->{action}"),
+        service: def.service,
+        action: def.action,
     };
     (def.run)(&call, params).await
 }
@@ -319,7 +328,8 @@ mod tests {
             .collect();
         let call = Call {
             shared: shared.clone(),
-            name: "test->needs".into(),
+            service: "test",
+            action: "needs",
         };
         entry::<NeedsBoth>(&call, &map).await
     }

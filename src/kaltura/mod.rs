@@ -373,12 +373,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
             .extensions_mut()
             .insert(crate::journal::Unrecognized);
     }
-    if let Some(target) = target {
-        response
-            .extensions_mut()
-            .insert(crate::journal::Target(target));
-    }
-    handled(response, operation)
+    handled_for(response, operation, target)
 }
 
 /// Whether an answer says the call named no known service or action (for strict mode).
@@ -389,11 +384,16 @@ fn is_unrouted(out: &Out) -> bool {
     ))
 }
 
-fn handled(mut response: Response, operation: Option<String>) -> Response {
-    let target = response
-        .extensions_mut()
-        .remove::<crate::journal::Target>()
-        .map(|target| target.0);
+fn handled(response: Response, operation: Option<String>) -> Response {
+    handled_for(response, operation, None)
+}
+
+/// Marks `response` as Kaltura's answer to `operation`, about the object `target`.
+fn handled_for(
+    mut response: Response,
+    operation: Option<String>,
+    target: Option<String>,
+) -> Response {
     response.extensions_mut().insert(Handled {
         vendor: Vendor::Kaltura,
         operation,

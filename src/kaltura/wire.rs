@@ -53,7 +53,8 @@ impl Object {
             class,
             // Most classes declare a dozen or two properties: one allocation for them.
             props: Vec::with_capacity(16),
-            levels: Vec::new(),
+            // A class hierarchy is rarely deeper than four.
+            levels: Vec::with_capacity(4),
         }
     }
 
@@ -65,14 +66,11 @@ impl Object {
 
     /// The properties in JSON order: the most derived class's first, the base class's last.
     fn json_order(&self) -> impl Iterator<Item = &(&'static str, Out)> {
-        let mut bounds = vec![0];
-        bounds.extend(self.levels.iter().copied());
-        bounds.push(self.props.len());
-        let ranges: Vec<std::ops::Range<usize>> =
-            bounds.windows(2).map(|w| w[0]..w[1]).rev().collect();
-        ranges
-            .into_iter()
-            .flat_map(move |range| self.props[range].iter())
+        (0..=self.levels.len()).rev().flat_map(move |level| {
+            let start = level.checked_sub(1).map_or(0, |parent| self.levels[parent]);
+            let end = self.levels.get(level).copied().unwrap_or(self.props.len());
+            self.props[start..end].iter()
+        })
     }
 
     /// Adds a declared property (`Out::Null` when it has no value).
