@@ -61,8 +61,9 @@ impl Session {
 /// What one call knows before its action runs.
 pub(crate) struct Call {
     pub shared: Arc<Shared>,
-    /// The service and action, lower case.
+    /// The service, lower case, as the action table names it.
     pub service: &'static str,
+    /// The action, lower case, as the action table names it.
     pub action: &'static str,
 }
 

@@ -246,11 +246,14 @@ pub(crate) fn path_pairs(api_path: &str) -> Vec<(String, String)> {
         .trim_start_matches('/')
         .split('/')
         .take_while(|s| !s.is_empty())
-        .map(|s| match s.contains('%') {
-            true => percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned(),
-            false => s.to_owned(),
+        .map(|s| {
+            if s.contains('%') {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            } else {
+                s.to_owned()
+            }
         });
     let mut pairs = Vec::new();
     while let (Some(key), Some(value)) = (segments.next(), segments.next()) {
