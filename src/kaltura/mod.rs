@@ -674,7 +674,7 @@ async fn read_call(request: Request, spill: bool) -> (params::Map, Option<String
         .query()
         .filter(may_name_callback)
         .and_then(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
+            params::form_pairs(query.as_bytes())
                 .filter(|(k, _)| k == "callback")
                 .map(|(_, v)| v.into_owned())
                 .last()

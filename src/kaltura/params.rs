@@ -179,7 +179,7 @@ fn url_params(api_path: &str, query: Option<&str>) -> Map {
 /// decodes them (a test holds the two to the same answers). A KS is most of a Kaltura request:
 /// its runs between escapes are found with a SIMD search and copied whole, rather than
 /// decoded byte by byte, and a field with nothing to decode is taken as it is.
-fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     input
         .split(|&byte| byte == b'&')
         .filter(|pair| !pair.is_empty())
