@@ -12,7 +12,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use bytes::Bytes;
 
-use crate::storage::{Extent, Piece, Segment};
+use crate::spill::Extent;
+use crate::storage::{Piece, Segment};
 
 /// A multipart body read part by part, file parts around multer.
 pub(crate) struct Parts {

@@ -58,6 +58,7 @@ mod ids;
 mod journal;
 mod persist;
 mod server;
+mod spill;
 mod storage;
 
 #[cfg(feature = "apivideo")]

@@ -14,12 +14,10 @@
 //!
 //! [`Retention::Spill`] exists because hashing costs more than receiving: sha256 runs at about
 //! the speed a loopback socket delivers bytes, so hashing on the request path halves upload
-//! throughput. Spilled pieces go to one anonymous temporary file per process as they arrive
-//! (nothing is left behind, whatever ends the process; one file descriptor however many uploads
-//! are kept), and a completed file is hashed once, after its last piece has been answered.
+//! throughput. Spilled pieces go to the process's spill file ([`crate::spill`]) as they arrive,
+//! and a completed file is hashed once, after its last piece has been answered.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -27,6 +25,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
+
+use crate::spill::{self, Extent};
 
 /// What vidmock keeps of uploaded files.
 ///
@@ -52,9 +52,9 @@ pub enum Retention {
     /// Keep every byte in an anonymous temporary file under the system's temporary directory
     /// (`TMPDIR`), written as the bytes arrive: memory stays flat, content stays readable, and
     /// the sha256 of a completed file is computed after its last piece has been answered, off
-    /// the request path (asking for it before then waits for it). An upload's disk space is
-    /// given back when it is deleted, and the file vanishes when the process ends. The
-    /// binary's default.
+    /// the request path (asking for it before then waits for it). A deleted upload's disk
+    /// space is reused by the next uploads, or given back to the file system within seconds,
+    /// and the file vanishes when the process ends. The binary's default.
     Spill,
 }
 
@@ -130,7 +130,7 @@ impl Segment {
             Segment::Memory(bytes) => each(bytes),
             Segment::File { start, len, .. } => {
                 let file =
-                    spill().ok_or_else(|| std::io::Error::other("the spill file is gone"))?;
+                    spill::file().ok_or_else(|| std::io::Error::other("the spill file is gone"))?;
                 let mut buffer = vec![0; (*len).min(READ_BLOCK) as usize];
                 let mut at = *start;
                 let end = start + len;
@@ -248,160 +248,6 @@ impl Piece {
             }
         }
         out
-    }
-}
-
-/// Writes `chunks` one after the other at `offset` of `file`, in as few system calls as the
-/// kernel allows.
-pub(crate) fn write_all_at<B: AsRef<[u8]>>(
-    file: &File,
-    chunks: &[B],
-    mut offset: u64,
-) -> std::io::Result<()> {
-    let mut skip = 0usize;
-    let mut first = 0usize;
-    while first < chunks.len() {
-        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&chunks[first].as_ref()[skip..])
-            .chain(chunks[first + 1..].iter().map(AsRef::as_ref))
-            .take(1024)
-            .map(std::io::IoSlice::new)
-            .collect();
-        let mut written = rustix::io::pwritev(file, &slices, offset)?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        offset += written as u64;
-        while written > 0 && first < chunks.len() {
-            let left = chunks[first].as_ref().len() - skip;
-            if written >= left {
-                written -= left;
-                first += 1;
-                skip = 0;
-            } else {
-                skip += written;
-                written = 0;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The process's spill file: one anonymous temporary file that every spilled piece of every
-/// server lives in, so spilling costs one file descriptor however many uploads are kept.
-/// `None` when no temporary file can be made (then pieces stay in memory).
-fn spill() -> Option<&'static File> {
-    static SPILL: OnceLock<Option<File>> = OnceLock::new();
-    SPILL
-        .get_or_init(|| match tempfile::tempfile() {
-            Ok(file) => Some(file),
-            Err(error) => {
-                tracing::warn!(%error, "no temporary file: uploads stay in memory");
-                None
-            }
-        })
-        .as_ref()
-}
-
-/// A region of the spill file reserved for some pieces' bytes; dropped with the last segment
-/// that points into it, when its disk space is given back (a hole is punched; where the file
-/// system cannot, the space stays taken until the process ends).
-///
-/// Regions start and end on [`Extent::ALIGN`] boundaries, so a punched region gives back every
-/// block it used and a write never shares a page with another region's.
-#[derive(Debug)]
-pub(crate) struct Extent {
-    /// Where the region starts in the spill file.
-    pub(crate) start: u64,
-    /// The region's length (a multiple of [`Extent::ALIGN`]).
-    len: u64,
-    /// How much of the region, from its start, has been allocated ahead of the writes.
-    allocated: std::sync::atomic::AtomicU64,
-}
-
-impl Extent {
-    /// The alignment of every region: the file system's block and the page size.
-    pub(crate) const ALIGN: u64 = 4096;
-    /// How far ahead of a write its region is allocated, at most (see [`Extent::write_at`]).
-    const ALLOCATE_AHEAD: u64 = 32 * 1024 * 1024;
-
-    /// Reserves at least `len` bytes past every region reserved so far; `None` without a
-    /// spill file.
-    pub(crate) fn reserve(len: u64) -> Option<Arc<Extent>> {
-        static END: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        spill()?;
-        let len = len.checked_next_multiple_of(Self::ALIGN)?;
-        let start = END.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
-        Some(Arc::new(Extent {
-            start,
-            len,
-            allocated: std::sync::atomic::AtomicU64::new(0),
-        }))
-    }
-
-    /// The region's length.
-    pub(crate) fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Writes `chunks` one after the other from byte `at` of the region (their total must fit
-    /// in it). Writes that go forward through a region allocate it ahead of themselves, a large
-    /// step at a time: writing into allocated blocks spares the file system a block
-    /// reservation per page, and one allocation covers many writes.
-    pub(crate) fn write_at<B: AsRef<[u8]>>(&self, at: u64, chunks: &[B]) -> std::io::Result<()> {
-        use std::sync::atomic::Ordering;
-        let total: u64 = chunks.iter().map(|c| c.as_ref().len() as u64).sum();
-        let end = at
-            .checked_add(total)
-            .filter(|end| *end <= self.len)
-            .ok_or_else(|| std::io::Error::other("a write past the end of its region"))?;
-        let file = spill().ok_or_else(|| std::io::Error::other("no spill file"))?;
-        let allocated = self.allocated.load(Ordering::Relaxed);
-        if end > allocated {
-            let to = end.saturating_add(Self::ALLOCATE_AHEAD).min(self.len);
-            // Only a saving: where it fails (a full disk, a file system without it), the write
-            // below allocates as it goes, or fails on its own.
-            if rustix::fs::fallocate(
-                file,
-                rustix::fs::FallocateFlags::empty(),
-                self.start + allocated,
-                to - allocated,
-            )
-            .is_ok()
-            {
-                self.allocated.fetch_max(to, Ordering::Relaxed);
-            }
-        }
-        write_all_at(file, chunks, self.start + at)
-    }
-
-    /// Gives back the blocks allocated ahead past the first `used` bytes of the region, once
-    /// nothing more will be written to it.
-    pub(crate) fn release_after(&self, used: u64) {
-        use std::sync::atomic::Ordering;
-        let from = used.next_multiple_of(Self::ALIGN).min(self.len);
-        let allocated = self.allocated.swap(from, Ordering::Relaxed);
-        if let (Some(file), true) = (spill(), allocated > from) {
-            let _ = rustix::fs::fallocate(
-                file,
-                rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
-                self.start + from,
-                allocated - from,
-            );
-        }
-    }
-}
-
-impl Drop for Extent {
-    fn drop(&mut self) {
-        use rustix::fs::FallocateFlags;
-        if let (Some(file), true) = (spill(), self.len > 0) {
-            let _ = rustix::fs::fallocate(
-                file,
-                FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-                self.start,
-                self.len,
-            );
-        }
     }
 }
 
