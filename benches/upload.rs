@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench --bench upload --features cli
 //! cargo bench --bench upload --features cli -- --runs 9 --file-mib 1024 --part-mib 50
+//! cargo bench --bench upload --features cli -- --pause-secs 7
 //! ```
 //!
 //! Both servers are processes of their own (see `harness`): vidmock's peak RSS is then the
@@ -41,6 +42,8 @@ struct Options {
     runs: usize,
     file: u64,
     part: u64,
+    /// Seconds to wait after each vidmock upload is deleted, before the next run.
+    pause: u64,
 }
 
 impl Options {
@@ -49,6 +52,7 @@ impl Options {
             runs: 7,
             file: 1024 * MIB,
             part: 50 * MIB,
+            pause: 0,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -61,6 +65,7 @@ impl Options {
                 "--runs" => options.runs = value("--runs").max(1) as usize,
                 "--file-mib" => options.file = value("--file-mib") * MIB,
                 "--part-mib" => options.part = value("--part-mib") * MIB,
+                "--pause-secs" => options.pause = value("--pause-secs"),
                 // What `cargo bench` passes, and filters meant for other targets.
                 _ => {}
             }
@@ -216,6 +221,7 @@ fn main() {
                     if round > 0 {
                         hashed_after.push(hashed);
                     }
+                    harness::pause_after_delete(options.pause).await;
                 }
                 if round == 0 && server.name == "vidmock" {
                     figures.first_upload_done(server);
@@ -231,6 +237,7 @@ fn main() {
     );
     figures.table(&pieces, servers, labels).print();
     figures.print_rss(&vidmock);
+    harness::print_pause(options.pause);
     println!(
         "vidmock's sha256 of the file was known {} s (median; {}–{}) after the last part's \
          answer, when the admin API was asked for it.\n",

@@ -7,6 +7,7 @@
 //! ```text
 //! cargo bench --bench upload_kaltura --features cli
 //! cargo bench --bench upload_kaltura --features cli -- --runs 5 --file-mib 1024 --chunk-mib 10
+//! cargo bench --bench upload_kaltura --features cli -- --pause-secs 7
 //! ```
 //!
 //! Each chunk is one `POST /api_v3/service/uploadtoken/action/upload` with flat multipart
@@ -37,6 +38,8 @@ struct Options {
     runs: usize,
     file: u64,
     chunk: u64,
+    /// Seconds to wait after each vidmock upload is deleted, before the next run.
+    pause: u64,
 }
 
 impl Options {
@@ -46,6 +49,7 @@ impl Options {
             runs: inproc::option("--runs").unwrap_or(if quick { 2 } else { 5 }),
             file: inproc::option::<u64>("--file-mib").unwrap_or(1024) * MIB,
             chunk: inproc::option::<u64>("--chunk-mib").unwrap_or(10) * MIB,
+            pause: inproc::option("--pause-secs").unwrap_or(0),
         };
         assert!(
             options.file > 0 && options.chunk > 0 && options.runs > 0,
@@ -220,6 +224,7 @@ fn main() {
                         figures.first_upload_done(server);
                     }
                     end_test(server, &run.ks, &run.token, &sha256).await;
+                    harness::pause_after_delete(options.pause).await;
                 }
             }
         }
@@ -232,6 +237,7 @@ fn main() {
     );
     figures.table(&pieces, servers, labels).print();
     figures.print_rss(&vidmock);
+    harness::print_pause(options.pause);
 
     let mut targets = Targets::default();
     targets.at_least(

@@ -977,6 +977,30 @@ pub fn fmt_ratio(value: f64) -> String {
     }
 }
 
+/// Waits `secs` after an upload's video or token is deleted, before the next run: vidmock
+/// keeps the space a deleted upload used warm for a few seconds, for the next upload to reuse,
+/// and a pause longer than that makes every run write into space new to the page cache, as the
+/// first upload of a process does.
+pub async fn pause_after_delete(secs: u64) {
+    if secs > 0 {
+        tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    }
+}
+
+/// Says under the table whether runs waited between uploads (see [`pause_after_delete`]).
+pub fn print_pause(secs: u64) {
+    match secs {
+        0 => println!(
+            "Each vidmock run followed the previous one's deletion at once (`--pause-secs 0`): it \
+             wrote into the space the deleted upload left warm.\n"
+        ),
+        _ => println!(
+            "Each vidmock run started {secs} s after the previous upload was deleted \
+             (`--pause-secs {secs}`): it wrote into space new to the page cache.\n"
+        ),
+    }
+}
+
 /// The machine a run happened on: cores and CPU model, for the report.
 pub fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
