@@ -661,7 +661,8 @@ impl Coalescer {
         let used = self.used;
         if batch.is_empty() {
             if let (Some(region), true) = (region, last) {
-                tokio::task::spawn_blocking(move || region.release_after(used));
+                // Only hands the tail to the spill pool: no system call, nothing to wait for.
+                region.release_after(used);
             }
             return Self::give_back(batch);
         }

@@ -22,11 +22,7 @@ use std::time::{Duration, Instant};
 
 /// Writes `chunks` one after the other at `offset` of `file`, in as few system calls as the
 /// kernel allows.
-pub(crate) fn write_all_at<B: AsRef<[u8]>>(
-    file: &File,
-    chunks: &[B],
-    mut offset: u64,
-) -> std::io::Result<()> {
+fn write_all_at<B: AsRef<[u8]>>(file: &File, chunks: &[B], mut offset: u64) -> std::io::Result<()> {
     let mut skip = 0usize;
     let mut first = 0usize;
     while first < chunks.len() {
