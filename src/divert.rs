@@ -167,12 +167,14 @@ struct Pattern {
 }
 
 impl Pattern {
-    fn new(bytes: &[u8]) -> Option<Pattern> {
-        if bytes.is_empty() {
-            return None;
+    fn new(bytes: &[u8]) -> Pattern {
+        Pattern {
+            finder: memchr::memmem::Finder::new(bytes).into_owned(),
         }
-        let finder = memchr::memmem::Finder::new(bytes).into_owned();
-        Some(Pattern { finder })
+    }
+
+    fn len(&self) -> usize {
+        self.finder.needle().len()
     }
 
     fn find(&self, haystack: &[u8]) -> Option<usize> {
@@ -182,7 +184,7 @@ impl Pattern {
     /// The length of the longest end of `haystack` that begins the pattern (shorter than it).
     fn partial_end(&self, haystack: &[u8]) -> usize {
         let pattern = self.finder.needle();
-        let most = (pattern.len() - 1).min(haystack.len());
+        let most = pattern.len().saturating_sub(1).min(haystack.len());
         (1..=most)
             .rev()
             .find(|&k| haystack.ends_with(&pattern[..k]))
@@ -212,9 +214,8 @@ struct Divert {
     parts: usize,
     /// How many times `Decide` has waited for the reader.
     waits: u32,
-    /// `--boundary`, CRLF `--boundary` and CRLFCRLF; `None` for a boundary they cannot be
-    /// made of (multer alone reads such a body).
-    patterns: Option<[Pattern; 3]>,
+    /// `--boundary`, CRLF `--boundary` and CRLFCRLF.
+    patterns: [Pattern; 3],
     /// Bytes of the body so far, and of the part being diverted.
     total: u64,
     diverted: u64,
@@ -238,26 +239,17 @@ impl Divert {
         part_limit: u64,
         side: Arc<std::sync::Mutex<Side>>,
     ) -> Divert {
-        let patterns = match (
+        let patterns = [
             Pattern::new(format!("--{boundary}").as_bytes()),
             Pattern::new(format!("\r\n--{boundary}").as_bytes()),
             Pattern::new(b"\r\n\r\n"),
-        ) {
-            (Some(first), Some(delimiter), Some(headers_end)) => {
-                Some([first, delimiter, headers_end])
-            }
-            _ => None,
-        };
+        ];
         Divert {
             body: body.into_data_stream(),
             queue: Default::default(),
             out: Default::default(),
             tail: Vec::new(),
-            scan: if patterns.is_some() {
-                Scan::First
-            } else {
-                Scan::Done
-            },
+            scan: Scan::First,
             parts: 0,
             waits: 0,
             patterns,
@@ -348,7 +340,7 @@ impl Divert {
     }
 
     fn find(&self, which: usize, haystack: &[u8]) -> Option<usize> {
-        self.patterns.as_ref()?[which].find(haystack)
+        self.patterns[which].find(haystack)
     }
 
     /// Scans one input.
@@ -384,14 +376,7 @@ impl Divert {
                 return Ok(());
             }
         };
-        let Some(len) = self
-            .patterns
-            .as_ref()
-            .map(|p| p[which].finder.needle().len())
-        else {
-            self.out.push_back(chunk);
-            return Ok(());
-        };
+        let len = self.patterns[which].len();
         if !self.tail.is_empty() {
             let tail = std::mem::take(&mut self.tail);
             if chunk.len() < len {
@@ -432,10 +417,7 @@ impl Divert {
                 self.found();
             }
             None => {
-                let keep = self
-                    .patterns
-                    .as_ref()
-                    .map_or(0, |p| p[which].partial_end(&chunk));
+                let keep = self.patterns[which].partial_end(&chunk);
                 let settled = chunk.len() - keep;
                 self.tail = chunk[settled..].to_vec();
                 self.settled(chunk.slice(..settled))?;
