@@ -668,7 +668,7 @@ impl Coalescer {
                     }
                 }
             };
-            if region.write_at(at, &[&batch[..]]).is_err() {
+            if region.write_at(at, &batch).is_err() {
                 return Err(batch);
             }
             if last {

@@ -16,40 +16,10 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-
-/// Writes `chunks` one after the other at `offset` of `file`, in as few system calls as the
-/// kernel allows.
-fn write_all_at<B: AsRef<[u8]>>(file: &File, chunks: &[B], mut offset: u64) -> std::io::Result<()> {
-    let mut skip = 0usize;
-    let mut first = 0usize;
-    while first < chunks.len() {
-        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(&chunks[first].as_ref()[skip..])
-            .chain(chunks[first + 1..].iter().map(AsRef::as_ref))
-            .take(1024)
-            .map(std::io::IoSlice::new)
-            .collect();
-        let mut written = rustix::io::pwritev(file, &slices, offset)?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        offset += written as u64;
-        while written > 0 && first < chunks.len() {
-            let left = chunks[first].as_ref().len() - skip;
-            if written >= left {
-                written -= left;
-                first += 1;
-                skip = 0;
-            } else {
-                skip += written;
-                written = 0;
-            }
-        }
-    }
-    Ok(())
-}
 
 /// The process's spill file; `None` when no temporary file can be made (then pieces stay in
 /// memory).
@@ -108,15 +78,13 @@ impl Extent {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Writes `chunks` one after the other from byte `at` of the region (their total must fit
-    /// in it). Writes that go forward through a region allocate it ahead of themselves, a large
+    /// Writes `bytes` from byte `at` of the region (they must fit in it). Writes that go forward through a region allocate it ahead of themselves, a large
     /// step at a time: writing into allocated blocks spares the file system a block
     /// reservation per page, and one allocation covers many writes.
-    pub(crate) fn write_at<B: AsRef<[u8]>>(&self, at: u64, chunks: &[B]) -> std::io::Result<()> {
-        let total: u64 = chunks.iter().map(|c| c.as_ref().len() as u64).sum();
+    pub(crate) fn write_at(&self, at: u64, bytes: &[u8]) -> std::io::Result<()> {
         let len = self.len();
         let end = at
-            .checked_add(total)
+            .checked_add(bytes.len() as u64)
             .filter(|end| *end <= len)
             .ok_or_else(|| std::io::Error::other("a write past the end of its region"))?;
         let file = file().ok_or_else(|| std::io::Error::other("no spill file"))?;
@@ -136,7 +104,7 @@ impl Extent {
                 self.allocated.fetch_max(to, Ordering::Relaxed);
             }
         }
-        write_all_at(file, chunks, self.start + at)
+        file.write_all_at(bytes, self.start + at)
     }
 
     /// Gives back the region past its first `used` bytes, once nothing more will be written
@@ -519,14 +487,13 @@ mod tests {
 
     #[test]
     fn a_reused_region_reads_back_only_what_is_written_into_it() {
-        use std::os::unix::fs::FileExt;
         let old = Extent::reserve(2 * Extent::ALIGN).unwrap();
-        old.write_at(0, &[vec![b'o'; 2 * Extent::ALIGN as usize]])
+        old.write_at(0, &vec![b'o'; 2 * Extent::ALIGN as usize])
             .unwrap();
         drop(old);
 
         let new = Extent::reserve(2 * Extent::ALIGN).unwrap();
-        new.write_at(0, &[b"new bytes"]).unwrap();
+        new.write_at(0, b"new bytes").unwrap();
 
         let mut read = vec![0; 9];
         file().unwrap().read_exact_at(&mut read, new.start).unwrap();
@@ -536,12 +503,12 @@ mod tests {
     #[test]
     fn releasing_a_region_after_its_last_write_gives_its_tail_back() {
         let extent = Extent::reserve(4 * Extent::ALIGN).unwrap();
-        extent.write_at(0, &[b"short"]).unwrap();
+        extent.write_at(0, b"short").unwrap();
 
         extent.release_after(5);
 
         assert_eq!(extent.len(), Extent::ALIGN);
-        assert!(extent.write_at(Extent::ALIGN - 1, &[b"ab"]).is_err());
+        assert!(extent.write_at(Extent::ALIGN - 1, b"ab").is_err());
     }
 
     proptest::proptest! {

@@ -238,9 +238,7 @@ impl Piece {
         let mut out = Piece::default();
         for segment in self.segments {
             match segment {
-                Segment::Memory(bytes)
-                    if extent.write_at(at, std::slice::from_ref(&bytes)).is_ok() =>
-                {
+                Segment::Memory(bytes) if extent.write_at(at, &bytes).is_ok() => {
                     out.push_file(&extent, extent.start + at, bytes.len() as u64);
                     at += bytes.len() as u64;
                 }
@@ -879,9 +877,7 @@ mod tests {
     #[test]
     fn file_segments_of_one_extent_merge_and_skip_into_the_middle() {
         let extent = Extent::reserve(10).unwrap();
-        extent
-            .write_at(0, &[Bytes::from_static(b"0123456789")])
-            .unwrap();
+        extent.write_at(0, b"0123456789").unwrap();
         let mut piece = Piece::default();
         piece.push_file(&extent, extent.start, 4);
         piece.push_file(&extent, extent.start + 4, 6);
