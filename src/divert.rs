@@ -605,9 +605,13 @@ impl Coalescer {
         }
     }
 
-    /// Keeps a batch that could not be written in memory, and the rest of the part with it.
+    /// Keeps a batch that could not be written in memory, and the rest of the part with it;
+    /// the region's unwritten tail goes back to the spill pool, as nothing more is written to it.
     fn unspill(&mut self, batch: Vec<u8>) {
         self.spill = false;
+        if let Some(region) = &self.region {
+            region.release_after(self.used);
+        }
         if !batch.is_empty() {
             self.piece
                 .segments
@@ -632,7 +636,7 @@ impl Coalescer {
             // The disk refused it: keep it, and the rest of the part, in memory.
             Ok(Err(batch)) => self.unspill(batch),
             // Only a runtime shutting down cancels the write; the request dies with it.
-            Err(_) => self.spill = false,
+            Err(_) => self.unspill(Vec::new()),
         }
     }
 
