@@ -70,7 +70,7 @@ pub fn kaltura_params(data: &[u8]) {
     };
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let map = runtime().block_on(params::read(&parts, body, &path, false));
+    let map = runtime().block_on(params::read(&parts, body, &path, None));
     fn cast_all(map: &params::Map) {
         let args = params::Args::new(map);
         for (name, value) in map {
@@ -157,12 +157,12 @@ pub fn multipart(data: &[u8]) {
             )) {
                 headers.insert(axum::http::header::CONTENT_TYPE, value);
             }
-            for retention in [crate::Retention::Memory, crate::Retention::Spill] {
+            for spill in [None, Some(crate::storage::SpillDir::new())] {
                 let received = crate::apivideo::upload::read_multipart(
                     &headers,
                     Body::from(body.clone()),
                     1024 * 1024,
-                    retention,
+                    spill.as_ref(),
                 )
                 .await;
                 if let Ok(received) = received {

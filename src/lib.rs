@@ -48,7 +48,6 @@
 mod admin;
 mod clock;
 mod conn;
-mod divert;
 mod expect;
 mod faults;
 #[cfg(feature = "fuzzing")]
@@ -58,7 +57,6 @@ mod ids;
 mod journal;
 mod persist;
 mod server;
-mod spill;
 mod storage;
 
 #[cfg(feature = "apivideo")]

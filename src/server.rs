@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     pub kaltura: crate::kaltura::Backend,
     /// With a state file: saves the state; every change is on disk before it is answered.
     pub persister: Option<Arc<crate::persist::Persister>>,
+    /// With [`crate::Retention::Spill`]: where this server's uploads are spilled (a temporary
+    /// directory, made on first use and removed when the server is dropped).
+    pub spill: Option<Arc<crate::storage::SpillDir>>,
 }
 
 impl Shared {
@@ -663,6 +666,7 @@ impl MockServerBuilder {
                 .state_file
                 .as_ref()
                 .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
+            spill: (self.retention == crate::Retention::Spill).then(crate::storage::SpillDir::new),
         });
         let restored = match self.state_file {
             Some((path, Some(loaded))) => {

@@ -1021,7 +1021,7 @@ async fn every_malformed_request_gets_kalturas_own_error_and_the_server_keeps_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_malformed_request_gets_its_error_also_when_uploads_stream_to_disk() {
     // File parts take another route into the server when they are spilled (the binary's
-    // default): around the multipart parser, straight to the spill file.
+    // default): to a file of their own, a batch at a time, on the blocking pool.
     let server = MockServer::builder()
         .retention(vidmock::Retention::Spill)
         .start()

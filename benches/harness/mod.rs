@@ -977,10 +977,9 @@ pub fn fmt_ratio(value: f64) -> String {
     }
 }
 
-/// Waits `secs` after an upload's video or token is deleted, before the next run: vidmock
-/// keeps the space a deleted upload used warm for a few seconds, for the next upload to reuse,
-/// and a pause longer than that makes every run write into space new to the page cache, as the
-/// first upload of a process does.
+/// Waits `secs` after an upload's video or token is deleted, before the next run, so that the
+/// file system has finished with the deleted upload's files before the next upload writes new
+/// ones.
 pub async fn pause_after_delete(secs: u64) {
     if secs > 0 {
         tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
@@ -991,12 +990,11 @@ pub async fn pause_after_delete(secs: u64) {
 pub fn print_pause(secs: u64) {
     match secs {
         0 => println!(
-            "Each vidmock run followed the previous one's deletion at once (`--pause-secs 0`): it \
-             wrote into the space the deleted upload left warm.\n"
+            "Each vidmock run followed the previous one's deletion at once (`--pause-secs 0`).\n"
         ),
         _ => println!(
             "Each vidmock run started {secs} s after the previous upload was deleted \
-             (`--pause-secs {secs}`): it wrote into space new to the page cache.\n"
+             (`--pause-secs {secs}`).\n"
         ),
     }
 }

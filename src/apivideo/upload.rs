@@ -1,12 +1,13 @@
 //! Uploads: `POST /upload?token=` (delegated) and `POST /videos/{id}/source` (authenticated).
 //!
-//! The request body is read once, as it streams in: multer parses it, but the file part's
-//! bytes go around multer's buffer, are gathered into blocks of their own (or, with
-//! [`Retention::Spill`], written to a spill file a batch at a time, so a part never sits in
-//! memory) and handed to the shared assembly, which orders and hashes
-//! them off the async threads. The vendor's rules for which video a request fills and how chunks fit
+//! The request body is read once, as it streams in: multer parses it, and the file part's
+//! bytes are gathered into blocks (or, with [`Retention::Spill`], written to a file of their own
+//! a batch at a time, so a part never sits in memory) and handed to the shared assembly, which
+//! orders and hashes them off the async threads. The vendor's rules for which video a request fills and how chunks fit
 //! together (../shared/specs/apivideo.md §5) are checked under the state lock, which is never
 //! held across an `.await`.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,8 +17,7 @@ use time::OffsetDateTime;
 
 use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
 use super::{wire, Backend, Problem};
-use crate::divert::{Coalescer, Parts};
-use crate::storage::{Assembly, Keying, Piece, Retention};
+use crate::storage::{Assembly, Keying, PartWriter, Piece, Retention, SpillDir};
 
 /// Every part or range but the last must have at least this many bytes.
 pub(crate) const MIN_CHUNK: u64 = 5 * 1024 * 1024;
@@ -124,15 +124,13 @@ pub(crate) struct Received {
 }
 
 /// Reads a multipart body: exactly one file part under any field name (the Node client names
-/// it after the file), an optional `videoId` field, in any order.
-///
-/// multer parses the body, but the file part's bytes go around its buffer (see
-/// [`crate::divert`]).
+/// it after the file), an optional `videoId` field, in any order. With `spill`, the file part
+/// is written to a file in that directory as it arrives.
 pub(crate) async fn read_multipart(
     headers: &HeaderMap,
     body: Body,
     max_file: u64,
-    retention: Retention,
+    spill: Option<&Arc<SpillDir>>,
 ) -> Result<Received, Problem> {
     let no_file = || {
         problem(
@@ -145,44 +143,32 @@ pub(crate) async fn read_multipart(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| multer::parse_boundary(v).ok())
         .ok_or_else(no_file)?;
-    // The file part is shorter than the body, when its length is announced.
-    let bound = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(max_file, |length| length.min(max_file));
-    let whole_stream = max_file.saturating_add(1024 * 1024);
-    let mut parts = Parts::new(body, boundary, whole_stream, max_file);
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(max_file.saturating_add(1024 * 1024))
+            .per_field(max_file),
+    );
+    let mut parts =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let mut received = Received::default();
-    let invalid = |parts: &Parts, error: multer::Error| {
-        if parts.too_large() {
-            return file_too_large();
+    let invalid = |error: multer::Error| match error {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            file_too_large()
         }
-        match error {
-            multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-                file_too_large()
-            }
-            _ => problem(
-                "uploaded-file-invalid-file",
-                "The uploaded file is invalid.",
-            )
-            .detail("The multipart body could not be read."),
-        }
+        _ => problem(
+            "uploaded-file-invalid-file",
+            "The uploaded file is invalid.",
+        )
+        .detail("The multipart body could not be read."),
     };
-    loop {
-        let field = match parts.next().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) => return Err(invalid(&parts, error)),
-        };
+    while let Some(mut field) = parts.next_field().await.map_err(invalid)? {
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field
             .file_name()
             .map(str::to_owned)
             .or_else(|| (name == "file").then(String::new));
         let Some(filename) = filename else {
-            parts.undiverted(&field);
-            let text = field.text().await.map_err(|e| invalid(&parts, e))?;
+            let text = field.text().await.map_err(invalid)?;
             if name == "videoId" && !text.is_empty() {
                 received.video_id = Some(text);
             }
@@ -194,11 +180,10 @@ pub(crate) async fn read_multipart(
                 "There is more than one uploaded file in the request.",
             ));
         }
-        let mut piece = Coalescer::new(retention == Retention::Spill, bound);
-        parts
-            .file(field, &mut piece)
-            .await
-            .map_err(|e| invalid(&parts, e))?;
+        let mut piece = PartWriter::new(spill);
+        while let Some(chunk) = field.chunk().await.map_err(invalid)? {
+            piece.push(&chunk).await;
+        }
         received.file = Some((basename(&filename), piece.finish().await));
     }
     let Some((_, piece)) = &received.file else {
@@ -619,7 +604,7 @@ pub(crate) async fn with_token(
             &parts.headers,
             body,
             backend.config.max_file_size,
-            backend.retention,
+            shared.spill.as_ref(),
         )
         .await?;
         let target = {
@@ -676,7 +661,7 @@ pub(crate) async fn to_video(
         &parts.headers,
         body,
         backend.config.max_file_size,
-        backend.retention,
+        shared.spill.as_ref(),
     )
     .await?;
     receive(
@@ -754,13 +739,7 @@ mod tests {
     /// the problem's slug.
     type Outcome = Result<(String, Vec<u8>, Option<String>), String>;
 
-    fn read(
-        body: &[u8],
-        cuts: &[usize],
-        boundary: &str,
-        retention: Retention,
-        max_file: u64,
-    ) -> Outcome {
+    fn read(body: &[u8], cuts: &[usize], boundary: &str, spill: bool, max_file: u64) -> Outcome {
         let mut chunks = Vec::new();
         let mut at = 0;
         let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
@@ -783,7 +762,10 @@ mod tests {
             .build()
             .unwrap();
         runtime
-            .block_on(read_multipart(&headers, body, max_file, retention))
+            .block_on(async {
+                let dir = spill.then(SpillDir::new);
+                read_multipart(&headers, body, max_file, dir.as_ref()).await
+            })
             .map(|received| {
                 let (name, piece) = received.file.unwrap();
                 (name, piece.bytes(), received.video_id)
@@ -795,7 +777,7 @@ mod tests {
             })
     }
 
-    /// The same, by multer alone (as `read_multipart` read bodies before it diverted files).
+    /// The same, by multer alone, with the file read whole.
     fn read_by_multer(body: &[u8], boundary: &str) -> Outcome {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -867,10 +849,10 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Bodies cut anywhere, with files full of near-boundaries, read as multer alone reads
-        /// them, diverted or not, in memory or spilled.
+        /// Bodies cut anywhere, with files full of near-boundaries, read as multer reads them
+        /// whole, in memory or spilled.
         #[test]
-        fn diverted_files_read_as_multer_reads_them(
+        fn files_read_as_multer_reads_them_whole_in_memory_or_spilled(
             file in tricky("XyZ"),
             text in tricky("XyZ"),
             video_first in proptest::prelude::any::<bool>(),
@@ -903,9 +885,8 @@ mod tests {
             if let Some(at) = truncate {
                 body.truncate(at % (body.len() + 1));
             }
-            let retention = if spill { Retention::Spill } else { Retention::Memory };
             let expected = read_by_multer(&body, boundary);
-            proptest::prop_assert_eq!(read(&body, &cuts, boundary, retention, 1 << 30), expected);
+            proptest::prop_assert_eq!(read(&body, &cuts, boundary, spill, 1 << 30), expected);
         }
 
         /// Any bytes at all, cut anywhere.
@@ -915,20 +896,17 @@ mod tests {
             cuts in proptest::collection::vec(0usize..100_000, 0..12),
         ) {
             let expected = read_by_multer(&body, "b");
-            proptest::prop_assert_eq!(read(&body, &cuts, "b", Retention::Memory, 1 << 30), expected);
+            proptest::prop_assert_eq!(read(&body, &cuts, "b", false, 1 << 30), expected);
         }
     }
 
     #[test]
-    fn a_diverted_file_over_the_limit_is_too_large() {
+    fn a_file_over_the_limit_is_too_large_in_memory_or_spilled() {
         let body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n0123456789\r\n--b--\r\n";
-        for cuts in [&[][..], &[50, 60, 70]] {
+        for (cuts, spill) in [(&[][..], true), (&[50, 60, 70], true), (&[55], false)] {
+            assert_eq!(read(body, cuts, "b", spill, 10).unwrap().1, b"0123456789");
             assert_eq!(
-                read(body, cuts, "b", Retention::Spill, 10).unwrap().1,
-                b"0123456789"
-            );
-            assert_eq!(
-                read(body, cuts, "b", Retention::Spill, 9),
+                read(body, cuts, "b", spill, 9),
                 Err("uploaded-file-too-large".to_owned())
             );
         }

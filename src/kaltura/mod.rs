@@ -337,8 +337,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     if request.method() == Method::OPTIONS {
         return handled(wire::respond_to_options(), None);
     }
-    let spill = shared.kaltura.store.retention == crate::Retention::Spill;
-    let (params, callback) = read_call(request, spill).await;
+    let (params, callback) = read_call(request, shared.spill.as_ref()).await;
     let (service, action) = dispatch::names(&params);
     let operation = if service == "multirequest" {
         Some(service.clone())
@@ -661,8 +660,11 @@ impl<'a> Kaltura<'a> {
 }
 
 /// A request's parameter map (every source merged) and its JSONP callback, if any; `spill`:
-/// file parts go to the spill file as they arrive.
-async fn read_call(request: Request, spill: bool) -> (params::Map, Option<String>) {
+/// file parts go to files in that directory as they arrive.
+async fn read_call(
+    request: Request,
+    spill: Option<&Arc<crate::storage::SpillDir>>,
+) -> (params::Map, Option<String>) {
     let (parts, body) = request.into_parts();
     let path = collapse_slashes(parts.uri.path());
     let params = params::read(&parts, body, &path, spill).await;
@@ -687,7 +689,7 @@ async fn read_call(request: Request, spill: bool) -> (params::Map, Option<String
 pub(crate) async fn error_response(request: Request, error: ApiError) -> Response {
     let started = Instant::now();
     // The body is read only for its parameters.
-    let (params, callback) = read_call(request, false).await;
+    let (params, callback) = read_call(request, None).await;
     let format = match Format::select(&params, callback) {
         Ok(format) => format,
         Err(reason) => return wire::respond_without_format(reason),

@@ -7,16 +7,17 @@
 //! off keeps whatever was complete before the break, and a file part cut short is marked
 //! incomplete so that actions answer `UPLOAD_ERROR`, like PHP's `UPLOAD_ERR_PARTIAL`.
 //!
-//! A chunk is nearly all of its body. When the server spills uploads, a file part goes around
-//! multer's buffer to the spill file as it arrives ([`crate::divert`]), so that receiving and
-//! writing overlap and the chunk never sits in memory; otherwise it is gathered in one buffer.
+//! A chunk is nearly all of its body. When the server spills uploads, a file part goes to a file
+//! of its own as it arrives ([`PartWriter`]), so that receiving and writing overlap and the
+//! chunk never sits in memory; otherwise it is gathered in one buffer.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use bytes::BytesMut;
 
 use super::params::UploadedFile;
-use crate::divert::{Coalescer, Parts};
-use crate::storage::Piece;
+use crate::storage::{PartWriter, Piece, SpillDir};
 
 /// The parts of one multipart body, in arrival order.
 #[derive(Debug, Default)]
@@ -37,26 +38,37 @@ pub(crate) fn boundary(content_type: &str) -> Option<String> {
 const PRESIZE_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Reads every part of `body`, whose length is `length` when announced; `spill`: file parts go
-/// to the spill file. Never fails: a malformed body yields the parts read before the fault.
-pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>, spill: bool) -> Parsed {
+/// to files in that directory. Never fails: a malformed body yields the parts read before the
+/// fault.
+pub(crate) async fn read(
+    body: Body,
+    boundary: String,
+    length: Option<u64>,
+    spill: Option<&Arc<SpillDir>>,
+) -> Parsed {
     let mut parsed = Parsed::default();
     // PHP's own limits (post_max_size, upload_max_filesize) are the server's configuration,
     // which vidmock does not mimic.
-    let mut parts = Parts::new(body, boundary, u64::MAX, u64::MAX);
+    let mut parts = multer::Multipart::new(body.into_data_stream(), boundary);
     loop {
-        let mut field = match parts.next().await {
+        let mut field = match parts.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) | Err(_) => break,
         };
         let Some(name) = field.name().map(str::to_owned) else {
-            parts.undiverted(&field);
             continue;
         };
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(|m| m.to_string());
-        if let (Some(file_name), true) = (&file_name, spill) {
-            let mut sink = Coalescer::new(true, length.unwrap_or(u64::MAX));
-            let complete = parts.file(field, &mut sink).await.is_ok();
+        if let (Some(file_name), Some(dir)) = (&file_name, spill) {
+            let mut sink = PartWriter::new(Some(dir));
+            let complete = loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => sink.push(&chunk).await,
+                    Ok(None) => break true,
+                    Err(_) => break false,
+                }
+            };
             let mut file = UploadedFile::new(file_name, sink.finish().await);
             file.content_type = content_type;
             file.complete = complete;
@@ -66,7 +78,6 @@ pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>, spil
             }
             continue;
         }
-        parts.undiverted(&field);
         // A file part is most of its body: sized once from the body's length, its buffer is
         // not copied again at every doubling as the part arrives.
         let mut data = match (&file_name, length) {
@@ -117,6 +128,7 @@ pub(crate) async fn read(body: Body, boundary: String, length: Option<u64>, spil
 /// used, and how much of it was kept differs). Returns what was read in memory.
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) async fn read_both_ways(body: bytes::Bytes, boundary: &str) -> Parsed {
+    let dir = SpillDir::new();
     let read = |spill| {
         read(
             Body::from(body.clone()),
@@ -125,7 +137,7 @@ pub(crate) async fn read_both_ways(body: bytes::Bytes, boundary: &str) -> Parsed
             spill,
         )
     };
-    let (in_memory, spilled) = (read(false).await, read(true).await);
+    let (in_memory, spilled) = (read(None).await, read(Some(&dir)).await);
     let files = |parsed: &Parsed| {
         let files = parsed.files.iter();
         files

@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 
 use super::error::ApiError;
 use super::multipart;
-use crate::storage::{Piece, Segment};
+use crate::storage::{Piece, Segment, SpillDir};
 
 /// Bodies other than multipart are read whole; beyond this size they are ignored, as PHP ignores
 /// a body over `post_max_size`.
@@ -31,7 +31,7 @@ pub(crate) struct UploadedFile {
     pub filename: String,
     /// The part's own `Content-Type`, if it had one.
     pub content_type: Option<String>,
-    /// Every byte of the part: in memory, or in the spill file it was written to as it arrived.
+    /// Every byte of the part: in memory, or in the file it was spilled to as it arrived.
     pub content: Piece,
     /// False when the body ended (or broke) before the part was complete.
     pub complete: bool,
@@ -141,8 +141,13 @@ impl Value {
 // ---------------------------------------------------------------------------------------------
 
 /// Reads every parameter of a request: body ← files ← query ← path, then nested on `:`.
-/// `spill`: file parts go to the spill file as they arrive.
-pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str, spill: bool) -> Map {
+/// `spill`: file parts go to files in that directory as they arrive.
+pub(crate) async fn read(
+    parts: &Parts,
+    body: Body,
+    api_path: &str,
+    spill: Option<&Arc<SpillDir>>,
+) -> Map {
     let content_type = parts
         .headers
         .get(axum::http::header::CONTENT_TYPE)
@@ -264,7 +269,12 @@ pub(crate) fn path_pairs(api_path: &str) -> Vec<(String, String)> {
 
 /// Body parameters and file parts, by content type (§1.2). Never fails: an unreadable body
 /// contributes nothing.
-async fn read_body(content_type: &str, body: Body, length: Option<u64>, spill: bool) -> (Map, Map) {
+async fn read_body(
+    content_type: &str,
+    body: Body,
+    length: Option<u64>,
+    spill: Option<&Arc<SpillDir>>,
+) -> (Map, Map) {
     let mime = content_type
         .split(';')
         .next()
@@ -954,10 +964,10 @@ mod tests {
             builder.body(body).unwrap().into_parts()
         };
         let mut maps = Vec::new();
-        for spill in [false, true] {
+        for spill in [None, Some(SpillDir::new())] {
             let (parts, body) = request();
             let path = crate::kaltura::collapse_slashes(parts.uri.path());
-            maps.push(read(&parts, body, &path, spill).await);
+            maps.push(read(&parts, body, &path, spill.as_ref()).await);
         }
         assert_eq!(
             render(&maps[0]),
