@@ -328,7 +328,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&temp, path)?;
+        replace(&temp, path)?;
         #[cfg(unix)]
         if let Ok(dir) = std::fs::File::open(&dir) {
             let _ = dir.sync_all();
@@ -339,6 +339,28 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Renames `from` over `to`. On Windows the rename fails, for a moment, while another process
+/// (a reader of the state file, an indexer, a virus scanner) has `to` open: it is tried again
+/// a few times, for half a second at most, before the error is returned.
+fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(windows)]
+    {
+        /// ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION.
+        const TRANSIENT: [i32; 3] = [5, 32, 33];
+        let mut pause = std::time::Duration::from_millis(10);
+        for _ in 0..6 {
+            match std::fs::rename(from, to) {
+                Err(error) if error.raw_os_error().is_some_and(|c| TRANSIENT.contains(&c)) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                done => return done,
+            }
+        }
+    }
+    std::fs::rename(from, to)
 }
 
 /// Saves every `interval` while the server runs, so changes made through the Rust API (not

@@ -222,7 +222,9 @@ fn say(line: &str) {
     let _ = stdout.flush();
 }
 
-/// Registers for Ctrl-C and SIGTERM at once, and resolves when either arrives.
+/// Registers for the ways a terminal or a supervisor asks a process to stop, at once, and
+/// resolves when one arrives: Ctrl-C everywhere, SIGTERM on Unix, Ctrl-Break and the console
+/// window closing on Windows.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
@@ -243,7 +245,38 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+        let (interrupt, brk, close) = (ctrl_c(), ctrl_break(), ctrl_close());
+        async move {
+            // A handler that could not be registered never fires.
+            let interrupt = async {
+                match interrupt {
+                    Ok(mut signal) => signal.recv().await,
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            let brk = async {
+                match brk {
+                    Ok(mut signal) => signal.recv().await,
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            let close = async {
+                match close {
+                    Ok(mut signal) => signal.recv().await,
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = interrupt => {}
+                _ = brk => {}
+                _ = close => {}
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         async {
             let _ = tokio::signal::ctrl_c().await;
