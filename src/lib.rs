@@ -44,6 +44,8 @@
 //! test suites in other languages, with an admin API under `/__vidmock`.
 
 #![warn(missing_docs)]
+// On docs.rs, items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod clock;
