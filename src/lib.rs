@@ -44,6 +44,8 @@
 //! test suites in other languages, with an admin API under `/__vidmock`.
 
 #![warn(missing_docs)]
+// On docs.rs, items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod clock;
@@ -71,3 +73,28 @@ pub use journal::{RecordedRequest, Vendor};
 pub use persist::LoadError;
 pub use server::{MockServer, MockServerBuilder};
 pub use storage::Retention;
+
+/// wiremock-rs, whose [`Match`](wiremock::Match) trait vidmock's matchers implement and whose
+/// [`matchers`](wiremock::matchers) work wherever vidmock takes one: a test with vidmock as its
+/// only mock dependency writes `vidmock::wiremock::matchers::path("/upload-tokens")`.
+///
+/// # Example
+///
+/// ```
+/// use vidmock::wiremock::matchers::{method, path};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+///
+/// assert_eq!(server.received(method("GET")).len(), 1);
+/// assert_eq!(server.received(path("/upload-tokens")).len(), 1);
+/// # }
+/// ```
+pub use wiremock;
+
+/// The README's Rust snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

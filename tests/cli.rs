@@ -126,3 +126,54 @@ fn with_tls_the_first_line_says_https_and_the_certificate_path_follows() {
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     drop(running);
 }
+
+/// Runs `examples/admin_api.py` with `args`; its output, failing the test when it fails.
+fn python_example(args: &[&str], command: impl FnOnce(&mut Command) -> &mut Command) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/admin_api.py");
+    let mut python = Command::new("python3");
+    python
+        .arg(script)
+        .args(args)
+        .env_remove("VIDMOCK_APIVIDEO_KEY")
+        .env_remove("VIDMOCK_ADMIN_TOKEN");
+    let output = command(&mut python)
+        .output()
+        .expect("python3 (3.11, as the compat tests use) runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_python_admin_api_example_passes_against_a_running_binary() {
+    let (_running, lines) = start(&["--port", "0"]);
+    let base = lines[0].strip_prefix("vidmock listening on ").unwrap();
+
+    let stdout = python_example(&[base], |python| python);
+
+    assert!(
+        stdout.contains("ok: the journal shows 503 then 200"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("admin API example: all checks passed\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_python_admin_api_example_starts_the_binary_itself() {
+    let stdout = python_example(&[], |python| {
+        python.env("VIDMOCK_BIN", env!("CARGO_BIN_EXE_vidmock"))
+    });
+
+    assert!(
+        stdout.ends_with("admin API example: all checks passed\n"),
+        "{stdout}"
+    );
+}

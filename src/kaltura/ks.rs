@@ -124,7 +124,7 @@ fn read_v2(rest: &[u8], secrets: &[String]) -> Result<KsData, ReadError> {
         .and_then(|p| p.parse().ok())
         .ok_or(ReadError::Malformed)?;
     let encrypted = &rest[bar + 1..];
-    if encrypted.is_empty() || encrypted.len() % 16 != 0 {
+    if encrypted.is_empty() || !encrypted.len().is_multiple_of(16) {
         return Err(ReadError::Malformed);
     }
     for secret in secrets {
