@@ -21,8 +21,9 @@
 //! servers alternate, after one unreported warm-up run each, and each figure is the median of
 //! the runs.
 //!
-//! Targets (reported, not asserted): ≥ 0.7× the floor's throughput; peak RSS < 150 MiB. The
-//! peak covers every upload of the run (the warm-up and 7 runs by default: 8 GiB through one
+//! The floor's figures are for information only: there is no target against them (vidmock is
+//! measured against its peer, wiremock-rs, in `benches/upload_peer.rs`). Target (reported, not
+//! asserted): peak RSS < 150 MiB. The peak covers every upload of the run (the warm-up and 7 runs by default: 8 GiB through one
 //! process), since the bounded mode's promise is memory that stays flat however much is
 //! uploaded; the RSS line under the table gives the first upload's peak and what each GiB
 //! leaves behind. The server's CPU time per GiB is shown too: on a shared machine it moves
@@ -246,13 +247,8 @@ fn main() {
         harness::fmt_num(hashed_after.max()),
     );
 
+    // The ratio to the floor in the table above is for information only.
     let mut targets = Targets::default();
-    targets.at_least(
-        "vidmock upload throughput vs floor",
-        figures.vs_floor(),
-        0.7,
-        "×",
-    );
     targets.below(
         "vidmock peak RSS, bounded mode, all uploads",
         vidmock.peak_rss_mib(),

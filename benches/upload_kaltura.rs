@@ -23,8 +23,9 @@
 //! vendor keeps the file of a deleted token, so only the reset frees them; `benches/upload.rs`
 //! frees its file by deleting the video.
 //!
-//! Targets (reported, not asserted): ≥ 0.7× the floor's throughput; peak RSS < 150 MiB over
-//! every upload of the run.
+//! The floor's figures are for information only: there is no target against them (vidmock is
+//! measured against its peer, wiremock-rs, in `benches/upload_peer.rs`). Target (reported, not
+//! asserted): peak RSS < 150 MiB over every upload of the run.
 
 mod harness;
 
@@ -239,13 +240,8 @@ fn main() {
     figures.print_rss(&vidmock);
     harness::print_pause(options.pause);
 
+    // The ratio to the floor in the table above is for information only.
     let mut targets = Targets::default();
-    targets.at_least(
-        "vidmock Kaltura upload throughput vs floor",
-        figures.vs_floor(),
-        0.7,
-        "×",
-    );
     targets.below(
         "vidmock peak RSS, bounded mode, all Kaltura uploads",
         vidmock.peak_rss_mib(),

@@ -722,11 +722,6 @@ impl UploadRuns {
         self.first_upload = (vidmock.peak_rss_mib(), vidmock.rss_mib());
     }
 
-    /// vidmock's median throughput as a multiple of the floor's.
-    pub fn vs_floor(&self) -> f64 {
-        self.throughput[1].median() / self.throughput[0].median()
-    }
-
     /// Throughput, server CPU time and peak resident set of each server, `labels` naming them;
     /// `pieces` says how the file was cut (`20×50 MiB api.video parts`).
     pub fn table(&self, pieces: &str, servers: [&Server; 2], labels: [&str; 2]) -> Table {
