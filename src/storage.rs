@@ -26,6 +26,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use crate::hex;
 use crate::spill::{self, Extent};
 
 /// What vidmock keeps of uploaded files.
