@@ -16,8 +16,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 use crate::conn::ConnInfo;
 
@@ -417,7 +415,7 @@ impl std::fmt::Debug for Rule {
 
 impl Rule {
     /// Whether the rule applies to this (matching) request, counting it.
-    fn fires(&self, rng: &Mutex<StdRng>) -> bool {
+    fn fires(&self, rng: &Mutex<fastrand::Rng>) -> bool {
         let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
         if n <= self.after || self.on_nth.is_some_and(|k| k != n) {
             return false;
@@ -429,7 +427,7 @@ impl Rule {
             return false;
         }
         if let Some(p) = self.probability {
-            let roll: f64 = rng.lock().unwrap_or_else(|e| e.into_inner()).random();
+            let roll = rng.lock().unwrap_or_else(|e| e.into_inner()).f64();
             if roll >= p {
                 return false;
             }
@@ -460,7 +458,7 @@ pub(crate) struct Faults {
     rules: Mutex<Vec<Arc<Rule>>>,
     next_id: AtomicU64,
     /// For probabilistic faults and random latency; seeded with the server's seed.
-    rng: Mutex<StdRng>,
+    rng: Mutex<fastrand::Rng>,
 }
 
 impl Faults {
@@ -469,8 +467,8 @@ impl Faults {
             rules: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             rng: Mutex::new(match seed {
-                Some(seed) => StdRng::seed_from_u64(seed ^ 0x5eed_fa17),
-                None => StdRng::from_os_rng(),
+                Some(seed) => fastrand::Rng::with_seed(seed ^ 0x5eed_fa17),
+                None => fastrand::Rng::new(),
             }),
         }
     }
@@ -513,12 +511,11 @@ impl Faults {
             Latency::Fixed(d) => d,
             Latency::Uniform(min, max) => {
                 let span = (max - min).as_secs_f64();
-                min + Duration::from_secs_f64(span * rng.random::<f64>())
+                min + Duration::from_secs_f64(span * rng.f64())
             }
             Latency::LogNormal { median, sigma, cap } => {
                 // Box–Muller: a standard normal from two uniforms.
-                let (u1, u2): (f64, f64) =
-                    (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+                let (u1, u2) = (rng.f64().max(f64::MIN_POSITIVE), rng.f64());
                 let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
                 let secs = median.as_secs_f64() * (sigma * z).exp();
                 Duration::try_from_secs_f64(secs).unwrap_or(cap).min(cap)

@@ -6,23 +6,20 @@
 
 use std::sync::Mutex;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const HEX: &[u8] = b"0123456789abcdef";
 
 /// The id generator of one server.
 #[derive(Debug)]
 pub(crate) struct Ids {
-    rng: Mutex<StdRng>,
+    rng: Mutex<fastrand::Rng>,
 }
 
 impl Ids {
     pub(crate) fn new(seed: Option<u64>) -> Self {
         let rng = match seed {
-            Some(seed) => StdRng::seed_from_u64(seed),
-            None => StdRng::from_os_rng(),
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
         };
         Self {
             rng: Mutex::new(rng),
@@ -36,7 +33,7 @@ impl Ids {
         let mut out = String::with_capacity(prefix.len() + len);
         out.push_str(prefix);
         for _ in 0..len {
-            out.push(alphabet[rng.random_range(0..alphabet.len())] as char);
+            out.push(alphabet[rng.usize(0..alphabet.len())] as char);
         }
         out
     }

@@ -14,6 +14,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::hex;
+
 /// Which emulated API answered a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

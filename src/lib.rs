@@ -55,6 +55,7 @@ mod faults;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod hex;
 mod ids;
 mod journal;
 mod persist;

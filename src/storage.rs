@@ -30,6 +30,8 @@ use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use crate::hex;
+
 /// What vidmock keeps of uploaded files.
 ///
 /// # Example

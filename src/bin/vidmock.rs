@@ -128,14 +128,18 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
         .cors(!args.no_cors);
     // Off loopback, anyone who can reach the port could drive the admin API: never without
     // a token there.
-    let admin_token = args.admin_token.clone().or_else(|| {
-        (!args.host.is_loopback()).then(|| {
-            use rand::{RngCore, SeedableRng};
-            let mut bytes = [0u8; 16];
-            rand::rngs::StdRng::from_os_rng().fill_bytes(&mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        })
-    });
+    let admin_token = match &args.admin_token {
+        Some(token) => Some(token.clone()),
+        None if args.host.is_loopback() => None,
+        // The operating system's random source, through the TLS stack the binary has anyway.
+        None => match random_token() {
+            Some(token) => Some(token),
+            None => {
+                eprintln!("vidmock: no random source for an admin token; pass --admin-token");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     if let Some(token) = &admin_token {
         builder = builder.admin_token(token.clone());
     }
@@ -211,6 +215,16 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     shutdown.await;
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// 16 bytes from the operating system's random source, as lower-case hex.
+fn random_token() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Prints one line to stdout. A reader that has gone away (it read the address and closed the

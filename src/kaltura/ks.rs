@@ -10,6 +10,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+use crate::hex;
+
 type Encryptor = cbc::Encryptor<aes::Aes128>;
 type Decryptor = cbc::Decryptor<aes::Aes128>;
 

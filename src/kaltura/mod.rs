@@ -46,6 +46,7 @@ pub use store::{
     Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
 };
 
+use crate::hex;
 use crate::journal::{Handled, Vendor};
 use crate::server::Shared;
 use params::to_php_string;
