@@ -52,7 +52,7 @@ async fn kaltura_steps(server: &vidmock::MockServer) {
         .ks_valid_for("bench", vidmock::kaltura::SessionType::Admin, TTL);
     server.clock().advance(PAST_TTL);
     let mut client = Client::connect(server.address()).await;
-    let body = url::form_urlencoded::Serializer::new(String::new())
+    let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("ks", &ks)
         .finish();
     let answer = client

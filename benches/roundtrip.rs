@@ -127,7 +127,7 @@ async fn setup(addr: SocketAddr) -> Ids {
 /// The requests of each call against a server holding `ids`.
 fn requests(ids: &Ids) -> BTreeMap<Call, Req> {
     let auth = harness::basic_auth(API_KEY);
-    let form = url::form_urlencoded::Serializer::new(String::new())
+    let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("ks", &ids.ks)
         .append_pair("uploadTokenId", &ids.kaltura_token)
         .finish();

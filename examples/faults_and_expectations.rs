@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 use vidmock::apivideo::{self, Problem, ProblemItem};
 use vidmock::kaltura::{self, SessionType};
-use vidmock::wiremock::matchers::{method, path};
+use vidmock::matchers::{method, path};
 use vidmock::{Fault, MockServer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;

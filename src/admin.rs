@@ -53,7 +53,7 @@ async fn require_token(
         .get("x-vidmock-admin-token")
         .and_then(|v| v.to_str().ok());
     let query = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
+        form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
     });
@@ -408,18 +408,18 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
     let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
     let m = spec.matching;
     if let Some(method) = m.method {
-        builder = builder.when(wiremock::matchers::method(
+        builder = builder.when(crate::matchers::method(
             method.to_ascii_uppercase().as_str(),
         ));
     }
     if let Some(path) = m.path {
-        builder = builder.when(wiremock::matchers::path(path));
+        builder = builder.when(crate::matchers::path(path));
     }
     if let Some(pattern) = m.path_regex {
         if let Err(e) = regex_check(&pattern) {
             return error(StatusCode::BAD_REQUEST, e);
         }
-        builder = builder.when(wiremock::matchers::path_regex(pattern));
+        builder = builder.when(crate::matchers::path_regex(pattern));
     }
     for (name, value) in m.headers {
         if axum::http::HeaderName::try_from(name.as_str()).is_err() {
@@ -428,10 +428,10 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
                 format!("invalid header name {name:?}"),
             );
         }
-        builder = builder.when(wiremock::matchers::header(name.as_str(), value.as_str()));
+        builder = builder.when(crate::matchers::header(name.as_str(), value.as_str()));
     }
     for (name, value) in m.query {
-        builder = builder.when(wiremock::matchers::query_param(name, value));
+        builder = builder.when(crate::matchers::query_param(name, value));
     }
     if let Some(operation) = m.operation {
         builder = match operation.split_once('.') {
@@ -449,7 +449,7 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
         };
     }
     if let Some(token) = m.upload_token {
-        let any: Vec<Box<dyn wiremock::Match>> = vec![
+        let any: Vec<Box<dyn crate::Match>> = vec![
             #[cfg(feature = "apivideo")]
             Box::new(crate::apivideo::upload_token(token.clone())),
             #[cfg(feature = "kaltura")]
@@ -478,7 +478,7 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
     (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
 }
 
-/// wiremock's `path_regex` panics on an invalid pattern; refuse it first.
+/// `path_regex` panics on an invalid pattern; refuse it first.
 fn regex_check(pattern: &str) -> Result<(), String> {
     regex::Regex::new(pattern)
         .map(|_| ())
@@ -507,10 +507,10 @@ async fn remove_fault(
 }
 
 /// Matches when any of its matchers does.
-struct AnyOf(Vec<Box<dyn wiremock::Match>>);
+struct AnyOf(Vec<Box<dyn crate::Match>>);
 
-impl wiremock::Match for AnyOf {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for AnyOf {
+    fn matches(&self, request: &crate::Request) -> bool {
         self.0.iter().any(|m| m.matches(request))
     }
 }

@@ -93,7 +93,7 @@ times_from_range!(
 
 struct Expectation {
     name: Option<String>,
-    matcher: Box<dyn wiremock::Match>,
+    matcher: Box<dyn crate::Match>,
     times: Times,
     /// Journal sequence numbers of the matching requests, in arrival order.
     matched: Vec<u64>,
@@ -142,7 +142,7 @@ impl Expectations {
     }
 
     /// Counts a request against every expectation it matches.
-    pub(crate) fn observe(&self, seq: u64, request: &wiremock::Request) {
+    pub(crate) fn observe(&self, seq: u64, request: &crate::Request) {
         for expectation in self.lock().iter_mut() {
             if expectation.matcher.matches(request) {
                 expectation.matched.push(seq);
@@ -291,7 +291,7 @@ pub struct ExpectationBuilder {
 impl ExpectationBuilder {
     pub(crate) fn register(
         expectations: &Arc<Expectations>,
-        matcher: Box<dyn wiremock::Match>,
+        matcher: Box<dyn crate::Match>,
     ) -> Self {
         let mut list = expectations.lock();
         list.push(Expectation {
@@ -314,7 +314,7 @@ impl ExpectationBuilder {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = vidmock::MockServer::start().await;
-    /// server.expect(wiremock::matchers::any()).times(0..=1);
+    /// server.expect(vidmock::matchers::any()).times(0..=1);
     /// # }
     /// ```
     pub fn times(self, times: impl Into<Times>) -> Self {
@@ -332,7 +332,7 @@ impl ExpectationBuilder {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = vidmock::MockServer::start().await;
-    /// server.expect(wiremock::matchers::any()).times(0).named("quiet");
+    /// server.expect(vidmock::matchers::any()).times(0).named("quiet");
     /// # }
     /// ```
     pub fn named(self, name: impl Into<String>) -> Self {

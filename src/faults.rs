@@ -1,4 +1,4 @@
-//! Failures on demand: a matcher (any `wiremock::Match`) picks requests, an action fails them.
+//! Failures on demand: a matcher (any [`crate::Match`]) picks requests, an action fails them.
 //!
 //! Vendor-shaped answers are built by the vendor modules, so a scripted error is byte-for-byte
 //! what the real error looks like; connection-level actions act on the socket through the
@@ -388,7 +388,7 @@ impl Fault {
 pub(crate) struct Rule {
     pub id: u64,
     pub name: String,
-    matchers: Vec<Box<dyn wiremock::Match>>,
+    matchers: Vec<Box<dyn crate::Match>>,
     fault: Fault,
     /// Apply at most this many times.
     times: Option<u64>,
@@ -498,7 +498,7 @@ impl Faults {
     }
 
     /// The first rule, in mounting order, that matches and fires.
-    fn pick(&self, request: &wiremock::Request) -> Option<Arc<Rule>> {
+    fn pick(&self, request: &crate::Request) -> Option<Arc<Rule>> {
         let rules = self.list();
         rules
             .into_iter()
@@ -535,7 +535,7 @@ impl Faults {
 /// use vidmock::Fault;
 /// let server = vidmock::MockServer::start().await;
 /// {
-///     let _guard = server.fault(Fault::status(500)).when(wiremock::matchers::method("GET")).mount_as_scoped();
+///     let _guard = server.fault(Fault::status(500)).when(vidmock::matchers::method("GET")).mount_as_scoped();
 ///     let answer = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
 ///     assert_eq!(answer.status(), 500);
 /// }
@@ -548,7 +548,7 @@ pub struct FaultBuilder<'a> {
     faults: &'a Arc<Faults>,
     fault: Fault,
     name: Option<String>,
-    matchers: Vec<Box<dyn wiremock::Match>>,
+    matchers: Vec<Box<dyn crate::Match>>,
     times: Option<u64>,
     after: u64,
     on_nth: Option<u64>,
@@ -578,10 +578,10 @@ impl<'a> FaultBuilder<'a> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let server = vidmock::MockServer::start().await;
-    /// server.fault(vidmock::Fault::reset()).when(wiremock::matchers::path("/upload")).mount();
+    /// server.fault(vidmock::Fault::reset()).when(vidmock::matchers::path("/upload")).mount();
     /// # }
     /// ```
-    pub fn when(mut self, matcher: impl wiremock::Match + 'static) -> Self {
+    pub fn when(mut self, matcher: impl crate::Match + 'static) -> Self {
         self.matchers.push(Box::new(matcher));
         self
     }
@@ -593,12 +593,12 @@ impl<'a> FaultBuilder<'a> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use wiremock::matchers::{header, method};
+    /// use vidmock::matchers::{header, method};
     /// let server = vidmock::MockServer::start().await;
     /// server.fault(vidmock::Fault::close()).when(method("POST")).and(header("content-range", "part 3/*")).mount();
     /// # }
     /// ```
-    pub fn and(self, matcher: impl wiremock::Match + 'static) -> Self {
+    pub fn and(self, matcher: impl crate::Match + 'static) -> Self {
         self.when(matcher)
     }
 
@@ -771,9 +771,9 @@ impl Drop for FaultGuard {
 /// to hold (never a large upload).
 pub(crate) async fn matchable(
     request: Request,
-    base_url: &str,
+    base: &axum::http::Uri,
     limit: usize,
-) -> (Request, wiremock::Request) {
+) -> (Request, crate::Request) {
     let (parts, body) = request.into_parts();
     let small = parts
         .headers
@@ -795,14 +795,11 @@ pub(crate) async fn matchable(
     };
     // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let url = url::Url::parse(&format!("{base_url}{path_and_query}"))
-        .or_else(|_| url::Url::parse(base_url))
-        .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1/").expect("a valid literal URL"));
-    let seen = wiremock::Request {
-        url,
+    let seen = crate::Request {
+        url: crate::journal::request_uri(base, path_and_query),
         method: parts.method.clone(),
         headers: parts.headers.clone(),
-        body: bytes.to_vec(),
+        body: bytes,
     };
     (Request::from_parts(parts, body), seen)
 }
@@ -812,7 +809,7 @@ pub(crate) async fn matchable(
 pub(crate) async fn apply(
     shared: &crate::server::Shared,
     request: Request,
-    seen: &wiremock::Request,
+    seen: &crate::Request,
     seq: Option<u64>,
     run: impl FnOnce(Request) -> futures_util::future::BoxFuture<'static, Response>,
 ) -> Response {

@@ -3,13 +3,14 @@
 //! The journal is bounded (oldest entries fall off first) so a long-running binary or a soak test
 //! keeps flat memory. Bodies are kept up to a limit; the size and the sha256 always cover the
 //! whole body as it was read, so a 1 GiB upload is recorded as a prefix plus a digest, never as
-//! a copy. Entries convert to [`wiremock::Request`] so any `wiremock::Match` can query them.
+//! a copy. Entries convert to [`crate::Request`] so any [`crate::Match`] can query them.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -87,8 +88,9 @@ pub struct RecordedRequest {
     pub client: Option<std::net::SocketAddr>,
     /// The HTTP method.
     pub method: Method,
-    /// The full URL as the client addressed this server.
-    pub url: url::Url,
+    /// The absolute URL as the client addressed this server (`http://HOST:PORT/path?query`),
+    /// path and query as sent.
+    pub url: Uri,
     /// The request headers.
     pub headers: HeaderMap,
     /// The body up to the journal's body limit.
@@ -114,6 +116,29 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// The request as matchers see it (method, URL, headers and the body kept).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use vidmock::Match;
+    /// let server = vidmock::MockServer::start().await;
+    /// let _ = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// let request = server.received_requests()[0].request();
+    /// assert!(vidmock::matchers::path("/upload-tokens").matches(&request));
+    /// # }
+    /// ```
+    pub fn request(&self) -> crate::Request {
+        crate::Request {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
+
     /// The recorded request as wiremock sees one, so `wiremock::Match` implementations apply.
     ///
     /// # Example
@@ -121,23 +146,20 @@ impl RecordedRequest {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use wiremock::Match;
+    /// use vidmock::wiremock::Match;
     /// let server = vidmock::MockServer::start().await;
     /// let _ = reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
     /// let request = server.received_requests()[0].to_wiremock();
-    /// assert!(wiremock::matchers::path("/upload-tokens").matches(&request));
+    /// assert!(vidmock::wiremock::matchers::path("/upload-tokens").matches(&request));
     /// # }
     /// ```
+    #[cfg(feature = "wiremock")]
     pub fn to_wiremock(&self) -> wiremock::Request {
-        wiremock::Request {
-            url: self.url.clone(),
-            method: self.method.clone(),
-            headers: self.headers.clone(),
-            body: self.body.to_vec(),
-        }
+        self.request().to_wiremock()
     }
 }
 
+#[cfg(feature = "wiremock")]
 impl From<&RecordedRequest> for wiremock::Request {
     fn from(recorded: &RecordedRequest) -> Self {
         recorded.to_wiremock()
@@ -358,14 +380,14 @@ impl Entry {
         map
     }
 
-    fn to_recorded(&self, base: &url::Url) -> RecordedRequest {
+    fn to_recorded(&self, base: &Uri) -> RecordedRequest {
         let body = self.body();
         RecordedRequest {
             seq: self.seq,
             received_at: self.received_at,
             client: self.client,
             method: self.method.clone(),
-            url: request_url(
+            url: request_uri(
                 base,
                 &String::from_utf8_lossy(self.record(Field::PathAndQuery).unwrap_or(b"/")),
             ),
@@ -413,7 +435,7 @@ pub(crate) enum BodyDigest {
 pub(crate) struct Journal {
     inner: Mutex<JournalState>,
     /// The server's own URL, which recorded requests' URLs are built on.
-    base: url::Url,
+    base: Uri,
     /// Maximum entries kept; at least 1.
     capacity: usize,
     /// Maximum body bytes kept per entry.
@@ -437,12 +459,12 @@ struct JournalState {
 }
 
 impl Journal {
-    pub(crate) fn new(base: url::Url, capacity: usize, body_limit: usize, digests: bool) -> Self {
+    pub(crate) fn new(base: Uri, capacity: usize, body_limit: usize, digests: bool) -> Self {
         Self::with_budget(base, capacity, body_limit, digests, BODY_BUDGET)
     }
 
     fn with_budget(
-        base: url::Url,
+        base: Uri,
         capacity: usize,
         body_limit: usize,
         digests: bool,
@@ -459,6 +481,11 @@ impl Journal {
             body_budget,
             digests,
         }
+    }
+
+    /// The server's own URL.
+    pub(crate) fn base(&self) -> &Uri {
+        &self.base
     }
 
     pub(crate) fn body_limit(&self) -> usize {
@@ -556,22 +583,20 @@ impl JournalState {
     }
 }
 
-/// The URL a request addressed to `base` (`http://HOST:PORT`) with `path_and_query` (origin
-/// form, as hyper parsed it) has: what `Url::parse` gives for the concatenation, without parsing
-/// the scheme and host again for every request.
-pub(crate) fn request_url(base: &url::Url, path_and_query: &str) -> url::Url {
+/// The absolute URL of a request addressed to `base` (`http://HOST:PORT`) with
+/// `path_and_query` (origin form, as hyper parsed it), without parsing the scheme and host again
+/// for every request. Anything else (`*` for OPTIONS, or what is not a valid path) gives the
+/// server's own URL.
+pub(crate) fn request_uri(base: &Uri, path_and_query: &str) -> Uri {
     if !path_and_query.starts_with('/') {
-        // `*` (OPTIONS) and other forms without a path: the server's own URL.
         return base.clone();
     }
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (path_and_query, None),
+    let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) else {
+        return base.clone();
     };
-    let mut url = base.clone();
-    url.set_path(path);
-    url.set_query(query);
-    url
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
 }
 
 /// Watches a request body go by: keeps a prefix and counts every byte. Only a body longer than
@@ -658,8 +683,8 @@ mod tests {
         entry
     }
 
-    fn base() -> url::Url {
-        url::Url::parse("http://127.0.0.1:8484").unwrap()
+    fn base() -> Uri {
+        Uri::from_static("http://127.0.0.1:8484")
     }
 
     #[test]
@@ -687,8 +712,8 @@ mod tests {
     }
 
     #[test]
-    fn request_urls_are_what_parsing_the_whole_url_gives() {
-        let base = url::Url::parse("http://127.0.0.1:8484").unwrap();
+    fn request_urls_are_the_server_url_with_the_path_and_query_as_sent() {
+        let base = base();
         for path in [
             "/",
             "/upload-tokens",
@@ -697,13 +722,18 @@ mod tests {
             "//api_v3//service/uploadtoken/action/get?format=1&ks=a+b",
             "/%7Efoo/a%2fb",
             "/x?",
-            "/x?a=%zz&b=<>\"",
-            "/caf%C3%A9/{id}|^`",
+            "/x?a=%zz&b=`",
+            "/caf%C3%A9/a~b!$&'()*+,;=:@",
         ] {
-            let parsed = url::Url::parse(&format!("http://127.0.0.1:8484{path}")).unwrap();
-            assert_eq!(request_url(&base, path), parsed, "{path}");
+            let url = request_uri(&base, path);
+            assert_eq!(url.to_string(), format!("http://127.0.0.1:8484{path}"));
+            assert_eq!(url.path_and_query().map(|pq| pq.as_str()), Some(path));
         }
-        assert_eq!(request_url(&base, "*"), base);
+        assert_eq!(request_uri(&base, "*"), base);
+        // Not what hyper lets through; never a panic.
+        assert_eq!(request_uri(&base, "/bad\x00path"), base);
+        assert_eq!(request_uri(&base, "/x?b=<>"), base);
+        assert_eq!(request_uri(&base, "/a`b"), base);
     }
 
     #[test]
@@ -769,7 +799,7 @@ mod tests {
 
             assert_eq!(entry.long_body.is_some(), expected_long);
             assert_eq!(
-                recorded.url.as_str(),
+                recorded.url.to_string(),
                 "http://127.0.0.1:8484/videos/vi1?x=%20"
             );
             assert_eq!(recorded.method, Method::PUT);

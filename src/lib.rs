@@ -58,6 +58,7 @@ pub mod fuzzing;
 mod hex;
 mod ids;
 mod journal;
+pub mod matchers;
 mod persist;
 mod server;
 mod storage;
@@ -75,24 +76,26 @@ pub use persist::LoadError;
 pub use server::{MockServer, MockServerBuilder};
 pub use storage::Retention;
 
-/// wiremock-rs, whose [`Match`](wiremock::Match) trait vidmock's matchers implement and whose
-/// [`matchers`](wiremock::matchers) work wherever vidmock takes one: a test with vidmock as its
-/// only mock dependency writes `vidmock::wiremock::matchers::path("/upload-tokens")`.
+pub use matchers::{Match, Request};
+
+/// wiremock-rs (with the `wiremock` feature), whose matchers work wherever vidmock takes one
+/// through [`matchers::wiremock()`].
 ///
 /// # Example
 ///
 /// ```
-/// use vidmock::wiremock::matchers::{method, path};
+/// use vidmock::matchers::wiremock;
+/// use vidmock::wiremock::matchers::method;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let server = vidmock::MockServer::start().await;
 /// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
 ///
-/// assert_eq!(server.received(method("GET")).len(), 1);
-/// assert_eq!(server.received(path("/upload-tokens")).len(), 1);
+/// assert_eq!(server.received(wiremock(method("GET"))).len(), 1);
 /// # }
 /// ```
+#[cfg(feature = "wiremock")]
 pub use wiremock;
 
 /// The README's Rust snippets, compiled and run as doctests.

@@ -642,7 +642,7 @@ impl MockServerBuilder {
         #[cfg(not(feature = "tls"))]
         let tls: Option<crate::conn::Tls> = None;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base = url::Url::parse(&format!("{scheme}://{address}"))
+        let base = axum::http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let shared = Arc::new(Shared {
             clock: self.clock.unwrap_or_default(),
@@ -908,27 +908,27 @@ impl MockServer {
         self.shared.journal.snapshot()
     }
 
-    /// The recorded requests that `matcher` matches; any `wiremock::Match` works, vendor matchers
-    /// such as [`crate::apivideo::op`] included.
+    /// The recorded requests that `matcher` matches: any [`crate::Match`], the
+    /// [`crate::matchers`] and vendor matchers such as [`crate::apivideo::op`] included.
     ///
     /// # Example
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use wiremock::matchers::method;
+    /// use vidmock::matchers::method;
     /// let server = vidmock::MockServer::start().await;
     /// reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
     /// assert_eq!(server.received(method("GET")).len(), 1);
     /// assert_eq!(server.received(vidmock::apivideo::op("createToken")).len(), 0);
     /// # }
     /// ```
-    pub fn received(&self, matcher: impl wiremock::Match) -> Vec<RecordedRequest> {
+    pub fn received(&self, matcher: impl crate::Match) -> Vec<RecordedRequest> {
         self.shared
             .journal
             .snapshot()
             .into_iter()
-            .filter(|recorded| matcher.matches(&recorded.to_wiremock()))
+            .filter(|recorded| matcher.matches(&recorded.request()))
             .collect()
     }
 
@@ -998,7 +998,7 @@ impl MockServer {
     /// server.verify();
     /// # }
     /// ```
-    pub fn expect(&self, matcher: impl wiremock::Match + 'static) -> crate::ExpectationBuilder {
+    pub fn expect(&self, matcher: impl crate::Match + 'static) -> crate::ExpectationBuilder {
         crate::ExpectationBuilder::register(&self.shared.expectations, Box::new(matcher))
     }
 
@@ -1288,7 +1288,7 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
         return dispatch(shared, request).await;
     }
     let (request, seen) =
-        crate::faults::matchable(request, &shared.base_url, shared.journal.body_limit()).await;
+        crate::faults::matchable(request, shared.journal.base(), shared.journal.body_limit()).await;
     if let Some(seq) = seq {
         shared.expectations.observe(seq, &seen);
     }

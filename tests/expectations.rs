@@ -7,8 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{basic, client, send};
 use reqwest::multipart::{Form, Part};
+use vidmock::matchers::method;
 use vidmock::{apivideo, MockServer};
-use wiremock::matchers::method;
 
 const KEY: &str = "vidmock-api-key";
 

@@ -9,8 +9,8 @@ use common::{basic, client, send};
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
 use vidmock::apivideo::{self, Problem, ProblemItem};
+use vidmock::matchers::{header, method, path};
 use vidmock::{Fault, MockServer};
-use wiremock::matchers::{header, method, path};
 
 const KEY: &str = "vidmock-api-key";
 
@@ -106,7 +106,7 @@ async fn the_vendor_404_and_429_come_in_one_call() {
 }
 
 #[tokio::test]
-async fn wiremock_matchers_select_the_requests_a_fault_applies_to() {
+async fn matchers_select_the_requests_a_fault_applies_to() {
     let server = MockServer::start().await;
     server
         .fault(Fault::status(418))

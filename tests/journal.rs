@@ -1,11 +1,11 @@
-//! The request journal: what the client really sent, queryable with wiremock matchers.
+//! The request journal: what the client really sent, queryable with matchers.
 
 mod common;
 
 use common::{basic, client, send};
 use sha2::{Digest, Sha256};
+use vidmock::matchers::{header, method, path};
 use vidmock::MockServer;
-use wiremock::matchers::{header, method, path};
 
 #[tokio::test]
 async fn each_request_is_recorded_with_its_vendor_operation_and_status() {
@@ -66,7 +66,7 @@ async fn the_journal_keeps_only_the_newest_entries_up_to_its_capacity() {
 }
 
 #[tokio::test]
-async fn wiremock_matchers_and_vendor_operations_query_the_journal() {
+async fn matchers_and_vendor_operations_query_the_journal() {
     let server = MockServer::start().await;
     send(basic(
         client().get(format!("{}/upload-tokens", server.uri())),
@@ -132,4 +132,20 @@ async fn requests_over_http2_are_recorded_and_matched_by_their_path_and_query() 
     let entry = &server.received_requests()[0];
     assert_eq!(entry.url.path(), "/upload-tokens");
     assert_eq!(entry.url.query(), Some("x=1"));
+}
+
+#[cfg(feature = "wiremock")]
+#[tokio::test]
+async fn wiremock_matchers_query_the_journal_through_the_adapter() {
+    use vidmock::matchers::wiremock;
+    let server = MockServer::start().await;
+    send(client().get(format!("{}/upload-tokens?x=1", server.uri()))).await;
+
+    let by_path = server.received(wiremock(vidmock::wiremock::matchers::path(
+        "/upload-tokens",
+    )));
+    let by_query = server.received(wiremock(vidmock::wiremock::matchers::query_param("x", "1")));
+
+    assert_eq!(by_path.len(), 1);
+    assert_eq!(by_query.len(), 1);
 }

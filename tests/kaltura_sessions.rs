@@ -47,7 +47,7 @@ async fn form(server: &MockServer, body: &str) -> String {
 }
 
 fn end_query(ks: &str) -> String {
-    let ks: String = url::form_urlencoded::byte_serialize(ks.as_bytes()).collect();
+    let ks: String = form_urlencoded::byte_serialize(ks.as_bytes()).collect();
     format!("service/session/action/end?format=1&ks={ks}")
 }
 

@@ -501,8 +501,8 @@ pub fn op(operation: impl Into<String>) -> OperationMatcher {
 #[derive(Clone, Debug)]
 pub struct OperationMatcher(String);
 
-impl wiremock::Match for OperationMatcher {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for OperationMatcher {
+    fn matches(&self, request: &crate::Request) -> bool {
         Route::classify(&request.method, request.url.path())
             .is_ok_and(|route| route.operation() == self.0)
     }
@@ -529,12 +529,11 @@ pub fn upload_token(token: impl Into<String>) -> UploadTokenMatcher {
 #[derive(Clone, Debug)]
 pub struct UploadTokenMatcher(String);
 
-impl wiremock::Match for UploadTokenMatcher {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for UploadTokenMatcher {
+    fn matches(&self, request: &crate::Request) -> bool {
         match Route::classify(&request.method, request.url.path()) {
             Ok(Route::GetToken(t) | Route::DeleteToken(t)) => t == self.0,
             Ok(Route::UploadWithUploadToken) => request
-                .url
                 .query_pairs()
                 .filter(|(k, _)| k == "token")
                 .last()
@@ -574,8 +573,8 @@ pub fn part(n: u64) -> PartMatcher {
 #[derive(Clone, Debug)]
 pub struct PartMatcher(u64);
 
-impl wiremock::Match for PartMatcher {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for PartMatcher {
+    fn matches(&self, request: &crate::Request) -> bool {
         request
             .headers
             .get(axum::http::header::CONTENT_RANGE)

@@ -34,7 +34,7 @@ impl ListQuery {
             page_size: 25,
             filters: Vec::new(),
         };
-        for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             match name.as_ref() {
                 "sortBy" => {
                     let field = sort_fields.iter().find(|f| **f == value.as_ref());

@@ -567,7 +567,7 @@ pub(crate) async fn with_token(
     let backend = &shared.apivideo;
     let limits = backend.config.rate_limits;
     let untouched = RateInfo::untouched(&limits, Class::Upload, now);
-    let token = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+    let token = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
         .filter(|(name, _)| name == "token")
         .last()
         .map(|(_, value)| value.into_owned())

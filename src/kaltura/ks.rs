@@ -162,7 +162,7 @@ fn fields_v2(partner_id: i64, query: &[u8]) -> KsData {
         privileges: String::new(),
     };
     let mut privileges = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(query) {
+    for (name, value) in form_urlencoded::parse(query) {
         match name.as_ref() {
             "_e" => data.valid_until = value.trim().parse().unwrap_or(0),
             "_t" => data.session_type = value.trim().parse().unwrap_or(0),
@@ -187,7 +187,7 @@ fn key(secret: &str) -> [u8; 16] {
 
 /// Mints a v2 KS signed with `admin_secret`, using `random` as its 16 random bytes.
 pub(crate) fn encode_v2(admin_secret: &str, data: &KsData, random: [u8; 16]) -> String {
-    let mut fields = url::form_urlencoded::Serializer::new(String::new());
+    let mut fields = form_urlencoded::Serializer::new(String::new());
     for privilege in data.privileges.split(',') {
         let privilege = privilege.trim();
         if privilege.is_empty() {

@@ -31,8 +31,8 @@ pub struct ActionMatcher {
     action: String,
 }
 
-impl wiremock::Match for ActionMatcher {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for ActionMatcher {
+    fn matches(&self, request: &crate::Request) -> bool {
         let path = super::collapse_slashes(request.url.path());
         if !super::owns(&path) {
             return false;
@@ -44,7 +44,7 @@ impl wiremock::Match for ActionMatcher {
 }
 
 /// `service` and `action` as the dispatcher would read them (path over query over body).
-fn names(request: &wiremock::Request, path: &str) -> (String, String) {
+fn names(request: &crate::Request, path: &str) -> (String, String) {
     (
         param(request, path, "service").unwrap_or_default(),
         param(request, path, "action").unwrap_or_default(),
@@ -53,11 +53,11 @@ fn names(request: &wiremock::Request, path: &str) -> (String, String) {
 
 /// A top-level parameter as the dispatcher would read it: path over query over body (JSON, a
 /// multipart `json` part is not looked into, or a urlencoded form).
-fn param(request: &wiremock::Request, path: &str, name: &str) -> Option<String> {
+fn param(request: &crate::Request, path: &str, name: &str) -> Option<String> {
     if let Some((_, value)) = path_pairs(path).into_iter().rev().find(|(k, _)| k == name) {
         return Some(value);
     }
-    if let Some((_, value)) = request.url.query_pairs().filter(|(k, _)| k == name).last() {
+    if let Some((_, value)) = request.query_pairs().filter(|(k, _)| k == name).last() {
         return Some(value.into_owned());
     }
     if let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(&request.body) {
@@ -66,7 +66,7 @@ fn param(request: &wiremock::Request, path: &str, name: &str) -> Option<String> 
             other => other.to_string(),
         });
     }
-    url::form_urlencoded::parse(&request.body)
+    form_urlencoded::parse(&request.body)
         .filter(|(k, _)| k == name)
         .last()
         .map(|(_, v)| v.into_owned())
@@ -93,8 +93,8 @@ pub fn upload_token(id: &str) -> UploadTokenMatcher {
 #[derive(Clone, Debug)]
 pub struct UploadTokenMatcher(String);
 
-impl wiremock::Match for UploadTokenMatcher {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for UploadTokenMatcher {
+    fn matches(&self, request: &crate::Request) -> bool {
         let path = super::collapse_slashes(request.url.path());
         super::owns(&path) && param(request, &path, "uploadTokenId").is_some_and(|id| id == self.0)
     }
@@ -109,8 +109,8 @@ pub struct KsUserMatcher {
     pub(super) secrets: Vec<String>,
 }
 
-impl wiremock::Match for KsUserMatcher {
-    fn matches(&self, request: &wiremock::Request) -> bool {
+impl crate::Match for KsUserMatcher {
+    fn matches(&self, request: &crate::Request) -> bool {
         let path = super::collapse_slashes(request.url.path());
         if !super::owns(&path) {
             return false;
@@ -124,9 +124,7 @@ impl wiremock::Match for KsUserMatcher {
 /// A recorded upload's `resumeAt` (query, a multipart field within the recorded body prefix,
 /// or a JSON body), for failure messages.
 pub(crate) fn chunk_of(request: &crate::RecordedRequest) -> Option<String> {
-    let resume_at = request
-        .url
-        .query_pairs()
+    let resume_at = form_urlencoded::parse(request.url.query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "resumeAt")
         .map(|(_, v)| v.into_owned())
         .or_else(|| {

@@ -832,7 +832,7 @@ mod tests {
             let ours: Vec<(String, String)> = form_pairs(&input)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-            let theirs: Vec<(String, String)> = url::form_urlencoded::parse(&input)
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(&input)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
             proptest::prop_assert_eq!(ours, theirs);
