@@ -3,8 +3,8 @@
 //!
 //! Every matcher implements [`Match`]; so do the vendor matchers
 //! ([`crate::apivideo::op`], [`crate::kaltura::action`], …) and any closure
-//! `Fn(&Request) -> bool + Send + Sync`. With the `wiremock` feature, [`wiremock()`] makes any
-//! `wiremock::Match` one too.
+//! `Fn(&Request) -> bool + Send + Sync`. With the `wiremock` feature,
+//! `matchers::wiremock(m)` makes any `wiremock::Match` one too.
 //!
 //! # Example
 //!
