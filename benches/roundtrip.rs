@@ -177,11 +177,7 @@ fn vidmock_server(journal: bool) -> Hosted {
         if journal { "vidmock" } else { "vidmock-nj" },
         move || async move {
             let server = vidmock::MockServer::builder()
-                .apivideo_rate_limits(vidmock::apivideo::RateLimits {
-                    reads: u32::MAX,
-                    writes: u32::MAX,
-                    uploads: u32::MAX,
-                })
+                .apivideo_rate_limits(harness::unlimited_rate_limits())
                 .start()
                 .await;
             server.set_recording(journal);

@@ -33,7 +33,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{Client, Multipart, Samples, Server, Targets, UploadRuns};
+use harness::{Client, Samples, Server, Targets, UploadRuns};
 
 const MIB: u64 = 1024 * 1024;
 /// The api.video key the binary uses when given none.
@@ -103,30 +103,18 @@ async fn upload(server: &Server, options: &Options, pattern: &bytes::Bytes) -> R
     let cpu_before = server.cpu_seconds();
     let started = Instant::now();
     for part in 1..=total {
-        let from = (part - 1) * options.part;
-        let len = options.part.min(options.file - from);
-        let mut form = Multipart::new();
-        if let Some(id) = &video_id {
-            form = form.text("videoId", id);
-        }
-        let content_type = form.content_type();
-        let body = form.file(
-            "file",
-            "bench.mp4",
-            pattern.clone(),
-            (from % pattern.len() as u64) as usize,
-            len,
-        );
-        let range = format!("part {part}/{total}");
-        let answer = client
-            .send(
-                "POST",
-                &path,
-                &[("content-type", &content_type), ("content-range", &range)],
-                body,
-            )
-            .await
-            .expect_status(201, &format!("{} part {part}/{total}", server.name));
+        let answer = harness::send_apivideo_part(
+            &mut client,
+            &path,
+            part,
+            total,
+            options.part,
+            options.file,
+            pattern,
+            video_id.as_deref(),
+        )
+        .await
+        .expect_status(201, &format!("{} part {part}/{total}", server.name));
         let json = answer.json();
         let id = json["videoId"]
             .as_str()

@@ -40,7 +40,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use harness::inproc::Hosted;
-use harness::{Client, Multipart, Samples, Table, Targets};
+use harness::{Client, Samples, Table, Targets};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -394,11 +394,7 @@ fn vidmock_server(variant: Variant) -> Hosted {
         let server = vidmock::MockServer::builder()
             .retention(retention)
             .journal_body_digests(digests)
-            .apivideo_rate_limits(vidmock::apivideo::RateLimits {
-                reads: u32::MAX,
-                writes: u32::MAX,
-                uploads: u32::MAX,
-            })
+            .apivideo_rate_limits(harness::unlimited_rate_limits())
             .start()
             .await;
         (server.address(), server)
@@ -468,29 +464,17 @@ async fn upload(
     let mut video_id: Option<String> = None;
     let started = Instant::now();
     for part in 1..=total {
-        let from = (part - 1) * options.part;
-        let len = options.part.min(options.file - from);
-        let mut form = Multipart::new();
-        if let Some(id) = &video_id {
-            form = form.text("videoId", id);
-        }
-        let content_type = form.content_type();
-        let body = form.file(
-            "file",
-            "bench.mp4",
-            pattern.clone(),
-            (from % pattern.len() as u64) as usize,
-            len,
-        );
-        let range = format!("part {part}/{total}");
-        let answer = client
-            .send(
-                "POST",
-                &path,
-                &[("content-type", &content_type), ("content-range", &range)],
-                body,
-            )
-            .await;
+        let answer = harness::send_apivideo_part(
+            &mut client,
+            &path,
+            part,
+            total,
+            options.part,
+            options.file,
+            pattern,
+            video_id.as_deref(),
+        )
+        .await;
         assert!(
             (200..300).contains(&answer.status),
             "{} part {part}/{total}: {} {}",

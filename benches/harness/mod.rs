@@ -427,6 +427,54 @@ impl Multipart {
     }
 }
 
+/// Sends part `part` of `total` of an api.video upload through `client` as a multipart body
+/// with `Content-Range: part n/N`: `part_size` bytes (fewer for the last part) of a
+/// `file_size`-byte file made of `pattern`, adding `videoId` once the first answer gave one.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_apivideo_part(
+    client: &mut Client,
+    path: &str,
+    part: u64,
+    total: u64,
+    part_size: u64,
+    file_size: u64,
+    pattern: &Bytes,
+    video_id: Option<&str>,
+) -> Answer {
+    let from = (part - 1) * part_size;
+    let len = part_size.min(file_size - from);
+    let mut form = Multipart::new();
+    if let Some(id) = video_id {
+        form = form.text("videoId", id);
+    }
+    let content_type = form.content_type();
+    let body = form.file(
+        "file",
+        "bench.mp4",
+        pattern.clone(),
+        (from % pattern.len() as u64) as usize,
+        len,
+    );
+    let range = format!("part {part}/{total}");
+    client
+        .send(
+            "POST",
+            path,
+            &[("content-type", &content_type), ("content-range", &range)],
+            body,
+        )
+        .await
+}
+
+/// api.video rate limits no benchmark reaches, so a run measures uploads, not 429s.
+pub fn unlimited_rate_limits() -> vidmock::apivideo::RateLimits {
+    vidmock::apivideo::RateLimits {
+        reads: u32::MAX,
+        writes: u32::MAX,
+        uploads: u32::MAX,
+    }
+}
+
 /// A response, read whole.
 pub struct Answer {
     pub status: u16,
