@@ -1,8 +1,8 @@
 //! Request matchers for faults, expectations and journal queries, named as in wiremock-rs:
 //! `method("POST")`, `path("/upload")`, `header("content-range", "part 1/*")`, …
 //!
-//! Every matcher implements [`Match`]; so do the vendor matchers
-//! ([`crate::apivideo::op`], [`crate::kaltura::action`], …) and any closure
+//! Every matcher implements [`Match`]; so do each vendor module's own matchers (an api.video
+//! operation, a Kaltura service and action, …) and any closure
 //! `Fn(&Request) -> bool + Send + Sync`. With the `wiremock` feature,
 //! `matchers::wiremock(m)` makes any `wiremock::Match` one too.
 //!

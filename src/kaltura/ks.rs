@@ -231,8 +231,48 @@ pub(crate) fn encode_v1(admin_secret: &str, data: &KsData, rand: u32) -> String 
     STANDARD.encode(format!("{}|{info}", hex::encode(hasher.finalize())))
 }
 
+/// Fills `out` from `text`, which must hold exactly two hex digits (either case) per byte.
+pub(super) fn decode_hex(text: impl AsRef<[u8]>, out: &mut [u8]) -> Result<(), InvalidHex> {
+    let text = text.as_ref();
+    if text.len() != out.len() * 2 {
+        return Err(InvalidHex);
+    }
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Ok(())
+}
+
+fn digit(c: u8) -> Result<u8, InvalidHex> {
+    match c {
+        b'0'..=b'9' => Ok(c - b'0'),
+        b'a'..=b'f' => Ok(c - b'a' + 10),
+        b'A'..=b'F' => Ok(c - b'A' + 10),
+        _ => Err(InvalidHex),
+    }
+}
+
+/// Text that is not hex of the expected length.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct InvalidHex;
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hex_decoding_reverses_encoding_in_either_case() {
+        let mut out = [0u8; 4];
+        decode_hex("000FA5ff", &mut out).unwrap();
+        assert_eq!(out, [0x00, 0x0f, 0xa5, 0xff]);
+    }
+
+    #[test]
+    fn hex_decoding_refuses_a_wrong_length_or_a_non_digit() {
+        let mut out = [0u8; 2];
+        assert_eq!(decode_hex("abc", &mut out), Err(InvalidHex));
+        assert_eq!(decode_hex("abcdef", &mut out), Err(InvalidHex));
+        assert_eq!(decode_hex("abcg", &mut out), Err(InvalidHex));
+    }
+
     use super::*;
 
     const SECRET: &str = "abcdef0123456789abcdef0123456789";

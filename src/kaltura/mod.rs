@@ -46,7 +46,6 @@ pub use store::{
     Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
 };
 
-use crate::hex;
 use crate::journal::{Handled, Vendor};
 use crate::server::Shared;
 use params::to_php_string;
@@ -287,7 +286,7 @@ impl Backend {
         };
         let mut random = [0u8; 16];
         let hex_random = shared.ids.hex("", 32);
-        hex::decode_to_slice(hex_random, &mut random).ok()?;
+        ks::decode_hex(hex_random, &mut random).ok()?;
         Some(ks::encode_v2(&partner.admin_secret, &data, random))
     }
 
