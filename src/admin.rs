@@ -416,10 +416,21 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
         builder = builder.when(crate::matchers::path(path));
     }
     if let Some(pattern) = m.path_regex {
-        if let Err(e) = regex_check(&pattern) {
-            return error(StatusCode::BAD_REQUEST, e);
+        #[cfg(feature = "regex")]
+        {
+            if let Err(e) = regex_check(&pattern) {
+                return error(StatusCode::BAD_REQUEST, e);
+            }
+            builder = builder.when(crate::matchers::path_regex(pattern));
         }
-        builder = builder.when(crate::matchers::path_regex(pattern));
+        #[cfg(not(feature = "regex"))]
+        {
+            let _ = pattern;
+            return error(
+                StatusCode::BAD_REQUEST,
+                "pathRegex needs vidmock built with its `regex` feature (the binary has it)",
+            );
+        }
     }
     for (name, value) in m.headers {
         if axum::http::HeaderName::try_from(name.as_str()).is_err() {
@@ -479,6 +490,7 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
 }
 
 /// `path_regex` panics on an invalid pattern; refuse it first.
+#[cfg(feature = "regex")]
 fn regex_check(pattern: &str) -> Result<(), String> {
     regex::Regex::new(pattern)
         .map(|_| ())

@@ -14,8 +14,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
+#[cfg(feature = "http2")]
+use hyper_util::{rt::TokioExecutor, server::conn::auto};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -216,6 +217,8 @@ pub(crate) async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
+        // Without the `tls` feature `Tls` is an uninhabited `Copy` type.
+        #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
         tracker.spawn(serve_connection(
             stream,
             ConnInfo {
@@ -271,8 +274,8 @@ async fn serve_connection(
     }
 }
 
-/// Serves HTTP/1 or HTTP/2 on one connection until it ends, a fault kills it, or the server
-/// shuts down.
+/// Serves HTTP/1 (and HTTP/2 with the `http2` feature) on one connection until it ends, a fault
+/// kills it, or the server shuts down.
 async fn serve_io<I>(io: I, info: ConnInfo, shared: Arc<Shared>, shutdown: CancellationToken)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -295,8 +298,15 @@ where
             )
         }
     });
+    // HTTP/2 is what browsers speak over TLS; a Rust test's client speaks HTTP/1.1, so the
+    // library alone does not compile an HTTP/2 server it would never use.
+    #[cfg(feature = "http2")]
     let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    #[cfg(feature = "http2")]
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    #[cfg(not(feature = "http2"))]
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     tokio::select! {
         biased;

@@ -237,6 +237,8 @@ impl Match for PathMatcher {
     }
 }
 
+#[cfg(feature = "regex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "regex")))]
 /// Matches requests whose path the regular expression `pattern` finds a match in (anchor it
 /// with `^…$` to match the whole path).
 ///
@@ -259,10 +261,14 @@ pub fn path_regex(pattern: impl AsRef<str>) -> PathRegexMatcher {
     PathRegexMatcher(regex::Regex::new(pattern.as_ref()).expect("a valid regular expression"))
 }
 
+#[cfg(feature = "regex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "regex")))]
 /// See [`path_regex`].
 #[derive(Clone, Debug)]
 pub struct PathRegexMatcher(regex::Regex);
 
+#[cfg(feature = "regex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "regex")))]
 impl Match for PathRegexMatcher {
     fn matches(&self, request: &Request) -> bool {
         self.0.is_match(request.url.path())
@@ -382,6 +388,8 @@ impl Match for HeaderExistsMatcher {
     }
 }
 
+#[cfg(feature = "regex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "regex")))]
 /// Matches requests with header `name` whose every (text) line the regular expression
 /// `pattern` finds a match in.
 ///
@@ -402,6 +410,8 @@ pub fn header_regex(name: impl AsRef<str>, pattern: impl AsRef<str>) -> HeaderRe
     }
 }
 
+#[cfg(feature = "regex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "regex")))]
 /// See [`header_regex`].
 #[derive(Clone, Debug)]
 pub struct HeaderRegexMatcher {
@@ -409,6 +419,8 @@ pub struct HeaderRegexMatcher {
     pattern: regex::Regex,
 }
 
+#[cfg(feature = "regex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "regex")))]
 impl Match for HeaderRegexMatcher {
     fn matches(&self, request: &Request) -> bool {
         let mut lines = request
@@ -668,6 +680,7 @@ mod tests {
     fn paths_match_without_the_query_and_get_a_leading_slash() {
         let r = request("http://h/upload-tokens?x=1", &[], b"");
         assert!(path("upload-tokens").matches(&r));
+        #[cfg(feature = "regex")]
         assert!(path_regex("^/upload").matches(&r));
         assert!(!path("/upload").matches(&r));
     }

@@ -108,6 +108,7 @@ async fn admin_calls_are_not_recorded() {
     assert!(server.received_requests().is_empty());
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn requests_over_http2_are_recorded_and_matched_by_their_path_and_query() {
     // HTTP/2 carries the target as a full URL; browsers speak it to `--tls`.
