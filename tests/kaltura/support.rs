@@ -1,9 +1,6 @@
 //! Helpers for the Kaltura black-box tests: replaying requests captured from the official
 //! clients byte for byte, and answers reduced to what snapshots should pin.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 /// One HTTP answer, read off the socket.
 #[derive(Debug)]
 pub struct Raw {
@@ -72,55 +69,16 @@ fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Sends `bytes` as they are over a new connection and reads one answer.
+/// Sends `bytes` as they are over a new connection and reads one answer, whose body must be
+/// UTF-8.
 pub async fn replay(server: &vidmock::MockServer, bytes: &[u8]) -> Raw {
-    let mut stream = TcpStream::connect(server.address()).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    read_answer(&mut stream).await
-}
-
-async fn read_answer(stream: &mut TcpStream) -> Raw {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        let n = stream.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "connection closed before an answer");
-        buffer.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(buffer[..head_end].to_vec()).unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').unwrap();
-            (name.trim().to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap_or(0);
-    let mut body = buffer[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "connection closed mid-body");
-        body.extend_from_slice(&chunk[..n]);
-    }
+    let answer = crate::raw::exchange(server.address(), bytes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     Raw {
-        status,
-        headers,
-        body: String::from_utf8(body).unwrap(),
+        status: answer.status,
+        headers: answer.headers,
+        body: String::from_utf8(answer.body).unwrap(),
     }
 }
 
