@@ -1,6 +1,7 @@
-//! The `vidmock` binary run as a child process.
+//! The `vidmock` binary run as a child process, and the files it is given.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A child process with its stdout piped, killed when dropped so that no failed test leaves a
@@ -39,4 +40,13 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An empty directory `vidmock-NAME-PID` under the system's temporary directory: one name per
+/// test, as every test of this binary shares its process id.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vidmock-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

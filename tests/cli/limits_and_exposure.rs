@@ -2,22 +2,15 @@
 //! the binary listens on loopback unless told otherwise and guards its admin API off loopback,
 //! and nothing a request carries ever becomes a filesystem path.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::binary::Running;
+use crate::binary::{temp_dir, Running};
 use serde_json::Value;
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
 
 const KEY: &str = "vidmock-api-key";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vidmock-limits-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Every file and directory under `dir`, relative, sorted.
 fn tree(dir: &Path) -> Vec<String> {
@@ -139,7 +132,7 @@ async fn a_kaltura_form_over_the_post_limit_is_ignored_as_php_ignores_it() {
 #[tokio::test]
 async fn filenames_from_requests_never_become_paths_and_the_state_file_stays_where_given() {
     // Arrange
-    let dir = temp_dir("paths");
+    let dir = temp_dir("limits-paths");
     let state = dir.join("state.json");
     let server = MockServer::builder()
         .retention(vidmock::Retention::Memory)
@@ -235,7 +228,7 @@ async fn filenames_from_requests_never_become_paths_and_the_state_file_stays_whe
 #[tokio::test]
 async fn a_state_file_that_cannot_be_replaced_leaves_no_temporary_file_behind() {
     // Arrange
-    let dir = temp_dir("failed-save");
+    let dir = temp_dir("limits-failed-save");
     let state = dir.join("state.json");
     let server = MockServer::builder()
         .state_file(&state)

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::binary::temp_dir;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -50,13 +51,6 @@ fn start(state: &Path, extra: &[&str]) -> Running {
     // Keep reading stdout so the binary never blocks on a full pipe.
     std::thread::spawn(move || for _ in stdout.lines() {});
     Running { child, base }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vidmock-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn sha256(bytes: &[u8]) -> String {
