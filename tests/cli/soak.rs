@@ -4,8 +4,9 @@
 //! process's resident memory stays flat once warmed up, and writes a report with the figures to
 //! `target/soak/report.md`.
 //!
-//! `cargo test --all-features --release --test soak -- --ignored --nocapture` runs the long one
-//! (`VIDMOCK_SOAK_SECS`, 120 by default); a five-second run is part of the ordinary suite.
+//! `cargo test --all-features --release --test cli -- soak:: --ignored --nocapture` runs the
+//! long one (`VIDMOCK_SOAK_SECS`, 120 by default); a five-second run is part of the ordinary
+//! suite.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
