@@ -1,9 +1,4 @@
-//! Helpers shared by the black-box tests: a client, answers reduced to what matters, and the
-//! `vidmock` binary run as a child process.
-#![allow(dead_code)]
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+//! HTTP helpers shared by the black-box tests: a client, and answers reduced to what matters.
 
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
@@ -63,44 +58,6 @@ pub fn basic(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBui
 
 pub async fn send(request: reqwest::RequestBuilder) -> Answer {
     Answer::from(request.send().await.unwrap()).await
-}
-
-/// A child process with its stdout piped, killed when dropped so that no failed test leaves a
-/// server behind.
-pub struct Running {
-    pub child: Child,
-    /// Kept open for as long as the process runs: it must never write to a closed pipe.
-    pub stdout: BufReader<ChildStdout>,
-}
-
-impl Running {
-    /// Spawns `command` with stdout piped and stderr discarded.
-    pub fn spawn(command: &mut Command) -> Running {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Running { child, stdout }
-    }
-
-    /// The next line the process printed, without its line ending; `None` once stdout is
-    /// closed.
-    pub fn line(&mut self) -> Option<String> {
-        let mut line = String::new();
-        if self.stdout.read_line(&mut line).unwrap() == 0 {
-            return None;
-        }
-        Some(line.trim_end().to_owned())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Reads one HTTP/1.1 answer with a `Content-Length` body from `stream`; its status line.

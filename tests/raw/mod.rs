@@ -1,7 +1,6 @@
 //! Raw HTTP/1.1 over a TCP socket, for requests no HTTP client library would send: broken
 //! chunked encoding, bad multipart boundaries, invalid UTF-8, NUL bytes. Every exchange has a
 //! deadline, so a server that hangs fails the row instead of the run.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,0 +1,16 @@
+//! api.video over a real socket: authentication, upload tokens, uploads, videos, the transport
+//! rules every operation shares, the vendor's documented examples, and malformed requests.
+//! One test binary, so the dependencies are linked once for all of them.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../raw/mod.rs"]
+mod raw;
+
+mod auth;
+mod bad_input;
+mod fixtures;
+mod tokens;
+mod transport;
+mod uploads;
+mod videos;

@@ -1,0 +1,135 @@
+//! Faults driven over HTTP through `/__vidmock/faults`, for test suites in any language.
+
+use crate::common::{basic, client, send};
+use serde_json::json;
+use vidmock::MockServer;
+
+const KEY: &str = "vidmock-api-key";
+
+async fn add(server: &MockServer, fault: serde_json::Value) -> crate::common::Answer {
+    send(
+        client()
+            .post(format!("{}/__vidmock/faults", server.uri()))
+            .json(&fault),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_fault_posted_as_json_applies_and_can_be_listed_and_removed() {
+    let server = MockServer::start().await;
+
+    let created = add(
+        &server,
+        json!({"name": "busy list", "match": {"operation": "listTokens"}, "action": {"type": "status", "status": 503, "body": "busy"}, "times": 1}),
+    )
+    .await;
+    let listed = send(client().get(format!("{}/__vidmock/faults", server.uri())))
+        .await
+        .json();
+    let faulted = send(basic(
+        client().get(format!("{}/upload-tokens", server.uri())),
+        KEY,
+    ))
+    .await;
+    let id = created.json()["id"].as_u64().unwrap();
+    let removed = send(client().delete(format!("{}/__vidmock/faults/{id}", server.uri()))).await;
+    let removed_again =
+        send(client().delete(format!("{}/__vidmock/faults/{id}", server.uri()))).await;
+
+    assert_eq!(created.status, 201);
+    assert_eq!(listed[0]["name"], "busy list");
+    assert_eq!(listed[0]["times"], 1);
+    assert_eq!(faulted.status, 503);
+    assert_eq!(faulted.text, "busy");
+    assert_eq!(removed.status, 204);
+    assert_eq!(removed_again.status, 404);
+}
+
+#[tokio::test]
+async fn an_apivideo_problem_posted_as_json_answers_the_vendor_shape() {
+    let server = MockServer::start().await;
+    add(
+        &server,
+        json!({"match": {"method": "POST", "path": "/upload-tokens"}, "action": {
+            "type": "apivideoProblem", "status": 400, "slug": "invalid-attribute",
+            "title": "An attribute is invalid.", "name": "ttl",
+            "problems": [{"slug": "invalid-attribute", "title": "An attribute is invalid.", "name": "ttl"}]}}),
+    )
+    .await;
+
+    let answer = send(basic(
+        client().post(format!("{}/upload-tokens", server.uri())),
+        KEY,
+    ))
+    .await;
+
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.content_type.as_deref(),
+        Some("application/problem+json")
+    );
+    assert_eq!(answer.json()["problems"][0]["name"], "ttl");
+}
+
+#[tokio::test]
+async fn a_kaltura_error_is_answered_in_the_format_the_request_asked_for() {
+    let server = MockServer::start().await;
+    add(
+        &server,
+        json!({"match": {"operation": "uploadtoken.get"}, "action": {"type": "kalturaError", "code": "UPLOAD_TOKEN_NOT_FOUND"}}),
+    )
+    .await;
+    let url = format!("{}/api_v3/service/uploadToken/action/get", server.uri());
+
+    let json_answer = send(client().get(format!("{url}?format=1&uploadTokenId=0_x"))).await;
+    let xml_answer = send(client().get(format!("{url}?uploadTokenId=0_x"))).await;
+
+    assert_eq!(json_answer.status, 200);
+    assert_eq!(json_answer.json()["code"], "UPLOAD_TOKEN_NOT_FOUND");
+    assert_eq!(json_answer.json()["objectType"], "KalturaAPIException");
+    assert!(
+        xml_answer
+            .text
+            .contains("<code>UPLOAD_TOKEN_NOT_FOUND</code>"),
+        "{}",
+        xml_answer.text
+    );
+}
+
+#[tokio::test]
+async fn invalid_fault_descriptions_are_refused_with_a_reason() {
+    let server = MockServer::start().await;
+    let invalid = [
+        json!({"action": {"type": "explode"}}),
+        json!({"match": {"pathRegex": "("}, "action": {"type": "hang"}}),
+        json!({"action": {"type": "status", "status": 42}}),
+        json!({"match": {"headers": {"bad header": "x"}}, "action": {"type": "close"}}),
+        json!({"action": {"type": "close"}, "surprise": true}),
+    ];
+
+    for fault in invalid {
+        let answer = add(&server, fault.clone()).await;
+
+        assert_eq!(answer.status, 400, "{fault}");
+        assert!(answer.json()["error"].is_string(), "{fault}");
+    }
+    assert!(server.faults().is_empty());
+}
+
+#[tokio::test]
+async fn deleting_all_faults_clears_them() {
+    let server = MockServer::start().await;
+    add(&server, json!({"action": {"type": "close"}})).await;
+
+    let cleared = send(client().delete(format!("{}/__vidmock/faults", server.uri()))).await;
+
+    assert_eq!(cleared.status, 204);
+    assert!(server.faults().is_empty());
+    assert_eq!(
+        send(client().get(format!("{}/upload-tokens", server.uri())))
+            .await
+            .status,
+        401
+    );
+}

@@ -1,0 +1,14 @@
+//! Kaltura API v3 over a real socket: the front door, sessions and multirequests, the
+//! `uploadToken` service and its chunk engine, the entry calls, and malformed requests.
+//! One test binary, so the dependencies are linked once for all of them.
+
+#[path = "../raw/mod.rs"]
+mod raw;
+mod support;
+
+mod bad_input;
+mod chunks_prop;
+mod front_door;
+mod media;
+mod sessions;
+mod uploads;
