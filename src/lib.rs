@@ -50,6 +50,7 @@
 mod admin;
 mod clock;
 mod conn;
+mod error;
 mod expect;
 mod faults;
 #[cfg(feature = "fuzzing")]
@@ -69,10 +70,10 @@ pub mod apivideo;
 pub mod kaltura;
 
 pub use clock::Clock;
+pub use error::{Document, Error};
 pub use expect::{ExpectationBuilder, Times};
 pub use faults::{Fault, FaultBuilder, FaultGuard};
 pub use journal::{RecordedRequest, Vendor};
-pub use persist::LoadError;
 pub use server::{MockServer, MockServerBuilder};
 pub use storage::Retention;
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Invalid};
 use crate::server::Shared;
 use crate::storage::Assembly;
 
@@ -34,39 +35,6 @@ use crate::storage::Assembly;
 const FORMAT: &str = "vidmock-state";
 /// The version of the state file's layout.
 const VERSION: u32 = 1;
-
-/// A seed or state file that cannot be used: which file, and why.
-///
-/// # Example
-///
-/// ```
-/// let error = vidmock::MockServer::builder().seed_json("{").unwrap_err();
-/// assert!(error.to_string().starts_with("seed: "));
-/// ```
-#[derive(Debug)]
-pub struct LoadError {
-    /// What was being loaded (`seed file PATH`, `state file PATH`, `seed`).
-    what: String,
-    /// Why it failed, with line and column for JSON errors.
-    reason: String,
-}
-
-impl LoadError {
-    pub(crate) fn new(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
-        Self {
-            what: what.into(),
-            reason: reason.to_string(),
-        }
-    }
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.what, self.reason)
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// A completed upload whose bytes are kept, to be written beside the state file.
 pub(crate) struct Blob {
@@ -103,22 +71,27 @@ pub(crate) struct Loaded {
 }
 
 /// Reads the state file at `path`: `Ok(None)` when there is none yet.
-pub(crate) fn load(path: &Path) -> Result<Option<Loaded>, LoadError> {
-    let what = || format!("state file {}", path.display());
+pub(crate) fn load(path: &Path) -> Result<Option<Loaded>, Error> {
+    let what = || crate::Document::StateFile(path.to_path_buf());
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(LoadError::new(what(), error)),
+        Err(source) => {
+            return Err(Error::Read {
+                document: what(),
+                source,
+            })
+        }
     };
     let document: Document =
-        serde_json::from_str(&text).map_err(|error| LoadError::new(what(), error))?;
+        serde_json::from_str(&text).map_err(|error| Error::json(what(), &error))?;
     if document.format != FORMAT || document.version != VERSION {
-        return Err(LoadError::new(
+        return Err(Error::invalid(
             what(),
-            format!(
+            Invalid::whole(format!(
                 "expected format {FORMAT:?} version {VERSION}, found {:?} version {}",
                 document.format, document.version
-            ),
+            )),
         ));
     }
     #[cfg(not(feature = "apivideo"))]
@@ -132,13 +105,17 @@ pub(crate) fn load(path: &Path) -> Result<Option<Loaded>, LoadError> {
             .apivideo
             .map(serde_json::from_value)
             .transpose()
-            .map_err(|error| LoadError::new(what(), format!("apivideo: {error}")))?,
+            .map_err(|error| {
+                Error::invalid(what(), Invalid::at("apivideo", format!("section: {error}")))
+            })?,
         #[cfg(feature = "kaltura")]
         kaltura: document
             .kaltura
             .map(serde_json::from_value)
             .transpose()
-            .map_err(|error| LoadError::new(what(), format!("kaltura: {error}")))?,
+            .map_err(|error| {
+                Error::invalid(what(), Invalid::at("kaltura", format!("section: {error}")))
+            })?,
     }))
 }
 
@@ -183,6 +160,11 @@ struct Written {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Persister {
+    /// The state file, exactly as given.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             blobs: blob_dir(&path),
@@ -407,22 +389,30 @@ pub(crate) struct Seed {
 }
 
 /// Parses and checks a seed document; `what` names it in errors.
-pub(crate) fn parse_seed(text: &str, what: &str) -> Result<Seed, LoadError> {
-    let seed: Seed = serde_json::from_str(text).map_err(|error| LoadError::new(what, error))?;
+pub(crate) fn parse_seed(text: &str, what: crate::Document) -> Result<Seed, Error> {
+    let seed: Seed =
+        serde_json::from_str(text).map_err(|error| Error::json(what.clone(), &error))?;
     #[cfg(feature = "apivideo")]
     if let Some(apivideo) = &seed.apivideo {
-        apivideo.validate().map_err(|e| LoadError::new(what, e))?;
+        apivideo
+            .validate()
+            .map_err(|e| Error::invalid(what.clone(), e))?;
     }
     #[cfg(feature = "kaltura")]
     if let Some(kaltura) = &seed.kaltura {
-        kaltura.validate().map_err(|e| LoadError::new(what, e))?;
+        kaltura
+            .validate()
+            .map_err(|e| Error::invalid(what.clone(), e))?;
     }
     Ok(seed)
 }
 
 /// Reads and checks the seed file at `path`.
-pub(crate) fn read_seed(path: &Path) -> Result<Seed, LoadError> {
-    let what = format!("seed file {}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|error| LoadError::new(&what, error))?;
-    parse_seed(&text, &what)
+pub(crate) fn read_seed(path: &Path) -> Result<Seed, Error> {
+    let what = crate::Document::SeedFile(path.to_path_buf());
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        document: what.clone(),
+        source,
+    })?;
+    parse_seed(&text, what)
 }

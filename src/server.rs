@@ -100,8 +100,9 @@ pub struct MockServerBuilder {
     cors: bool,
     admin_token: Option<String>,
     /// Certificate chain and key (PEM) to serve HTTPS with.
+    /// The PEM certificate chain and private key, or why none could be made.
     #[cfg(feature = "tls")]
-    tls: Option<(String, String)>,
+    tls: Option<Result<(String, String), String>>,
     journal_capacity: usize,
     journal_body_limit: usize,
     /// Whether the journal hashes every request body whole.
@@ -274,11 +275,13 @@ impl MockServerBuilder {
             "127.0.0.1".to_owned(),
             "::1".to_owned(),
         ];
-        // Generating a key only fails on a broken crypto provider; then HTTPS is impossible
-        // and the panic says so at start.
-        let certified = rcgen::generate_simple_self_signed(names)
-            .unwrap_or_else(|e| panic!("vidmock cannot make a TLS certificate: {e}"));
-        self.tls = Some((certified.cert.pem(), certified.signing_key.serialize_pem()));
+        // Generating a key only fails on a broken crypto provider; then HTTPS is impossible,
+        // and `try_start` says so.
+        self.tls = Some(
+            rcgen::generate_simple_self_signed(names)
+                .map(|certified| (certified.cert.pem(), certified.signing_key.serialize_pem()))
+                .map_err(|e| format!("cannot make a certificate: {e}")),
+        );
         self
     }
 
@@ -297,7 +300,7 @@ impl MockServerBuilder {
         certificate_chain: impl Into<String>,
         private_key: impl Into<String>,
     ) -> Self {
-        self.tls = Some((certificate_chain.into(), private_key.into()));
+        self.tls = Some(Ok((certificate_chain.into(), private_key.into())));
         self
     }
 
@@ -506,7 +509,9 @@ impl MockServerBuilder {
     ///
     /// # Errors
     ///
-    /// When the document is not valid JSON, has an unknown field, or names an id twice.
+    /// [`crate::Error::Json`] when the document is not valid JSON or has an unknown field (with
+    /// the line and column), [`crate::Error::Invalid`] when a value cannot be used, such as an
+    /// id named twice (with the field's path).
     ///
     /// # Example
     ///
@@ -531,8 +536,8 @@ impl MockServerBuilder {
     /// assert_eq!(server.kaltura().for_partner(202).unwrap().entries()[0].name, "Keynote");
     /// # }
     /// ```
-    pub fn seed_json(mut self, json: &str) -> Result<Self, crate::LoadError> {
-        self.seed_data = Some(crate::persist::parse_seed(json, "seed")?);
+    pub fn seed_json(mut self, json: &str) -> Result<Self, crate::Error> {
+        self.seed_data = Some(crate::persist::parse_seed(json, crate::Document::Seed)?);
         Ok(self)
     }
 
@@ -541,7 +546,8 @@ impl MockServerBuilder {
     ///
     /// # Errors
     ///
-    /// When the file cannot be read, or its content is not a valid seed.
+    /// [`crate::Error::Read`] when the file cannot be read; otherwise as
+    /// [`MockServerBuilder::seed_json`].
     ///
     /// # Example
     ///
@@ -555,10 +561,7 @@ impl MockServerBuilder {
     /// # std::fs::remove_file(&path).unwrap();
     /// # }
     /// ```
-    pub fn seed_file(
-        mut self,
-        path: impl AsRef<std::path::Path>,
-    ) -> Result<Self, crate::LoadError> {
+    pub fn seed_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, crate::Error> {
         self.seed_data = Some(crate::persist::read_seed(path.as_ref())?);
         Ok(self)
     }
@@ -572,7 +575,8 @@ impl MockServerBuilder {
     ///
     /// # Errors
     ///
-    /// When the file exists but cannot be read or is not a vidmock state file.
+    /// When the file exists but cannot be read ([`crate::Error::Read`]) or is not a vidmock
+    /// state file ([`crate::Error::Json`], [`crate::Error::Invalid`]).
     ///
     /// # Example
     ///
@@ -590,10 +594,7 @@ impl MockServerBuilder {
     /// # std::fs::remove_file(&path).unwrap();
     /// # }
     /// ```
-    pub fn state_file(
-        mut self,
-        path: impl AsRef<std::path::Path>,
-    ) -> Result<Self, crate::LoadError> {
+    pub fn state_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, crate::Error> {
         let path = path.as_ref().to_path_buf();
         let loaded = crate::persist::load(&path)?;
         self.state_file = Some((path, loaded));
@@ -604,8 +605,8 @@ impl MockServerBuilder {
     ///
     /// # Panics
     ///
-    /// When the address cannot be bound (use [`MockServerBuilder::try_start`] to get the error)
-    /// or when called outside a tokio runtime.
+    /// When the server cannot start (use [`MockServerBuilder::try_start`] to get the
+    /// [`crate::Error`]) or when called outside a tokio runtime.
     pub async fn start(self) -> MockServer {
         match self.try_start().await {
             Ok(server) => server,
@@ -613,7 +614,13 @@ impl MockServerBuilder {
         }
     }
 
-    /// Like [`MockServerBuilder::start`], returning the bind error instead of panicking.
+    /// Like [`MockServerBuilder::start`], returning why it could not start instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Bind`] when the address cannot be bound, [`crate::Error::Tls`] when the
+    /// certificate or key cannot be used, [`crate::Error::Save`] when a state file cannot be
+    /// written.
     ///
     /// # Example
     ///
@@ -621,29 +628,41 @@ impl MockServerBuilder {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let result = vidmock::MockServer::builder().bind(taken.local_addr().unwrap()).try_start().await;
-    /// assert!(result.is_err());
+    /// let address = taken.local_addr().unwrap();
+    /// let error = vidmock::MockServer::builder().bind(address).try_start().await.unwrap_err();
+    /// assert!(matches!(error, vidmock::Error::Bind { address: Some(a), .. } if a == address));
+    /// assert!(error.to_string().starts_with(&format!("cannot listen on {address}: ")));
     /// # }
     /// ```
-    pub async fn try_start(self) -> std::io::Result<MockServer> {
+    pub async fn try_start(self) -> Result<MockServer, crate::Error> {
+        let handed_over = |source| crate::Error::Bind {
+            address: None,
+            source,
+        };
         let listener = match self.listener {
             Some(listener) => {
-                listener.set_nonblocking(true)?;
-                TcpListener::from_std(listener)?
+                listener.set_nonblocking(true).map_err(handed_over)?;
+                TcpListener::from_std(listener).map_err(handed_over)?
             }
-            None => TcpListener::bind(self.addr).await?,
+            None => TcpListener::bind(self.addr)
+                .await
+                .map_err(|source| crate::Error::Bind {
+                    address: Some(self.addr),
+                    source,
+                })?,
         };
-        let address = listener.local_addr()?;
+        let address = listener.local_addr().map_err(handed_over)?;
         #[cfg(feature = "tls")]
-        let tls = match &self.tls {
-            Some((chain, key)) => Some(tls_acceptor(chain, key)?),
-            None => None,
+        let (tls, certificate) = match self.tls {
+            Some(Ok((chain, key))) => (Some(tls_acceptor(&chain, &key)?), Some(chain)),
+            Some(Err(message)) => return Err(crate::Error::Tls { message }),
+            None => (None, None),
         };
         #[cfg(not(feature = "tls"))]
         let tls: Option<crate::conn::Tls> = None;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = axum::http::Uri::try_from(format!("{scheme}://{address}"))
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
         let shared = Arc::new(Shared {
             clock: self.clock.unwrap_or_default(),
             journal: Journal::new(
@@ -691,7 +710,13 @@ impl MockServerBuilder {
         let shutdown = CancellationToken::new();
         if let Some(persister) = &shared.persister {
             // The first save makes the file exist (with the seed, if any) before any request.
-            persister.save(&shared).await?;
+            persister
+                .save(&shared)
+                .await
+                .map_err(|source| crate::Error::Save {
+                    path: persister.path().to_path_buf(),
+                    source,
+                })?;
             tokio::spawn(crate::persist::background(
                 shared.clone(),
                 persister.clone(),
@@ -709,7 +734,7 @@ impl MockServerBuilder {
         ));
         Ok(MockServer {
             #[cfg(feature = "tls")]
-            certificate: self.tls.map(|(chain, _)| chain),
+            certificate,
             shared,
             address,
             listener: Some(listener),
@@ -1363,23 +1388,24 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
 
 /// A rustls acceptor for `chain` and `key` (PEM), offering HTTP/2 and HTTP/1.1.
 #[cfg(feature = "tls")]
-fn tls_acceptor(chain: &str, key: &str) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+fn tls_acceptor(chain: &str, key: &str) -> Result<tokio_rustls::TlsAcceptor, crate::Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let invalid = |e: &dyn std::fmt::Display| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    let invalid = |what: &str, e: &dyn std::fmt::Display| crate::Error::Tls {
+        message: format!("{what}{e}"),
     };
     let certificates = CertificateDer::pem_slice_iter(chain.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid(&e))?;
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| invalid(&e))?;
+        .map_err(|e| invalid("the certificate chain: ", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|e| invalid("the private key: ", &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(&e))?
+        .map_err(|e| invalid("", &e))?
         .with_no_client_auth()
         .with_single_cert(certificates, key)
-        .map_err(|e| invalid(&e))?;
+        .map_err(|e| invalid("", &e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
 use super::{Backend, Grant, Project, UploadToken};
+use crate::error::Invalid;
 use crate::ids::Ids;
 use crate::persist::Blob;
 use crate::storage::{Assembly, Digest256, Keying, Retention};
@@ -441,48 +442,63 @@ fn yes() -> bool {
 
 impl Seed {
     /// Checks what serde cannot: non-empty keys and titles, ids unique and well formed.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let mut keys = std::collections::HashSet::new();
         let mut tokens = std::collections::HashSet::new();
         let mut videos = std::collections::HashSet::new();
         for (p, project) in self.projects.iter().enumerate() {
             if project.api_key.is_empty() {
-                return Err(format!("apivideo.projects[{p}].apiKey is empty"));
+                return Err(Invalid::at(
+                    format!("apivideo.projects[{p}].apiKey"),
+                    "is empty",
+                ));
             }
             if !keys.insert(project.api_key.as_str()) {
-                return Err(format!(
-                    "apivideo.projects[{p}].apiKey {:?} appears twice",
-                    project.api_key
+                return Err(Invalid::at(
+                    format!("apivideo.projects[{p}].apiKey"),
+                    format!("{:?} appears twice", project.api_key),
                 ));
             }
             for (t, token) in project.upload_tokens.iter().enumerate() {
                 if token.ttl > super::tokens::MAX_TTL as u32 {
-                    return Err(format!(
-                        "apivideo.projects[{p}].uploadTokens[{t}].ttl is above 2147483647"
+                    return Err(Invalid::at(
+                        format!("apivideo.projects[{p}].uploadTokens[{t}].ttl"),
+                        "is above 2147483647",
                     ));
                 }
                 if let Some(id) = &token.token {
                     if !well_formed(id, "to") {
-                        return Err(format!("apivideo.projects[{p}].uploadTokens[{t}].token {id:?} is not `to` followed by letters and digits"));
+                        return Err(Invalid::at(
+                            format!("apivideo.projects[{p}].uploadTokens[{t}].token"),
+                            format!("{id:?} is not `to` followed by letters and digits"),
+                        ));
                     }
                     if !tokens.insert(id.as_str()) {
-                        return Err(format!(
-                            "apivideo.projects[{p}].uploadTokens[{t}].token {id:?} appears twice"
+                        return Err(Invalid::at(
+                            format!("apivideo.projects[{p}].uploadTokens[{t}].token"),
+                            format!("{id:?} appears twice"),
                         ));
                     }
                 }
             }
             for (v, video) in project.videos.iter().enumerate() {
                 if video.title.is_empty() {
-                    return Err(format!("apivideo.projects[{p}].videos[{v}].title is empty"));
+                    return Err(Invalid::at(
+                        format!("apivideo.projects[{p}].videos[{v}].title"),
+                        "is empty",
+                    ));
                 }
                 if let Some(id) = &video.video_id {
                     if !well_formed(id, "vi") {
-                        return Err(format!("apivideo.projects[{p}].videos[{v}].videoId {id:?} is not `vi` followed by letters and digits"));
+                        return Err(Invalid::at(
+                            format!("apivideo.projects[{p}].videos[{v}].videoId"),
+                            format!("{id:?} is not `vi` followed by letters and digits"),
+                        ));
                     }
                     if !videos.insert(id.as_str()) {
-                        return Err(format!(
-                            "apivideo.projects[{p}].videos[{v}].videoId {id:?} appears twice"
+                        return Err(Invalid::at(
+                            format!("apivideo.projects[{p}].videos[{v}].videoId"),
+                            format!("{id:?} appears twice"),
                         ));
                     }
                 }

@@ -177,10 +177,8 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     let server = match builder.try_start().await {
         Ok(server) => server,
         Err(error) => {
-            eprintln!(
-                "vidmock: cannot start on {}: {error}",
-                SocketAddr::new(args.host, args.port)
-            );
+            // The error names the address when binding it failed.
+            eprintln!("vidmock: cannot start: {error}");
             return ExitCode::FAILURE;
         }
     };

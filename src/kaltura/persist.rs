@@ -17,6 +17,7 @@ use super::store::{
     UploadTokenStatus, ENTRY_TYPE_MEDIA_CLIP,
 };
 use super::{Backend, Partner};
+use crate::error::Invalid;
 use crate::ids::Ids;
 use crate::persist::Blob;
 use crate::storage::{Assembly, Digest256, Keying, Retention};
@@ -503,43 +504,55 @@ fn hex_id(id: &str, digits: usize) -> bool {
 
 impl Seed {
     /// Checks what serde cannot: ids positive, unique and well formed, statuses known.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let mut partners = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
         for (p, partner) in self.partners.iter().enumerate() {
             let at = format!("kaltura.partners[{p}]");
             if partner.id <= 0 || !partners.insert(partner.id) {
-                return Err(format!(
-                    "{at}.id {} is not a positive id of its own",
-                    partner.id
+                return Err(Invalid::at(
+                    format!("{at}.id"),
+                    format!("{} is not a positive id of its own", partner.id),
                 ));
             }
             if partner.admin_secret.is_empty() {
-                return Err(format!("{at}.adminSecret is empty"));
+                return Err(Invalid::at(format!("{at}.adminSecret"), "is empty"));
             }
             for (t, token) in partner.upload_tokens.iter().enumerate() {
                 if let Some(id) = &token.id {
                     if !hex_id(id, 32) || !ids.insert(id.clone()) {
-                        return Err(format!("{at}.uploadTokens[{t}].id {id:?} is not `0_` and 32 lower-case hex digits of its own"));
+                        return Err(Invalid::at(
+                            format!("{at}.uploadTokens[{t}].id"),
+                            format!("{id:?} is not `0_` and 32 lower-case hex digits of its own"),
+                        ));
                     }
                 }
                 if seed_status(&token.status).is_none() {
-                    return Err(format!("{at}.uploadTokens[{t}].status is not a KalturaUploadTokenStatus (PENDING, PARTIAL_UPLOAD, FULL_UPLOAD, CLOSED, TIMED_OUT, DELETED or 0–5)"));
+                    return Err(Invalid::at(format!("{at}.uploadTokens[{t}].status"), "is not a KalturaUploadTokenStatus (PENDING, PARTIAL_UPLOAD, FULL_UPLOAD, CLOSED, TIMED_OUT, DELETED or 0–5)"));
                 }
                 if token.file_size.is_some_and(|s| s < 0) {
-                    return Err(format!("{at}.uploadTokens[{t}].fileSize is negative"));
+                    return Err(Invalid::at(
+                        format!("{at}.uploadTokens[{t}].fileSize"),
+                        "is negative",
+                    ));
                 }
             }
             for (e, entry) in partner.entries.iter().enumerate() {
                 if let Some(id) = &entry.id {
                     if !hex_id(id, 8) || !ids.insert(id.clone()) {
-                        return Err(format!("{at}.entries[{e}].id {id:?} is not `0_` and 8 lower-case hex digits of its own"));
+                        return Err(Invalid::at(
+                            format!("{at}.entries[{e}].id"),
+                            format!("{id:?} is not `0_` and 8 lower-case hex digits of its own"),
+                        ));
                     }
                 }
                 if ![1, 2, 5].contains(&entry.media_type) {
-                    return Err(format!(
-                        "{at}.entries[{e}].mediaType {} is not 1 (video), 2 (image) or 5 (audio)",
-                        entry.media_type
+                    return Err(Invalid::at(
+                        format!("{at}.entries[{e}].mediaType"),
+                        format!(
+                            "{} is not 1 (video), 2 (image) or 5 (audio)",
+                            entry.media_type
+                        ),
                     ));
                 }
             }

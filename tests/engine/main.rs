@@ -14,4 +14,5 @@ mod expectations;
 mod faults;
 mod journal;
 mod server_lifecycle;
+mod start_errors;
 mod tls;
