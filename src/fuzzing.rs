@@ -70,7 +70,12 @@ pub fn kaltura_params(data: &[u8]) {
     };
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let map = runtime().block_on(params::read(&parts, body, &path, None));
+    let map = runtime().block_on(params::read(
+        &parts,
+        body,
+        &path,
+        crate::kaltura::multipart::FileParts::Memory,
+    ));
     fn cast_all(map: &params::Map) {
         let args = params::Args::new(map);
         for (name, value) in map {

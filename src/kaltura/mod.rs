@@ -48,6 +48,7 @@ pub use store::{
 
 use crate::journal::{Handled, Vendor};
 use crate::server::Shared;
+use multipart::FileParts;
 use params::to_php_string;
 use wire::{Body, Format, Out};
 
@@ -337,7 +338,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     if request.method() == Method::OPTIONS {
         return handled(wire::respond_to_options(), None);
     }
-    let (params, callback) = read_call(request, shared.spill.as_ref()).await;
+    let (params, callback) = read_call(request, FileParts::kept(shared.spill.as_ref())).await;
     let (service, action) = dispatch::names(&params);
     let operation = if service == "multirequest" {
         Some(service.clone())
@@ -661,13 +662,10 @@ impl<'a> Kaltura<'a> {
 
 /// A request's parameter map (every source merged) and its JSONP callback, if any; `spill`:
 /// file parts go to files in that directory as they arrive.
-async fn read_call(
-    request: Request,
-    spill: Option<&Arc<crate::storage::SpillDir>>,
-) -> (params::Map, Option<String>) {
+async fn read_call(request: Request, files: FileParts<'_>) -> (params::Map, Option<String>) {
     let (parts, body) = request.into_parts();
     let path = collapse_slashes(parts.uri.path());
-    let params = params::read(&parts, body, &path, spill).await;
+    let params = params::read(&parts, body, &path, files).await;
     // Decoding the whole query a second time (a KS is long) only when it may name a callback,
     // plainly or percent-encoded.
     let may_name_callback = |query: &&str| query.contains("callback") || query.contains('%');
@@ -688,8 +686,8 @@ async fn read_call(
 /// real API answers errors).
 pub(crate) async fn error_response(request: Request, error: ApiError) -> Response {
     let started = Instant::now();
-    // The body is read only for its parameters.
-    let (params, callback) = read_call(request, None).await;
+    // The body is read only for its parameters: file parts (a chunk) are read and dropped.
+    let (params, callback) = read_call(request, FileParts::Skip).await;
     let format = match Format::select(&params, callback) {
         Ok(format) => format,
         Err(reason) => return wire::respond_without_format(reason),

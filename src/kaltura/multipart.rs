@@ -33,18 +33,37 @@ pub(crate) fn boundary(content_type: &str) -> Option<String> {
     multer::parse_boundary(content_type).ok()
 }
 
+/// Where the bytes of file parts go.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FileParts<'a> {
+    /// Gathered in memory.
+    Memory,
+    /// Written to files in this directory as they arrive.
+    Spill(&'a Arc<SpillDir>),
+    /// Read and dropped, for a caller that needs only the plain fields (a scripted error's
+    /// format): a large chunk is never held.
+    Skip,
+}
+
+impl<'a> FileParts<'a> {
+    /// Kept: in `spill` when the server spills uploads, in memory otherwise.
+    pub(crate) fn kept(spill: Option<&'a Arc<SpillDir>>) -> Self {
+        spill.map_or(FileParts::Memory, FileParts::Spill)
+    }
+}
+
 /// The most a file part's buffer is sized ahead from the body's announced length; a larger
 /// part grows it as it arrives.
 const PRESIZE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Reads every part of `body`, whose length is `length` when announced; `spill`: file parts go
-/// to files in that directory. Never fails: a malformed body yields the parts read before the
+/// Reads every part of `body`, whose length is `length` when announced, with file parts' bytes
+/// going where `files` says. Never fails: a malformed body yields the parts read before the
 /// fault.
 pub(crate) async fn read(
     body: Body,
     boundary: String,
     length: Option<u64>,
-    spill: Option<&Arc<SpillDir>>,
+    files: FileParts<'_>,
 ) -> Parsed {
     let mut parsed = Parsed::default();
     // PHP's own limits (post_max_size, upload_max_filesize) are the server's configuration,
@@ -60,7 +79,20 @@ pub(crate) async fn read(
         };
         let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(|m| m.to_string());
-        if let (Some(file_name), Some(dir)) = (&file_name, spill) {
+        if file_name.is_some() && matches!(files, FileParts::Skip) {
+            let complete = loop {
+                match field.chunk().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break true,
+                    Err(_) => break false,
+                }
+            };
+            if !complete {
+                break;
+            }
+            continue;
+        }
+        if let (Some(file_name), FileParts::Spill(dir)) = (&file_name, files) {
             let mut sink = PartWriter::new(Some(dir));
             let complete = loop {
                 match field.chunk().await {
@@ -129,15 +161,24 @@ pub(crate) async fn read(
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) async fn read_both_ways(body: bytes::Bytes, boundary: &str) -> Parsed {
     let dir = SpillDir::new();
-    let read = |spill| {
+    let read = |files| {
         read(
             Body::from(body.clone()),
             boundary.to_owned(),
             Some(body.len() as u64),
-            spill,
+            files,
         )
     };
-    let (in_memory, spilled) = (read(None).await, read(Some(&dir)).await);
+    let (in_memory, spilled) = (
+        read(FileParts::Memory).await,
+        read(FileParts::Spill(&dir)).await,
+    );
+    let skipped = read(FileParts::Skip).await;
+    assert_eq!(
+        in_memory.fields, skipped.fields,
+        "fields read alike, files skipped"
+    );
+    assert!(skipped.files.is_empty(), "skipped files are not kept");
     let files = |parsed: &Parsed| {
         let files = parsed.files.iter();
         files
@@ -184,5 +225,23 @@ mod tests {
             b"--b\r\nContent-Disposition: form-data; name=\"fileData\"; filename=\"\"\r\n\r\n\r\n--b--\r\n";
         let parsed = parse(body, "b").await;
         assert!(!parsed.files[0].1.is_upload());
+    }
+
+    #[tokio::test]
+    async fn skipped_file_parts_are_read_through_to_the_fields_after_them() {
+        let chunk = vec![b'x'; 4 * 1024 * 1024];
+        let mut body =
+            b"--b\r\nContent-Disposition: form-data; name=\"fileData\"; filename=\"c\"\r\n\r\n"
+                .to_vec();
+        body.extend_from_slice(&chunk);
+        body.extend_from_slice(
+            b"\r\n--b\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\n1\r\n--b--\r\n",
+        );
+        let length = body.len() as u64;
+
+        let parsed = read(Body::from(body), "b".into(), Some(length), FileParts::Skip).await;
+
+        assert_eq!(parsed.fields, vec![("format".into(), "1".into())]);
+        assert!(parsed.files.is_empty());
     }
 }

@@ -16,8 +16,8 @@ use http_body_util::BodyExt;
 use indexmap::IndexMap;
 
 use super::error::ApiError;
-use super::multipart;
-use crate::storage::{Piece, Segment, SpillDir};
+use super::multipart::{self, FileParts};
+use crate::storage::{Piece, Segment};
 
 /// Bodies other than multipart are read whole; beyond this size they are ignored, as PHP ignores
 /// a body over `post_max_size`.
@@ -142,12 +142,7 @@ impl Value {
 
 /// Reads every parameter of a request: body ← files ← query ← path, then nested on `:`.
 /// `spill`: file parts go to files in that directory as they arrive.
-pub(crate) async fn read(
-    parts: &Parts,
-    body: Body,
-    api_path: &str,
-    spill: Option<&Arc<SpillDir>>,
-) -> Map {
+pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str, files: FileParts<'_>) -> Map {
     let content_type = parts
         .headers
         .get(axum::http::header::CONTENT_TYPE)
@@ -159,7 +154,7 @@ pub(crate) async fn read(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (body_params, files) = read_body(&content_type, body, length, spill).await;
+    let (body_params, files) = read_body(&content_type, body, length, files).await;
     let mut merged = body_params;
     merge(&mut merged, files);
     merge(&mut merged, url_params(api_path, parts.uri.query()));
@@ -273,7 +268,7 @@ async fn read_body(
     content_type: &str,
     body: Body,
     length: Option<u64>,
-    spill: Option<&Arc<SpillDir>>,
+    files: FileParts<'_>,
 ) -> (Map, Map) {
     let mime = content_type
         .split(';')
@@ -285,7 +280,7 @@ async fn read_body(
         let Some(boundary) = multipart::boundary(content_type) else {
             return (Map::default(), Map::default());
         };
-        let parsed = multipart::read(body, boundary, length, spill).await;
+        let parsed = multipart::read(body, boundary, length, files).await;
         let mut files = Map::default();
         for file in parsed.files {
             let field = file.0;
@@ -964,10 +959,10 @@ mod tests {
             builder.body(body).unwrap().into_parts()
         };
         let mut maps = Vec::new();
-        for spill in [None, Some(SpillDir::new())] {
+        for spill in [None, Some(crate::storage::SpillDir::new())] {
             let (parts, body) = request();
             let path = crate::kaltura::collapse_slashes(parts.uri.path());
-            maps.push(read(&parts, body, &path, spill.as_ref()).await);
+            maps.push(read(&parts, body, &path, FileParts::kept(spill.as_ref())).await);
         }
         assert_eq!(
             render(&maps[0]),
