@@ -21,6 +21,7 @@ struct Args {
     port: u16,
 
     /// An api.video project API key (repeatable; the first is the default project).
+    #[cfg(feature = "apivideo")]
     #[arg(
         long = "apivideo-key",
         env = "VIDMOCK_APIVIDEO_KEY",
@@ -29,6 +30,7 @@ struct Args {
     apivideo_keys: Vec<String>,
 
     /// A Kaltura partner as ID:ADMIN_SECRET[:USER_SECRET] (repeatable).
+    #[cfg(feature = "kaltura")]
     #[arg(
         long = "kaltura-partner",
         env = "VIDMOCK_KALTURA_PARTNER",
@@ -72,7 +74,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    #[cfg_attr(not(feature = "kaltura"), allow(unused_mut))]
     let mut partners = Vec::new();
+    #[cfg(feature = "kaltura")]
     for spec in &args.kaltura_partners {
         match parse_partner(spec) {
             Ok(partner) => partners.push(partner),
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
 }
 
 /// `ID:ADMIN_SECRET[:USER_SECRET]` → (id, admin secret, user secret; empty when not given).
+#[cfg(feature = "kaltura")]
 fn parse_partner(spec: &str) -> Result<(i64, String, String), &'static str> {
     let mut fields = spec.splitn(3, ':');
     let id = fields
@@ -165,12 +170,16 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
             }
         };
     }
+    #[cfg(feature = "apivideo")]
     for key in &args.apivideo_keys {
         builder = builder.apivideo_key(key.clone());
     }
+    #[cfg(feature = "kaltura")]
     for (id, admin_secret, user_secret) in partners {
         builder = builder.kaltura_partner(id, admin_secret, user_secret);
     }
+    #[cfg(not(feature = "kaltura"))]
+    let _: Vec<(i64, String, String)> = partners;
     // Signal handlers go in before the first line is printed: a caller that sends SIGTERM as
     // soon as it has read the address must get a clean shutdown, not the default action.
     let shutdown = shutdown_signal();
@@ -183,9 +192,11 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
         }
     };
     say(&format!("vidmock listening on {}", server.uri()));
+    #[cfg(feature = "apivideo")]
     for key in server.apivideo().api_keys() {
         say(&format!("apivideo api key: {key}"));
     }
+    #[cfg(feature = "kaltura")]
     for partner in server.kaltura().partners() {
         let mut line = format!(
             "kaltura partner: {} admin secret: {}",
