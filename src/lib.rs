@@ -48,6 +48,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
+mod body;
 mod clock;
 mod conn;
 mod expect;
