@@ -2,51 +2,174 @@
 //! same server a Rust test drives through the library. Each route calls the same methods the
 //! Rust API exposes. The prefix is one no vendor uses, so it never shadows a vendor path.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Extension;
-use axum::Router;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::body::{Body, IntoResponse, Request, Response};
 use crate::journal::RecordedRequest;
 use crate::server::Shared;
 
-pub(crate) fn router() -> Router {
-    Router::new()
-        // The dashboard. Nested at `/__vidmock`, `/` is the bare prefix only, not `/__vidmock/`.
-        .route("/", get(dashboard))
-        .route("/health", get(health))
-        .route("/reset", post(reset))
-        .route("/clock", get(clock))
-        .route("/clock/advance", post(advance))
-        .route("/requests", get(requests).delete(clear_requests))
-        .route("/state", get(state))
-        .route(
-            "/faults",
-            post(add_fault).get(list_faults).delete(clear_faults),
-        )
-        .route("/faults/{id}", axum::routing::delete(remove_fault))
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(require_token))
+/// Whether `path` is the admin API's: `/__vidmock` and everything under `/__vidmock/`.
+pub(crate) fn owns(path: &str) -> bool {
+    tail(path).is_some()
+}
+
+/// The part of an admin path after `/__vidmock` (`""` for the bare prefix).
+fn tail(path: &str) -> Option<&str> {
+    let tail = path.strip_prefix("/__vidmock")?;
+    (tail.is_empty() || tail.starts_with('/')).then_some(tail)
+}
+
+/// What answers an admin request.
+enum Handler {
+    Dashboard,
+    Health,
+    Reset,
+    Clock,
+    Advance,
+    Requests,
+    ClearRequests,
+    State,
+    AddFault,
+    ListFaults,
+    ClearFaults,
+    /// The path segment after `/faults/`, as sent (percent-encoded).
+    RemoveFault(String),
+}
+
+/// Why no handler answers a request.
+enum NoRoute {
+    /// No admin route has this path.
+    NotFound,
+    /// The path is a route's, not the method: the methods it takes, for `Allow`.
+    Method(&'static str),
+}
+
+/// The handler for `method` on the admin path `tail`. A route that takes `GET` takes `HEAD`
+/// too, answered like `GET` without the body.
+fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
+    use Handler::*;
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
+    let delete = method == Method::DELETE;
+    let (handler, allow) = match tail {
+        "" | "/" => (get.then_some(Dashboard), "GET,HEAD"),
+        "/health" => (get.then_some(Health), "GET,HEAD"),
+        "/reset" => (post.then_some(Reset), "POST"),
+        "/clock" => (get.then_some(Clock), "GET,HEAD"),
+        "/clock/advance" => (post.then_some(Advance), "POST"),
+        "/requests" => (
+            get.then_some(Requests).or(delete.then_some(ClearRequests)),
+            "GET,HEAD,DELETE",
+        ),
+        "/state" => (get.then_some(State), "GET,HEAD"),
+        "/faults" => (
+            post.then_some(AddFault)
+                .or(get.then_some(ListFaults))
+                .or(delete.then_some(ClearFaults)),
+            "POST,GET,HEAD,DELETE",
+        ),
+        _ => match tail.strip_prefix("/faults/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => {
+                (delete.then(|| RemoveFault(id.to_owned())), "DELETE")
+            }
+            _ => return Err(NoRoute::NotFound),
+        },
+    };
+    handler.ok_or(NoRoute::Method(allow))
+}
+
+/// Answers a request to the admin API: the token first, then the route. As HTTP wants, `HEAD`
+/// gets `GET`'s headers and Content-Length without a body, and a method a route does not take
+/// gets 405 with the methods it does in `Allow` (a 401 for it too).
+pub(crate) async fn answer(shared: &Shared, request: Request) -> Response {
+    let head = request.method() == Method::HEAD;
+    let routed = match tail(request.uri().path()) {
+        Some(tail) => route(request.method(), tail),
+        None => Err(NoRoute::NotFound),
+    };
+    let allow = match routed {
+        Err(NoRoute::Method(allow)) => Some(allow),
+        _ => None,
+    };
+    let mut response = match (has_token(shared, &request), routed) {
+        (false, _) => error(StatusCode::UNAUTHORIZED, "this admin API needs its token"),
+        (true, Ok(handler)) => handle(shared, handler, request).await,
+        (true, Err(NoRoute::NotFound)) => error(StatusCode::NOT_FOUND, "no such admin route"),
+        (true, Err(NoRoute::Method(_))) => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    };
+    let size = hyper::body::Body::size_hint(response.body()).exact();
+    let headers = response.headers_mut();
+    if let (Some(allow), false) = (allow, headers.contains_key(header::ALLOW)) {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if let (Some(size), false) = (size, headers.contains_key(header::CONTENT_LENGTH)) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    if head {
+        *response.body_mut() = Body::empty();
+    }
+    response
+}
+
+async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response {
+    match handler {
+        Handler::Dashboard => dashboard(),
+        Handler::Health => health().into_response(),
+        Handler::Reset => reset(shared).into_response(),
+        Handler::Clock => clock_body(shared).into_response(),
+        Handler::Advance => match read_body(request).await {
+            Ok(body) => advance(shared, &body),
+            Err(refused) => refused,
+        },
+        Handler::Requests => requests(shared).into_response(),
+        Handler::ClearRequests => clear_requests(shared).into_response(),
+        Handler::State => state(shared).into_response(),
+        Handler::AddFault => match read_body(request).await {
+            Ok(body) => add_fault(shared, &body),
+            Err(refused) => refused,
+        },
+        Handler::ListFaults => list_faults(shared).into_response(),
+        Handler::ClearFaults => clear_faults(shared).into_response(),
+        Handler::RemoveFault(id) => remove_fault(shared, &id),
+    }
+}
+
+/// The admin API's JSON bodies are small: more than this is refused (413).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The whole body of `request`, or the answer when it is too large or cannot be read.
+async fn read_body(request: Request) -> Result<Bytes, Response> {
+    match http_body_util::Limited::new(request.into_body(), BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => {
+            let status = if e.is::<http_body_util::LengthLimitError>() {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Err((status, format!("Failed to buffer the request body: {e}")).into_response())
+        }
+    }
 }
 
 /// With an admin token configured, admin routes answer 401 without it.
-async fn require_token(
-    Extension(shared): Extension<Arc<Shared>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+fn has_token(shared: &Shared, request: &Request) -> bool {
     let Some(expected) = shared.admin_token.as_deref() else {
-        return next.run(request).await;
+        return true;
     };
     let headers = request.headers();
     let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let header = headers
@@ -58,24 +181,23 @@ async fn require_token(
             .map(|(_, v)| v.into_owned())
     });
     let given = [bearer.map(str::to_owned), header.map(str::to_owned), query];
-    if given.iter().flatten().any(|token| token == expected) {
-        next.run(request).await
-    } else {
-        error(StatusCode::UNAUTHORIZED, "this admin API needs its token")
-    }
+    given.iter().flatten().any(|token| token == expected)
 }
 
-/// A JSON response body (what axum's `json` feature would give, without its extractors).
+/// A JSON response body.
 struct Json<T>(T);
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
-            Ok(body) => (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response(),
+            Ok(body) => {
+                let mut response = Response::new(Body::from(body));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         }
     }
@@ -85,47 +207,36 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "no such admin route")
-}
-
 /// The dashboard: one page of HTML, CSS and JS that polls `/__vidmock/state`, `/requests`,
 /// `/faults` and `/clock`. It loads nothing from elsewhere, and its content security policy
-/// says so to the browser.
+/// says so to the browser. Served at `/__vidmock` and `/__vidmock/`.
 const DASHBOARD: &str = include_str!("dashboard.html");
 
-async fn dashboard() -> Response {
-    use axum::http::header;
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            // The page may be opened as `/__vidmock/?token=…`: never send that URL on.
-            (header::REFERRER_POLICY, "no-referrer"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-                 connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; \
-                 frame-ancestors 'none'",
-            ),
-        ],
-        DASHBOARD,
-    )
-        .into_response()
+fn dashboard() -> Response {
+    let mut response = Response::new(Body::from(DASHBOARD));
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+        // The page may be opened as `/__vidmock/?token=…`: never send that URL on.
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
-/// The dashboard at `/__vidmock/`, behind the admin token like every admin route. A router
-/// nested at `/__vidmock` maps its `/` to the bare prefix only and never sees `/__vidmock/`
-/// (its fallback needs a non-empty tail), so the app mounts this route beside the nest.
-pub(crate) fn dashboard_route() -> axum::routing::MethodRouter {
-    get(dashboard).layer(axum::middleware::from_fn(require_token))
-}
-
-async fn health() -> Json<Value> {
+fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn reset(Extension(shared): Extension<Arc<Shared>>) -> StatusCode {
+fn reset(shared: &Shared) -> StatusCode {
     shared.reset();
     StatusCode::NO_CONTENT
 }
@@ -138,17 +249,13 @@ fn clock_body(shared: &Shared) -> Json<Value> {
     }))
 }
 
-async fn clock(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
-    clock_body(&shared)
-}
-
 #[derive(Deserialize)]
 struct Advance {
     seconds: f64,
 }
 
-async fn advance(Extension(shared): Extension<Arc<Shared>>, body: axum::body::Bytes) -> Response {
-    let Ok(Advance { seconds }) = serde_json::from_slice::<Advance>(&body) else {
+fn advance(shared: &Shared, body: &[u8]) -> Response {
+    let Ok(Advance { seconds }) = serde_json::from_slice::<Advance>(body) else {
         return error(
             StatusCode::BAD_REQUEST,
             "expected a JSON body {\"seconds\": N} with N >= 0",
@@ -161,7 +268,7 @@ async fn advance(Extension(shared): Extension<Arc<Shared>>, body: axum::body::By
         );
     };
     shared.clock.advance(by);
-    clock_body(&shared).into_response()
+    clock_body(shared).into_response()
 }
 
 fn request_json(recorded: &RecordedRequest) -> Value {
@@ -196,18 +303,18 @@ fn request_json(recorded: &RecordedRequest) -> Value {
     })
 }
 
-async fn requests(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
+fn requests(shared: &Shared) -> Json<Value> {
     Json(Value::Array(
         shared.journal.snapshot().iter().map(request_json).collect(),
     ))
 }
 
-async fn clear_requests(Extension(shared): Extension<Arc<Shared>>) -> StatusCode {
+fn clear_requests(shared: &Shared) -> StatusCode {
     shared.journal.clear();
     StatusCode::NO_CONTENT
 }
 
-async fn state(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
+fn state(shared: &Shared) -> Json<Value> {
     #[allow(unused_mut)]
     let mut body = serde_json::Map::new();
     #[cfg(feature = "apivideo")]
@@ -396,8 +503,8 @@ fn fault_of(action: ActionSpec) -> Result<crate::Fault, String> {
     })
 }
 
-async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::Bytes) -> Response {
-    let spec: FaultSpec = match serde_json::from_slice(&body) {
+fn add_fault(shared: &Shared, body: &[u8]) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(body) {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
@@ -433,7 +540,7 @@ async fn add_fault(Extension(shared): Extension<Arc<Shared>>, body: axum::body::
         }
     }
     for (name, value) in m.headers {
-        if axum::http::HeaderName::try_from(name.as_str()).is_err() {
+        if http::HeaderName::try_from(name.as_str()).is_err() {
             return error(
                 StatusCode::BAD_REQUEST,
                 format!("invalid header name {name:?}"),
@@ -497,21 +604,26 @@ fn regex_check(pattern: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid pathRegex: {e}"))
 }
 
-async fn list_faults(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
+fn list_faults(shared: &Shared) -> Json<Value> {
     Json(Value::Array(
         shared.faults.list().iter().map(|r| r.to_json()).collect(),
     ))
 }
 
-async fn clear_faults(Extension(shared): Extension<Arc<Shared>>) -> StatusCode {
+fn clear_faults(shared: &Shared) -> StatusCode {
     shared.faults.clear();
     StatusCode::NO_CONTENT
 }
 
-async fn remove_fault(
-    Extension(shared): Extension<Arc<Shared>>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
+/// `DELETE /faults/{id}`: `raw_id` is the path segment as sent, percent-encoded.
+fn remove_fault(shared: &Shared, raw_id: &str) -> Response {
+    let Ok(id) = percent_encoding::percent_decode_str(raw_id).decode_utf8() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Invalid URL: Invalid UTF-8 in `id`",
+        )
+            .into_response();
+    };
     match id.parse::<u64>() {
         Ok(id) if shared.faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
         _ => error(StatusCode::NOT_FOUND, format!("no fault {id}")),

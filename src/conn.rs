@@ -1,5 +1,5 @@
-//! The accept loop: vidmock owns every socket itself instead of handing the listener to
-//! `axum::serve`.
+//! The accept loop: vidmock owns every socket itself instead of handing the listener to a web
+//! framework's server.
 //!
 //! Owning the `TcpStream` is what lets a test ask for failures no HTTP framework can express
 //! (reset a connection, close it without an answer, cut an upload after N bytes), and what lets
@@ -284,7 +284,7 @@ where
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let extensions = request.extensions_mut();
         extensions.insert(info.clone());
-        // The admin router is shared by every server of the process; this says whose request
+        // The CORS service is shared by every server of the process; this says whose request
         // it is.
         extensions.insert(shared.clone());
         let shared = shared.clone();
@@ -292,7 +292,7 @@ where
             Ok::<_, std::convert::Infallible>(
                 crate::server::serve(
                     shared,
-                    request.map(|body| axum::body::Body::new(Unread::new(body))),
+                    request.map(|body| crate::body::Body::new(Unread::new(body))),
                 )
                 .await,
             )

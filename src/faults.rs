@@ -9,14 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 
+use crate::body::{Body, IntoResponse, Request, Response};
 use crate::conn::ConnInfo;
 
 /// What a fault does to a request it applies to.
@@ -771,13 +769,13 @@ impl Drop for FaultGuard {
 /// to hold (never a large upload).
 pub(crate) async fn matchable(
     request: Request,
-    base: &axum::http::Uri,
+    base: &http::Uri,
     limit: usize,
 ) -> (Request, crate::Request) {
     let (parts, body) = request.into_parts();
     let small = parts
         .headers
-        .get(axum::http::header::CONTENT_LENGTH)
+        .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| len <= limit);
@@ -871,7 +869,7 @@ pub(crate) async fn apply(
                 Ok::<_, std::convert::Infallible>(piece)
             });
             let mut parts = parts;
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            parts.headers.remove(http::header::CONTENT_LENGTH);
             Response::from_parts(parts, Body::from_stream(stream))
         }
         Action::Hang => std::future::pending().await,
@@ -901,10 +899,9 @@ pub(crate) async fn apply(
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            parts.headers.insert(
-                axum::http::header::CONTENT_LENGTH,
-                HeaderValue::from(bytes.len()),
-            );
+            parts
+                .headers
+                .insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             let head = bytes.slice(..keep.min(bytes.len()));
             // The body ends with an error before its announced length: hyper aborts the
             // connection, and the client sees a truncated body.

@@ -8,8 +8,9 @@
 
 use std::sync::OnceLock;
 
-use axum::body::Body;
-use axum::http::Request;
+use http::Request;
+
+use crate::body::Body;
 
 /// A runtime for the async parsers: one per process, current-thread.
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -156,11 +157,11 @@ pub fn multipart(data: &[u8]) {
     runtime().block_on(async {
         #[cfg(feature = "apivideo")]
         {
-            let mut headers = axum::http::HeaderMap::new();
-            if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
-                "multipart/form-data; boundary={boundary}"
-            )) {
-                headers.insert(axum::http::header::CONTENT_TYPE, value);
+            let mut headers = http::HeaderMap::new();
+            if let Ok(value) =
+                http::HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
+            {
+                headers.insert(http::header::CONTENT_TYPE, value);
             }
             for spill in [None, Some(crate::storage::SpillDir::new())] {
                 let received = crate::apivideo::upload::read_multipart(

@@ -9,9 +9,9 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::http::uri::PathAndQuery;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use bytes::Bytes;
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -244,7 +244,7 @@ impl Entry {
         // Room for a short body (when its length is announced), the operation and the target
         // without growing.
         let body_room = headers
-            .get(axum::http::header::CONTENT_LENGTH)
+            .get(http::header::CONTENT_LENGTH)
             .and_then(|length| length.to_str().ok()?.parse::<usize>().ok())
             .filter(|length| *length <= PACKED_BODY)
             .map_or(0, |length| 5 + length);

@@ -54,6 +54,7 @@
 )]
 
 mod admin;
+mod body;
 mod clock;
 mod conn;
 mod error;

@@ -25,8 +25,8 @@
 
 use std::borrow::Cow;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 /// A request as matchers see it: the head, and the body when it is small enough to hold (a
 /// large upload's body is empty here while it streams; the journal keeps a prefix).

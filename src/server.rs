@@ -10,16 +10,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::response::Response;
-use axum::Router;
 use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::body::{Body, IntoResponse, Request, Response};
 use crate::clock::Clock;
 use crate::conn::{self, ConnInfo};
 use crate::ids::Ids;
@@ -661,7 +658,7 @@ impl MockServerBuilder {
         #[cfg(not(feature = "tls"))]
         let tls: Option<crate::conn::Tls> = None;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let base = axum::http::Uri::try_from(format!("{scheme}://{address}"))
+        let base = http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
         let shared = Arc::new(Shared {
             clock: self.clock.unwrap_or_default(),
@@ -1155,9 +1152,9 @@ impl Drop for MockServer {
 
 /// Answers one request of the server `shared`: CORS, then (with a state file) saving after the
 /// answer, then the admin API or the vendors. Plain function calls rather than a stack of
-/// axum middleware, which would clone and box each layer's inner service for every request;
-/// only the admin API is an axum router, built once per process and shared by every server
-/// (its handlers find their server in the request's extensions, which the connection fills).
+/// middleware, which would clone and box each layer's inner service for every request; only
+/// CORS is a tower layer, built once per process and shared by every server (its inner service
+/// finds the server in the request's extensions, which the connection fills).
 pub(crate) async fn serve(shared: Arc<Shared>, request: Request) -> Response {
     #[cfg(feature = "kaltura")]
     let vendor_owned = crate::kaltura::owns(request.uri().path());
@@ -1167,34 +1164,51 @@ pub(crate) async fn serve(shared: Arc<Shared>, request: Request) -> Response {
     if !shared.cors || vendor_owned {
         return persisted(shared, request).await;
     }
-    match tower::ServiceExt::oneshot(cors_service().clone(), request).await {
+    let mut cors = cors_service().clone();
+    // Always ready (`Persisted` is), but the `Service` contract says to ask.
+    let ready = std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut cors, cx)).await;
+    let answer = match ready {
+        Ok(()) => tower_service::Service::call(&mut cors, request).await,
+        Err(never) => match never {},
+    };
+    match answer {
         Ok(response) => response,
         Err(never) => match never {},
     }
 }
 
-/// The future of the service that CORS wraps.
-type Answer = futures_util::future::BoxFuture<'static, Result<Response, std::convert::Infallible>>;
-/// [`persisted`] behind CORS.
-type CorsService = tower_http::cors::Cors<tower::util::ServiceFn<fn(Request) -> Answer>>;
+/// [`persisted`] as a service, for CORS to wrap.
+#[derive(Clone, Copy)]
+struct Persisted;
+
+impl tower_service::Service<Request> for Persisted {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Box::pin(async move {
+            let shared = request.extensions().get::<Arc<Shared>>().cloned();
+            Ok(match shared {
+                Some(shared) => persisted(shared, request).await,
+                None => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            })
+        })
+    }
+}
 
 /// [`persisted`] behind CORS as browser uploaders need it, built once for every server.
-fn cors_service() -> &'static CorsService {
-    static CORS: std::sync::OnceLock<CorsService> = std::sync::OnceLock::new();
-    CORS.get_or_init(|| {
-        let inner: fn(Request) -> Answer = |request| {
-            Box::pin(async move {
-                let shared = request.extensions().get::<Arc<Shared>>().cloned();
-                Ok(match shared {
-                    Some(shared) => persisted(shared, request).await,
-                    None => axum::response::IntoResponse::into_response(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    ),
-                })
-            })
-        };
-        tower::Layer::layer(&build_cors(), tower::service_fn(inner))
-    })
+fn cors_service() -> &'static tower_http::cors::Cors<Persisted> {
+    static CORS: std::sync::OnceLock<tower_http::cors::Cors<Persisted>> =
+        std::sync::OnceLock::new();
+    CORS.get_or_init(|| tower_layer::Layer::layer(&build_cors(), Persisted))
 }
 
 /// With a state file, a request is answered only once its changes are saved: a client that
@@ -1207,36 +1221,21 @@ async fn persisted(shared: Arc<Shared>, request: Request) -> Response {
     let response = routed(shared.clone(), request).await;
     if let Err(error) = persister.save(&shared).await {
         tracing::warn!(%error, "cannot save the state");
-        return axum::response::IntoResponse::into_response((
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        return (
+            http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("vidmock: cannot save the state file: {error}"),
-        ));
+        )
+            .into_response();
     }
     response
 }
 
 /// The admin API under `/__vidmock`, or the vendors (through the journal and the faults).
 async fn routed(shared: Arc<Shared>, request: Request) -> Response {
-    let path = request.uri().path();
-    if path == "/__vidmock" || path.starts_with("/__vidmock/") {
-        return match tower::ServiceExt::oneshot(admin_app(), request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
+    if crate::admin::owns(request.uri().path()) {
+        return crate::admin::answer(&shared, request).await;
     }
     record(shared, request).await
-}
-
-/// The admin API's router, built once per process.
-fn admin_app() -> Router {
-    static ADMIN: std::sync::OnceLock<Router> = std::sync::OnceLock::new();
-    ADMIN
-        .get_or_init(|| {
-            Router::new()
-                .nest("/__vidmock", crate::admin::router())
-                .route("/__vidmock/", crate::admin::dashboard_route())
-        })
-        .clone()
 }
 
 /// How often changes made through the Rust API (not over HTTP) are saved to the state file.
@@ -1264,7 +1263,7 @@ fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist:
 /// CORS as browser uploaders need it: any origin, the methods the APIs use, whatever headers the
 /// browser asks to send, and the response headers api.video's module says page code may read.
 fn build_cors() -> tower_http::cors::CorsLayer {
-    use axum::http::{HeaderName, Method};
+    use http::{HeaderName, Method};
     use tower_http::cors::{AllowHeaders, Any, CorsLayer};
     #[cfg(feature = "apivideo")]
     let exposed = crate::apivideo::CORS_EXPOSED_HEADERS;
@@ -1303,7 +1302,7 @@ async fn dispatch(shared: Arc<Shared>, request: Request) -> Response {
     #[cfg(not(feature = "apivideo"))]
     {
         let _ = (shared, request);
-        axum::response::IntoResponse::into_response(axum::http::StatusCode::NOT_FOUND)
+        http::StatusCode::NOT_FOUND.into_response()
     }
 }
 

@@ -1,14 +1,14 @@
 //! api.video authentication: API key → access/refresh tokens, and the check every protected
 //! route runs (Basic with the API key as user name, or Bearer with a live access token).
 
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
 use base64::Engine;
+use http::{header, HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{wire, Backend, Grant, Problem};
+use crate::body::Response;
 use crate::ids::Ids;
 
 /// The body of `/auth/api-key` and `/auth/refresh` answers, in the vendor's key order.

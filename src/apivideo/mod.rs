@@ -19,8 +19,6 @@ pub(crate) mod wire;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
 use indexmap::IndexMap;
 use time::OffsetDateTime;
 
@@ -28,6 +26,7 @@ pub use problem::{Problem, ProblemItem};
 pub use ratelimit::RateLimits;
 pub use videos::ReceivedChunk;
 
+use crate::body::{IntoResponse, Request, Response};
 use crate::ids::Ids;
 use crate::journal::{Handled, Vendor};
 use crate::server::Shared;
@@ -427,12 +426,12 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
         Route::ListVideos => videos::list(backend.videos_of(&key), parts.uri.query(), base),
         Route::GetVideo(id) => backend
             .with_video(&key, &id, |video| video.to_json(base))
-            .map(|video| wire::json(axum::http::StatusCode::OK, &video)),
+            .map(|video| wire::json(http::StatusCode::OK, &video)),
         Route::GetVideoStatus(id) => {
             let delay = backend.config.encoding_delay;
             backend
                 .with_video(&key, &id, |video| video.status_json(now, delay))
-                .map(|status| wire::json(axum::http::StatusCode::OK, &status))
+                .map(|status| wire::json(http::StatusCode::OK, &status))
         }
         Route::DeleteVideo(id) => backend.delete_video(&key, &id),
         Route::UploadVideo(id) => upload::to_video(shared, &key, id, &parts, body, now).await,
@@ -447,7 +446,7 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
 /// `assets.hls`: 202 with no body while the video "encodes", then a small VOD playlist, as the
 /// browser uploader's `onPlayable` polls for (spec §11.4). Public, like the vendor's CDN.
 fn hls_manifest(backend: &Backend, id: &str, now: OffsetDateTime) -> Response {
-    use axum::http::{header, HeaderValue, StatusCode};
+    use http::{header, HeaderValue, StatusCode};
     let delay = backend.config.encoding_delay;
     let playable = {
         let state = backend.lock();
@@ -547,7 +546,7 @@ impl crate::Match for UploadTokenMatcher {
 pub(crate) fn chunk_of(request: &crate::RecordedRequest) -> Option<String> {
     request
         .headers
-        .get(axum::http::header::CONTENT_RANGE)
+        .get(http::header::CONTENT_RANGE)
         .and_then(|v| v.to_str().ok())
         .map(|range| format!("Content-Range: {range}"))
 }
@@ -577,7 +576,7 @@ impl crate::Match for PartMatcher {
     fn matches(&self, request: &crate::Request) -> bool {
         request
             .headers
-            .get(axum::http::header::CONTENT_RANGE)
+            .get(http::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .and_then(upload::ContentRange::parse)
             .is_some_and(
@@ -876,7 +875,7 @@ impl Backend {
         if let Some(project) = self.lock().projects.get_mut(key) {
             project.videos.insert(video.id.clone(), video);
         }
-        Ok(wire::json(axum::http::StatusCode::CREATED, &json))
+        Ok(wire::json(http::StatusCode::CREATED, &json))
     }
 
     fn update_video(
@@ -895,7 +894,7 @@ impl Backend {
             .and_then(|p| p.videos.get_mut(id))
             .ok_or_else(|| Problem::resource_not_found("videoId"))?;
         attributes.apply(video, now);
-        Ok(wire::json(axum::http::StatusCode::OK, &video.to_json(base)))
+        Ok(wire::json(http::StatusCode::OK, &video.to_json(base)))
     }
 
     fn with_video<T>(

@@ -5,9 +5,10 @@
 
 use std::borrow::Cow;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
+
+use crate::body::{IntoResponse, Response};
 
 /// The prefix of every `type` URL; the last path segment is the error's slug.
 pub const TYPE_PREFIX: &str = "https://docs.api.video/reference/";

@@ -3,7 +3,7 @@
 //! The vendor announces its budget on every response (`X-RateLimit-*`), so clients and tests can
 //! observe it; the windows are whole clock minutes, so advancing the clock refills them.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
 use super::routes::Class;

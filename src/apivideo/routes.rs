@@ -4,7 +4,7 @@
 //! so the three can never disagree. Operation names are a public contract: faults and
 //! expectations refer to them.
 
-use axum::http::Method;
+use http::Method;
 
 /// An api.video operation with its path parameters (percent-decoded).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,13 +1,13 @@
 //! Upload tokens: create, list, get, delete (../shared/specs/apivideo.md §3–§4).
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::paging::{ListQuery, Pagination};
 use super::{wire, Backend, Problem, UploadToken};
+use crate::body::Response;
 use crate::ids::Ids;
 
 /// The largest ttl the vendor accepts (int32).

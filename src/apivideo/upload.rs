@@ -9,14 +9,13 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use http::{header, HeaderMap, StatusCode};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
 use super::{wire, Backend, Problem};
+use crate::body::{Body, Response};
 use crate::storage::{Assembly, Keying, PartWriter, Piece, Retention, SpillDir};
 
 /// Every part or range but the last must have at least this many bytes.
@@ -556,13 +555,13 @@ pub(crate) async fn receive(
 /// `POST /upload?token=…`: no Authorization (any sent is ignored); the token says which project.
 pub(crate) async fn with_token(
     shared: &crate::server::Shared,
-    parts: axum::http::request::Parts,
+    parts: http::request::Parts,
     body: Body,
     now: OffsetDateTime,
 ) -> Response {
     use super::ratelimit::RateInfo;
     use super::routes::Class;
-    use axum::response::IntoResponse;
+    use crate::body::IntoResponse;
 
     let backend = &shared.apivideo;
     let limits = backend.config.rate_limits;
@@ -650,7 +649,7 @@ pub(crate) async fn to_video(
     shared: &crate::server::Shared,
     key: &str,
     id: String,
-    parts: &axum::http::request::Parts,
+    parts: &http::request::Parts,
     body: Body,
     now: OffsetDateTime,
 ) -> Result<Response, Problem> {

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use http::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::paging::{ListQuery, Pagination};
 use super::{wire, Problem};
+use crate::body::Response;
 use crate::storage::Assembly;
 
 /// How the source of a video is being uploaded.

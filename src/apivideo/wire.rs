@@ -1,13 +1,12 @@
 //! api.video's transport conventions: exact media types, ATOM dates, bounded JSON bodies.
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Problem;
+use crate::body::{Body, IntoResponse, Response};
 
 /// JSON payloads (not uploads) above this size are refused as an invalid payload.
 const JSON_BODY_LIMIT: usize = 1024 * 1024;

@@ -34,9 +34,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::Request;
-use axum::http::Method;
-use axum::response::Response;
+use http::Method;
 use indexmap::IndexMap;
 
 pub use error::ApiError;
@@ -46,6 +44,7 @@ pub use store::{
     Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
 };
 
+use crate::body::{Request, Response};
 use crate::journal::{Handled, Vendor};
 use crate::server::Shared;
 use multipart::FileParts;

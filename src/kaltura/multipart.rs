@@ -13,10 +13,10 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use bytes::BytesMut;
 
 use super::params::UploadedFile;
+use crate::body::Body;
 use crate::storage::{PartWriter, Piece, SpillDir};
 
 /// The parts of one multipart body, in arrival order.

@@ -9,14 +9,14 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::request::Parts;
 use bytes::Bytes;
+use http::request::Parts;
 use http_body_util::BodyExt;
 use indexmap::IndexMap;
 
 use super::error::ApiError;
 use super::multipart::{self, FileParts};
+use crate::body::Body;
 use crate::storage::{Piece, Segment};
 
 /// Bodies other than multipart are read whole; beyond this size they are ignored, as PHP ignores
@@ -145,13 +145,13 @@ impl Value {
 pub(crate) async fn read(parts: &Parts, body: Body, api_path: &str, files: FileParts<'_>) -> Map {
     let content_type = parts
         .headers
-        .get(axum::http::header::CONTENT_TYPE)
+        .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
     let length = parts
         .headers
-        .get(axum::http::header::CONTENT_LENGTH)
+        .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let (body_params, files) = read_body(&content_type, body, length, files).await;
@@ -948,7 +948,7 @@ mod tests {
         let request = || {
             let mut lines = head.split("\r\n");
             let mut request_line = lines.next().unwrap().split(' ');
-            let mut builder = axum::http::Request::builder()
+            let mut builder = http::Request::builder()
                 .method(request_line.next().unwrap())
                 .uri(request_line.next().unwrap());
             for line in lines {

@@ -8,14 +8,14 @@
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, HeaderName, HeaderValue};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::error::ApiError;
 use super::params::{php_float_string, Map, Value};
 use super::store::{EntryStatus, StoredEntry, StoredToken};
+use crate::body::{IntoResponse, Response};
 
 /// A result as the API's serializers see it.
 #[derive(Clone, Debug, PartialEq)]
@@ -202,7 +202,7 @@ pub(crate) fn respond_without_format(reason: NoFormat) -> Response {
         NoFormat::MissingCallback => "error- MANDATORY_PARAMETER_MISSING",
         NoFormat::InvalidCallback => "error- INVALID_FIELD_VALUE",
     };
-    let mut response = ().into_response();
+    let mut response = Response::default();
     response.headers_mut().insert(
         HeaderName::from_static("x-kaltura"),
         HeaderValue::from_static(value),
@@ -213,7 +213,7 @@ pub(crate) fn respond_without_format(reason: NoFormat) -> Response {
 
 /// `OPTIONS`: answered at once, 200, empty body, CORS preflight headers.
 pub(crate) fn respond_to_options() -> Response {
-    let mut response = ().into_response();
+    let mut response = Response::default();
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -138,3 +138,97 @@ async fn an_unknown_admin_route_is_a_json_404() {
     assert_eq!(answer.status, 404);
     assert!(answer.json()["error"].is_string());
 }
+
+#[tokio::test]
+async fn a_method_an_admin_route_does_not_take_is_a_405_naming_the_methods_it_does() {
+    let server = MockServer::start().await;
+
+    let reset = send(client().get(format!("{}/__vidmock/reset", server.uri()))).await;
+    let faults = send(client().put(format!("{}/__vidmock/faults", server.uri()))).await;
+    let one_fault = send(client().get(format!("{}/__vidmock/faults/1", server.uri()))).await;
+
+    assert_eq!(reset.status, 405);
+    assert_eq!(reset.header("allow"), Some("POST"));
+    assert_eq!(faults.status, 405);
+    assert_eq!(faults.header("allow"), Some("POST,GET,HEAD,DELETE"));
+    assert_eq!(one_fault.status, 405);
+    assert_eq!(one_fault.header("allow"), Some("DELETE"));
+}
+
+#[tokio::test]
+async fn head_on_an_admin_route_answers_the_get_headers_without_a_body() {
+    let server = MockServer::start().await;
+
+    let get = send(client().get(format!("{}/__vidmock/health", server.uri()))).await;
+    let head = send(client().head(format!("{}/__vidmock/health", server.uri()))).await;
+
+    assert_eq!(head.status, 200);
+    assert_eq!(head.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(get.text.len().to_string().as_str())
+    );
+    assert_eq!(head.text, "");
+}
+
+#[tokio::test]
+async fn a_fault_id_that_is_not_a_mounted_rule_is_a_404_and_one_not_utf8_a_400() {
+    let server = MockServer::start().await;
+    let base = format!("{}/__vidmock/faults", server.uri());
+
+    let word = send(client().delete(format!("{base}/abc"))).await;
+    let unknown = send(client().delete(format!("{base}/42"))).await;
+    let not_utf8 = send(client().delete(format!("{base}/%FF"))).await;
+    let empty = send(client().delete(format!("{base}/"))).await;
+
+    assert_eq!(word.status, 404);
+    assert_eq!(word.json(), json!({"error": "no fault abc"}));
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json(), json!({"error": "no fault 42"}));
+    assert_eq!(not_utf8.status, 400);
+    assert_eq!(not_utf8.text, "Invalid URL: Invalid UTF-8 in `id`");
+    assert_eq!(empty.status, 404);
+    assert_eq!(empty.json(), json!({"error": "no such admin route"}));
+}
+
+#[tokio::test]
+async fn a_percent_encoded_fault_id_is_decoded_before_it_is_read() {
+    let server = MockServer::start().await;
+    let added = send(
+        client()
+            .post(format!("{}/__vidmock/faults", server.uri()))
+            .json(&json!({"action": {"type": "status", "status": 503}})),
+    )
+    .await;
+    let id = added.json()["id"].as_u64().unwrap();
+    let encoded: String = id
+        .to_string()
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+
+    let removed =
+        send(client().delete(format!("{}/__vidmock/faults/{encoded}", server.uri()))).await;
+
+    assert_eq!(removed.status, 204);
+    let listed = send(client().get(format!("{}/__vidmock/faults", server.uri()))).await;
+    assert_eq!(listed.json(), json!([]));
+}
+
+#[tokio::test]
+async fn an_admin_body_over_two_mebibytes_is_refused_with_413() {
+    let server = MockServer::start().await;
+
+    let answer = send(
+        client()
+            .post(format!("{}/__vidmock/faults", server.uri()))
+            .body(vec![b' '; 2 * 1024 * 1024 + 1]),
+    )
+    .await;
+
+    assert_eq!(answer.status, 413);
+    assert_eq!(
+        answer.text,
+        "Failed to buffer the request body: length limit exceeded"
+    );
+}

@@ -1,6 +1,7 @@
 //! CORS for browser uploaders of both vendors, and the admin token.
 
 use crate::common::{basic, client, send};
+use serde_json::json;
 use vidmock::MockServer;
 
 #[tokio::test]
@@ -142,4 +143,24 @@ async fn the_admin_token_is_required_when_set() {
         vendor.status, 200,
         "vendor routes never need the admin token"
     );
+}
+
+#[tokio::test]
+async fn the_admin_token_is_checked_before_the_route_and_the_method() {
+    let server = MockServer::builder().admin_token("s3cret").start().await;
+    let admin = format!("{}/__vidmock", server.uri());
+
+    let unknown = send(client().get(format!("{admin}/nope"))).await;
+    let wrong_method = send(client().get(format!("{admin}/reset"))).await;
+    let bad_body = send(client().post(format!("{admin}/faults")).body("{")).await;
+    let known_with_token = send(client().get(format!("{admin}/nope")).bearer_auth("s3cret")).await;
+
+    for answer in [&unknown, &wrong_method, &bad_body] {
+        assert_eq!(answer.status, 401);
+        assert_eq!(
+            answer.json(),
+            json!({"error": "this admin API needs its token"})
+        );
+    }
+    assert_eq!(known_with_token.status, 404);
 }
