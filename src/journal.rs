@@ -699,6 +699,8 @@ impl BodyTap {
     /// over, not copied. A digest still being computed on the blocking pool is waited for
     /// with [`Summary::settle`], with no lock held.
     pub(crate) fn summary(&mut self) -> Summary {
+        // Whatever is read after the answer is counted, never hashed.
+        self.digest_all = false;
         let digest = match self.hasher.take() {
             Some(Hashing::Here(hasher)) => {
                 Settling::Ready(BodyDigest::Known(hex::encode(hasher.finalize())))
@@ -756,7 +758,7 @@ struct PoolSha256 {
 
 impl PoolSha256 {
     /// How far the hashing may fall behind the body's reading.
-    const ROOM: u32 = 8 * 1024 * 1024;
+    const ROOM: u32 = 4 * 1024 * 1024;
 
     /// Goes on hashing from `hasher` on the blocking pool.
     fn start(mut hasher: Sha256) -> Self {
