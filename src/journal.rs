@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::hex;
 
@@ -674,7 +674,7 @@ impl BodyTap {
             .extend_from_slice(&chunk[..room.min(chunk.len())]);
         self.size += chunk.len() as u64;
         match &mut self.hasher {
-            Some(Hashing::Pool(pool)) => return pool.update(chunk.clone()),
+            Some(Hashing::Pool(pool)) => return Some(pool.update(chunk.clone())),
             Some(Hashing::Here(hasher)) => hasher.update(chunk),
             None if self.digest_all && self.size > self.limit as u64 => {
                 // The body no longer fits: hash what went by (all of it is in the prefix, whose
@@ -705,7 +705,7 @@ impl BodyTap {
             Some(Hashing::Here(hasher)) => {
                 Settling::Ready(BodyDigest::Known(hex::encode(hasher.finalize())))
             }
-            Some(Hashing::Pool(pool)) => Settling::Pool(pool.finish()),
+            Some(Hashing::Pool(pool)) => Settling::Pool(pool),
             None if self.size as usize <= self.limit => Settling::Ready(BodyDigest::OfBody),
             None => Settling::Ready(BodyDigest::Unknown),
         };
@@ -726,7 +726,7 @@ pub(crate) struct Summary {
 
 enum Settling {
     Ready(BodyDigest),
-    Pool(tokio::task::JoinHandle<String>),
+    Pool(PoolSha256),
 }
 
 impl Summary {
@@ -734,57 +734,65 @@ impl Summary {
     pub(crate) async fn settle(self) -> (Bytes, u64, BodyDigest) {
         let digest = match self.digest {
             Settling::Ready(digest) => digest,
-            Settling::Pool(hashing) => match hashing.await {
-                Ok(hex) => BodyDigest::Known(hex),
-                // Only a runtime shutting down cancels it; say nothing rather than something
-                // wrong.
-                Err(_) => BodyDigest::Unknown,
-            },
+            Settling::Pool(pool) => BodyDigest::Known(pool.finish().await),
         };
         (self.prefix, self.size, digest)
     }
 }
 
 /// A sha256 computed on the blocking pool from chunks handed over as refcounted [`Bytes`] (no
-/// copy), in order, with at most [`PoolSha256::ROOM`] bytes waiting.
+/// copy), in order, with at most [`PoolSha256::ROOM`] bytes waiting. No pool thread waits for a
+/// body's next chunk: a task hashes what has gathered and returns, so that bodies arriving slowly
+/// never tie up the blocking pool that other work (spilled writes, upload hashing) needs.
 #[derive(Debug)]
 struct PoolSha256 {
-    /// Closed by [`PoolSha256::finish`]: the hashing then ends with the last chunk queued.
-    queue: tokio::sync::mpsc::UnboundedSender<Bytes>,
+    shared: Arc<PoolShared>,
+}
+
+#[derive(Debug)]
+struct PoolShared {
+    state: Mutex<PoolState>,
     /// Bytes that may still be queued; the hashing gives them back as it goes.
     room: Arc<Semaphore>,
-    hashing: tokio::task::JoinHandle<String>,
+    /// Signalled once the digest is known.
+    done: Notify,
+}
+
+#[derive(Debug)]
+struct PoolState {
+    /// Chunks not hashed yet, and their length.
+    queue: VecDeque<Bytes>,
+    queued: usize,
+    /// `None` while a task on the pool is hashing.
+    hasher: Option<Sha256>,
+    /// No more chunks will come.
+    closed: bool,
+    /// The digest, once every chunk is hashed.
+    hex: Option<String>,
 }
 
 impl PoolSha256 {
     /// How far the hashing may fall behind the body's reading.
     const ROOM: u32 = 4 * 1024 * 1024;
+    /// How many bytes gather before a task is started to hash them: enough that the hand-off
+    /// is nothing next to the hashing. Well under [`PoolSha256::ROOM`], so a reader never waits
+    /// for room that only an unstarted task would give back.
+    const BATCH: usize = 256 * 1024;
 
-    /// Goes on hashing from `hasher` on the blocking pool.
-    fn start(mut hasher: Sha256) -> Self {
-        let (queue, mut chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-        let room = Arc::new(Semaphore::new(Self::ROOM as usize));
-        let given_back = room.clone();
-        let hashing = tokio::task::spawn_blocking(move || {
-            // Whatever ends the hashing (a panic included), a reader waiting for room must not
-            // wait forever.
-            struct Close(Arc<Semaphore>);
-            impl Drop for Close {
-                fn drop(&mut self) {
-                    self.0.close();
-                }
-            }
-            let _close = Close(given_back.clone());
-            while let Some(chunk) = chunks.blocking_recv() {
-                hasher.update(&chunk);
-                given_back.add_permits(Self::charge(&chunk) as usize);
-            }
-            hex::encode(hasher.finalize())
-        });
+    /// Goes on hashing from `hasher`, on the blocking pool.
+    fn start(hasher: Sha256) -> Self {
         Self {
-            queue,
-            room,
-            hashing,
+            shared: Arc::new(PoolShared {
+                state: Mutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    queued: 0,
+                    hasher: Some(hasher),
+                    closed: false,
+                    hex: None,
+                }),
+                room: Arc::new(Semaphore::new(Self::ROOM as usize)),
+                done: Notify::new(),
+            }),
         }
     }
 
@@ -795,19 +803,84 @@ impl PoolSha256 {
     }
 
     /// Queues `chunk`; the caller waits on the backlog before it reads on.
-    fn update(&mut self, chunk: Bytes) -> Option<Backlog> {
+    fn update(&mut self, chunk: Bytes) -> Backlog {
         let bytes = Self::charge(&chunk);
-        self.queue.send(chunk).ok()?;
-        Some(Backlog {
-            room: self.room.clone(),
+        let mut state = self.shared.lock();
+        state.queued += chunk.len();
+        state.queue.push_back(chunk);
+        if state.queued >= Self::BATCH {
+            self.shared.kick(&mut state);
+        }
+        Backlog {
+            room: self.shared.room.clone(),
             bytes,
-        })
+        }
     }
 
     /// No more chunks: the digest, once the ones queued are hashed.
-    fn finish(self) -> tokio::task::JoinHandle<String> {
-        drop(self.queue);
-        self.hashing
+    async fn finish(self) -> String {
+        {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            if state.queue.is_empty() {
+                if let Some(hasher) = state.hasher.take() {
+                    state.hex = Some(hex::encode(hasher.finalize()));
+                }
+            } else {
+                self.shared.kick(&mut state);
+            }
+        }
+        loop {
+            let notified = self.shared.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(hex) = &self.shared.lock().hex {
+                return hex.clone();
+            }
+            notified.await;
+        }
+    }
+}
+
+impl PoolShared {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // Every critical section leaves the state whole.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a task hashing the queue, unless one is running.
+    fn kick(self: &Arc<Self>, state: &mut PoolState) {
+        if let Some(hasher) = state.hasher.take() {
+            let shared = self.clone();
+            tokio::task::spawn_blocking(move || shared.hash(hasher));
+        }
+    }
+
+    /// On the pool: hashes the queue until it is empty, then leaves the hasher for the next
+    /// task, or, once no more chunks will come, the digest.
+    fn hash(&self, mut hasher: Sha256) {
+        loop {
+            let chunks = {
+                let mut state = self.lock();
+                if state.queue.is_empty() {
+                    if state.closed {
+                        state.hex = Some(hex::encode(hasher.finalize()));
+                        drop(state);
+                        self.room.close();
+                        self.done.notify_waiters();
+                    } else {
+                        state.hasher = Some(hasher);
+                    }
+                    return;
+                }
+                state.queued = 0;
+                std::mem::take(&mut state.queue)
+            };
+            for chunk in chunks {
+                hasher.update(&chunk);
+                self.room.add_permits(PoolSha256::charge(&chunk) as usize);
+            }
+        }
     }
 }
 
@@ -945,6 +1018,35 @@ mod tests {
                 "split {split}"
             );
         }
+    }
+
+    #[test]
+    fn a_body_waiting_for_its_next_chunk_holds_no_blocking_thread() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut tap = BodyTap::new(16, true, 0);
+            let first = Bytes::from(vec![3u8; BodyTap::POOL_AFTER as usize + 1]);
+            assert!(tap.feed(&first).is_none());
+            let second = Bytes::from(vec![4u8; PoolSha256::BATCH]);
+            tap.feed(&second).expect("hashed on the pool").wait().await;
+
+            // The body is still open; other work gets the only blocking thread all the same.
+            let other = tokio::task::spawn_blocking(|| 7);
+            let answered = tokio::time::timeout(Duration::from_secs(60), other).await;
+
+            assert_eq!(answered.ok().and_then(Result::ok), Some(7));
+            let (_, size, digest) = tap.summary().settle().await;
+            let body = [&first[..], &second[..]].concat();
+            assert_eq!(size, body.len() as u64);
+            assert_eq!(
+                digest,
+                BodyDigest::Known(hex::encode(Sha256::digest(&body)))
+            );
+        });
     }
 
     #[tokio::test]
