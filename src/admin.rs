@@ -208,6 +208,14 @@ async fn clear_requests(Extension(shared): Extension<Arc<Shared>>) -> StatusCode
 }
 
 async fn state(Extension(shared): Extension<Arc<Shared>>) -> Json<Value> {
+    // Kept uploads are hashed after their last chunk: finish that on the blocking pool rather
+    // than on the thread that serves every request.
+    let digests = crate::persist::digests(&shared);
+    if !digests.iter().all(crate::storage::Digest256::is_known) {
+        let hashing = move || digests.iter().for_each(crate::storage::Digest256::compute);
+        // Only a runtime shutting down fails it; the views below then hash what is left.
+        let _ = tokio::task::spawn_blocking(hashing).await;
+    }
     #[allow(unused_mut)]
     let mut body = serde_json::Map::new();
     #[cfg(feature = "apivideo")]
