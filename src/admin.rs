@@ -130,7 +130,7 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         },
         Handler::Requests => requests(shared).into_response(),
         Handler::ClearRequests => clear_requests(shared).into_response(),
-        Handler::State => state(shared).into_response(),
+        Handler::State => state(shared).await.into_response(),
         Handler::AddFault => match read_body(request).await {
             Ok(body) => add_fault(shared, &body),
             Err(refused) => refused,
@@ -314,7 +314,15 @@ fn clear_requests(shared: &Shared) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-fn state(shared: &Shared) -> Json<Value> {
+async fn state(shared: &Shared) -> Json<Value> {
+    // Kept uploads are hashed after their last chunk: finish that on the blocking pool rather
+    // than on the thread that serves every request.
+    let digests = crate::persist::digests(shared);
+    if !digests.iter().all(crate::storage::Digest256::is_known) {
+        let hashing = move || digests.iter().for_each(crate::storage::Digest256::compute);
+        // Only a runtime shutting down fails it; the views below then hash what is left.
+        let _ = tokio::task::spawn_blocking(hashing).await;
+    }
     #[allow(unused_mut)]
     let mut body = serde_json::Map::new();
     #[cfg(feature = "apivideo")]

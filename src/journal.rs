@@ -3,10 +3,11 @@
 //! The journal is bounded (oldest entries fall off first) so a long-running binary or a soak test
 //! keeps flat memory. Bodies are kept up to a limit; the size and the sha256 always cover the
 //! whole body as it was read, so a 1 GiB upload is recorded as a prefix plus a digest, never as
-//! a copy. Entries convert to [`crate::Request`] so any [`crate::Match`] can query them.
+//! a copy. A long body is hashed on the blocking pool as it is read, and its entry is complete,
+//! digest included, before the response goes out. Entries convert to [`crate::Request`] so any [`crate::Match`] can query them.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::hex;
 
@@ -601,6 +603,10 @@ pub(crate) fn request_uri(base: &Uri, path_and_query: &str) -> Uri {
 
 /// Watches a request body go by: keeps a prefix and counts every byte. Only a body longer than
 /// the prefix is hashed as it streams (when asked for); a shorter one is hashed when read.
+///
+/// A long body is hashed on the request's task until it passes [`BodyTap::POOL_AFTER`] bytes,
+/// then on the blocking pool ([`PoolSha256`]): the task that reads the body would otherwise
+/// spend as long hashing it as receiving it.
 #[derive(Debug)]
 pub(crate) struct BodyTap {
     /// At most `limit` bytes: the start of the body.
@@ -609,12 +615,42 @@ pub(crate) struct BodyTap {
     /// Bytes seen so far.
     size: u64,
     /// Once the body outgrows the prefix (and digests are on): every byte so far, hashed.
-    hasher: Option<Sha256>,
+    hasher: Option<Hashing>,
     /// Hash bodies longer than the prefix; otherwise only bodies that fit get a digest.
     digest_all: bool,
 }
 
+#[derive(Debug)]
+enum Hashing {
+    /// On the request's task.
+    Here(Sha256),
+    /// On the blocking pool.
+    Pool(PoolSha256),
+}
+
+/// Room the body's reader must wait for before it goes on: how far the hashing may fall behind.
+#[must_use]
+pub(crate) struct Backlog {
+    room: Arc<Semaphore>,
+    bytes: u32,
+}
+
+impl Backlog {
+    /// Waits until the hashing has room for the chunk just fed.
+    pub(crate) async fn wait(self) {
+        // Closed once the hashing is over (or gone): nothing to wait for.
+        if let Ok(permit) = self.room.acquire_many(self.bytes).await {
+            permit.forget();
+        }
+    }
+}
+
 impl BodyTap {
+    /// Past this many body bytes, the hashing moves to the blocking pool: a thread hand-off per
+    /// request is nothing next to hashing that much, and bodies shorter than that (almost every
+    /// request) never pay it.
+    pub(crate) const POOL_AFTER: u64 = 1024 * 1024;
+
     /// A tap keeping up to `limit` bytes of a body announced as `expected` bytes long (0 when
     /// unknown): the prefix is allocated once at its final size, so that the journal holds no
     /// spare capacity for as long as it keeps the entry.
@@ -629,37 +665,222 @@ impl BodyTap {
         }
     }
 
-    pub(crate) fn feed(&mut self, chunk: &[u8]) {
+    /// Notes the body's next chunk. When the chunk went to the blocking pool to be hashed, the
+    /// caller waits on the [`Backlog`] before it reads more, so that the hashing never falls
+    /// more than [`PoolSha256::ROOM`] bytes behind the reading (and memory stays bounded).
+    pub(crate) fn feed(&mut self, chunk: &Bytes) -> Option<Backlog> {
         let room = self.limit.saturating_sub(self.prefix.len());
         self.prefix
             .extend_from_slice(&chunk[..room.min(chunk.len())]);
         self.size += chunk.len() as u64;
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(chunk);
-        } else if self.digest_all && self.size > self.limit as u64 {
-            // The body no longer fits: hash what went by (all of it is in the prefix, whose
-            // last bytes are this chunk's first), then everything after.
-            let mut hasher = Sha256::new();
-            let before = self.prefix.len() - room.min(chunk.len());
-            hasher.update(&self.prefix[..before]);
-            hasher.update(chunk);
-            self.hasher = Some(hasher);
+        match &mut self.hasher {
+            Some(Hashing::Pool(pool)) => return Some(pool.update(chunk.clone())),
+            Some(Hashing::Here(hasher)) => hasher.update(chunk),
+            None if self.digest_all && self.size > self.limit as u64 => {
+                // The body no longer fits: hash what went by (all of it is in the prefix, whose
+                // last bytes are this chunk's first), then everything after.
+                let mut hasher = Sha256::new();
+                let before = self.prefix.len() - room.min(chunk.len());
+                hasher.update(&self.prefix[..before]);
+                hasher.update(chunk);
+                self.hasher = Some(Hashing::Here(hasher));
+            }
+            None => {}
         }
+        if self.size > Self::POOL_AFTER {
+            if let Some(Hashing::Here(hasher)) = self.hasher.take() {
+                self.hasher = Some(Hashing::Pool(PoolSha256::start(hasher)));
+            }
+        }
+        None
     }
 
     /// The prefix, total size and digest of what has been seen so far; the prefix is handed
-    /// over, not copied.
-    pub(crate) fn summary(&mut self) -> (Bytes, u64, BodyDigest) {
-        let digest = match &self.hasher {
-            Some(hasher) => BodyDigest::Known(hex::encode(hasher.clone().finalize())),
-            None if self.size as usize <= self.limit => BodyDigest::OfBody,
-            None => BodyDigest::Unknown,
+    /// over, not copied. A digest still being computed on the blocking pool is waited for
+    /// with [`Summary::settle`], with no lock held.
+    pub(crate) fn summary(&mut self) -> Summary {
+        // Whatever is read after the answer is counted, never hashed.
+        self.digest_all = false;
+        let digest = match self.hasher.take() {
+            Some(Hashing::Here(hasher)) => {
+                Settling::Ready(BodyDigest::Known(hex::encode(hasher.finalize())))
+            }
+            Some(Hashing::Pool(pool)) => Settling::Pool(pool),
+            None if self.size as usize <= self.limit => Settling::Ready(BodyDigest::OfBody),
+            None => Settling::Ready(BodyDigest::Unknown),
         };
-        (
-            Bytes::from(std::mem::take(&mut self.prefix)),
-            self.size,
+        Summary {
+            prefix: Bytes::from(std::mem::take(&mut self.prefix)),
+            size: self.size,
             digest,
-        )
+        }
+    }
+}
+
+/// What a [`BodyTap`] saw, its digest possibly still being computed.
+pub(crate) struct Summary {
+    prefix: Bytes,
+    size: u64,
+    digest: Settling,
+}
+
+enum Settling {
+    Ready(BodyDigest),
+    Pool(PoolSha256),
+}
+
+impl Summary {
+    /// The prefix, total size and digest, once the digest is known.
+    pub(crate) async fn settle(self) -> (Bytes, u64, BodyDigest) {
+        let digest = match self.digest {
+            Settling::Ready(digest) => digest,
+            Settling::Pool(pool) => BodyDigest::Known(pool.finish().await),
+        };
+        (self.prefix, self.size, digest)
+    }
+}
+
+/// A sha256 computed on the blocking pool from chunks handed over as refcounted [`Bytes`] (no
+/// copy), in order, with at most [`PoolSha256::ROOM`] bytes waiting. No pool thread waits for a
+/// body's next chunk: a task hashes what has gathered and returns, so that bodies arriving slowly
+/// never tie up the blocking pool that other work (spilled writes, upload hashing) needs.
+#[derive(Debug)]
+struct PoolSha256 {
+    shared: Arc<PoolShared>,
+}
+
+#[derive(Debug)]
+struct PoolShared {
+    state: Mutex<PoolState>,
+    /// Bytes that may still be queued; the hashing gives them back as it goes.
+    room: Arc<Semaphore>,
+    /// Signalled once the digest is known.
+    done: Notify,
+}
+
+#[derive(Debug)]
+struct PoolState {
+    /// Chunks not hashed yet, and their length.
+    queue: VecDeque<Bytes>,
+    queued: usize,
+    /// `None` while a task on the pool is hashing.
+    hasher: Option<Sha256>,
+    /// No more chunks will come.
+    closed: bool,
+    /// The digest, once every chunk is hashed.
+    hex: Option<String>,
+}
+
+impl PoolSha256 {
+    /// How far the hashing may fall behind the body's reading.
+    const ROOM: u32 = 4 * 1024 * 1024;
+    /// How many bytes gather before a task is started to hash them: enough that the hand-off
+    /// is nothing next to the hashing. Well under [`PoolSha256::ROOM`], so a reader never waits
+    /// for room that only an unstarted task would give back.
+    const BATCH: usize = 256 * 1024;
+
+    /// Goes on hashing from `hasher`, on the blocking pool.
+    fn start(hasher: Sha256) -> Self {
+        Self {
+            shared: Arc::new(PoolShared {
+                state: Mutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    queued: 0,
+                    hasher: Some(hasher),
+                    closed: false,
+                    hex: None,
+                }),
+                room: Arc::new(Semaphore::new(Self::ROOM as usize)),
+                done: Notify::new(),
+            }),
+        }
+    }
+
+    /// The room a chunk takes: its length, up to the whole room (a larger chunk waits until the
+    /// queue is empty).
+    fn charge(chunk: &Bytes) -> u32 {
+        u32::try_from(chunk.len()).map_or(Self::ROOM, |len| len.min(Self::ROOM))
+    }
+
+    /// Queues `chunk`; the caller waits on the backlog before it reads on.
+    fn update(&mut self, chunk: Bytes) -> Backlog {
+        let bytes = Self::charge(&chunk);
+        let mut state = self.shared.lock();
+        state.queued += chunk.len();
+        state.queue.push_back(chunk);
+        if state.queued >= Self::BATCH {
+            self.shared.kick(&mut state);
+        }
+        Backlog {
+            room: self.shared.room.clone(),
+            bytes,
+        }
+    }
+
+    /// No more chunks: the digest, once the ones queued are hashed.
+    async fn finish(self) -> String {
+        {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            if state.queue.is_empty() {
+                if let Some(hasher) = state.hasher.take() {
+                    state.hex = Some(hex::encode(hasher.finalize()));
+                }
+            } else {
+                self.shared.kick(&mut state);
+            }
+        }
+        loop {
+            let notified = self.shared.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(hex) = &self.shared.lock().hex {
+                return hex.clone();
+            }
+            notified.await;
+        }
+    }
+}
+
+impl PoolShared {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // Every critical section leaves the state whole.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a task hashing the queue, unless one is running.
+    fn kick(self: &Arc<Self>, state: &mut PoolState) {
+        if let Some(hasher) = state.hasher.take() {
+            let shared = self.clone();
+            tokio::task::spawn_blocking(move || shared.hash(hasher));
+        }
+    }
+
+    /// On the pool: hashes the queue until it is empty, then leaves the hasher for the next
+    /// task, or, once no more chunks will come, the digest.
+    fn hash(&self, mut hasher: Sha256) {
+        loop {
+            let chunks = {
+                let mut state = self.lock();
+                if state.queue.is_empty() {
+                    if state.closed {
+                        state.hex = Some(hex::encode(hasher.finalize()));
+                        drop(state);
+                        self.room.close();
+                        self.done.notify_waiters();
+                    } else {
+                        state.hasher = Some(hasher);
+                    }
+                    return;
+                }
+                state.queued = 0;
+                std::mem::take(&mut state.queue)
+            };
+            for chunk in chunks {
+                hasher.update(&chunk);
+                self.room.add_permits(PoolSha256::charge(&chunk) as usize);
+            }
+        }
     }
 }
 
@@ -736,10 +957,21 @@ mod tests {
         assert_eq!(request_uri(&base, "/a`b"), base);
     }
 
-    #[test]
-    fn an_empty_body_has_the_digest_of_no_bytes() {
+    /// Feeds `body` to `tap` `split` bytes at a time, waiting for the hashing as the server
+    /// does, and settles the summary.
+    async fn tapped(mut tap: BodyTap, body: &[u8], split: usize) -> (Bytes, u64, BodyDigest) {
+        for chunk in body.chunks(split) {
+            if let Some(backlog) = tap.feed(&Bytes::copy_from_slice(chunk)) {
+                backlog.wait().await;
+            }
+        }
+        tap.summary().settle().await
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_has_the_digest_of_no_bytes() {
         for digest_all in [true, false] {
-            let (_, size, digest) = BodyTap::new(16, digest_all, 0).summary();
+            let (_, size, digest) = tapped(BodyTap::new(16, digest_all, 0), b"", 1).await;
             assert_eq!(size, 0);
             assert_eq!(digest, BodyDigest::OfBody);
         }
@@ -748,15 +980,14 @@ mod tests {
         assert_eq!(recorded.body_sha256, hex::encode(Sha256::digest(b"")));
     }
 
-    #[test]
-    fn a_body_longer_than_the_prefix_is_hashed_whole_however_it_arrives() {
+    #[tokio::test]
+    async fn a_body_longer_than_the_prefix_is_hashed_whole_however_it_arrives() {
         let body: Vec<u8> = (0..100u8).collect();
         for (split, expected) in [(1, 0), (7, 100), (16, 0), (17, 100), (50, 0), (100, 100)] {
-            let mut tap = BodyTap::new(16, true, expected);
-            for chunk in body.chunks(split) {
-                tap.feed(chunk);
-            }
-            let (prefix, size, digest) = tap.summary();
+            let tap = BodyTap::new(16, true, expected);
+
+            let (prefix, size, digest) = tapped(tap, &body, split).await;
+
             assert_eq!(&prefix[..], &body[..16], "split {split}");
             assert_eq!(size, 100);
             assert_eq!(
@@ -765,9 +996,69 @@ mod tests {
                 "split {split}"
             );
         }
-        let mut undigested = BodyTap::new(16, false, 0);
-        undigested.feed(&body);
-        assert_eq!(undigested.summary().2, BodyDigest::Unknown);
+        let undigested = tapped(BodyTap::new(16, false, 0), &body, 100).await;
+        assert_eq!(undigested.2, BodyDigest::Unknown);
+    }
+
+    #[tokio::test]
+    async fn a_body_hashed_on_the_blocking_pool_is_hashed_whole_in_order() {
+        let len = BodyTap::POOL_AFTER as usize * 3 + PoolSha256::ROOM as usize + 12_345;
+        let body: Vec<u8> = (0..len).map(|i| (i * 31 + i / 7919) as u8).collect();
+        // Chunks smaller than the room, and one larger than all of it.
+        for split in [65_536, 1_000_003, PoolSha256::ROOM as usize + 1] {
+            let tap = BodyTap::new(1024, true, len as u64);
+
+            let (prefix, size, digest) = tapped(tap, &body, split).await;
+
+            assert_eq!(&prefix[..], &body[..1024], "split {split}");
+            assert_eq!(size, len as u64);
+            assert_eq!(
+                digest,
+                BodyDigest::Known(hex::encode(Sha256::digest(&body))),
+                "split {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_waiting_for_its_next_chunk_holds_no_blocking_thread() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut tap = BodyTap::new(16, true, 0);
+            let first = Bytes::from(vec![3u8; BodyTap::POOL_AFTER as usize + 1]);
+            assert!(tap.feed(&first).is_none());
+            let second = Bytes::from(vec![4u8; PoolSha256::BATCH]);
+            tap.feed(&second).expect("hashed on the pool").wait().await;
+
+            // The body is still open; other work gets the only blocking thread all the same.
+            let other = tokio::task::spawn_blocking(|| 7);
+            let answered = tokio::time::timeout(Duration::from_secs(60), other).await;
+
+            assert_eq!(answered.ok().and_then(Result::ok), Some(7));
+            let (_, size, digest) = tap.summary().settle().await;
+            let body = [&first[..], &second[..]].concat();
+            assert_eq!(size, body.len() as u64);
+            assert_eq!(
+                digest,
+                BodyDigest::Known(hex::encode(Sha256::digest(&body)))
+            );
+        });
+    }
+
+    #[tokio::test]
+    async fn only_a_body_past_the_threshold_is_handed_to_the_blocking_pool() {
+        let mut tap = BodyTap::new(16, true, 0);
+        let below = Bytes::from(vec![1u8; BodyTap::POOL_AFTER as usize]);
+
+        assert!(tap.feed(&below).is_none());
+        assert!(matches!(tap.hasher, Some(Hashing::Here(_))));
+        assert!(tap.feed(&Bytes::from_static(b"x")).is_none());
+        assert!(matches!(tap.hasher, Some(Hashing::Pool(_))));
+        assert!(tap.feed(&Bytes::from_static(b"y")).is_some());
     }
 
     #[test]

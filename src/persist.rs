@@ -231,7 +231,7 @@ impl Persister {
 }
 
 /// The digest of every completed upload of both vendors.
-fn digests(shared: &Shared) -> Vec<Digest256> {
+pub(crate) fn digests(shared: &Shared) -> Vec<Digest256> {
     let mut digests = Vec::new();
     #[cfg(feature = "apivideo")]
     digests.append(&mut shared.apivideo.digests());

@@ -177,8 +177,11 @@ impl MockServerBuilder {
 
     /// Whether the journal computes the sha256 of every request body (default: yes). Hashing
     /// costs a pass over each uploaded byte on top of the one that checks uploads themselves;
-    /// turning it off leaves `body_sha256` empty for bodies larger than the journal's body
-    /// limit (smaller ones are still hashed). The binary turns it off.
+    /// past the first MiB of a body it runs on Tokio's blocking pool while the body is read
+    /// (the reading waits when the hashing falls a few MiB behind), and the request is answered
+    /// once it is done, so `body_sha256` is there when the client has its answer. Turning it
+    /// off leaves `body_sha256` empty for bodies larger than the journal's body limit (smaller
+    /// ones are still hashed). The binary turns it off.
     ///
     /// # Example
     ///
@@ -1360,19 +1363,32 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
             hyper::body::Body::size_hint(&body).lower(),
         )));
         let feeding = tap.clone();
-        let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
-            if let Ok(bytes) = &chunk {
-                feeding
+        let body = Body::from_stream(body.into_data_stream().then(move |chunk| {
+            let backlog = match &chunk {
+                Ok(bytes) => feeding
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .feed(bytes);
+                    .feed(bytes),
+                Err(_) => None,
+            };
+            async move {
+                // The handler gets the chunk once the hashing has room for it: a body is never
+                // read much faster than it is hashed.
+                if let Some(backlog) = backlog {
+                    backlog.wait().await;
+                }
+                chunk
             }
-            chunk
         }));
         (body, Some(tap))
     };
     let mut response = rules(shared.clone(), Request::from_parts(parts, body), Some(seq)).await;
-    let read = tap.map(|tap| tap.lock().unwrap_or_else(|e| e.into_inner()).summary());
+    let summary = tap.map(|tap| tap.lock().unwrap_or_else(|e| e.into_inner()).summary());
+    // The entry is complete, digest included, before the client has the answer.
+    let read = match summary {
+        Some(summary) => Some(summary.settle().await),
+        None => None,
+    };
     // Only the journal reads it: taken, not copied.
     let handled = response.extensions_mut().remove::<Handled>();
     let status = response.status().as_u16();

@@ -5,18 +5,21 @@
 //! byte offset), consumes them in order as soon as they are contiguous, hashes them once, and
 //! keeps them or not depending on the [`Retention`]. Hashing runs on the blocking pool, outside
 //! every lock, and only one task hashes a given file at a time, so concurrent pieces of one file
-//! never block each other or the server.
+//! never block each other or the server. A retention that keeps the bytes hashes a file only
+//! once it is complete, from the bytes it kept; [`Retention::DigestOnly`] has nothing to hash
+//! later, so it hashes pieces as they are consumed.
 //!
 //! Pieces keyed by byte offset may also overlap, repeat or leave gaps (`write_at`): the file
 //! keeps the bytes it received first, a piece past a gap waits until the file reaches it, and a
 //! task that needs the file to reach a given length can wait for it, for a bounded time, without
 //! holding any lock (`wait_for`).
 //!
-//! [`Retention::Spill`] exists because hashing costs more than receiving: sha256 runs at about
-//! the speed a loopback socket delivers bytes, so hashing on the request path halves upload
-//! throughput. A spilled piece goes to a file of its own in the server's [`SpillDir`] as it
-//! arrives ([`PartWriter`]), and a completed file is hashed once, after its last piece has been
-//! answered. Only std and `tempfile` are used, so it works alike on Linux, macOS and Windows.
+//! Hashing costs more than receiving: sha256 runs at about the speed a loopback socket delivers
+//! bytes, so hashing while pieces arrive halves upload throughput. A file whose bytes are kept
+//! is therefore hashed once, after its last piece has been answered, on the blocking pool
+//! (asking for the digest before then waits for it). With [`Retention::Spill`] a piece goes to a
+//! file of its own in the server's [`SpillDir`] as it arrives ([`PartWriter`]). Only std and
+//! `tempfile` are used, so it works alike on Linux, macOS and Windows.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -47,7 +50,9 @@ use crate::hex;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Retention {
-    /// Keep every byte, so tests can read uploads back (the library's default).
+    /// Keep every byte, so tests can read uploads back (the library's default). The sha256 of a
+    /// completed file is computed after its last piece has been answered, off the request path
+    /// (asking for it before then waits for it).
     #[default]
     Memory,
     /// Keep only size and sha256: memory stays flat however large the files. Pieces that
@@ -472,12 +477,12 @@ pub(crate) enum Placed {
 }
 
 /// A finished file: its size, and its sha256 — known at once, or computed on first use from
-/// spilled bytes ([`Retention::Spill`]).
+/// the bytes kept ([`Retention::Memory`], [`Retention::Spill`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Digest256 {
     pub size: u64,
     sha256: Arc<Sha256Hex>,
-    /// Made from spilled bytes, to be hashed off the path that finished the file (read by the
+    /// Made from kept bytes, to be hashed off the path that finished the file (read by the
     /// tests, which cannot observe the race between that hashing and a caller).
     #[cfg_attr(not(test), allow(dead_code))]
     deferred: bool,
@@ -515,8 +520,8 @@ impl Digest256 {
         }
     }
 
-    /// Lower-case hex sha256. With spilled bytes, the first call hashes them (later and
-    /// concurrent callers wait for that one).
+    /// Lower-case hex sha256. From kept bytes, the first call hashes them (later and concurrent
+    /// callers wait for that one).
     pub(crate) fn sha256(&self) -> &str {
         self.sha256.hex.get_or_init(|| {
             let segments =
@@ -582,7 +587,7 @@ struct Inner {
     consumed: u64,
     /// With a retention that keeps bytes: every consumed segment, in file order.
     kept: Vec<Segment>,
-    /// `Retention::Spill`: the completed file's digest, once asked for.
+    /// A retention that keeps bytes: the completed file's digest, once asked for.
     deferred: Option<Digest256>,
     /// `write_at` only: the end of the contiguous bytes received (≥ `next`; the pieces between
     /// `next` and here are in `pending`, waiting to be hashed).
@@ -622,7 +627,6 @@ impl Assembly {
         size: u64,
         content: Option<Bytes>,
     ) -> Arc<Self> {
-        let mut hasher = Sha256::new();
         let mut kept = Vec::new();
         // Without its bytes, a restored file reports no content rather than an empty one.
         let retention = match content {
@@ -630,7 +634,6 @@ impl Assembly {
             _ => Retention::DigestOnly,
         };
         if let Some(content) = content.filter(|_| retention == Retention::Memory) {
-            hasher.update(&content);
             kept.push(Segment::Memory(content));
         }
         Arc::new(Self {
@@ -639,7 +642,7 @@ impl Assembly {
                 retention,
                 next,
                 pending: BTreeMap::new(),
-                hasher: Some(hasher),
+                hasher: Some(Sha256::new()),
                 consumed: size,
                 kept,
                 deferred: None,
@@ -727,8 +730,8 @@ impl Assembly {
     }
 
     /// Consumes every piece that is contiguous with what has been consumed so far, hashing
-    /// them off the async threads (with [`Retention::Spill`], they are hashed once the file is
-    /// complete, by [`Assembly::finish`]). Returns at once if another task is already doing it
+    /// them off the async threads (with a retention that keeps bytes, they are hashed once the
+    /// file is complete, from [`Assembly::finish`] on). Returns at once if another task is already doing it
     /// (that task picks up these pieces too).
     pub(crate) async fn drain(self: &Arc<Self>) {
         loop {
@@ -741,7 +744,7 @@ impl Assembly {
                 if batch.is_empty() {
                     return;
                 }
-                if inner.retention == Retention::Spill {
+                if inner.retention.keeps_bytes() {
                     inner.keep(batch);
                     drop(inner);
                     self.progress.notify_waiters();
@@ -776,9 +779,9 @@ impl Assembly {
     }
 
     /// Waits until pieces up to (not including) key `end` have all been consumed, then returns
-    /// the file's size and digest. The caller knows every piece up to `end` has arrived. With
-    /// [`Retention::Spill`] the digest is computed on the blocking pool from then on, and asking
-    /// for it before it is done waits.
+    /// the file's size and digest. The caller knows every piece up to `end` has arrived. With a
+    /// retention that keeps bytes the digest is computed on the blocking pool from then on, and
+    /// asking for it before it is done waits.
     pub(crate) async fn finish(self: &Arc<Self>, end: u64) -> Digest256 {
         loop {
             let notified = self.progress.notified();
@@ -788,7 +791,7 @@ impl Assembly {
                 let mut inner = self.lock();
                 if inner.next >= end {
                     if let Some(hasher) = &inner.hasher {
-                        if inner.retention != Retention::Spill {
+                        if !inner.retention.keeps_bytes() {
                             return Digest256::known(
                                 inner.consumed,
                                 hex::encode(hasher.clone().finalize()),
@@ -944,6 +947,21 @@ mod tests {
         assert_eq!(file.content().unwrap(), b"abc");
         assert_eq!(digest.size, 3);
         assert_eq!(digest.sha256(), hex::encode(Sha256::digest(b"abc")));
+    }
+
+    #[tokio::test]
+    async fn kept_bytes_are_hashed_once_complete_and_digest_only_as_they_come() {
+        for (retention, deferred) in [(Retention::Memory, true), (Retention::DigestOnly, false)] {
+            let file = Assembly::new(Keying::Ordinal, retention, 1);
+            file.insert(1, piece(b"ab"));
+            file.drain().await;
+            file.insert(2, piece(b"c"));
+
+            let digest = file.finish(3).await;
+
+            assert_eq!(digest.is_deferred(), deferred, "{retention:?}");
+            assert_eq!(digest.sha256(), hex::encode(Sha256::digest(b"abc")));
+        }
     }
 
     #[tokio::test]

@@ -513,9 +513,10 @@ pub(crate) async fn receive(
             "There is no uploaded file in the request.",
         ));
     };
-    // Hash in the background, so this piece is hashed while the client sends the next one;
-    // answering waits only for the pieces before this one, which bounds memory to about two
-    // pieces per upload.
+    // Consume in the background; with only digests kept, that hashes this piece while the
+    // client sends the next one, and answering waits only for the pieces before this one, which
+    // bounds memory to about two pieces per upload. Kept bytes are hashed once the file is
+    // complete.
     tokio::spawn({
         let assembly = assembly.clone();
         async move { assembly.drain().await }

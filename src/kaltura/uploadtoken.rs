@@ -7,9 +7,11 @@
 //! [`Assembly`] keyed by byte offset. Each decision about a chunk (visibility, status, resume
 //! window, where its bytes go) is taken under the store's lock in one short critical section;
 //! the wait of a final chunk happens on the assembly with no lock held, so the chunks it waits
-//! for go through meanwhile. Bytes are hashed off the async threads as they become contiguous,
-//! and a completing upload is answered once its digest is known, so the sha256 is visible in
-//! `server.kaltura()` and `GET /__vidmock/state` by the time the client has its answer.
+//! for go through meanwhile. A completing upload is answered once its digest is settled, so the
+//! sha256 is available from `server.kaltura()` and `GET /__vidmock/state` by the time the client
+//! has its answer: with only digests kept, bytes are hashed off the async threads as they become
+//! contiguous; kept bytes are hashed on the blocking pool from the answer on, and asking for the
+//! sha256 before that is done waits for it.
 
 use std::sync::Arc;
 use std::time::Duration;

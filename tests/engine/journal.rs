@@ -52,6 +52,44 @@ async fn bodies_are_kept_up_to_the_limit_with_their_full_size_and_digest() {
 }
 
 #[tokio::test]
+async fn a_large_upload_is_recorded_with_its_digest_by_the_time_it_is_answered() {
+    let server = MockServer::start().await;
+    let token = server.apivideo().create_token(None);
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 7)
+        .map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 8) as u8)
+        .collect();
+    let boundary = "vidmock-journal-test";
+    let mut body = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+
+    let answer = send(
+        client()
+            .post(format!("{}/upload?token={}", server.uri(), token.token))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body.clone()),
+    )
+    .await;
+
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let entry = &server.received_requests()[0];
+    assert_eq!(entry.body_size, body.len() as u64);
+    assert_eq!(entry.body_sha256, hex::encode(Sha256::digest(&body)));
+    let id = answer.json()["videoId"].as_str().unwrap().to_owned();
+    let video = server.apivideo().video(&id).unwrap();
+    assert_eq!(
+        video.sha256(),
+        Some(hex::encode(Sha256::digest(&data)).as_str())
+    );
+}
+
+#[tokio::test]
 async fn the_journal_keeps_only_the_newest_entries_up_to_its_capacity() {
     let server = MockServer::builder().journal_capacity(2).start().await;
 
