@@ -271,42 +271,8 @@ fn advance(shared: &Shared, body: &[u8]) -> Response {
     clock_body(shared).into_response()
 }
 
-fn request_json(recorded: &RecordedRequest) -> Value {
-    let headers: serde_json::Map<String, Value> = recorded
-        .headers
-        .keys()
-        .map(|name| {
-            let values: Vec<Value> = recorded
-                .headers
-                .get_all(name)
-                .iter()
-                .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            (name.as_str().to_owned(), Value::Array(values))
-        })
-        .collect();
-    json!({
-        "seq": recorded.seq,
-        "receivedAt": recorded.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "method": recorded.method.as_str(),
-        "path": recorded.url.path(),
-        "query": recorded.url.query(),
-        "headers": headers,
-        "bodySize": recorded.body_size,
-        "bodySha256": recorded.body_sha256,
-        "vendor": recorded.vendor.map(|v| v.as_str()),
-        "operation": recorded.operation,
-        "target": recorded.target,
-        "status": recorded.status,
-        "fault": recorded.fault,
-        "durationMs": recorded.duration.map(|d| d.as_secs_f64() * 1000.0),
-    })
-}
-
-fn requests(shared: &Shared) -> Json<Value> {
-    Json(Value::Array(
-        shared.journal.snapshot().iter().map(request_json).collect(),
-    ))
+fn requests(shared: &Shared) -> Json<Vec<RecordedRequest>> {
+    Json(shared.journal.snapshot())
 }
 
 fn clear_requests(shared: &Shared) -> StatusCode {

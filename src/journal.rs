@@ -161,6 +161,79 @@ impl RecordedRequest {
     }
 }
 
+/// The JSON form the admin API lists (`GET /__vidmock/requests`): the body as its size and
+/// digest, headers as lists of values, the URL as path and query.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let _ = reqwest::get(format!("{}/upload-tokens?pageSize=2", server.uri())).await.unwrap();
+/// let json = serde_json::to_value(&server.received_requests()[0]).unwrap();
+/// assert_eq!(json["path"], "/upload-tokens");
+/// assert_eq!(json["query"], "pageSize=2");
+/// assert_eq!(json["operation"], "listTokens");
+/// # }
+/// ```
+impl serde::Serialize for RecordedRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let headers = self
+            .headers
+            .keys()
+            .map(|name| {
+                let values = self.headers.get_all(name).iter();
+                let values = values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                (name.as_str().to_owned(), values.collect::<Vec<_>>().into())
+            })
+            .collect();
+        serde::Serialize::serialize(
+            &RecordedJson {
+                seq: self.seq,
+                received_at: self
+                    .received_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                method: self.method.as_str(),
+                path: self.url.path(),
+                query: self.url.query(),
+                headers,
+                body_size: self.body_size,
+                body_sha256: &self.body_sha256,
+                vendor: self.vendor,
+                operation: self.operation.as_deref(),
+                target: self.target.as_deref(),
+                status: self.status,
+                fault: self.fault.as_deref(),
+                duration_ms: self.duration.map(|d| d.as_secs_f64() * 1000.0),
+            },
+            serializer,
+        )
+    }
+}
+
+/// [`RecordedRequest`] as the admin API lists it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordedJson<'a> {
+    seq: u64,
+    received_at: String,
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    /// In the order the names first appear (serde_json keeps insertion order here).
+    headers: serde_json::Map<String, serde_json::Value>,
+    body_size: u64,
+    body_sha256: &'a str,
+    vendor: Option<Vendor>,
+    operation: Option<&'a str>,
+    target: Option<&'a str>,
+    status: Option<u16>,
+    fault: Option<&'a str>,
+    duration_ms: Option<f64>,
+}
+
 #[cfg(feature = "wiremock")]
 impl From<&RecordedRequest> for wiremock::Request {
     fn from(recorded: &RecordedRequest) -> Self {
