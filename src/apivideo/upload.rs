@@ -484,21 +484,39 @@ pub(crate) enum Target {
     Existing(String),
 }
 
-/// Applies one received chunk to its video and answers: 201 `{"videoId"}` while incomplete,
-/// 201 with the whole video once complete (after the file has been hashed).
-#[allow(clippy::too_many_arguments)]
+/// One upload request, read: where it goes, what it carried and how it said so.
+pub(crate) struct Chunk<'a> {
+    /// The video it fills.
+    pub target: Target,
+    /// The upload token it came with, for a delegated upload.
+    pub token: Option<&'a str>,
+    /// Its `Content-Range`, parsed.
+    pub range: Option<ContentRange>,
+    /// Its `Content-Range` as sent, kept with the received chunk.
+    pub header: Option<&'a str>,
+    /// Its multipart body.
+    pub received: Received,
+    /// When it arrived.
+    pub now: OffsetDateTime,
+}
+
+/// Applies one received chunk to its video in project `key` and answers: 201 `{"videoId"}`
+/// while incomplete, 201 with the whole video once complete (after the file has been hashed).
 pub(crate) async fn receive(
     backend: &Backend,
     ids: &crate::ids::Ids,
     base: &str,
     key: &str,
-    target: Target,
-    token: Option<&str>,
-    range: Option<ContentRange>,
-    header: Option<&str>,
-    received: Received,
-    now: OffsetDateTime,
+    chunk: Chunk<'_>,
 ) -> Result<Response, Problem> {
+    let Chunk {
+        target,
+        token,
+        range,
+        header,
+        received,
+        now,
+    } = chunk;
     let Some((filename, piece)) = received.file else {
         return Err(problem(
             "uploaded-file-no-file",
@@ -679,19 +697,15 @@ pub(crate) async fn with_token(
                 None => return Err(invalid_token()),
             }
         };
-        receive(
-            backend,
-            &shared.ids,
-            &shared.base_url,
-            &key,
+        let chunk = Chunk {
             target,
-            Some(&token),
+            token: Some(&token),
             range,
-            header.as_deref(),
+            header: header.as_deref(),
             received,
             now,
-        )
-        .await
+        };
+        receive(backend, &shared.ids, &shared.base_url, &key, chunk).await
     }
     .await;
     super::with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
@@ -716,19 +730,15 @@ pub(crate) async fn to_video(
         shared.spill.as_ref(),
     )
     .await?;
-    receive(
-        backend,
-        &shared.ids,
-        &shared.base_url,
-        key,
-        Target::Existing(id),
-        None,
+    let chunk = Chunk {
+        target: Target::Existing(id),
+        token: None,
         range,
-        header.as_deref(),
+        header: header.as_deref(),
         received,
         now,
-    )
-    .await
+    };
+    receive(backend, &shared.ids, &shared.base_url, key, chunk).await
 }
 
 /// The request's `Content-Range`, parsed, with its raw value.
