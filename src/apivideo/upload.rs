@@ -226,6 +226,21 @@ pub(crate) fn accept(
     fitted
 }
 
+/// Where an accepted chunk lands in its video's assembly.
+struct Placement {
+    /// How the assembly keys its pieces: by part number or by byte offset.
+    keying: Keying,
+    /// The key of the file's first piece.
+    first: u64,
+    /// This chunk's key.
+    key: u64,
+    /// The key just past the file's last piece, once this chunk completes the file.
+    end: Option<u64>,
+}
+
+/// The vendor's checks for one chunk, in the vendor's order: the one scheme-independent check
+/// first, then the scheme's own (whose order decides which problem a client sees), then the
+/// bookkeeping every accepted chunk gets.
 fn fit(
     source: &mut Source,
     range: Option<ContentRange>,
@@ -243,167 +258,18 @@ fn fit(
         .name("file"));
     }
     let size = piece.len();
-    let (keying, first, key, end) = match range {
-        None => {
-            if source.scheme != Scheme::Fresh {
-                return Err(range_problem("video-content-range-already-initiated"));
-            }
-            if size > max_file {
-                return Err(file_too_large());
-            }
-            source.scheme = Scheme::Whole;
-            (Keying::Offset, 0, 0, Some(size))
-        }
+    let Placement {
+        keying,
+        first,
+        key,
+        end,
+    } = match range {
+        None => fit_whole(&mut source.scheme, size, max_file)?,
         Some(ContentRange::Part { part, total }) => {
-            if source.scheme == Scheme::Fresh {
-                source.scheme = Scheme::Parts {
-                    total: None,
-                    received: Default::default(),
-                };
-            }
-            let (known, received) = match &mut source.scheme {
-                Scheme::Parts { total, received } => (total, received),
-                Scheme::Bytes { .. } => {
-                    return Err(range_problem("video-content-range-started-with-bytes"))
-                }
-                _ => return Err(range_problem("video-content-range-already-initiated")),
-            };
-            let fail = |slug: &str| Err(range_problem(slug));
-            if part == 0 {
-                return fail("video-content-range-by-part-part-zero");
-            }
-            if total == Some(0) {
-                return fail("video-content-range-by-part-total-parts-zero");
-            }
-            if part > MAX_PARTS {
-                return fail("video-content-range-by-part-part-too-high-allowed");
-            }
-            if total.is_some_and(|t| t > MAX_PARTS) {
-                return fail("video-content-range-by-part-total-parts-too-high");
-            }
-            if let (Some(known), Some(total)) = (*known, total) {
-                if u64::from(known) != total {
-                    return Err(
-                        range_problem("video-content-range-by-part-different-total-parts").detail(
-                            format!(
-                                "The \"total_parts\" you already set for this video is {known}."
-                            ),
-                        ),
-                    );
-                }
-            }
-            let effective = total.or(known.map(u64::from));
-            if let Some(t) = effective {
-                if part > t {
-                    return Err(
-                        range_problem("video-content-range-by-part-part-too-high-total").detail(
-                            format!("The \"total_parts\" you set for this video is {t}."),
-                        ),
-                    );
-                }
-            }
-            let highest = received.keys().next_back().copied().map(u64::from);
-            if let (Some(total), Some(highest)) = (total, highest) {
-                if total < highest {
-                    return fail("video-content-range-by-part-total-parts-too-low");
-                }
-            }
-            // `part` ≤ MAX_PARTS here, so it fits in u32.
-            let part32 = part as u32;
-            if received.contains_key(&part32) {
-                return Err(
-                    range_problem("video-content-range-by-part-part-already-sent")
-                        .detail(format!("The part number {part} has already been sent.")),
-                );
-            }
-            if effective != Some(part) && size < MIN_CHUNK {
-                return Err(
-                    range_problem("video-content-range-by-part-uploaded-file-too-small").detail(
-                        format!("Every part except the last must be at least {MIN_CHUNK} bytes."),
-                    ),
-                );
-            }
-            if size > MAX_CHUNK {
-                return Err(file_too_large());
-            }
-            if let Some(total) = total {
-                *known = Some(total as u32);
-            }
-            received.insert(part32, size);
-            let complete = known.is_some_and(|t| received.len() as u64 == u64::from(t));
-            (
-                Keying::Ordinal,
-                1,
-                part,
-                complete.then(|| u64::from(known.unwrap_or(0)) + 1),
-            )
+            fit_part(&mut source.scheme, part, total, size)?
         }
         Some(ContentRange::Bytes { from, to, total }) => {
-            if source.scheme == Scheme::Fresh {
-                source.scheme = Scheme::Bytes {
-                    total: None,
-                    ranges: Default::default(),
-                };
-            }
-            let (known, ranges) = match &mut source.scheme {
-                Scheme::Bytes { total, ranges } => (total, ranges),
-                Scheme::Parts { .. } => {
-                    return Err(range_problem("video-content-range-started-with-part"))
-                }
-                _ => return Err(range_problem("video-content-range-already-initiated")),
-            };
-            let fail = |slug: &str| Err(range_problem(slug));
-            if from > to {
-                return fail("video-content-range-by-bytes-from-byte-too-high");
-            }
-            if to > MAX_TO_BYTE {
-                return fail("video-content-range-by-bytes-to-byte-too-high-allowed");
-            }
-            if total.is_some_and(|t| t > MAX_TOTAL_BYTES) {
-                return fail("video-content-range-by-bytes-total-bytes-too-high");
-            }
-            if total == Some(0) {
-                return fail("video-content-range-by-bytes-total-bytes-zero");
-            }
-            if let (Some(known), Some(total)) = (*known, total) {
-                if known != total {
-                    return fail("video-content-range-by-bytes-different-total-bytes");
-                }
-            }
-            let effective = total.or(*known);
-            if effective.is_some_and(|t| to >= t) {
-                return fail("video-content-range-by-bytes-to-byte-too-high-total");
-            }
-            let highest_to = ranges.values().max().copied();
-            if let (Some(total), Some(highest_to)) = (total, highest_to) {
-                if total <= highest_to {
-                    return fail("video-content-range-by-bytes-total-bytes-too-low");
-                }
-            }
-            let length = to - from + 1;
-            if size != length {
-                return fail("video-content-range-by-bytes-range-mismatch");
-            }
-            let overlaps = ranges
-                .range(..=to)
-                .next_back()
-                .is_some_and(|(_, prev_to)| *prev_to >= from);
-            if overlaps {
-                return fail("video-content-range-by-bytes-range-overlap");
-            }
-            if effective != Some(to + 1) && length < MIN_CHUNK {
-                return fail("video-content-range-by-bytes-range-too-small");
-            }
-            if length > MAX_CHUNK {
-                return fail("video-content-range-by-bytes-range-too-large");
-            }
-            if total.is_some() {
-                *known = total;
-            }
-            ranges.insert(from, to);
-            let covered: u64 = ranges.iter().map(|(f, t)| t - f + 1).sum();
-            let complete = known.is_some_and(|t| covered == t);
-            (Keying::Offset, 0, from, complete.then_some(covered))
+            fit_bytes(&mut source.scheme, from, to, total, size)?
         }
     };
     let assembly = source
@@ -424,6 +290,192 @@ fn fit(
     Ok((key, after, end))
 }
 
+/// A request without `Content-Range`: the whole file at once, only as the first request.
+fn fit_whole(scheme: &mut Scheme, size: u64, max_file: u64) -> Result<Placement, Problem> {
+    if *scheme != Scheme::Fresh {
+        return Err(range_problem("video-content-range-already-initiated"));
+    }
+    if size > max_file {
+        return Err(file_too_large());
+    }
+    *scheme = Scheme::Whole;
+    Ok(Placement {
+        keying: Keying::Offset,
+        first: 0,
+        key: 0,
+        end: Some(size),
+    })
+}
+
+/// `Content-Range: part n/N` or `part n/*`: parts keyed by number from 1, complete once every
+/// part up to a known total has arrived.
+fn fit_part(
+    scheme: &mut Scheme,
+    part: u64,
+    total: Option<u64>,
+    size: u64,
+) -> Result<Placement, Problem> {
+    if *scheme == Scheme::Fresh {
+        *scheme = Scheme::Parts {
+            total: None,
+            received: Default::default(),
+        };
+    }
+    let (known, received) = match scheme {
+        Scheme::Parts { total, received } => (total, received),
+        Scheme::Bytes { .. } => {
+            return Err(range_problem("video-content-range-started-with-bytes"))
+        }
+        _ => return Err(range_problem("video-content-range-already-initiated")),
+    };
+    let fail = |slug: &str| Err(range_problem(slug));
+    if part == 0 {
+        return fail("video-content-range-by-part-part-zero");
+    }
+    if total == Some(0) {
+        return fail("video-content-range-by-part-total-parts-zero");
+    }
+    if part > MAX_PARTS {
+        return fail("video-content-range-by-part-part-too-high-allowed");
+    }
+    if total.is_some_and(|t| t > MAX_PARTS) {
+        return fail("video-content-range-by-part-total-parts-too-high");
+    }
+    if let (Some(known), Some(total)) = (*known, total) {
+        if u64::from(known) != total {
+            return Err(
+                range_problem("video-content-range-by-part-different-total-parts").detail(format!(
+                    "The \"total_parts\" you already set for this video is {known}."
+                )),
+            );
+        }
+    }
+    let effective = total.or(known.map(u64::from));
+    if let Some(t) = effective {
+        if part > t {
+            return Err(
+                range_problem("video-content-range-by-part-part-too-high-total").detail(format!(
+                    "The \"total_parts\" you set for this video is {t}."
+                )),
+            );
+        }
+    }
+    let highest = received.keys().next_back().copied().map(u64::from);
+    if let (Some(total), Some(highest)) = (total, highest) {
+        if total < highest {
+            return fail("video-content-range-by-part-total-parts-too-low");
+        }
+    }
+    // `part` ≤ MAX_PARTS here, so it fits in u32.
+    let part32 = part as u32;
+    if received.contains_key(&part32) {
+        return Err(
+            range_problem("video-content-range-by-part-part-already-sent")
+                .detail(format!("The part number {part} has already been sent.")),
+        );
+    }
+    if effective != Some(part) && size < MIN_CHUNK {
+        return Err(
+            range_problem("video-content-range-by-part-uploaded-file-too-small").detail(format!(
+                "Every part except the last must be at least {MIN_CHUNK} bytes."
+            )),
+        );
+    }
+    if size > MAX_CHUNK {
+        return Err(file_too_large());
+    }
+    if let Some(total) = total {
+        *known = Some(total as u32);
+    }
+    received.insert(part32, size);
+    let complete = known.is_some_and(|t| received.len() as u64 == u64::from(t));
+    Ok(Placement {
+        keying: Keying::Ordinal,
+        first: 1,
+        key: part,
+        end: complete.then(|| u64::from(known.unwrap_or(0)) + 1),
+    })
+}
+
+/// `Content-Range: bytes a-b/T` or `bytes a-b/*` (inclusive): ranges keyed by offset, complete
+/// once they cover a known total.
+fn fit_bytes(
+    scheme: &mut Scheme,
+    from: u64,
+    to: u64,
+    total: Option<u64>,
+    size: u64,
+) -> Result<Placement, Problem> {
+    if *scheme == Scheme::Fresh {
+        *scheme = Scheme::Bytes {
+            total: None,
+            ranges: Default::default(),
+        };
+    }
+    let (known, ranges) = match scheme {
+        Scheme::Bytes { total, ranges } => (total, ranges),
+        Scheme::Parts { .. } => return Err(range_problem("video-content-range-started-with-part")),
+        _ => return Err(range_problem("video-content-range-already-initiated")),
+    };
+    let fail = |slug: &str| Err(range_problem(slug));
+    if from > to {
+        return fail("video-content-range-by-bytes-from-byte-too-high");
+    }
+    if to > MAX_TO_BYTE {
+        return fail("video-content-range-by-bytes-to-byte-too-high-allowed");
+    }
+    if total.is_some_and(|t| t > MAX_TOTAL_BYTES) {
+        return fail("video-content-range-by-bytes-total-bytes-too-high");
+    }
+    if total == Some(0) {
+        return fail("video-content-range-by-bytes-total-bytes-zero");
+    }
+    if let (Some(known), Some(total)) = (*known, total) {
+        if known != total {
+            return fail("video-content-range-by-bytes-different-total-bytes");
+        }
+    }
+    let effective = total.or(*known);
+    if effective.is_some_and(|t| to >= t) {
+        return fail("video-content-range-by-bytes-to-byte-too-high-total");
+    }
+    let highest_to = ranges.values().max().copied();
+    if let (Some(total), Some(highest_to)) = (total, highest_to) {
+        if total <= highest_to {
+            return fail("video-content-range-by-bytes-total-bytes-too-low");
+        }
+    }
+    let length = to - from + 1;
+    if size != length {
+        return fail("video-content-range-by-bytes-range-mismatch");
+    }
+    let overlaps = ranges
+        .range(..=to)
+        .next_back()
+        .is_some_and(|(_, prev_to)| *prev_to >= from);
+    if overlaps {
+        return fail("video-content-range-by-bytes-range-overlap");
+    }
+    if effective != Some(to + 1) && length < MIN_CHUNK {
+        return fail("video-content-range-by-bytes-range-too-small");
+    }
+    if length > MAX_CHUNK {
+        return fail("video-content-range-by-bytes-range-too-large");
+    }
+    if total.is_some() {
+        *known = total;
+    }
+    ranges.insert(from, to);
+    let covered: u64 = ranges.iter().map(|(f, t)| t - f + 1).sum();
+    let complete = known.is_some_and(|t| covered == t);
+    Ok(Placement {
+        keying: Keying::Offset,
+        first: 0,
+        key: from,
+        end: complete.then_some(covered),
+    })
+}
+
 /// Where a chunk goes.
 pub(crate) enum Target {
     /// A new video titled after the file.
@@ -432,21 +484,39 @@ pub(crate) enum Target {
     Existing(String),
 }
 
-/// Applies one received chunk to its video and answers: 201 `{"videoId"}` while incomplete,
-/// 201 with the whole video once complete (after the file has been hashed).
-#[allow(clippy::too_many_arguments)]
+/// One upload request, read: where it goes, what it carried and how it said so.
+pub(crate) struct Chunk<'a> {
+    /// The video it fills.
+    pub target: Target,
+    /// The upload token it came with, for a delegated upload.
+    pub token: Option<&'a str>,
+    /// Its `Content-Range`, parsed.
+    pub range: Option<ContentRange>,
+    /// Its `Content-Range` as sent, kept with the received chunk.
+    pub header: Option<&'a str>,
+    /// Its multipart body.
+    pub received: Received,
+    /// When it arrived.
+    pub now: OffsetDateTime,
+}
+
+/// Applies one received chunk to its video in project `key` and answers: 201 `{"videoId"}`
+/// while incomplete, 201 with the whole video once complete (after the file has been hashed).
 pub(crate) async fn receive(
     backend: &Backend,
     ids: &crate::ids::Ids,
     base: &str,
     key: &str,
-    target: Target,
-    token: Option<&str>,
-    range: Option<ContentRange>,
-    header: Option<&str>,
-    received: Received,
-    now: OffsetDateTime,
+    chunk: Chunk<'_>,
 ) -> Result<Response, Problem> {
+    let Chunk {
+        target,
+        token,
+        range,
+        header,
+        received,
+        now,
+    } = chunk;
     let Some((filename, piece)) = received.file else {
         return Err(problem(
             "uploaded-file-no-file",
@@ -627,19 +697,15 @@ pub(crate) async fn with_token(
                 None => return Err(invalid_token()),
             }
         };
-        receive(
-            backend,
-            &shared.ids,
-            &shared.base_url,
-            &key,
+        let chunk = Chunk {
             target,
-            Some(&token),
+            token: Some(&token),
             range,
-            header.as_deref(),
+            header: header.as_deref(),
             received,
             now,
-        )
-        .await
+        };
+        receive(backend, &shared.ids, &shared.base_url, &key, chunk).await
     }
     .await;
     super::with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
@@ -664,19 +730,15 @@ pub(crate) async fn to_video(
         shared.spill.as_ref(),
     )
     .await?;
-    receive(
-        backend,
-        &shared.ids,
-        &shared.base_url,
-        key,
-        Target::Existing(id),
-        None,
+    let chunk = Chunk {
+        target: Target::Existing(id),
+        token: None,
         range,
-        header.as_deref(),
+        header: header.as_deref(),
         received,
         now,
-    )
-    .await
+    };
+    receive(backend, &shared.ids, &shared.base_url, key, chunk).await
 }
 
 /// The request's `Content-Range`, parsed, with its raw value.
