@@ -1,0 +1,718 @@
+//! `MockServerBuilder`: what a server is configured with, and how it starts (binding, TLS,
+//! restoring a state file or loading a seed, then the accept loop).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[cfg(feature = "tls")]
+use super::tls_acceptor;
+use super::{MockServer, Shared};
+use crate::clock::Clock;
+use crate::conn;
+use crate::ids::Ids;
+use crate::journal::{self, Journal};
+
+/// Configures a [`MockServer`] before it starts.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::builder()
+///     .seed(42)
+///     .apivideo_key("my-project-key")
+///     .start()
+///     .await;
+/// assert_eq!(server.apivideo().api_key(), "my-project-key");
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `.start().await`"]
+pub struct MockServerBuilder {
+    /// Where to listen; `127.0.0.1:0` unless told otherwise.
+    addr: SocketAddr,
+    /// A listener the caller bound already (takes precedence over `addr`).
+    listener: Option<std::net::TcpListener>,
+    seed: Option<u64>,
+    clock: Option<Clock>,
+    retention: crate::Retention,
+    /// Fail verification on any request answered as unrecognized.
+    strict: bool,
+    cors: bool,
+    admin_token: Option<String>,
+    /// Certificate chain and key (PEM) to serve HTTPS with.
+    /// The PEM certificate chain and private key, or why none could be made.
+    #[cfg(feature = "tls")]
+    tls: Option<Result<(String, String), String>>,
+    journal_capacity: usize,
+    journal_body_limit: usize,
+    /// Whether the journal hashes every request body whole.
+    journal_digests: bool,
+    #[cfg(feature = "apivideo")]
+    apivideo: crate::apivideo::Config,
+    #[cfg(feature = "kaltura")]
+    kaltura: crate::kaltura::Config,
+    /// The state file, and what it held when the builder read it (`None`: no file yet).
+    state_file: Option<(std::path::PathBuf, Option<crate::persist::Loaded>)>,
+    /// Tenants and objects to load at start when there is no state to restore.
+    seed_data: Option<crate::persist::Seed>,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listener: None,
+            seed: None,
+            clock: None,
+            retention: crate::Retention::default(),
+            strict: false,
+            cors: true,
+            admin_token: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            journal_capacity: journal::DEFAULT_CAPACITY,
+            journal_body_limit: journal::DEFAULT_BODY_LIMIT,
+            journal_digests: true,
+            #[cfg(feature = "apivideo")]
+            apivideo: crate::apivideo::Config::default(),
+            #[cfg(feature = "kaltura")]
+            kaltura: crate::kaltura::Config::default(),
+            state_file: None,
+            seed_data: None,
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Listens on `addr` instead of `127.0.0.1:0` (port 0 picks a free port).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().bind(([127, 0, 0, 1], 0).into()).start().await;
+    /// assert!(server.address().ip().is_loopback());
+    /// # }
+    /// ```
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Serves on a listener the caller has bound already.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = vidmock::MockServer::builder().listener(listener).start().await;
+    /// assert_eq!(server.address(), addr);
+    /// # }
+    /// ```
+    pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Whether the journal computes the sha256 of every request body (default: yes). Hashing
+    /// costs a pass over each uploaded byte on top of the one that checks uploads themselves;
+    /// past the first MiB of a body it runs on Tokio's blocking pool while the body is read
+    /// (the reading waits when the hashing falls a few MiB behind), and the request is answered
+    /// once it is done, so `body_sha256` is there when the client has its answer. Turning it
+    /// off leaves `body_sha256` empty for bodies larger than the journal's body limit (smaller
+    /// ones are still hashed). The binary turns it off.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().journal_body_digests(false);
+    /// ```
+    pub fn journal_body_digests(mut self, on: bool) -> Self {
+        self.journal_digests = on;
+        self
+    }
+
+    /// Makes every generated id (tokens, videos, access tokens) reproducible.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let a = vidmock::MockServer::builder().seed(1).start().await;
+    /// let b = vidmock::MockServer::builder().seed(1).start().await;
+    /// assert_eq!(a.apivideo().create_token(None).token, b.apivideo().create_token(None).token);
+    /// # }
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Uses `clock` (for example one frozen beforehand, or shared between servers).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let clock = vidmock::Clock::new();
+    /// clock.freeze();
+    /// let server = vidmock::MockServer::builder().clock(clock.clone()).start().await;
+    /// assert_eq!(server.clock().now(), clock.now());
+    /// # }
+    /// ```
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// What is kept of uploaded files: every byte (the default, so tests can read uploads
+    /// back) or only size and sha256 (flat memory for large files).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().retention(vidmock::Retention::DigestOnly);
+    /// ```
+    pub fn retention(mut self, retention: crate::Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Whether to answer CORS preflights and put CORS headers on every response (default: yes,
+    /// as the vendors do, so browser uploaders work).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().cors(false);
+    /// ```
+    pub fn cors(mut self, on: bool) -> Self {
+        self.cors = on;
+        self
+    }
+
+    /// Serves HTTPS with a self-signed certificate for `localhost`, `127.0.0.1` and `::1`,
+    /// made at start; [`MockServer::tls_certificate_pem`] gives it to clients that must trust
+    /// it. Browser uploaders that always call `https://` need this.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().tls().start().await;
+    /// assert!(server.uri().starts_with("https://127.0.0.1:"));
+    /// assert!(server.tls_certificate_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self) -> Self {
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        // Generating a key only fails on a broken crypto provider; then HTTPS is impossible,
+        // and `try_start` says so.
+        self.tls = Some(
+            rcgen::generate_simple_self_signed(names)
+                .map(|certified| (certified.cert.pem(), certified.signing_key.serialize_pem()))
+                .map_err(|e| format!("cannot make a certificate: {e}")),
+        );
+        self
+    }
+
+    /// Serves HTTPS with the given certificate chain and private key (PEM).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// let builder = vidmock::MockServer::builder()
+    ///     .tls_pem(cert.cert.pem(), cert.signing_key.serialize_pem());
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_pem(
+        mut self,
+        certificate_chain: impl Into<String>,
+        private_key: impl Into<String>,
+    ) -> Self {
+        self.tls = Some(Ok((certificate_chain.into(), private_key.into())));
+        self
+    }
+
+    /// Requires `token` on every admin route (`/__vidmock`), as `Authorization: Bearer TOKEN`,
+    /// an `X-Vidmock-Admin-Token` header, or a `token` query parameter (for the dashboard).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().admin_token("s3cret");
+    /// ```
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Strict mode: [`MockServer::verify`] (and dropping the server) fails if any request was
+    /// answered as unrecognized (an unknown api.video route, an unknown Kaltura service or
+    /// action), so a typo in a client's URL cannot pass unnoticed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().strict().start().await;
+    /// server.verify();
+    /// # }
+    /// ```
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
+    /// How many requests the journal keeps (default 10,000; the oldest fall off first). Their
+    /// recorded bodies together stay under 64 MiB as well: past that, the oldest fall off
+    /// sooner, so a journal of large uploads stays small.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().journal_capacity(1).start().await;
+    /// for _ in 0..3 {
+    ///     reqwest::get(format!("{}/upload-tokens", server.uri())).await.unwrap();
+    /// }
+    /// assert_eq!(server.received_requests().len(), 1);
+    /// # }
+    /// ```
+    pub fn journal_capacity(mut self, entries: usize) -> Self {
+        self.journal_capacity = entries;
+        self
+    }
+
+    /// How many bytes of each request body the journal keeps (default 64 KiB). Size and sha256
+    /// always cover the whole body.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().journal_body_limit(1024);
+    /// ```
+    pub fn journal_body_limit(mut self, bytes: usize) -> Self {
+        self.journal_body_limit = bytes;
+        self
+    }
+
+    /// Adds an api.video project with this API key. The first key added becomes the default
+    /// project; without any, the default project's key is [`crate::apivideo::DEFAULT_API_KEY`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().apivideo_key("a").apivideo_key("b").start().await;
+    /// assert_eq!(server.apivideo().api_keys(), vec!["a".to_string(), "b".to_string()]);
+    /// # }
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_key(mut self, key: impl Into<String>) -> Self {
+        self.apivideo.keys.push(key.into());
+        self
+    }
+
+    /// How long api.video access tokens from `/auth/api-key` and `/auth/refresh` live
+    /// (default 3600 s, as the vendor). Expiry is measured on the server's clock.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder()
+    ///     .apivideo_access_token_ttl(std::time::Duration::from_secs(60));
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.apivideo.access_token_ttl = ttl;
+        self
+    }
+
+    /// The largest file part one api.video upload request may carry (default 200 MiB, as the
+    /// vendor); larger ones get `uploaded-file-too-large`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().apivideo_max_file_size(10 * 1024 * 1024);
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_max_file_size(mut self, bytes: u64) -> Self {
+        self.apivideo.max_file_size = bytes;
+        self
+    }
+
+    /// How long a completed api.video upload "encodes" before its HLS manifest (`assets.hls`)
+    /// answers 200 instead of 202, measured on the server's clock (default 3 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder()
+    ///     .apivideo_encoding_delay(std::time::Duration::ZERO);
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_encoding_delay(mut self, delay: Duration) -> Self {
+        self.apivideo.encoding_delay = delay;
+        self
+    }
+
+    /// Per-minute request budgets of each api.video project (generous by default).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use vidmock::apivideo::RateLimits;
+    /// let builder = vidmock::MockServer::builder().apivideo_rate_limits(RateLimits::SANDBOX);
+    /// ```
+    #[cfg(feature = "apivideo")]
+    pub fn apivideo_rate_limits(mut self, limits: crate::apivideo::RateLimits) -> Self {
+        self.apivideo.rate_limits = limits;
+        self
+    }
+
+    /// Adds a Kaltura partner with its admin and user secrets (repeatable; the first is the
+    /// default partner). Without any, the server has the default partner
+    /// [`crate::kaltura::DEFAULT_PARTNER_ID`] with [`crate::kaltura::DEFAULT_ADMIN_SECRET`] and
+    /// [`crate::kaltura::DEFAULT_USER_SECRET`]. An empty user secret means the partner has none.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_partner(12345, "admin-secret", "user-secret")
+    ///     .start()
+    ///     .await;
+    /// assert_eq!(server.kaltura().partner_id(), 12345);
+    /// # }
+    /// ```
+    #[cfg(feature = "kaltura")]
+    pub fn kaltura_partner(
+        mut self,
+        id: i64,
+        admin_secret: impl Into<String>,
+        user_secret: impl Into<String>,
+    ) -> Self {
+        let partner = crate::kaltura::Partner {
+            id,
+            admin_secret: admin_secret.into(),
+            user_secret: user_secret.into(),
+        };
+        self.kaltura.partners.retain(|p| p.id != id);
+        self.kaltura.partners.push(partner);
+        self
+    }
+
+    /// How long a Kaltura final chunk (`finalChunk=true` with `resumeAt > 0`) waits for the
+    /// chunks before it that are still in flight before failing with
+    /// `UPLOAD_TOKEN_CANNOT_MATCH_EXPECTED_SIZE`; default
+    /// [`crate::kaltura::DEFAULT_FINAL_CHUNK_WAIT`] (5 s, well under the 10 s the official
+    /// Python client gives an upload; the real server waits about 45 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_final_chunk_wait(std::time::Duration::from_millis(200))
+    ///     .start()
+    ///     .await;
+    /// # }
+    /// ```
+    #[cfg(feature = "kaltura")]
+    pub fn kaltura_final_chunk_wait(mut self, wait: Duration) -> Self {
+        self.kaltura.final_chunk_wait = Some(wait);
+        self
+    }
+
+    /// Loads tenants, upload tokens, videos, partners and entries from a seed document (the
+    /// JSON format of the README's "Seed file" section) when the server starts. A seed is
+    /// ignored when a [`MockServerBuilder::state_file`] has state to restore: the state
+    /// continues where the seed began. The document is read and checked here.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Json`] when the document is not valid JSON or has an unknown field (with
+    /// the line and column), [`crate::Error::Invalid`] when a value cannot be used, such as an
+    /// id named twice (with the field's path).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .seed_json(r#"{
+    ///         "apivideo": {"projects": [{"apiKey": "team-a",
+    ///             "uploadTokens": [{"token": "to1234567890abcdefghijkl", "ttl": 3600}],
+    ///             "videos": [{"title": "Launch", "tags": ["demo"]}]}]},
+    ///         "kaltura": {"partners": [{"id": 202, "adminSecret": "s3cret",
+    ///             "uploadTokens": [{"fileName": "talk.mp4", "fileSize": 1048576}],
+    ///             "entries": [{"name": "Keynote"}]}]}
+    ///     }"#)
+    ///     .unwrap()
+    ///     .start()
+    ///     .await;
+    /// let team = server.apivideo().project("team-a").unwrap();
+    /// assert!(team.token("to1234567890abcdefghijkl").is_some());
+    /// assert_eq!(team.videos()[0].title, "Launch");
+    /// assert_eq!(server.kaltura().for_partner(202).unwrap().entries()[0].name, "Keynote");
+    /// # }
+    /// ```
+    pub fn seed_json(mut self, json: &str) -> Result<Self, crate::Error> {
+        self.seed_data = Some(crate::persist::parse_seed(json, crate::Document::Seed)?);
+        Ok(self)
+    }
+
+    /// Like [`MockServerBuilder::seed_json`], reading the document from `path` (used exactly as
+    /// given).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Read`] when the file cannot be read; otherwise as
+    /// [`MockServerBuilder::seed_json`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let path = std::env::temp_dir().join(format!("vidmock-doc-seed-{}.json", std::process::id()));
+    /// std::fs::write(&path, r#"{"apivideo": {"projects": [{"apiKey": "k"}]}}"#).unwrap();
+    /// let server = vidmock::MockServer::builder().seed_file(&path).unwrap().start().await;
+    /// assert!(server.apivideo().api_keys().contains(&"k".to_string()));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # }
+    /// ```
+    pub fn seed_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, crate::Error> {
+        self.seed_data = Some(crate::persist::read_seed(path.as_ref())?);
+        Ok(self)
+    }
+
+    /// Keeps the state in `path` (used exactly as given): restored at start when the file
+    /// exists, and saved atomically (a temporary file in the same directory, fsync, rename)
+    /// before any request that changed it is answered, every 200 ms for changes made through
+    /// the Rust API, and at shutdown. A process killed at any moment leaves a file that loads.
+    /// With [`crate::Retention::Memory`], completed uploads' bytes are kept in `PATH.d/<sha256>`.
+    /// The file is read and checked here.
+    ///
+    /// # Errors
+    ///
+    /// When the file exists but cannot be read ([`crate::Error::Read`]) or is not a vidmock
+    /// state file ([`crate::Error::Json`], [`crate::Error::Invalid`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let path = std::env::temp_dir().join(format!("vidmock-doc-state-{}.json", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = vidmock::MockServer::builder().state_file(&path).unwrap().start().await;
+    /// let token = first.apivideo().create_token(None);
+    /// first.shutdown().await;
+    ///
+    /// let second = vidmock::MockServer::builder().state_file(&path).unwrap().start().await;
+    /// assert_eq!(second.apivideo().token(&token.token), Some(token));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # }
+    /// ```
+    pub fn state_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, crate::Error> {
+        let path = path.as_ref().to_path_buf();
+        let loaded = crate::persist::load(&path)?;
+        self.state_file = Some((path, loaded));
+        Ok(self)
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot start (use [`MockServerBuilder::try_start`] to get the
+    /// [`crate::Error`]) or when called outside a tokio runtime.
+    pub async fn start(self) -> MockServer {
+        match self.try_start().await {
+            Ok(server) => server,
+            Err(error) => panic!("vidmock could not start: {error}"),
+        }
+    }
+
+    /// Like [`MockServerBuilder::start`], returning why it could not start instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Bind`] when the address cannot be bound, [`crate::Error::Tls`] when the
+    /// certificate or key cannot be used, [`crate::Error::Save`] when a state file cannot be
+    /// written.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let address = taken.local_addr().unwrap();
+    /// let error = vidmock::MockServer::builder().bind(address).try_start().await.unwrap_err();
+    /// assert!(matches!(error, vidmock::Error::Bind { address: Some(a), .. } if a == address));
+    /// assert!(error.to_string().starts_with(&format!("cannot listen on {address}: ")));
+    /// # }
+    /// ```
+    pub async fn try_start(self) -> Result<MockServer, crate::Error> {
+        let handed_over = |source| crate::Error::Bind {
+            address: None,
+            source,
+        };
+        let listener = match self.listener {
+            Some(listener) => {
+                listener.set_nonblocking(true).map_err(handed_over)?;
+                TcpListener::from_std(listener).map_err(handed_over)?
+            }
+            None => TcpListener::bind(self.addr)
+                .await
+                .map_err(|source| crate::Error::Bind {
+                    address: Some(self.addr),
+                    source,
+                })?,
+        };
+        let address = listener.local_addr().map_err(handed_over)?;
+        #[cfg(feature = "tls")]
+        let (tls, certificate) = match self.tls {
+            Some(Ok((chain, key))) => (Some(tls_acceptor(&chain, &key)?), Some(chain)),
+            Some(Err(message)) => return Err(crate::Error::Tls { message }),
+            None => (None, None),
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<crate::conn::Tls> = None;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = http::Uri::try_from(format!("{scheme}://{address}"))
+            .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let shared = Arc::new(Shared {
+            clock: self.clock.unwrap_or_default(),
+            journal: Journal::new(
+                base,
+                self.journal_capacity,
+                self.journal_body_limit,
+                self.journal_digests,
+            ),
+            ids: Ids::new(self.seed),
+            faults: Arc::new(crate::faults::Faults::new(self.seed)),
+            expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
+            base_url: format!("{scheme}://{address}"),
+            cors: self.cors,
+            admin_token: self.admin_token,
+            #[cfg(feature = "apivideo")]
+            apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
+            #[cfg(feature = "kaltura")]
+            kaltura: crate::kaltura::Backend::new(self.kaltura, self.retention),
+            persister: self
+                .state_file
+                .as_ref()
+                .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
+            spill: (self.retention == crate::Retention::Spill).then(crate::storage::SpillDir::new),
+        });
+        let restored = match self.state_file {
+            Some((path, Some(loaded))) => {
+                restore(&shared, &path, loaded);
+                true
+            }
+            _ => false,
+        };
+        if let (Some(seed), false) = (&self.seed_data, restored) {
+            let now = shared.clock.now();
+            #[cfg(feature = "apivideo")]
+            if let Some(apivideo) = &seed.apivideo {
+                shared.apivideo.apply_seed(apivideo, &shared.ids, now);
+            }
+            #[cfg(feature = "kaltura")]
+            if let Some(kaltura) = &seed.kaltura {
+                shared.kaltura.apply_seed(kaltura, &shared.ids, now);
+            }
+            let _ = now;
+        }
+        let listener = Arc::new(listener);
+        let shutdown = CancellationToken::new();
+        if let Some(persister) = &shared.persister {
+            // The first save makes the file exist (with the seed, if any) before any request.
+            persister
+                .save(&shared)
+                .await
+                .map_err(|source| crate::Error::Save {
+                    path: persister.path().to_path_buf(),
+                    source,
+                })?;
+            tokio::spawn(crate::persist::background(
+                shared.clone(),
+                persister.clone(),
+                SAVE_INTERVAL,
+                shutdown.clone(),
+            ));
+        }
+        let tracker = TaskTracker::new();
+        let accept = tokio::spawn(conn::accept_loop(
+            listener.clone(),
+            shared.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+            tls,
+        ));
+        Ok(MockServer {
+            #[cfg(feature = "tls")]
+            certificate,
+            shared,
+            address,
+            listener: Some(listener),
+            shutdown,
+            tracker,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// How often changes made through the Rust API (not over HTTP) are saved to the state file.
+const SAVE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Applies a state file read by the builder.
+fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist::Loaded) {
+    let offset = shared.clock.offset();
+    if loaded.clock_offset > offset {
+        shared.clock.advance(loaded.clock_offset - offset);
+    }
+    let dir = crate::persist::blob_dir(path);
+    let blob = |sha256: &str, size: u64| crate::persist::read_blob(&dir, sha256, size);
+    #[cfg(feature = "apivideo")]
+    if let Some(snapshot) = loaded.apivideo {
+        shared.apivideo.restore(snapshot, &blob, shared.clock.now());
+    }
+    #[cfg(feature = "kaltura")]
+    if let Some(snapshot) = loaded.kaltura {
+        shared.kaltura.restore(snapshot, &blob);
+    }
+    let _ = &blob;
+}
