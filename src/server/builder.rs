@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 #[cfg(feature = "tls")]
-use super::tls_acceptor;
+use super::tls::tls_acceptor;
 use super::{MockServer, Shared};
 use crate::clock::Clock;
 use crate::conn;
