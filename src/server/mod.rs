@@ -5,6 +5,12 @@
 //! listening socket synchronously, so a dropped server refuses connections the moment `drop`
 //! returns, and no async work runs inside `Drop` (wiremock-rs livelocks when many servers drop at
 //! once because its `Drop` blocks on async locks).
+//!
+//! Each job has its own file, so each can be read without the others: this one holds the
+//! running server (`MockServer`) and the state its connections share (`Shared`); `builder`
+//! configures and starts a server (binding, TLS, restoring a state file or loading a seed);
+//! `pipeline` answers one request, its steps written in the order a request takes them; `tls`
+//! (with the `tls` feature) makes the HTTPS acceptor.
 
 mod builder;
 mod pipeline;
