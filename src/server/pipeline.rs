@@ -1,0 +1,243 @@
+//! The request pipeline: how one request to one server becomes its response.
+//!
+//! A request goes through these functions in the order they are written, each one calling the
+//! next: `serve` (CORS) → `persisted` (the state file is saved before the answer leaves) →
+//! `routed` (the admin API, or on to the vendors) → `record` (the journal) → `rules` (faults and
+//! expectations) → `dispatch` (the vendor that owns the path). Reading down the file is reading
+//! down the call chain. The CORS layer `serve` wraps around `persisted` comes last.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use super::Shared;
+use crate::body::{Body, IntoResponse, Request, Response};
+use crate::conn::ConnInfo;
+use crate::journal::{self, BodyTap, Handled};
+
+/// Answers one request of the server `shared`: CORS, then (with a state file) saving after the
+/// answer, then the admin API or the vendors. Plain function calls rather than a stack of
+/// middleware, which would clone and box each layer's inner service for every request; only
+/// CORS is a tower layer, built once per process and shared by every server (its inner service
+/// finds the server in the request's extensions, which the connection fills).
+pub(crate) async fn serve(shared: Arc<Shared>, request: Request) -> Response {
+    #[cfg(feature = "kaltura")]
+    let vendor_owned = crate::kaltura::owns(request.uri().path());
+    #[cfg(not(feature = "kaltura"))]
+    let vendor_owned = false;
+    // Kaltura answers preflights and sets its CORS headers itself, exactly as the vendor does.
+    if !shared.cors || vendor_owned {
+        return persisted(shared, request).await;
+    }
+    let mut cors = cors_service().clone();
+    // Always ready (`Persisted` is), but the `Service` contract says to ask.
+    let ready = std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut cors, cx)).await;
+    let answer = match ready {
+        Ok(()) => tower_service::Service::call(&mut cors, request).await,
+        Err(never) => match never {},
+    };
+    match answer {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// With a state file, a request is answered only once its changes are saved: a client that
+/// saw a token or a completed upload acknowledged never loses it, whenever the process dies.
+/// A request that changed nothing costs one snapshot, compared with the last one written.
+async fn persisted(shared: Arc<Shared>, request: Request) -> Response {
+    let Some(persister) = shared.persister.clone() else {
+        return routed(shared, request).await;
+    };
+    let response = routed(shared.clone(), request).await;
+    if let Err(error) = persister.save(&shared).await {
+        tracing::warn!(%error, "cannot save the state");
+        return (
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("vidmock: cannot save the state file: {error}"),
+        )
+            .into_response();
+    }
+    response
+}
+
+/// The admin API under `/__vidmock`, or the vendors (through the journal and the faults).
+async fn routed(shared: Arc<Shared>, request: Request) -> Response {
+    if crate::admin::owns(request.uri().path()) {
+        return crate::admin::answer(&shared, request).await;
+    }
+    record(shared, request).await
+}
+
+/// Journal middleware: records the request on arrival, taps its body as the handler reads it,
+/// and completes the entry with the status, operation and timing when the response is ready.
+async fn record(shared: Arc<Shared>, request: Request) -> Response {
+    if !shared.journal.is_enabled() {
+        return rules(shared, request, None).await;
+    }
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let entry = journal::Entry::arrived(
+        shared.clock.now(),
+        parts.extensions.get::<ConnInfo>().map(|info| info.peer),
+        parts.method.clone(),
+        path_and_query,
+        &parts.headers,
+    );
+    let Some(seq) = shared.journal.begin(entry) else {
+        return rules(shared, Request::from_parts(parts, body), None).await;
+    };
+    // A body known to be empty (most GETs) has nothing to watch: the entry already says so.
+    let (body, tap) = if hyper::body::Body::is_end_stream(&body) {
+        (body, None)
+    } else {
+        let tap = Arc::new(Mutex::new(BodyTap::new(
+            shared.journal.body_limit(),
+            shared.journal.digests(),
+            hyper::body::Body::size_hint(&body).lower(),
+        )));
+        let feeding = tap.clone();
+        let body = Body::from_stream(body.into_data_stream().then(move |chunk| {
+            let backlog = match &chunk {
+                Ok(bytes) => feeding
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .feed(bytes),
+                Err(_) => None,
+            };
+            async move {
+                // The handler gets the chunk once the hashing has room for it: a body is never
+                // read much faster than it is hashed.
+                if let Some(backlog) = backlog {
+                    backlog.wait().await;
+                }
+                chunk
+            }
+        }));
+        (body, Some(tap))
+    };
+    let mut response = rules(shared.clone(), Request::from_parts(parts, body), Some(seq)).await;
+    let summary = tap.map(|tap| tap.lock().unwrap_or_else(|e| e.into_inner()).summary());
+    // The entry is complete, digest included, before the client has the answer.
+    let read = match summary {
+        Some(summary) => Some(summary.settle().await),
+        None => None,
+    };
+    // Only the journal reads it: taken, not copied.
+    let handled = response.extensions_mut().remove::<Handled>();
+    let status = response.status().as_u16();
+    shared.journal.complete(seq, |entry| {
+        if let Some((prefix, size, sha256)) = read {
+            entry.set_body(prefix, size, sha256);
+        }
+        entry.set_answer(status, handled, started.elapsed());
+    });
+    response
+}
+
+/// Fault middleware: applies the first mounted fault that matches the request.
+async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Response {
+    if shared.faults.is_empty() && shared.expectations.is_idle() {
+        return dispatch(shared, request).await;
+    }
+    let (request, seen) =
+        crate::faults::matchable(request, shared.journal.base(), shared.journal.body_limit()).await;
+    if let Some(seq) = seq {
+        shared.expectations.observe(seq, &seen);
+    }
+    let inner = shared.clone();
+    let response = crate::faults::apply(&shared, request, &seen, seq, move |request| {
+        Box::pin(dispatch(inner, request))
+    })
+    .await;
+    if let (Some(seq), Some(_)) = (
+        seq,
+        response.extensions().get::<crate::journal::Unrecognized>(),
+    ) {
+        shared.expectations.unrecognized(seq);
+    }
+    response
+}
+
+/// Sends a request to the vendor that owns its path.
+async fn dispatch(shared: Arc<Shared>, request: Request) -> Response {
+    #[cfg(feature = "kaltura")]
+    if crate::kaltura::owns(request.uri().path()) {
+        return crate::kaltura::handle(shared, request).await;
+    }
+    #[cfg(feature = "apivideo")]
+    {
+        crate::apivideo::handle(shared, request).await
+    }
+    #[cfg(not(feature = "apivideo"))]
+    {
+        let _ = (shared, request);
+        http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// [`persisted`] as a service, for CORS to wrap.
+#[derive(Clone, Copy)]
+struct Persisted;
+
+impl tower_service::Service<Request> for Persisted {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        Box::pin(async move {
+            let shared = request.extensions().get::<Arc<Shared>>().cloned();
+            Ok(match shared {
+                Some(shared) => persisted(shared, request).await,
+                None => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            })
+        })
+    }
+}
+
+/// [`persisted`] behind CORS as browser uploaders need it, built once for every server.
+fn cors_service() -> &'static tower_http::cors::Cors<Persisted> {
+    static CORS: std::sync::OnceLock<tower_http::cors::Cors<Persisted>> =
+        std::sync::OnceLock::new();
+    CORS.get_or_init(|| tower_layer::Layer::layer(&build_cors(), Persisted))
+}
+
+/// CORS as browser uploaders need it: any origin, the methods the APIs use, whatever headers the
+/// browser asks to send, and the response headers api.video's module says page code may read.
+fn build_cors() -> tower_http::cors::CorsLayer {
+    use http::{HeaderName, Method};
+    use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+    #[cfg(feature = "apivideo")]
+    let exposed = crate::apivideo::CORS_EXPOSED_HEADERS;
+    #[cfg(not(feature = "apivideo"))]
+    let exposed: &[&'static str] = &[];
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(
+            exposed
+                .iter()
+                .map(|name| HeaderName::from_static(name))
+                .collect::<Vec<_>>(),
+        )
+        .max_age(Duration::from_secs(86400))
+}
