@@ -2,8 +2,8 @@
 //! sent as api.video `Content-Range: part N/TOTAL` parts of 50 MiB, in-process, one client,
 //! through wiremock-rs 0.6 (a mounted mock answering 200 to every part) and through vidmock's
 //! library `MockServer` with `Retention::Memory` (the library's default), with `Memory` and the
-//! journal's body digests off (`journal_body_digests(false)`), and with `Retention::Spill`. A
-//! floor row (plain hyper, reading and discarding each body) is printed for information only.
+//! journal's body digests off (`journal_body_digests(false)`), and with `Retention::Spill`, with
+//! the journal's digests on and off (off is what the `vidmock` binary runs with). A floor row (plain hyper, reading and discarding each body) is printed for information only.
 //!
 //! ```text
 //! cargo bench --all-features --bench upload_peer -- --runs 3
@@ -54,16 +54,18 @@ enum Variant {
     Memory,
     MemoryNoDigests,
     Spill,
+    SpillNoDigests,
     Floor,
 }
 
 impl Variant {
     /// In the order the table shows them and each round runs them.
-    const ALL: [Variant; 5] = [
+    const ALL: [Variant; 6] = [
         Variant::Wiremock,
         Variant::Memory,
         Variant::MemoryNoDigests,
         Variant::Spill,
+        Variant::SpillNoDigests,
         Variant::Floor,
     ];
 
@@ -73,6 +75,7 @@ impl Variant {
             Variant::Memory => "memory",
             Variant::MemoryNoDigests => "memory-no-digests",
             Variant::Spill => "spill",
+            Variant::SpillNoDigests => "spill-no-digests",
             Variant::Floor => "floor",
         }
     }
@@ -87,6 +90,7 @@ impl Variant {
             Variant::Memory => "vidmock Memory",
             Variant::MemoryNoDigests => "vidmock Memory, journal digests off",
             Variant::Spill => "vidmock Spill",
+            Variant::SpillNoDigests => "vidmock Spill, journal digests off (the binary's settings)",
             Variant::Floor => "floor: hyper, discards (information only)",
         }
     }
@@ -94,7 +98,7 @@ impl Variant {
     fn is_vidmock(self) -> bool {
         matches!(
             self,
-            Variant::Memory | Variant::MemoryNoDigests | Variant::Spill
+            Variant::Memory | Variant::MemoryNoDigests | Variant::Spill | Variant::SpillNoDigests
         )
     }
 }
@@ -340,7 +344,10 @@ fn child(args: &[String]) {
                 let server = Hosted::spawn("floor", floor);
                 upload(server.addr, variant, &options, &pattern, &sha256).await
             }
-            Variant::Memory | Variant::MemoryNoDigests | Variant::Spill => {
+            Variant::Memory
+            | Variant::MemoryNoDigests
+            | Variant::Spill
+            | Variant::SpillNoDigests => {
                 let server = vidmock_server(variant);
                 upload(server.addr, variant, &options, &pattern, &sha256).await
             }
@@ -388,6 +395,7 @@ fn vidmock_server(variant: Variant) -> Hosted {
     let (retention, digests) = match variant {
         Variant::Memory => (vidmock::Retention::Memory, true),
         Variant::MemoryNoDigests => (vidmock::Retention::Memory, false),
+        Variant::SpillNoDigests => (vidmock::Retention::Spill, false),
         _ => (vidmock::Retention::Spill, true),
     };
     Hosted::spawn("vidmock", move || async move {
