@@ -242,10 +242,10 @@ fn reset(shared: &Shared) -> StatusCode {
 }
 
 fn clock_body(shared: &Shared) -> Json<Value> {
-    let now = shared.clock.now();
+    let now = shared.cx.clock.now();
     Json(json!({
         "now": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "offsetSeconds": shared.clock.offset().as_secs(),
+        "offsetSeconds": shared.cx.clock.offset().as_secs(),
     }))
 }
 
@@ -267,7 +267,7 @@ fn advance(shared: &Shared, body: &[u8]) -> Response {
             "seconds must be a finite number >= 0",
         );
     };
-    shared.clock.advance(by);
+    shared.cx.clock.advance(by);
     clock_body(shared).into_response()
 }
 
@@ -289,16 +289,7 @@ async fn state(shared: &Shared) -> Json<Value> {
         // Only a runtime shutting down fails it; the views below then hash what is left.
         let _ = tokio::task::spawn_blocking(hashing).await;
     }
-    #[allow(unused_mut)]
-    let mut body = serde_json::Map::new();
-    #[cfg(feature = "apivideo")]
-    body.insert(
-        "apivideo".into(),
-        shared.apivideo.state_json(shared.clock.now()),
-    );
-    #[cfg(feature = "kaltura")]
-    body.insert("kaltura".into(), shared.kaltura.state_json());
-    let _ = &shared;
+    let body = shared.vendors.state_json(shared.cx.clock.now());
     Json(Value::Object(body))
 }
 
@@ -309,7 +300,8 @@ struct FaultSpec {
     name: Option<String>,
     #[serde(rename = "match", default)]
     matching: MatchSpec,
-    action: ActionSpec,
+    /// Read in two steps: a vendor's own error format by its `type`, else [`ActionSpec`].
+    action: Value,
     times: Option<u64>,
     after: Option<u64>,
     on_nth: Option<u64>,
@@ -344,21 +336,6 @@ enum ActionSpec {
         body: String,
         #[serde(default)]
         headers: std::collections::BTreeMap<String, String>,
-    },
-    #[serde(rename_all = "camelCase")]
-    ApivideoProblem {
-        status: u16,
-        slug: String,
-        title: String,
-        name: Option<String>,
-        detail: Option<String>,
-        problems: Option<Vec<ProblemSpec>>,
-    },
-    #[serde(rename_all = "camelCase")]
-    KalturaError {
-        code: String,
-        #[serde(default)]
-        args: Vec<String>,
     },
     #[serde(rename_all = "camelCase")]
     Delay {
@@ -398,12 +375,18 @@ enum ActionSpec {
     LoseResponse,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProblemSpec {
-    slug: String,
-    title: String,
-    name: String,
+/// The fault a rule's `action` describes: a vendor's error format (`apivideoProblem`,
+/// `kalturaError`, through the registry), or one of [`ActionSpec`]'s.
+fn action_of(action: Value) -> Result<crate::Fault, String> {
+    let kind = action
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if let Some(vendor) = crate::registry::fault_from_json(kind, &action) {
+        return vendor;
+    }
+    let spec = serde_json::from_value(action).map_err(|e| format!("invalid fault: action: {e}"))?;
+    fault_of(spec)
 }
 
 fn fault_of(action: ActionSpec) -> Result<crate::Fault, String> {
@@ -421,40 +404,6 @@ fn fault_of(action: ActionSpec) -> Result<crate::Fault, String> {
             headers
                 .into_iter()
                 .fold(Fault::status(status).body(body), |f, (k, v)| f.header(k, v))
-        }
-        #[cfg(feature = "apivideo")]
-        ActionSpec::ApivideoProblem {
-            status,
-            slug,
-            title,
-            name,
-            detail,
-            problems,
-        } => {
-            let mut problem = crate::apivideo::Problem::new(status, &slug, title);
-            if let Some(name) = name {
-                problem = problem.name(name);
-            }
-            if let Some(detail) = detail {
-                problem = problem.detail(detail);
-            }
-            if let Some(problems) = problems {
-                problem = problem.problems(
-                    problems
-                        .into_iter()
-                        .map(|p| crate::apivideo::ProblemItem::new(&p.slug, p.title, p.name)),
-                );
-            }
-            Fault::apivideo(problem)
-        }
-        #[cfg(feature = "kaltura")]
-        ActionSpec::KalturaError { code, args } => {
-            let values: Vec<&str> = args.iter().map(String::as_str).collect();
-            Fault::kaltura(crate::kaltura::ApiError::new(&code, &values))
-        }
-        #[allow(unreachable_patterns)]
-        ActionSpec::ApivideoProblem { .. } | ActionSpec::KalturaError { .. } => {
-            return Err("that vendor is not compiled into this build".into())
         }
         ActionSpec::Delay { ms: d } => Fault::delay(ms(d)),
         ActionSpec::DelayUniform { min_ms, max_ms } => Fault::delay_uniform(ms(min_ms), ms(max_ms)),
@@ -482,7 +431,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
-    let fault = match fault_of(spec.action) {
+    let fault = match action_of(spec.action) {
         Ok(fault) => fault,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -526,32 +475,19 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         builder = builder.when(crate::matchers::query_param(name, value));
     }
     if let Some(operation) = m.operation {
-        builder = match operation.split_once('.') {
-            #[cfg(feature = "kaltura")]
-            Some((service, action)) => builder.when(crate::kaltura::action(service, action)),
-            #[cfg(feature = "apivideo")]
-            None => builder.when(crate::apivideo::op(operation)),
-            #[allow(unreachable_patterns)]
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "that vendor is not compiled into this build",
-                )
-            }
-        };
+        match crate::registry::operation(&operation) {
+            Ok(matcher) => builder = builder.when(AnyOf(vec![matcher])),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        }
     }
     if let Some(token) = m.upload_token {
-        let any: Vec<Box<dyn crate::Match>> = vec![
-            #[cfg(feature = "apivideo")]
-            Box::new(crate::apivideo::upload_token(token.clone())),
-            #[cfg(feature = "kaltura")]
-            Box::new(crate::kaltura::upload_token(&token)),
-        ];
-        builder = builder.when(AnyOf(any));
+        builder = builder.when(AnyOf(crate::registry::upload_token(&token)));
     }
-    #[cfg(feature = "apivideo")]
     if let Some(n) = m.part {
-        builder = builder.when(crate::apivideo::part(n));
+        match crate::registry::part(n) {
+            Ok(matcher) => builder = builder.when(AnyOf(vec![matcher])),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        }
     }
     builder = builder.after(spec.after.unwrap_or(0));
     if let Some(times) = spec.times {

@@ -250,12 +250,12 @@ mod tests {
     fn an_invalid_field_reads_as_the_field_then_what_is_wrong() {
         let error = Error::invalid(
             Document::StateFile("state.json".into()),
-            Invalid::at("kaltura.partners[0].adminSecret", "is empty"),
+            Invalid::at("vendor.tenants[0].secret", "is empty"),
         );
 
         assert_eq!(
             error.to_string(),
-            "state file state.json: kaltura.partners[0].adminSecret is empty"
+            "state file state.json: vendor.tenants[0].secret is empty"
         );
     }
 }

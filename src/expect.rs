@@ -161,7 +161,12 @@ impl Expectations {
     }
 
     /// Every unmet expectation and strict-mode violation, described; empty when all is well.
-    pub(crate) fn failures(&self, journal: &Journal) -> Vec<String> {
+    /// `chunk_of` says, in its vendor's terms, which part of an upload a request carried.
+    pub(crate) fn failures(
+        &self,
+        journal: &Journal,
+        chunk_of: &dyn Fn(&RecordedRequest) -> Option<String>,
+    ) -> Vec<String> {
         // Checked on every server's drop: when all is well, the journal is not copied at all.
         let unmet = self
             .lock()
@@ -176,6 +181,7 @@ impl Expectations {
             return Vec::new();
         }
         let recorded = journal.snapshot();
+        let describe = |request: &RecordedRequest| describe(request, chunk_of(request));
         let find = |seq: u64| recorded.iter().find(|r| r.seq == seq);
         let mut failures = Vec::new();
         for expectation in self.lock().iter() {
@@ -229,8 +235,9 @@ impl Expectations {
     }
 }
 
-/// One request in vendor terms: `#3 POST /upload?token=… uploadWithUploadToken → vi… Content-Range: part 1/3 → 201`.
-pub(crate) fn describe(request: &RecordedRequest) -> String {
+/// One request in vendor terms: `#3 POST /upload?token=… uploadWithUploadToken → vi… Content-Range: part 1/3 → 201`,
+/// where `chunk` is the part of an upload it carried, as its vendor says it.
+pub(crate) fn describe(request: &RecordedRequest, chunk: Option<String>) -> String {
     let mut line = format!("#{} {} {}", request.seq, request.method, request.url.path());
     if let Some(query) = request.url.query() {
         line.push('?');
@@ -243,7 +250,7 @@ pub(crate) fn describe(request: &RecordedRequest) -> String {
     if let Some(target) = &request.target {
         line.push_str(&format!(" to {target}"));
     }
-    if let Some(chunk) = chunk_of(request) {
+    if let Some(chunk) = chunk {
         line.push(' ');
         line.push_str(&chunk);
     }
@@ -255,19 +262,6 @@ pub(crate) fn describe(request: &RecordedRequest) -> String {
         line.push_str(&format!(" [fault: {fault}]"));
     }
     line
-}
-
-/// Where in a file the request's chunk goes, as its vendor says it (`Content-Range: part 2/3`,
-/// `resumeAt=1048576`).
-fn chunk_of(request: &RecordedRequest) -> Option<String> {
-    match request.vendor? {
-        #[cfg(feature = "apivideo")]
-        crate::Vendor::ApiVideo => crate::apivideo::chunk_of(request),
-        #[cfg(feature = "kaltura")]
-        crate::Vendor::Kaltura => crate::kaltura::chunk_of(request),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
 }
 
 /// Sets how many matching requests an expectation wants, and its name. The expectation is

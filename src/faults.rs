@@ -49,10 +49,8 @@ enum Action {
         headers: Vec<(String, String)>,
         body: Bytes,
     },
-    #[cfg(feature = "apivideo")]
-    ApiVideo(crate::apivideo::Problem),
-    #[cfg(feature = "kaltura")]
-    Kaltura(crate::kaltura::ApiError),
+    /// In a vendor's own error format.
+    Vendor(Arc<dyn VendorError>),
     Latency(Latency),
     Dribble {
         chunk: usize,
@@ -65,6 +63,17 @@ enum Action {
     Truncate(usize),
     ResetAfterRequestBytes(u64),
     LoseResponse,
+}
+
+/// An error in a vendor's own format, as a fault answers with it. Each vendor implements it for
+/// its error type, so the fault engine answers in every vendor's format without knowing one.
+pub(crate) trait VendorError: Send + Sync + std::fmt::Debug + 'static {
+    /// A short description for the journal and the admin API (`kaltura error INVALID_KS`).
+    fn describe(&self) -> String;
+
+    /// The answer to `request`, in the format the request asked for; the request's body is
+    /// not buffered to learn it.
+    fn answer(&self, request: Request) -> futures_util::future::BoxFuture<'static, Response>;
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -124,72 +133,10 @@ impl Fault {
         self
     }
 
-    /// Answers with an api.video problem, exactly as the vendor shapes it.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use vidmock::apivideo::{Problem, ProblemItem};
-    /// let fault = vidmock::Fault::apivideo(
-    ///     Problem::new(400, "attribute-required", "This attribute is required.")
-    ///         .name("title")
-    ///         .problems([ProblemItem::new("attribute-required", "This attribute is required.", "title")]),
-    /// );
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo(problem: crate::apivideo::Problem) -> Self {
+    /// Answers in a vendor's own error format.
+    pub(crate) fn vendor(error: impl VendorError) -> Self {
         Self {
-            action: Action::ApiVideo(problem),
-        }
-    }
-
-    /// api.video's own 404 `resource-not-found` for the attribute `name` (`videoId`, …).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let fault = vidmock::Fault::apivideo_not_found("videoId");
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_not_found(name: &str) -> Self {
-        Self::apivideo(crate::apivideo::Problem::resource_not_found(name))
-    }
-
-    /// api.video's own 401 for an expired or unknown access token.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let fault = vidmock::Fault::apivideo_unauthorized();
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_unauthorized() -> Self {
-        Self::apivideo(crate::apivideo::Problem::invalid_access_token())
-    }
-
-    /// api.video's own 429 `too-many-requests`.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let fault = vidmock::Fault::apivideo_too_many_requests();
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_too_many_requests() -> Self {
-        Self::apivideo(crate::apivideo::Problem::too_many_requests())
-    }
-
-    /// Answers with a Kaltura API error, in the format (JSON, XML, …) the request asked for.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let fault = vidmock::Fault::kaltura(vidmock::kaltura::ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]));
-    /// ```
-    #[cfg(feature = "kaltura")]
-    pub fn kaltura(error: crate::kaltura::ApiError) -> Self {
-        Self {
-            action: Action::Kaltura(error),
+            action: Action::Vendor(Arc::new(error)),
         }
     }
 
@@ -365,10 +312,7 @@ impl Fault {
     fn describe(&self) -> String {
         match &self.action {
             Action::Respond { status, .. } => format!("status {status}"),
-            #[cfg(feature = "apivideo")]
-            Action::ApiVideo(problem) => format!("apivideo problem {}", problem.status()),
-            #[cfg(feature = "kaltura")]
-            Action::Kaltura(error) => format!("kaltura error {}", error.code()),
+            Action::Vendor(error) => error.describe(),
             Action::Latency(_) => "delay".into(),
             Action::Dribble { .. } => "dribble".into(),
             Action::Hang => "hang".into(),
@@ -805,20 +749,18 @@ pub(crate) async fn matchable(
 /// Applies the first matching fault, if any, around `run` (the vendor handler), noting it on
 /// the request's journal entry `seq` before any answer exists.
 pub(crate) async fn apply(
-    shared: &crate::server::Shared,
+    faults: &Faults,
+    journal: &crate::journal::Journal,
     request: Request,
     seen: &crate::Request,
     seq: Option<u64>,
     run: impl FnOnce(Request) -> futures_util::future::BoxFuture<'static, Response>,
 ) -> Response {
-    let faults = &shared.faults;
     let Some(rule) = faults.pick(seen) else {
         return run(request).await;
     };
     if let Some(seq) = seq {
-        shared
-            .journal
-            .complete(seq, |entry| entry.set_fault(&rule.name));
+        journal.complete(seq, |entry| entry.set_fault(&rule.name));
     }
     let control = request
         .extensions()
@@ -844,10 +786,7 @@ pub(crate) async fn apply(
             }
             response
         }
-        #[cfg(feature = "apivideo")]
-        Action::ApiVideo(problem) => problem.into_response(),
-        #[cfg(feature = "kaltura")]
-        Action::Kaltura(error) => crate::kaltura::error_response(request, error).await,
+        Action::Vendor(error) => error.answer(request).await,
         Action::Latency(latency) => {
             tokio::time::sleep(faults.sample(latency)).await;
             run(request).await

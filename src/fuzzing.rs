@@ -1,19 +1,16 @@
 //! Entry points for the fuzz targets under `fuzz/` (feature `fuzzing`; not a supported API).
 //!
 //! The parsers that take request bytes are private to their vendor modules, and should stay so;
-//! the fuzz targets are a separate crate, so each parser is reached here, fed exactly as a
-//! request reaches it. Every function takes arbitrary bytes and must return without panicking:
+//! the fuzz targets are a separate crate, so each parser is reached through a `fuzzing` module
+//! of its vendor (`vidmock::VENDOR::fuzzing`), fed exactly as a request reaches it; this one
+//! holds what the vendors share and the targets that go through every vendor. Every function takes arbitrary bytes and must return without panicking:
 //! that is the property the fuzzer checks. Where a parser has a round-trip property (a KS that
 //! vidmock minted must read back), the function asserts it too.
 
 use std::sync::OnceLock;
 
-use http::Request;
-
-use crate::body::Body;
-
 /// A runtime for the async parsers: one per process, current-thread.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()
@@ -25,7 +22,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// Splits fuzz input into `n` fields on `\n`-free separators: the first `n - 1` lines, then the
 /// rest as it is (so the last field may hold any bytes, newlines included).
-fn fields(data: &[u8], n: usize) -> Vec<&[u8]> {
+pub(crate) fn fields(data: &[u8], n: usize) -> Vec<&[u8]> {
     let mut out = Vec::with_capacity(n);
     let mut rest = data;
     while out.len() + 1 < n {
@@ -44,106 +41,8 @@ fn fields(data: &[u8], n: usize) -> Vec<&[u8]> {
     out
 }
 
-/// The Kaltura parameter merger and PHP coercions: `data` is `CONTENT-TYPE\nPATH-AND-QUERY\nBODY`;
-/// the request's parameters are read as the front door reads them (body, files, query, path,
-/// nesting), and every value is then cast to string, int, float and bool as actions do.
-///
-/// # Example
-///
-/// ```
-/// vidmock::fuzzing::kaltura_params(b"application/json\n/api_v3/service/session/action/start?format=1\n{\"secret\":1}");
-/// ```
-#[cfg(feature = "kaltura")]
-pub fn kaltura_params(data: &[u8]) {
-    use crate::kaltura::params;
-    let f = fields(data, 3);
-    let content_type = String::from_utf8_lossy(f[0]).into_owned();
-    let target = String::from_utf8_lossy(f[1]).into_owned();
-    let body = bytes::Bytes::copy_from_slice(f[2]);
-    let Ok(request) = Request::builder()
-        .method("POST")
-        .uri(&target)
-        .header("content-type", &content_type)
-        .body(Body::from(body))
-    else {
-        // Not a request line hyper would have accepted.
-        return;
-    };
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
-    let map = runtime().block_on(params::read(
-        &parts,
-        body,
-        &path,
-        crate::kaltura::multipart::FileParts::Memory,
-    ));
-    fn cast_all(map: &params::Map) {
-        let args = params::Args::new(map);
-        for (name, value) in map {
-            params::to_php_string(value);
-            params::to_php_int(value);
-            params::to_php_float(value);
-            params::to_php_bool(value);
-            let _ = args.string(name);
-            let _ = args.optional_int(name);
-            let _ = args.float(name, 0.0);
-            let _ = args.bool(name, false);
-            let _ = args.int_enum(name, "KalturaSessionType", &[0, 2], 0);
-            if let Ok(Some(object)) = args.object(name) {
-                for key in ["fileName", "fileSize", "autoFinalize", "name", "mediaType"] {
-                    let _ = object.string(key);
-                    let _ = object.float(key);
-                    let _ = object.int(key);
-                    let _ = object.nullable_bool(key);
-                    let _ = object.int_enum(key, "KalturaMediaType", &[1, 2, 5]);
-                }
-            }
-            if let params::Value::Map(inner) = value {
-                cast_all(inner);
-            }
-        }
-    }
-    cast_all(&map);
-    let _ = crate::kaltura::dispatch::names(&map);
-}
-
-/// The KS reader: `data` as a KS string, checked against a fixed admin secret; and a KS minted
-/// from `data`'s fields must read back with the same fields.
-///
-/// # Example
-///
-/// ```
-/// vidmock::fuzzing::kaltura_ks(b"djJ8MTAxfA==");
-/// ```
-#[cfg(feature = "kaltura")]
-pub fn kaltura_ks(data: &[u8]) {
-    use crate::kaltura::ks;
-    let secret = "vidmock-admin-secret".to_owned();
-    let text = String::from_utf8_lossy(data);
-    let _ = ks::claimed_partner(&text);
-    let _ = ks::read(&text, std::slice::from_ref(&secret));
-
-    let f = fields(data, 2);
-    let user_id = String::from_utf8_lossy(f[0]).into_owned();
-    let privileges = String::from_utf8_lossy(f[1]).into_owned();
-    let minted = ks::KsData {
-        partner_id: 101,
-        valid_until: 4_102_444_800,
-        session_type: 2,
-        user_id,
-        privileges,
-    };
-    let mut random = [0u8; 16];
-    for (slot, byte) in random.iter_mut().zip(data) {
-        *slot = *byte;
-    }
-    let encoded = ks::encode_v2(&secret, &minted, random);
-    let read = ks::read(&encoded, std::slice::from_ref(&secret));
-    assert!(read.is_ok(), "a minted KS must read back: {read:?}");
-}
-
-/// Multipart bodies as both vendors read them: `data` is `BOUNDARY\nBODY`; the body goes to
-/// api.video's upload reader and to Kaltura's form reader.
+/// Multipart bodies as every vendor reads them: `data` is `BOUNDARY\nBODY`; the body goes to
+/// each vendor's reader (an upload's parts, a form's fields).
 ///
 /// # Example
 ///
@@ -154,82 +53,7 @@ pub fn multipart(data: &[u8]) {
     let f = fields(data, 2);
     let boundary = String::from_utf8_lossy(f[0]).into_owned();
     let body = bytes::Bytes::copy_from_slice(f[1]);
-    runtime().block_on(async {
-        #[cfg(feature = "apivideo")]
-        {
-            let mut headers = http::HeaderMap::new();
-            if let Ok(value) =
-                http::HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
-            {
-                headers.insert(http::header::CONTENT_TYPE, value);
-            }
-            for spill in [None, Some(crate::storage::SpillDir::new())] {
-                let received = crate::apivideo::upload::read_multipart(
-                    &headers,
-                    Body::from(body.clone()),
-                    1024 * 1024,
-                    spill.as_ref(),
-                )
-                .await;
-                if let Ok(received) = received {
-                    let (_, piece) = received.file.expect("a file when Ok");
-                    assert!(piece.len() > 0, "an accepted file is never empty");
-                }
-            }
-        }
-        #[cfg(feature = "kaltura")]
-        {
-            crate::kaltura::multipart::read_both_ways(body.clone(), &boundary).await;
-        }
-    });
-}
-
-/// api.video's `Content-Range` parser: `data` as the header value. A value that parses must
-/// describe the same range once printed again.
-///
-/// # Example
-///
-/// ```
-/// vidmock::fuzzing::content_range(b"bytes 0-9/10");
-/// ```
-#[cfg(feature = "apivideo")]
-pub fn content_range(data: &[u8]) {
-    use crate::apivideo::upload::ContentRange;
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Some(range) = ContentRange::parse(text) else {
-        return;
-    };
-    let total = |t: Option<u64>| t.map_or("*".to_owned(), |t| t.to_string());
-    let printed = match range {
-        ContentRange::Part { part, total: t } => format!("part {part}/{}", total(t)),
-        ContentRange::Bytes { from, to, total: t } => format!("bytes {from}-{to}/{}", total(t)),
-    };
-    assert_eq!(ContentRange::parse(&printed), Some(range), "{printed}");
-}
-
-/// api.video's JSON payloads: `data` as the body of video create/update, upload-token create,
-/// auth, and a list query string.
-///
-/// # Example
-///
-/// ```
-/// vidmock::fuzzing::apivideo_json(br#"{"title":"t","tags":["a"],"metadata":[{"key":"k","value":"v"}]}"#);
-/// ```
-#[cfg(feature = "apivideo")]
-pub fn apivideo_json(data: &[u8]) {
-    use crate::apivideo::{paging, tokens, videos, wire};
-    let body = runtime().block_on(wire::read_json(Body::from(bytes::Bytes::copy_from_slice(
-        data,
-    ))));
-    if let Ok(body) = body {
-        let _ = videos::Attributes::parse(body.clone(), true);
-        let _ = videos::Attributes::parse(body.clone(), false);
-        let _ = tokens::parse_ttl(body);
-    }
-    let query = String::from_utf8_lossy(data);
-    let _ = paging::ListQuery::parse(Some(&query), &["createdAt", "title"], &["title", "tags"]);
+    runtime().block_on(crate::registry::fuzz_multipart(body, &boundary));
 }
 
 /// The address of a mock server that lives as long as the process, on a thread of its own.
@@ -256,8 +80,9 @@ fn server_address() -> std::net::SocketAddr {
     })
 }
 
-/// A whole request: `data` is sent as it is over a fresh connection to a mock server of both
-/// vendors (the default credentials; `KS_PLACEHOLDER` in `data` becomes a valid admin KS), the
+/// A whole request: `data` is sent as it is over a fresh connection to a mock server of every
+/// vendor (the default credentials; a vendor's placeholder in `data`, such as `KS_PLACEHOLDER`,
+/// becomes a valid credential), the
 /// connection is half-closed, and the answer read until the server closes it or a second
 /// passes. Panics anywhere in the server reach the fuzzer through the panic hook it installs.
 /// Requests for the admin API (`/__vidmock`, which can script faults) are skipped.
@@ -277,7 +102,11 @@ pub fn request(data: &[u8]) {
         return;
     }
     let address = server_address();
-    let data = replace(data, b"KS_PLACEHOLDER", admin_ks().as_bytes());
+    let data = crate::registry::fuzz_placeholders()
+        .iter()
+        .fold(data.to_vec(), |data, (from, to)| {
+            replace(&data, from, to.as_bytes())
+        });
     let Ok(mut stream) = std::net::TcpStream::connect(address) else {
         return;
     };
@@ -290,25 +119,6 @@ pub fn request(data: &[u8]) {
         // The vendors answer bad input with 4xx; a 500 means vidmock failed.
         assert_ne!(status, b"500", "{}", String::from_utf8_lossy(&answer));
     }
-}
-
-fn admin_ks() -> &'static str {
-    static KS: OnceLock<String> = OnceLock::new();
-    KS.get_or_init(|| {
-        #[cfg(feature = "kaltura")]
-        {
-            let data = crate::kaltura::ks::KsData {
-                partner_id: 101,
-                valid_until: 4_102_444_800,
-                session_type: 2,
-                user_id: "fuzz".to_owned(),
-                privileges: String::new(),
-            };
-            crate::kaltura::ks::encode_v2("vidmock-admin-secret", &data, [7; 16])
-        }
-        #[cfg(not(feature = "kaltura"))]
-        String::new()
-    })
 }
 
 fn replace(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {

@@ -18,33 +18,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::hex;
-
-/// Which emulated API answered a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    /// api.video (`/auth`, `/upload-tokens`, `/upload`, `/videos`).
-    #[serde(rename = "apivideo")]
-    ApiVideo,
-    /// Kaltura API v3 (`/api_v3`).
-    Kaltura,
-}
-
-impl Vendor {
-    /// The vendor's name as the admin API and the journal print it.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// assert_eq!(vidmock::Vendor::ApiVideo.as_str(), "apivideo");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Vendor::ApiVideo => "apivideo",
-            Vendor::Kaltura => "kaltura",
-        }
-    }
-}
+use crate::registry::Vendor;
 
 /// What a vendor module says about the request it answered; put in the response's extensions
 /// so the journal can name the operation without knowing any wire format.
@@ -1155,7 +1129,7 @@ mod tests {
             entry.set_answer(
                 201,
                 Some(Handled {
-                    vendor: Vendor::ApiVideo,
+                    vendor: Vendor::ALL[0],
                     operation: Some("updateVideo".into()),
                     target: Some(String::new()),
                 }),
@@ -1174,7 +1148,7 @@ mod tests {
             assert_eq!(recorded.body, body);
             assert_eq!(recorded.body_size, 12_345);
             assert_eq!(recorded.body_sha256, "");
-            assert_eq!(recorded.vendor, Some(Vendor::ApiVideo));
+            assert_eq!(recorded.vendor, Some(Vendor::ALL[0]));
             assert_eq!(recorded.operation.as_deref(), Some("updateVideo"));
             assert_eq!(recorded.target.as_deref(), Some(""));
             assert_eq!(recorded.fault.as_deref(), Some("slow"));

@@ -68,8 +68,10 @@ mod ids;
 mod journal;
 pub mod matchers;
 mod persist;
+mod registry;
 mod server;
 mod storage;
+mod vendor;
 
 #[cfg(feature = "apivideo")]
 pub mod apivideo;
@@ -80,7 +82,8 @@ pub use clock::Clock;
 pub use error::{Document, Error};
 pub use expect::{ExpectationBuilder, Times};
 pub use faults::{Fault, FaultBuilder, FaultGuard};
-pub use journal::{RecordedRequest, Vendor};
+pub use journal::RecordedRequest;
+pub use registry::Vendor;
 pub use server::{MockServer, MockServerBuilder};
 pub use storage::Retention;
 

@@ -1,8 +1,8 @@
 //! The state file and the seed file: loading at start, atomic saves while serving.
 //!
-//! This module knows no vendor. Each vendor module owns its own persistence format
-//! (`apivideo::persist`, `kaltura::persist`); here they are put side by side in one JSON
-//! document with the clock's offset, written atomically, and read back.
+//! This module knows no vendor. Each vendor module owns its own persistence format, and the
+//! registry lists them; here the vendors' sections are put side by side in one JSON document
+//! with the clock's offset, written atomically, and read back.
 //!
 //! Durability rule: a request that changed the state is answered only once the state file
 //! that holds the change has been renamed into place (see `persist_after`, in `server.rs`).
@@ -28,6 +28,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Invalid};
+use crate::registry::Seed;
 use crate::server::Shared;
 use crate::storage::Assembly;
 
@@ -48,26 +49,22 @@ pub(crate) type Snapshot = (serde_json::Value, Vec<Blob>);
 
 /// The state file as written: the clock offset, then each vendor's own section.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct Document {
     format: String,
     version: u32,
     /// How far the clock had been advanced, in milliseconds.
     clock_offset_millis: u64,
-    #[serde(default)]
-    apivideo: Option<serde_json::Value>,
-    #[serde(default)]
-    kaltura: Option<serde_json::Value>,
+    /// Each vendor's section, under its name.
+    #[serde(flatten)]
+    vendors: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// A state file read and checked at build time, applied when the server starts.
 #[derive(Debug)]
 pub(crate) struct Loaded {
     pub clock_offset: Duration,
-    #[cfg(feature = "apivideo")]
-    pub apivideo: Option<crate::apivideo::persist::Snapshot>,
-    #[cfg(feature = "kaltura")]
-    pub kaltura: Option<crate::kaltura::persist::Snapshot>,
+    pub vendors: crate::registry::Restored,
 }
 
 /// Reads the state file at `path`: `Ok(None)` when there is none yet.
@@ -94,28 +91,11 @@ pub(crate) fn load(path: &Path) -> Result<Option<Loaded>, Error> {
             )),
         ));
     }
-    #[cfg(not(feature = "apivideo"))]
-    let _ = &document.apivideo;
-    #[cfg(not(feature = "kaltura"))]
-    let _ = &document.kaltura;
+    let vendors = crate::registry::Restored::read(document.vendors)
+        .map_err(|error| Error::invalid(what(), error))?;
     Ok(Some(Loaded {
         clock_offset: Duration::from_millis(document.clock_offset_millis),
-        #[cfg(feature = "apivideo")]
-        apivideo: document
-            .apivideo
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|error| {
-                Error::invalid(what(), Invalid::at("apivideo", format!("section: {error}")))
-            })?,
-        #[cfg(feature = "kaltura")]
-        kaltura: document
-            .kaltura
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|error| {
-                Error::invalid(what(), Invalid::at("kaltura", format!("section: {error}")))
-            })?,
+        vendors,
     }))
 }
 
@@ -230,41 +210,20 @@ impl Persister {
     }
 }
 
-/// The digest of every completed upload of both vendors.
+/// The digest of every completed upload of every vendor.
 pub(crate) fn digests(shared: &Shared) -> Vec<Digest256> {
-    let mut digests = Vec::new();
-    #[cfg(feature = "apivideo")]
-    digests.append(&mut shared.apivideo.digests());
-    #[cfg(feature = "kaltura")]
-    digests.append(&mut shared.kaltura.digests());
-    digests
+    shared.vendors.digests()
 }
 
 /// The whole state as the text of a state file, and the kept files it names.
 fn document(shared: &Shared) -> (String, Vec<Blob>) {
-    let mut blobs = Vec::new();
-    #[cfg(feature = "apivideo")]
-    let apivideo = {
-        let (json, mut kept) = shared.apivideo.snapshot();
-        blobs.append(&mut kept);
-        Some(json)
-    };
-    #[cfg(not(feature = "apivideo"))]
-    let apivideo = None;
-    #[cfg(feature = "kaltura")]
-    let kaltura = {
-        let (json, mut kept) = shared.kaltura.snapshot();
-        blobs.append(&mut kept);
-        Some(json)
-    };
-    #[cfg(not(feature = "kaltura"))]
-    let kaltura = None;
+    let (vendors, blobs) = shared.vendors.snapshot();
     let document = Document {
         format: FORMAT.to_owned(),
         version: VERSION,
-        clock_offset_millis: u64::try_from(shared.clock.offset().as_millis()).unwrap_or(u64::MAX),
-        apivideo,
-        kaltura,
+        clock_offset_millis: u64::try_from(shared.cx.clock.offset().as_millis())
+            .unwrap_or(u64::MAX),
+        vendors,
     };
     // Serialising plain data into a string cannot fail.
     let json = serde_json::to_string_pretty(&document).unwrap_or_default();
@@ -367,43 +326,11 @@ pub(crate) async fn background(
     }
 }
 
-/// A seed file: tenants and what they hold at start (README, "Seed file").
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct Seed {
-    /// Free text for the reader; ignored.
-    #[serde(default, rename = "$comment")]
-    _comment: Option<String>,
-    #[cfg(feature = "apivideo")]
-    #[serde(default)]
-    pub apivideo: Option<crate::apivideo::persist::Seed>,
-    #[cfg(not(feature = "apivideo"))]
-    #[serde(default)]
-    apivideo: Option<serde::de::IgnoredAny>,
-    #[cfg(feature = "kaltura")]
-    #[serde(default)]
-    pub kaltura: Option<crate::kaltura::persist::Seed>,
-    #[cfg(not(feature = "kaltura"))]
-    #[serde(default)]
-    kaltura: Option<serde::de::IgnoredAny>,
-}
-
 /// Parses and checks a seed document; `what` names it in errors.
 pub(crate) fn parse_seed(text: &str, what: crate::Document) -> Result<Seed, Error> {
     let seed: Seed =
         serde_json::from_str(text).map_err(|error| Error::json(what.clone(), &error))?;
-    #[cfg(feature = "apivideo")]
-    if let Some(apivideo) = &seed.apivideo {
-        apivideo
-            .validate()
-            .map_err(|e| Error::invalid(what.clone(), e))?;
-    }
-    #[cfg(feature = "kaltura")]
-    if let Some(kaltura) = &seed.kaltura {
-        kaltura
-            .validate()
-            .map_err(|e| Error::invalid(what.clone(), e))?;
-    }
+    seed.validate().map_err(|e| Error::invalid(what, e))?;
     Ok(seed)
 }
 

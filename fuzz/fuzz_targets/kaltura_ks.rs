@@ -1,4 +1,4 @@
 //! Kaltura KS reading: no string may panic it, and every KS vidmock mints reads back.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| vidmock::fuzzing::kaltura_ks(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vidmock::kaltura::fuzzing::ks(data));

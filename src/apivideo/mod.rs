@@ -6,6 +6,9 @@
 //! The reference is `../shared/specs/apivideo.md`; choices it leaves open are in `FIDELITY.md`.
 
 mod auth;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod paging;
 pub(crate) mod persist;
 mod problem;
@@ -28,8 +31,9 @@ pub use videos::ReceivedChunk;
 
 use crate::body::{IntoResponse, Request, Response};
 use crate::ids::Ids;
-use crate::journal::{Handled, Vendor};
-use crate::server::Shared;
+use crate::journal::Handled;
+use crate::registry::Vendor;
+use crate::vendor::{Context, Contract};
 use ratelimit::{Budget, RateInfo};
 use routes::{Class, NoRoute, Route};
 
@@ -333,12 +337,47 @@ impl Backend {
     }
 }
 
+impl Contract for Backend {
+    /// Every path Kaltura does not own: an unknown one gets api.video's own 404.
+    fn owns(&self, _path: &str) -> bool {
+        true
+    }
+
+    fn handle(
+        self: Arc<Self>,
+        cx: Arc<Context>,
+        request: Request,
+    ) -> futures_util::future::BoxFuture<'static, Response> {
+        Box::pin(async move { handle(&self, &cx, request).await })
+    }
+
+    fn reset(&self) {
+        Backend::reset(self);
+    }
+
+    fn state_json(&self, now: OffsetDateTime) -> serde_json::Value {
+        Backend::state_json(self, now)
+    }
+
+    fn digests(&self) -> Vec<crate::storage::Digest256> {
+        Backend::digests(self)
+    }
+
+    fn snapshot(&self) -> crate::persist::Snapshot {
+        Backend::snapshot(self)
+    }
+
+    fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String> {
+        chunk_of(request)
+    }
+}
+
 /// Answers one request addressed to api.video.
-pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+async fn handle(backend: &Backend, cx: &Context, request: Request) -> Response {
     let route = Route::classify(request.method(), request.uri().path());
     let operation = route.as_ref().ok().map(|r| r.operation().to_owned());
-    let now = shared.clock.now();
-    let limits = shared.apivideo.config.rate_limits;
+    let now = cx.clock.now();
+    let limits = backend.config.rate_limits;
     let mut response = match route {
         Err(no_route) => {
             let problem = match no_route {
@@ -354,7 +393,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
                 .insert(crate::journal::Unrecognized);
             response
         }
-        Ok(route) => serve(&shared, route, request, now).await,
+        Ok(route) => serve(backend, cx, route, request, now).await,
     };
     let target = response
         .extensions_mut()
@@ -368,8 +407,13 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     response
 }
 
-async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateTime) -> Response {
-    let backend = &shared.apivideo;
+async fn serve(
+    backend: &Backend,
+    cx: &Context,
+    route: Route,
+    request: Request,
+    now: OffsetDateTime,
+) -> Response {
     let limits = backend.config.rate_limits;
     let class = route.class();
     let (parts, body) = request.into_parts();
@@ -378,8 +422,8 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
             let result = match wire::read_json(body).await {
                 Err(problem) => Err(problem),
                 Ok(body) => match route {
-                    Route::Authenticate => auth::authenticate(backend, &shared.ids, body, now),
-                    _ => auth::refresh(backend, &shared.ids, body, now),
+                    Route::Authenticate => auth::authenticate(backend, &cx.ids, body, now),
+                    _ => auth::refresh(backend, &cx.ids, body, now),
                 },
             };
             return with_rate(
@@ -389,7 +433,7 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
         }
         Route::HlsManifest(id) => return hls_manifest(backend, &id, now),
         Route::UploadWithUploadToken => {
-            return upload::with_token(shared, parts, body, now).await;
+            return upload::with_token(backend, cx, parts, body, now).await;
         }
         _ => {}
     }
@@ -406,17 +450,17 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
         Ok(rate) => rate,
         Err(spent) => return with_rate(Problem::too_many_requests().into_response(), spent),
     };
-    let base = shared.base_url.as_str();
+    let base = cx.base_url.as_str();
     let result = match route {
         Route::CreateToken => match wire::read_json(body).await {
-            Ok(body) => tokens::create(backend, &shared.ids, &key, body, now),
+            Ok(body) => tokens::create(backend, &cx.ids, &key, body, now),
             Err(problem) => Err(problem),
         },
         Route::ListTokens => tokens::list(backend, &key, parts.uri.query(), now),
         Route::GetToken(token) => tokens::get(backend, &key, &token, now),
         Route::DeleteToken(token) => tokens::delete(backend, &key, &token, now),
         Route::CreateVideo => match wire::read_json(body).await {
-            Ok(body) => backend.create_video(&shared.ids, &key, body, base, now),
+            Ok(body) => backend.create_video(&cx.ids, &key, body, base, now),
             Err(problem) => Err(problem),
         },
         Route::UpdateVideo(id) => match wire::read_json(body).await {
@@ -434,7 +478,7 @@ async fn serve(shared: &Shared, route: Route, request: Request, now: OffsetDateT
                 .map(|status| wire::json(http::StatusCode::OK, &status))
         }
         Route::DeleteVideo(id) => backend.delete_video(&key, &id),
-        Route::UploadVideo(id) => upload::to_video(shared, &key, id, &parts, body, now).await,
+        Route::UploadVideo(id) => upload::to_video(backend, cx, &key, id, &parts, body, now).await,
         Route::Authenticate
         | Route::RefreshToken
         | Route::HlsManifest(_)
@@ -601,7 +645,8 @@ impl crate::Match for PartMatcher {
 /// ```
 #[derive(Clone)]
 pub struct ApiVideo<'a> {
-    shared: &'a Shared,
+    backend: &'a Backend,
+    cx: &'a Context,
     /// The API key of the project this handle reads and writes.
     key: String,
 }
@@ -613,13 +658,13 @@ impl std::fmt::Debug for ApiVideo<'_> {
 }
 
 impl<'a> ApiVideo<'a> {
-    pub(crate) fn new(shared: &'a Shared) -> Self {
-        let key = shared.apivideo.config.keys[0].clone();
-        Self { shared, key }
+    pub(crate) fn new(backend: &'a Backend, cx: &'a Context) -> Self {
+        let key = backend.config.keys[0].clone();
+        Self { backend, cx, key }
     }
 
     fn backend(&self) -> &'a Backend {
-        &self.shared.apivideo
+        self.backend
     }
 
     /// The API key of this project (for the default handle, the default project's key).
@@ -669,7 +714,8 @@ impl<'a> ApiVideo<'a> {
             .projects
             .contains_key(key)
             .then(|| ApiVideo {
-                shared: self.shared,
+                backend: self.backend,
+                cx: self.cx,
                 key: key.to_owned(),
             })
     }
@@ -688,7 +734,8 @@ impl<'a> ApiVideo<'a> {
     pub fn add_project(&self, key: &str) -> ApiVideo<'a> {
         self.backend().add_project(key);
         ApiVideo {
-            shared: self.shared,
+            backend: self.backend,
+            cx: self.cx,
             key: key.to_owned(),
         }
     }
@@ -710,7 +757,7 @@ impl<'a> ApiVideo<'a> {
     pub fn create_token(&self, ttl: Option<Duration>) -> UploadToken {
         let ttl = ttl.map_or(0, |ttl| ttl.as_secs().min(tokens::MAX_TTL as u64) as u32);
         self.backend()
-            .create_token(&self.shared.ids, &self.key, ttl, self.shared.clock.now())
+            .create_token(&self.cx.ids, &self.key, ttl, self.cx.clock.now())
     }
 
     /// The project's active tokens (expired and deleted ones left out), in creation order.
@@ -726,8 +773,7 @@ impl<'a> ApiVideo<'a> {
     /// # }
     /// ```
     pub fn tokens(&self) -> Vec<UploadToken> {
-        self.backend()
-            .active_tokens(&self.key, self.shared.clock.now())
+        self.backend().active_tokens(&self.key, self.cx.clock.now())
     }
 
     /// One active token.
@@ -744,7 +790,7 @@ impl<'a> ApiVideo<'a> {
     /// ```
     pub fn token(&self, token: &str) -> Option<UploadToken> {
         self.backend()
-            .active_token(&self.key, token, self.shared.clock.now())
+            .active_token(&self.key, token, self.cx.clock.now())
     }
 
     /// Deletes an active token; `false` when there was none.
@@ -762,7 +808,7 @@ impl<'a> ApiVideo<'a> {
     /// ```
     pub fn delete_token(&self, token: &str) -> bool {
         self.backend()
-            .delete_token(&self.key, token, self.shared.clock.now())
+            .delete_token(&self.key, token, self.cx.clock.now())
     }
 
     /// Mints an access token for this project, as `POST /auth/api-key` would, for tests that
@@ -787,7 +833,7 @@ impl<'a> ApiVideo<'a> {
     pub fn access_token(&self) -> String {
         let (access, _refresh) =
             self.backend()
-                .grant(&self.shared.ids, self.key.clone(), self.shared.clock.now());
+                .grant(&self.cx.ids, self.key.clone(), self.cx.clock.now());
         access
     }
 }
@@ -1081,15 +1127,159 @@ impl ApiVideo<'_> {
     /// ```
     pub fn create_video(&self, title: &str) -> Video {
         let video = videos::StoredVideo::new(
-            self.shared.ids.base62("vi", 22),
+            self.cx.ids.base62("vi", 22),
             title.to_owned(),
-            self.shared.clock.now(),
+            self.cx.clock.now(),
         );
         let snapshot = Video::of(&video);
         if let Some(project) = self.backend().lock().projects.get_mut(&self.key) {
             project.videos.insert(video.id.clone(), video);
         }
         snapshot
+    }
+}
+
+impl crate::MockServer {
+    /// Reads and seeds the api.video side.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.apivideo().api_key(), vidmock::apivideo::DEFAULT_API_KEY);
+    /// # }
+    /// ```
+    pub fn apivideo(&self) -> ApiVideo<'_> {
+        let shared = self.shared();
+        ApiVideo::new(&shared.vendors.apivideo, &shared.cx)
+    }
+}
+
+/// api.video's settings, on the server's builder.
+impl crate::MockServerBuilder {
+    /// Adds an api.video project with this API key. The first key added becomes the default
+    /// project; without any, the default project's key is [`crate::apivideo::DEFAULT_API_KEY`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().apivideo_key("a").apivideo_key("b").start().await;
+    /// assert_eq!(server.apivideo().api_keys(), vec!["a".to_string(), "b".to_string()]);
+    /// # }
+    /// ```
+    pub fn apivideo_key(mut self, key: impl Into<String>) -> Self {
+        self.configs_mut().apivideo.keys.push(key.into());
+        self
+    }
+
+    /// How long api.video access tokens from `/auth/api-key` and `/auth/refresh` live
+    /// (default 3600 s, as the vendor). Expiry is measured on the server's clock.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder()
+    ///     .apivideo_access_token_ttl(std::time::Duration::from_secs(60));
+    /// ```
+    pub fn apivideo_access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.configs_mut().apivideo.access_token_ttl = ttl;
+        self
+    }
+
+    /// The largest file part one api.video upload request may carry (default 200 MiB, as the
+    /// vendor); larger ones get `uploaded-file-too-large`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().apivideo_max_file_size(10 * 1024 * 1024);
+    /// ```
+    pub fn apivideo_max_file_size(mut self, bytes: u64) -> Self {
+        self.configs_mut().apivideo.max_file_size = bytes;
+        self
+    }
+
+    /// How long a completed api.video upload "encodes" before its HLS manifest (`assets.hls`)
+    /// answers 200 instead of 202, measured on the server's clock (default 3 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder()
+    ///     .apivideo_encoding_delay(std::time::Duration::ZERO);
+    /// ```
+    pub fn apivideo_encoding_delay(mut self, delay: Duration) -> Self {
+        self.configs_mut().apivideo.encoding_delay = delay;
+        self
+    }
+
+    /// Per-minute request budgets of each api.video project (generous by default).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use vidmock::apivideo::RateLimits;
+    /// let builder = vidmock::MockServer::builder().apivideo_rate_limits(RateLimits::SANDBOX);
+    /// ```
+    pub fn apivideo_rate_limits(mut self, limits: crate::apivideo::RateLimits) -> Self {
+        self.configs_mut().apivideo.rate_limits = limits;
+        self
+    }
+}
+
+/// Faults in api.video's own error format.
+impl crate::Fault {
+    /// Answers with an api.video problem, exactly as the vendor shapes it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use vidmock::apivideo::{Problem, ProblemItem};
+    /// let fault = vidmock::Fault::apivideo(
+    ///     Problem::new(400, "attribute-required", "This attribute is required.")
+    ///         .name("title")
+    ///         .problems([ProblemItem::new("attribute-required", "This attribute is required.", "title")]),
+    /// );
+    /// ```
+    pub fn apivideo(problem: Problem) -> Self {
+        Self::vendor(problem)
+    }
+
+    /// api.video's own 404 `resource-not-found` for the attribute `name` (`videoId`, …).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::apivideo_not_found("videoId");
+    /// ```
+    pub fn apivideo_not_found(name: &str) -> Self {
+        Self::apivideo(Problem::resource_not_found(name))
+    }
+
+    /// api.video's own 401 for an expired or unknown access token.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::apivideo_unauthorized();
+    /// ```
+    pub fn apivideo_unauthorized() -> Self {
+        Self::apivideo(Problem::invalid_access_token())
+    }
+
+    /// api.video's own 429 `too-many-requests`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::apivideo_too_many_requests();
+    /// ```
+    pub fn apivideo_too_many_requests() -> Self {
+        Self::apivideo(Problem::too_many_requests())
     }
 }
 

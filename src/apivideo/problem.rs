@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use http::{header, HeaderValue, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::body::{IntoResponse, Response};
 
@@ -274,5 +274,64 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         response
+    }
+}
+
+/// The admin API's JSON form of a problem fault (README, "Admin API": `apivideoProblem`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProblemAction {
+    #[serde(rename = "type")]
+    _type: String,
+    status: u16,
+    slug: String,
+    title: String,
+    name: Option<String>,
+    detail: Option<String>,
+    problems: Option<Vec<ProblemItemAction>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProblemItemAction {
+    slug: String,
+    title: String,
+    name: String,
+}
+
+impl Problem {
+    /// The problem an admin API fault's `action` (`"type": "apivideoProblem"`) describes.
+    pub(crate) fn from_action(action: &serde_json::Value) -> Result<Problem, String> {
+        let spec = ProblemAction::deserialize(action)
+            .map_err(|e| format!("invalid fault: action: {e}"))?;
+        let mut problem = Problem::new(spec.status, &spec.slug, spec.title);
+        if let Some(name) = spec.name {
+            problem = problem.name(name);
+        }
+        if let Some(detail) = spec.detail {
+            problem = problem.detail(detail);
+        }
+        if let Some(items) = spec.problems {
+            problem = problem.problems(
+                items
+                    .into_iter()
+                    .map(|p| ProblemItem::new(&p.slug, p.title, p.name)),
+            );
+        }
+        Ok(problem)
+    }
+}
+
+impl crate::faults::VendorError for Problem {
+    fn describe(&self) -> String {
+        format!("apivideo problem {}", self.status())
+    }
+
+    fn answer(
+        &self,
+        _request: crate::body::Request,
+    ) -> futures_util::future::BoxFuture<'static, Response> {
+        let response = self.clone().into_response();
+        Box::pin(async move { response })
     }
 }

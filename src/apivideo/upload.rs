@@ -625,7 +625,8 @@ pub(crate) async fn receive(
 
 /// `POST /upload?token=…`: no Authorization (any sent is ignored); the token says which project.
 pub(crate) async fn with_token(
-    shared: &crate::server::Shared,
+    backend: &super::Backend,
+    cx: &crate::vendor::Context,
     parts: http::request::Parts,
     body: Body,
     now: OffsetDateTime,
@@ -634,7 +635,6 @@ pub(crate) async fn with_token(
     use super::routes::Class;
     use crate::body::IntoResponse;
 
-    let backend = &shared.apivideo;
     let limits = backend.config.rate_limits;
     let untouched = RateInfo::untouched(&limits, Class::Upload, now);
     let token = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
@@ -674,7 +674,7 @@ pub(crate) async fn with_token(
             &parts.headers,
             body,
             backend.config.max_file_size,
-            shared.spill.as_ref(),
+            cx.spill.as_ref(),
         )
         .await?;
         let target = {
@@ -705,7 +705,7 @@ pub(crate) async fn with_token(
             received,
             now,
         };
-        receive(backend, &shared.ids, &shared.base_url, &key, chunk).await
+        receive(backend, &cx.ids, &cx.base_url, &key, chunk).await
     }
     .await;
     super::with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
@@ -713,21 +713,21 @@ pub(crate) async fn with_token(
 
 /// `POST /videos/{id}/source`: the same engine, for an authenticated project.
 pub(crate) async fn to_video(
-    shared: &crate::server::Shared,
+    backend: &super::Backend,
+    cx: &crate::vendor::Context,
     key: &str,
     id: String,
     parts: &http::request::Parts,
     body: Body,
     now: OffsetDateTime,
 ) -> Result<Response, Problem> {
-    let backend = &shared.apivideo;
     backend.with_video(key, &id, |_| ())?;
     let (range, header) = content_range(&parts.headers)?;
     let received = read_multipart(
         &parts.headers,
         body,
         backend.config.max_file_size,
-        shared.spill.as_ref(),
+        cx.spill.as_ref(),
     )
     .await?;
     let chunk = Chunk {
@@ -738,7 +738,7 @@ pub(crate) async fn to_video(
         received,
         now,
     };
-    receive(backend, &shared.ids, &shared.base_url, key, chunk).await
+    receive(backend, &cx.ids, &cx.base_url, key, chunk).await
 }
 
 /// The request's `Content-Range`, parsed, with its raw value.

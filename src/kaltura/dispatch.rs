@@ -7,15 +7,14 @@
 //! session's validity and rights, then the action itself. An action cannot reorder them: it
 //! only supplies `parse` and `run`.
 
+use super::Served;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use super::error::ApiError;
 use super::params::{to_php_string, Args, Map, Value};
 use super::wire::Out;
 use super::{media, session, uploadtoken};
-use crate::server::Shared;
 
 /// Who may call an action, and whether it reads the KS at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +59,7 @@ impl Session {
 
 /// What one call knows before its action runs.
 pub(crate) struct Call {
-    pub shared: Arc<Shared>,
+    pub served: Served,
     /// The service, lower case, as the action table names it.
     pub service: &'static str,
     /// The action, lower case, as the action table names it.
@@ -200,8 +199,8 @@ fn read_ks(call: &Call, params: &Map) -> Result<Option<Session>, ApiError> {
         return Ok(None);
     }
     let data = call
-        .shared
-        .kaltura
+        .served
+        .backend
         .read_ks(&ks)
         .map_err(|_| ApiError::unreadable_ks(&ks))?;
     Ok(Some(Session {
@@ -225,11 +224,11 @@ fn authorize(
         return Ok(None);
     }
     if let Some(session) = &session {
-        let now = call.shared.clock.now().unix_timestamp();
+        let now = call.served.cx.clock.now().unix_timestamp();
         if session.valid_until <= now {
             return Err(ApiError::refused_ks("EXPIRED"));
         }
-        if call.shared.kaltura.is_ended(&session.ks) {
+        if call.served.backend.is_ended(&session.ks) {
             return Err(ApiError::refused_ks("LOGOUT"));
         }
     }
@@ -263,14 +262,14 @@ pub(crate) fn names(params: &Map) -> (String, String) {
 }
 
 /// Steps 1 to 6 for one (sub-)request.
-pub(crate) async fn invoke(shared: Arc<Shared>, params: &Map) -> Result<Out, ApiError> {
+pub(crate) async fn invoke(served: Served, params: &Map) -> Result<Out, ApiError> {
     let (service, action) = names(params);
-    invoke_named(shared, params, &service, &action).await
+    invoke_named(served, params, &service, &action).await
 }
 
 /// [`invoke`] for a caller that has already read the (lower-case) names from `params`.
 pub(crate) async fn invoke_named(
-    shared: Arc<Shared>,
+    served: Served,
     params: &Map,
     service: &str,
     action: &str,
@@ -291,7 +290,7 @@ pub(crate) async fn invoke_named(
         return Err(ApiError::new("ACTION_DOES_NOT_EXISTS", &[action, service]));
     };
     let call = Call {
-        shared,
+        served,
         service: def.service,
         action: def.action,
     };
@@ -316,19 +315,22 @@ mod tests {
         }
     }
 
-    async fn shared() -> (crate::MockServer, Arc<Shared>) {
+    async fn served() -> (crate::MockServer, Served) {
         let server = crate::MockServer::start().await;
-        let shared = server.shared().clone();
-        (server, shared)
+        let served = Served {
+            backend: server.shared().vendors.kaltura.clone(),
+            cx: server.shared().cx.clone(),
+        };
+        (server, served)
     }
 
-    async fn run(shared: &Arc<Shared>, params: &[(&str, &str)]) -> Result<Out, ApiError> {
+    async fn run(served: &Served, params: &[(&str, &str)]) -> Result<Out, ApiError> {
         let map: Map = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Value::Str((*v).to_owned())))
             .collect();
         let call = Call {
-            shared: shared.clone(),
+            served: served.clone(),
             service: "test",
             action: "needs",
         };
@@ -357,35 +359,35 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_parameter_beats_a_missing_ks() {
-        let (_server, shared) = shared().await;
-        assert_eq!(code(run(&shared, &[]).await), "MISSING_MANDATORY_PARAMETER");
-        assert_eq!(code(run(&shared, &[("thing", "x")]).await), "MISSING_KS");
+        let (_server, served) = served().await;
+        assert_eq!(code(run(&served, &[]).await), "MISSING_MANDATORY_PARAMETER");
+        assert_eq!(code(run(&served, &[("thing", "x")]).await), "MISSING_KS");
     }
 
     #[tokio::test]
     async fn an_unreadable_ks_beats_a_missing_parameter() {
-        let (_server, shared) = shared().await;
-        assert_eq!(code(run(&shared, &[("ks", "garbage")]).await), "INVALID_KS");
+        let (_server, served) = served().await;
+        assert_eq!(code(run(&served, &[("ks", "garbage")]).await), "INVALID_KS");
     }
 
     #[tokio::test]
     async fn a_missing_parameter_beats_an_expired_ks() {
-        let (_server, shared) = shared().await;
-        let ks = shared.kaltura.mint(
-            &shared,
+        let (_server, served) = served().await;
+        let ks = served.backend.mint(
+            &served.cx,
             DEFAULT_PARTNER_ID,
             "u",
             SessionType::User,
             std::time::Duration::from_secs(10),
             "",
         );
-        shared.clock.advance(std::time::Duration::from_secs(11));
+        served.cx.clock.advance(std::time::Duration::from_secs(11));
         let ks = ks.unwrap_or_default();
         assert_eq!(
-            code(run(&shared, &[("ks", &ks)]).await),
+            code(run(&served, &[("ks", &ks)]).await),
             "MISSING_MANDATORY_PARAMETER"
         );
-        let expired = run(&shared, &[("ks", &ks), ("thing", "x")]).await;
+        let expired = run(&served, &[("ks", &ks), ("thing", "x")]).await;
         assert_eq!(
             expired.err().map(|e| e.message().to_owned()).as_deref(),
             Some("Invalid KS \"EXPIRED\", Error \"-1,INVALID_STR\"")
@@ -394,20 +396,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_partner_id_without_ks_is_forbidden_rather_than_missing() {
-        let (_server, shared) = shared().await;
+        let (_server, served) = served().await;
         assert_eq!(
-            code(run(&shared, &[("thing", "x"), ("partnerId", "101")]).await),
+            code(run(&served, &[("thing", "x"), ("partnerId", "101")]).await),
             "SERVICE_FORBIDDEN"
         );
     }
 
     #[tokio::test]
     async fn a_widget_session_cannot_call_a_session_action() {
-        let (_server, shared) = shared().await;
-        let ks = shared
-            .kaltura
+        let (_server, served) = served().await;
+        let ks = served
+            .backend
             .mint(
-                &shared,
+                &served.cx,
                 DEFAULT_PARTNER_ID,
                 "",
                 SessionType::User,
@@ -416,7 +418,7 @@ mod tests {
             )
             .unwrap_or_default();
         assert_eq!(
-            code(run(&shared, &[("ks", &ks), ("thing", "x")]).await),
+            code(run(&served, &[("ks", &ks), ("thing", "x")]).await),
             "SERVICE_FORBIDDEN"
         );
     }

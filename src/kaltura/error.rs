@@ -292,3 +292,39 @@ mod tests {
         );
     }
 }
+
+/// The admin API's JSON form of an error fault (README, "Admin API": `kalturaError`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ErrorAction {
+    #[serde(rename = "type")]
+    _type: String,
+    code: String,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+impl ApiError {
+    /// The error an admin API fault's `action` (`"type": "kalturaError"`) describes.
+    pub(crate) fn from_action(action: &serde_json::Value) -> Result<ApiError, String> {
+        let spec = <ErrorAction as serde::Deserialize>::deserialize(action)
+            .map_err(|e| format!("invalid fault: action: {e}"))?;
+        let values: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+        Ok(ApiError::new(&spec.code, &values))
+    }
+}
+
+impl crate::faults::VendorError for ApiError {
+    fn describe(&self) -> String {
+        format!("kaltura error {}", self.code())
+    }
+
+    /// In the format (JSON, XML, …) the request asked for, read from its query and form
+    /// fields; a file part is skipped, never buffered.
+    fn answer(
+        &self,
+        request: crate::body::Request,
+    ) -> futures_util::future::BoxFuture<'static, crate::body::Response> {
+        Box::pin(super::error_response(request, self.clone()))
+    }
+}

@@ -127,7 +127,7 @@ impl EntryInput {
 
     /// A new entry of this input, owned by the session's user (or `userId`, for an admin).
     fn create(self, call: &Call, session: &Session, status: EntryStatus) -> StoredEntry {
-        let now = call.shared.clock.now();
+        let now = call.served.cx.clock.now();
         let entry_type = match self.class {
             "KalturaMediaEntry" => ENTRY_TYPE_MEDIA_CLIP,
             "KalturaDataEntry" => ENTRY_TYPE_DATA,
@@ -142,7 +142,7 @@ impl EntryInput {
             _ => session.user_id.clone(),
         };
         StoredEntry {
-            id: call.shared.ids.hex("0_", 8),
+            id: call.served.cx.ids.hex("0_", 8),
             partner_id: session.partner_id,
             user_id: owner,
             creator_id: session.user_id.clone(),
@@ -206,7 +206,7 @@ impl Action for MediaAdd {
         self.entry.validate()?;
         let entry = self.entry.create(call, &session, EntryStatus::NoContent);
         let out = wire::entry(&entry);
-        let mut tenants = call.shared.kaltura.store.lock();
+        let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
         tenant.entries.insert(entry.id.clone(), entry);
         Ok(out)
@@ -249,8 +249,8 @@ impl Action for MediaAddContent {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let now = call.shared.clock.now();
-        let mut tenants = call.shared.kaltura.store.lock();
+        let now = call.served.cx.clock.now();
+        let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
         let entry = readable(Some(tenant), &self.entry_id)
             .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
@@ -324,8 +324,8 @@ fn add_from_token(
     input: EntryInput,
     token_id: &str,
 ) -> Result<Out, ApiError> {
-    let now = call.shared.clock.now();
-    let mut tenants = call.shared.kaltura.store.lock();
+    let now = call.served.cx.clock.now();
+    let mut tenants = call.served.backend.store.lock();
     let tenant = tenants.entry(session.partner_id).or_default();
     let token = tenant
         .tokens
@@ -445,7 +445,7 @@ impl<const MEDIA_ONLY: bool> Action for EntryGet<MEDIA_ONLY> {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let tenants = call.shared.kaltura.store.lock();
+        let tenants = call.served.backend.store.lock();
         readable(tenants.get(&session.partner_id), &self.entry_id)
             .filter(|e| !MEDIA_ONLY || e.class == "KalturaMediaEntry")
             .map(wire::entry)
@@ -469,8 +469,8 @@ impl Action for MediaDelete {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let now = call.shared.clock.now();
-        let mut tenants = call.shared.kaltura.store.lock();
+        let now = call.served.cx.clock.now();
+        let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
         let entry = readable(Some(tenant), &self.entry_id)
             .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)

@@ -18,6 +18,9 @@
 
 pub(crate) mod dispatch;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod ks;
 mod matchers;
 mod media;
@@ -45,8 +48,9 @@ pub use store::{
 };
 
 use crate::body::{Request, Response};
-use crate::journal::{Handled, Vendor};
-use crate::server::Shared;
+use crate::journal::Handled;
+use crate::registry::Vendor;
+use crate::vendor::{Context, Contract};
 use multipart::FileParts;
 use params::to_php_string;
 use wire::{Body, Format, Out};
@@ -267,7 +271,7 @@ impl Backend {
     /// an unknown partner.
     pub(crate) fn mint(
         &self,
-        shared: &Shared,
+        cx: &Context,
         partner_id: i64,
         user_id: &str,
         session_type: SessionType,
@@ -275,7 +279,7 @@ impl Backend {
         privileges: &str,
     ) -> Option<String> {
         let partner = self.partner(partner_id)?;
-        let valid_until = shared.clock.now().unix_timestamp()
+        let valid_until = cx.clock.now().unix_timestamp()
             + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
         let data = ks::KsData {
             partner_id,
@@ -285,7 +289,7 @@ impl Backend {
             privileges: privileges.to_owned(),
         };
         let mut random = [0u8; 16];
-        let hex_random = shared.ids.hex("", 32);
+        let hex_random = cx.ids.hex("", 32);
         ks::decode_hex(hex_random, &mut random).ok()?;
         Some(ks::encode_v2(&partner.admin_secret, &data, random))
     }
@@ -331,13 +335,59 @@ pub(crate) fn owns(path: &str) -> bool {
     first.len() < path.len() && (first == "api_v3" || first.starts_with("api_v3/"))
 }
 
+/// What a Kaltura call works with: the vendor's state and what it reads of the server.
+#[derive(Clone)]
+pub(crate) struct Served {
+    pub backend: Arc<Backend>,
+    pub cx: Arc<Context>,
+}
+
+impl Contract for Backend {
+    fn owns(&self, path: &str) -> bool {
+        owns(path)
+    }
+
+    fn handle(
+        self: Arc<Self>,
+        cx: Arc<Context>,
+        request: Request,
+    ) -> futures_util::future::BoxFuture<'static, Response> {
+        Box::pin(handle(Served { backend: self, cx }, request))
+    }
+
+    /// Kaltura answers preflights and sets its CORS headers itself, exactly as the vendor does.
+    fn answers_cors(&self) -> bool {
+        true
+    }
+
+    fn reset(&self) {
+        Backend::reset(self);
+    }
+
+    fn state_json(&self, _now: time::OffsetDateTime) -> serde_json::Value {
+        Backend::state_json(self)
+    }
+
+    fn digests(&self) -> Vec<crate::storage::Digest256> {
+        Backend::digests(self)
+    }
+
+    fn snapshot(&self) -> crate::persist::Snapshot {
+        Backend::snapshot(self)
+    }
+
+    fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String> {
+        chunk_of(request)
+    }
+}
+
 /// Answers one request addressed to Kaltura API v3.
-pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
+async fn handle(served: Served, request: Request) -> Response {
     let started = Instant::now();
     if request.method() == Method::OPTIONS {
         return handled(wire::respond_to_options(), None);
     }
-    let (params, callback) = read_call(request, FileParts::kept(shared.spill.as_ref())).await;
+    let (params, callback) = read_call(request, FileParts::kept(served.cx.spill.as_ref())).await;
     let (service, action) = dispatch::names(&params);
     let operation = if service == "multirequest" {
         Some(service.clone())
@@ -352,10 +402,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request) -> Response {
     };
     let content_type = params.get("content-type").map(to_php_string);
     let body = if service == "multirequest" {
-        Body::Multi(multirequest::run(&shared, &params).await)
+        Body::Multi(multirequest::run(&served, &params).await)
     } else {
         Body::Single(Out::from(
-            dispatch::invoke_named(shared.clone(), &params, &service, &action).await,
+            dispatch::invoke_named(served.clone(), &params, &service, &action).await,
         ))
     };
     let unrecognized = match &body {
@@ -418,7 +468,8 @@ fn handled_for(
 /// ```
 #[derive(Clone)]
 pub struct Kaltura<'a> {
-    shared: &'a Shared,
+    backend: &'a Backend,
+    cx: &'a Context,
     /// The partner this handle reads and writes.
     partner_id: i64,
 }
@@ -432,15 +483,16 @@ impl std::fmt::Debug for Kaltura<'_> {
 }
 
 impl<'a> Kaltura<'a> {
-    pub(crate) fn new(shared: &'a Shared) -> Self {
+    pub(crate) fn new(backend: &'a Backend, cx: &'a Context) -> Self {
         Self {
-            shared,
-            partner_id: shared.kaltura.default_partner_id(),
+            backend,
+            cx,
+            partner_id: backend.default_partner_id(),
         }
     }
 
     fn backend(&self) -> &'a Backend {
-        &self.shared.kaltura
+        self.backend
     }
 
     /// This handle's partner id.
@@ -511,7 +563,8 @@ impl<'a> Kaltura<'a> {
     /// ```
     pub fn for_partner(&self, id: i64) -> Option<Kaltura<'a>> {
         self.backend().partner(id).map(|_| Kaltura {
-            shared: self.shared,
+            backend: self.backend,
+            cx: self.cx,
             partner_id: id,
         })
     }
@@ -536,7 +589,8 @@ impl<'a> Kaltura<'a> {
             user_secret: user_secret.to_owned(),
         });
         Kaltura {
-            shared: self.shared,
+            backend: self.backend,
+            cx: self.cx,
             partner_id: id,
         }
     }
@@ -591,7 +645,7 @@ impl<'a> Kaltura<'a> {
     ) -> String {
         self.backend()
             .mint(
-                self.shared,
+                self.cx,
                 self.partner_id,
                 user_id,
                 session_type,
@@ -648,13 +702,13 @@ impl<'a> Kaltura<'a> {
         let partner = self.partner();
         let data = ks::KsData {
             partner_id: partner.id,
-            valid_until: self.shared.clock.now().unix_timestamp()
+            valid_until: self.cx.clock.now().unix_timestamp()
                 + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2),
             session_type: session_type.code(),
             user_id: user_id.to_owned(),
             privileges: String::new(),
         };
-        let rand = u32::from_str_radix(&self.shared.ids.hex("", 4), 16).unwrap_or(0);
+        let rand = u32::from_str_radix(&self.cx.ids.hex("", 4), 16).unwrap_or(0);
         ks::encode_v1(&partner.admin_secret, &data, rand)
     }
 }
@@ -698,6 +752,97 @@ pub(crate) async fn error_response(request: Request, error: ApiError) -> Respons
         content_type.as_deref(),
         started.elapsed(),
     )
+}
+
+impl crate::MockServer {
+    /// Reads and seeds the Kaltura side (the default partner; others through
+    /// [`Kaltura::for_partner`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert_eq!(server.kaltura().partner_id(), vidmock::kaltura::DEFAULT_PARTNER_ID);
+    /// # }
+    /// ```
+    pub fn kaltura(&self) -> Kaltura<'_> {
+        let shared = self.shared();
+        Kaltura::new(&shared.vendors.kaltura, &shared.cx)
+    }
+}
+
+/// Kaltura's settings, on the server's builder.
+impl crate::MockServerBuilder {
+    /// Adds a Kaltura partner with its admin and user secrets (repeatable; the first is the
+    /// default partner). Without any, the server has the default partner
+    /// [`crate::kaltura::DEFAULT_PARTNER_ID`] with [`crate::kaltura::DEFAULT_ADMIN_SECRET`] and
+    /// [`crate::kaltura::DEFAULT_USER_SECRET`]. An empty user secret means the partner has none.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_partner(12345, "admin-secret", "user-secret")
+    ///     .start()
+    ///     .await;
+    /// assert_eq!(server.kaltura().partner_id(), 12345);
+    /// # }
+    /// ```
+    pub fn kaltura_partner(
+        mut self,
+        id: i64,
+        admin_secret: impl Into<String>,
+        user_secret: impl Into<String>,
+    ) -> Self {
+        let partner = crate::kaltura::Partner {
+            id,
+            admin_secret: admin_secret.into(),
+            user_secret: user_secret.into(),
+        };
+        self.configs_mut().kaltura.partners.retain(|p| p.id != id);
+        self.configs_mut().kaltura.partners.push(partner);
+        self
+    }
+
+    /// How long a Kaltura final chunk (`finalChunk=true` with `resumeAt > 0`) waits for the
+    /// chunks before it that are still in flight before failing with
+    /// `UPLOAD_TOKEN_CANNOT_MATCH_EXPECTED_SIZE`; default
+    /// [`crate::kaltura::DEFAULT_FINAL_CHUNK_WAIT`] (5 s, well under the 10 s the official
+    /// Python client gives an upload; the real server waits about 45 s).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_final_chunk_wait(std::time::Duration::from_millis(200))
+    ///     .start()
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn kaltura_final_chunk_wait(mut self, wait: Duration) -> Self {
+        self.configs_mut().kaltura.final_chunk_wait = Some(wait);
+        self
+    }
+}
+
+/// Faults in Kaltura's own error format.
+impl crate::Fault {
+    /// Answers with a Kaltura API error, in the format (JSON, XML, …) the request asked for.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::kaltura(vidmock::kaltura::ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]));
+    /// ```
+    pub fn kaltura(error: ApiError) -> Self {
+        Self::vendor(error)
+    }
 }
 
 #[cfg(test)]

@@ -7,16 +7,15 @@
 //! inherit `ks`, `partnerId` and `clientTag`, and may refer to earlier results with
 //! `{N:result[:property…]}` where N counts processed requests from 1.
 
-use std::sync::Arc;
+use super::Served;
 
 use super::dispatch;
 use super::error::ApiError;
 use super::params::{Map, Value};
 use super::wire::{reference_text, Out};
-use crate::server::Shared;
 
 /// Runs every sub-request of `params`, returning one result (or error) per processed request.
-pub(crate) async fn run(shared: &Arc<Shared>, params: &Map) -> Vec<Out> {
+pub(crate) async fn run(served: &Served, params: &Map) -> Vec<Out> {
     let mut requests: std::collections::BTreeMap<i64, Value> = std::collections::BTreeMap::new();
     let mut common = Map::default();
     for (key, value) in params {
@@ -50,7 +49,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, params: &Map) -> Vec<Out> {
         request.shift_remove("format");
         let result = match substitute(&mut request, &results) {
             Err(error) => Out::Error(error),
-            Ok(()) => Out::from(dispatch::invoke(shared.clone(), &request).await),
+            Ok(()) => Out::from(dispatch::invoke(served.clone(), &request).await),
         };
         results.push(result);
     }

@@ -37,7 +37,7 @@ impl Action for Start {
     }
 
     async fn run(self, call: &Call, _: Option<Session>) -> Result<Out, ApiError> {
-        let backend = &call.shared.kaltura;
+        let backend = &call.served.backend;
         let refused = || {
             let pid = self.partner_id.map(|p| p.to_string()).unwrap_or_default();
             ApiError::new("START_SESSION_ERROR", &[&pid])
@@ -60,7 +60,7 @@ impl Action for Start {
         };
         backend
             .mint(
-                &call.shared,
+                &call.served.cx,
                 partner.id,
                 &self.user_id,
                 session_type,
@@ -84,9 +84,9 @@ impl Action for End {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         if let Some(session) = session {
-            let now = call.shared.clock.now().unix_timestamp();
-            call.shared
-                .kaltura
+            let now = call.served.cx.clock.now().unix_timestamp();
+            call.served
+                .backend
                 .end(&session.ks, session.valid_until, now);
         }
         Ok(Out::Null)

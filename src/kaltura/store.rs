@@ -692,7 +692,7 @@ impl Store {
 
 impl Kaltura<'_> {
     fn store(&self) -> &Store {
-        &self.shared.kaltura.store
+        &self.backend.store
     }
 
     /// This partner's upload tokens, deleted ones included, in creation order.

@@ -140,10 +140,10 @@ impl Action for Add {
         if self.auto_finalize && file_size.is_none_or(|size| size == 0) {
             return Err(ApiError::new("UPLOAD_TOKEN_MISSING_FILE_SIZE", &[]));
         }
-        let shared = &call.shared;
-        let now = shared.clock.now();
+        let served = &call.served;
+        let now = served.cx.clock.now();
         let token = StoredToken {
-            id: shared.ids.hex("0_", 32),
+            id: served.cx.ids.hex("0_", 32),
             partner_id: session.partner_id,
             user_id: session.user_id.clone(),
             status: UploadTokenStatus::Pending,
@@ -160,7 +160,7 @@ impl Action for Add {
             auto: AutoFinalize::default(),
         };
         let out = wire::upload_token(&token);
-        let mut tenants = shared.kaltura.store.lock();
+        let mut tenants = served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
         tenant.tokens.insert(token.id.clone(), token);
         Ok(out)
@@ -187,7 +187,7 @@ impl Action for Get {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let tenants = call.shared.kaltura.store.lock();
+        let tenants = call.served.backend.store.lock();
         tenants
             .get(&session.partner_id)
             .and_then(|tenant| tenant.tokens.get(&self.id))
@@ -213,8 +213,8 @@ impl Action for Delete {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let now = call.shared.clock.now();
-        let mut tenants = call.shared.kaltura.store.lock();
+        let now = call.served.cx.clock.now();
+        let mut tenants = call.served.backend.store.lock();
         let token = tenants
             .get_mut(&session.partner_id)
             .and_then(|tenant| tenant.tokens.get_mut(&self.id))
@@ -292,7 +292,7 @@ impl Action for List {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let now = call.shared.clock.now();
+        let now = call.served.cx.clock.now();
         let f = &self.filter;
         let ids_in: Option<Vec<String>> =
             split_list(&f.id_in).map(|ids| ids.into_iter().take(MAX_IN_VALUES).collect());
@@ -307,7 +307,7 @@ impl Action for List {
             statuses_in = Some(vec![0, 1, 2]);
         }
         let stale_before = now - time::Duration::seconds(MAX_RESUME_SECONDS);
-        let tenants = call.shared.kaltura.store.lock();
+        let tenants = call.served.backend.store.lock();
         let mut matched: Vec<&StoredToken> = tenants
             .get(&session.partner_id)
             .map(|tenant| tenant.tokens.values().collect())
@@ -399,10 +399,10 @@ impl Action for Upload {
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
         let session = required(session)?;
-        let shared = &call.shared;
-        let store = &shared.kaltura.store;
+        let served = &call.served;
+        let store = &served.backend.store;
         let next = {
-            let now = shared.clock.now();
+            let now = served.cx.clock.now();
             let mut tenants = store.lock();
             let tenant = tenants.get_mut(&session.partner_id).ok_or_else(not_found)?;
             self.begin(tenant, &session, store.retention, now)?
@@ -416,7 +416,7 @@ impl Action for Upload {
             Next::Wait { file, expected } => {
                 file.drain().await;
                 file.wait_for(expected, store.final_chunk_wait).await;
-                let now = shared.clock.now();
+                let now = served.cx.clock.now();
                 let mut tenants = store.lock();
                 let tenant = tenants.get_mut(&session.partner_id).ok_or_else(not_found)?;
                 let out = finish_verified(tenant, &session, &self.id, &file, expected, now)?;

@@ -16,6 +16,8 @@ use crate::clock::Clock;
 use crate::conn;
 use crate::ids::Ids;
 use crate::journal::{self, Journal};
+use crate::registry::Vendors;
+use crate::vendor::Context;
 
 /// Configures a [`MockServer`] before it starts.
 ///
@@ -54,14 +56,12 @@ pub struct MockServerBuilder {
     journal_body_limit: usize,
     /// Whether the journal hashes every request body whole.
     journal_digests: bool,
-    #[cfg(feature = "apivideo")]
-    apivideo: crate::apivideo::Config,
-    #[cfg(feature = "kaltura")]
-    kaltura: crate::kaltura::Config,
+    /// Each vendor's settings, set through the vendor's own builder methods.
+    configs: crate::registry::Configs,
     /// The state file, and what it held when the builder read it (`None`: no file yet).
     state_file: Option<(std::path::PathBuf, Option<crate::persist::Loaded>)>,
     /// Tenants and objects to load at start when there is no state to restore.
-    seed_data: Option<crate::persist::Seed>,
+    seed_data: Option<crate::registry::Seed>,
 }
 
 impl Default for MockServerBuilder {
@@ -80,10 +80,7 @@ impl Default for MockServerBuilder {
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
             journal_digests: true,
-            #[cfg(feature = "apivideo")]
-            apivideo: crate::apivideo::Config::default(),
-            #[cfg(feature = "kaltura")]
-            kaltura: crate::kaltura::Config::default(),
+            configs: crate::registry::Configs::default(),
             state_file: None,
             seed_data: None,
         }
@@ -319,137 +316,10 @@ impl MockServerBuilder {
         self
     }
 
-    /// Adds an api.video project with this API key. The first key added becomes the default
-    /// project; without any, the default project's key is [`crate::apivideo::DEFAULT_API_KEY`].
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = vidmock::MockServer::builder().apivideo_key("a").apivideo_key("b").start().await;
-    /// assert_eq!(server.apivideo().api_keys(), vec!["a".to_string(), "b".to_string()]);
-    /// # }
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_key(mut self, key: impl Into<String>) -> Self {
-        self.apivideo.keys.push(key.into());
-        self
-    }
-
-    /// How long api.video access tokens from `/auth/api-key` and `/auth/refresh` live
-    /// (default 3600 s, as the vendor). Expiry is measured on the server's clock.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let builder = vidmock::MockServer::builder()
-    ///     .apivideo_access_token_ttl(std::time::Duration::from_secs(60));
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_access_token_ttl(mut self, ttl: Duration) -> Self {
-        self.apivideo.access_token_ttl = ttl;
-        self
-    }
-
-    /// The largest file part one api.video upload request may carry (default 200 MiB, as the
-    /// vendor); larger ones get `uploaded-file-too-large`.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let builder = vidmock::MockServer::builder().apivideo_max_file_size(10 * 1024 * 1024);
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_max_file_size(mut self, bytes: u64) -> Self {
-        self.apivideo.max_file_size = bytes;
-        self
-    }
-
-    /// How long a completed api.video upload "encodes" before its HLS manifest (`assets.hls`)
-    /// answers 200 instead of 202, measured on the server's clock (default 3 s).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let builder = vidmock::MockServer::builder()
-    ///     .apivideo_encoding_delay(std::time::Duration::ZERO);
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_encoding_delay(mut self, delay: Duration) -> Self {
-        self.apivideo.encoding_delay = delay;
-        self
-    }
-
-    /// Per-minute request budgets of each api.video project (generous by default).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use vidmock::apivideo::RateLimits;
-    /// let builder = vidmock::MockServer::builder().apivideo_rate_limits(RateLimits::SANDBOX);
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo_rate_limits(mut self, limits: crate::apivideo::RateLimits) -> Self {
-        self.apivideo.rate_limits = limits;
-        self
-    }
-
-    /// Adds a Kaltura partner with its admin and user secrets (repeatable; the first is the
-    /// default partner). Without any, the server has the default partner
-    /// [`crate::kaltura::DEFAULT_PARTNER_ID`] with [`crate::kaltura::DEFAULT_ADMIN_SECRET`] and
-    /// [`crate::kaltura::DEFAULT_USER_SECRET`]. An empty user secret means the partner has none.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = vidmock::MockServer::builder()
-    ///     .kaltura_partner(12345, "admin-secret", "user-secret")
-    ///     .start()
-    ///     .await;
-    /// assert_eq!(server.kaltura().partner_id(), 12345);
-    /// # }
-    /// ```
-    #[cfg(feature = "kaltura")]
-    pub fn kaltura_partner(
-        mut self,
-        id: i64,
-        admin_secret: impl Into<String>,
-        user_secret: impl Into<String>,
-    ) -> Self {
-        let partner = crate::kaltura::Partner {
-            id,
-            admin_secret: admin_secret.into(),
-            user_secret: user_secret.into(),
-        };
-        self.kaltura.partners.retain(|p| p.id != id);
-        self.kaltura.partners.push(partner);
-        self
-    }
-
-    /// How long a Kaltura final chunk (`finalChunk=true` with `resumeAt > 0`) waits for the
-    /// chunks before it that are still in flight before failing with
-    /// `UPLOAD_TOKEN_CANNOT_MATCH_EXPECTED_SIZE`; default
-    /// [`crate::kaltura::DEFAULT_FINAL_CHUNK_WAIT`] (5 s, well under the 10 s the official
-    /// Python client gives an upload; the real server waits about 45 s).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = vidmock::MockServer::builder()
-    ///     .kaltura_final_chunk_wait(std::time::Duration::from_millis(200))
-    ///     .start()
-    ///     .await;
-    /// # }
-    /// ```
-    #[cfg(feature = "kaltura")]
-    pub fn kaltura_final_chunk_wait(mut self, wait: Duration) -> Self {
-        self.kaltura.final_chunk_wait = Some(wait);
-        self
+    /// Each vendor's settings, for the vendors' own builder methods (`apivideo_key`,
+    /// `kaltura_partner`…), which live with the vendor.
+    pub(crate) fn configs_mut(&mut self) -> &mut crate::registry::Configs {
+        &mut self.configs
     }
 
     /// Loads tenants, upload tokens, videos, partners and entries from a seed document (the
@@ -614,28 +484,28 @@ impl MockServerBuilder {
         let base = http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
         let shared = Arc::new(Shared {
-            clock: self.clock.unwrap_or_default(),
+            cx: Arc::new(Context {
+                clock: self.clock.unwrap_or_default(),
+                ids: Ids::new(self.seed),
+                base_url: format!("{scheme}://{address}"),
+                spill: (self.retention == crate::Retention::Spill)
+                    .then(crate::storage::SpillDir::new),
+            }),
             journal: Journal::new(
                 base,
                 self.journal_capacity,
                 self.journal_body_limit,
                 self.journal_digests,
             ),
-            ids: Ids::new(self.seed),
             faults: Arc::new(crate::faults::Faults::new(self.seed)),
             expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
-            base_url: format!("{scheme}://{address}"),
             cors: self.cors,
             admin_token: self.admin_token,
-            #[cfg(feature = "apivideo")]
-            apivideo: crate::apivideo::Backend::new(self.apivideo, self.retention),
-            #[cfg(feature = "kaltura")]
-            kaltura: crate::kaltura::Backend::new(self.kaltura, self.retention),
+            vendors: Vendors::new(self.configs, self.retention),
             persister: self
                 .state_file
                 .as_ref()
                 .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
-            spill: (self.retention == crate::Retention::Spill).then(crate::storage::SpillDir::new),
         });
         let restored = match self.state_file {
             Some((path, Some(loaded))) => {
@@ -645,16 +515,7 @@ impl MockServerBuilder {
             _ => false,
         };
         if let (Some(seed), false) = (&self.seed_data, restored) {
-            let now = shared.clock.now();
-            #[cfg(feature = "apivideo")]
-            if let Some(apivideo) = &seed.apivideo {
-                shared.apivideo.apply_seed(apivideo, &shared.ids, now);
-            }
-            #[cfg(feature = "kaltura")]
-            if let Some(kaltura) = &seed.kaltura {
-                shared.kaltura.apply_seed(kaltura, &shared.ids, now);
-            }
-            let _ = now;
+            seed.apply(&shared.vendors, &shared.cx);
         }
         let listener = Arc::new(listener);
         let shutdown = CancellationToken::new();
@@ -700,19 +561,12 @@ const SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Applies a state file read by the builder.
 fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist::Loaded) {
-    let offset = shared.clock.offset();
+    let clock = &shared.cx.clock;
+    let offset = clock.offset();
     if loaded.clock_offset > offset {
-        shared.clock.advance(loaded.clock_offset - offset);
+        clock.advance(loaded.clock_offset - offset);
     }
     let dir = crate::persist::blob_dir(path);
     let blob = |sha256: &str, size: u64| crate::persist::read_blob(&dir, sha256, size);
-    #[cfg(feature = "apivideo")]
-    if let Some(snapshot) = loaded.apivideo {
-        shared.apivideo.restore(snapshot, &blob, shared.clock.now());
-    }
-    #[cfg(feature = "kaltura")]
-    if let Some(snapshot) = loaded.kaltura {
-        shared.kaltura.restore(snapshot, &blob);
-    }
-    let _ = &blob;
+    loaded.vendors.apply(&shared.vendors, &blob, clock.now());
 }

@@ -26,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::ids::Ids;
 use crate::journal::{Journal, RecordedRequest};
+use crate::registry::Vendors;
+use crate::vendor::Context;
 
 pub use builder::MockServerBuilder;
 pub(crate) use pipeline::serve;
@@ -35,33 +36,22 @@ pub(crate) use pipeline::serve;
 /// State shared by every connection of one server. Each field guards its own data with a
 /// `std::sync::Mutex` held only for synchronous work, never across an `.await`.
 pub(crate) struct Shared {
-    /// Every expiry reads this clock.
-    pub clock: Clock,
+    /// What the vendors read of the server: the clock, the ids, the base URL, the spill space.
+    pub cx: Arc<Context>,
     /// The request log.
     pub journal: Journal,
-    /// The one id generator of this server (seedable).
-    pub ids: Ids,
     /// Mounted fault rules.
     pub faults: Arc<crate::faults::Faults>,
     /// Expectations checked on drop, and strict-mode violations.
     pub expectations: Arc<crate::expect::Expectations>,
-    /// `http://HOST:PORT` of this server, used in URLs it hands out.
-    pub base_url: String,
     /// Whether responses carry CORS headers and preflights are answered.
     pub cors: bool,
     /// When set, admin routes require it.
     pub admin_token: Option<String>,
-    /// api.video projects, tokens and auth grants.
-    #[cfg(feature = "apivideo")]
-    pub apivideo: crate::apivideo::Backend,
-    /// Kaltura partners and sessions.
-    #[cfg(feature = "kaltura")]
-    pub kaltura: crate::kaltura::Backend,
+    /// The emulated vendors, reached through their contract.
+    pub vendors: Vendors,
     /// With a state file: saves the state; every change is on disk before it is answered.
     pub persister: Option<Arc<crate::persist::Persister>>,
-    /// With [`crate::Retention::Spill`]: where this server's uploads are spilled (a temporary
-    /// directory, made on first use and removed when the server is dropped).
-    pub spill: Option<Arc<crate::storage::SpillDir>>,
 }
 
 impl Shared {
@@ -70,10 +60,7 @@ impl Shared {
         self.journal.clear();
         self.faults.clear();
         self.expectations.clear();
-        #[cfg(feature = "apivideo")]
-        self.apivideo.reset();
-        #[cfg(feature = "kaltura")]
-        self.kaltura.reset();
+        self.vendors.reset();
     }
 }
 
@@ -160,7 +147,7 @@ impl MockServer {
     /// # }
     /// ```
     pub fn uri(&self) -> String {
-        self.shared.base_url.clone()
+        self.shared.cx.base_url.clone()
     }
 
     /// The PEM certificate chain this server presents, when it serves HTTPS.
@@ -208,44 +195,10 @@ impl MockServer {
     /// # }
     /// ```
     pub fn clock(&self) -> &Clock {
-        &self.shared.clock
+        &self.shared.cx.clock
     }
 
-    /// Reads and seeds the api.video side.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = vidmock::MockServer::start().await;
-    /// assert_eq!(server.apivideo().api_key(), vidmock::apivideo::DEFAULT_API_KEY);
-    /// # }
-    /// ```
-    #[cfg(feature = "apivideo")]
-    pub fn apivideo(&self) -> crate::apivideo::ApiVideo<'_> {
-        crate::apivideo::ApiVideo::new(&self.shared)
-    }
-
-    /// Reads and seeds the Kaltura side (the default partner; others through
-    /// [`crate::kaltura::Kaltura::for_partner`]).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let server = vidmock::MockServer::start().await;
-    /// assert_eq!(server.kaltura().partner_id(), vidmock::kaltura::DEFAULT_PARTNER_ID);
-    /// # }
-    /// ```
-    #[cfg(feature = "kaltura")]
-    pub fn kaltura(&self) -> crate::kaltura::Kaltura<'_> {
-        crate::kaltura::Kaltura::new(&self.shared)
-    }
-
-    /// The state behind this server, for the crate's own unit tests.
-    #[cfg(test)]
+    /// The state behind this server, for the vendors' own views of it.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -373,7 +326,11 @@ impl MockServer {
     /// # }
     /// ```
     pub fn verify(&self) {
-        let failures = self.shared.expectations.failures(&self.shared.journal);
+        let vendors = &self.shared.vendors;
+        let failures = self
+            .shared
+            .expectations
+            .failures(&self.shared.journal, &|r| vendors.chunk_of(r));
         if !failures.is_empty() {
             panic!("vidmock: {}", failures.join("\nvidmock: "));
         }

@@ -22,11 +22,12 @@ use crate::journal::{self, BodyTap, Handled};
 /// CORS is a tower layer, built once per process and shared by every server (its inner service
 /// finds the server in the request's extensions, which the connection fills).
 pub(crate) async fn serve(shared: Arc<Shared>, request: Request) -> Response {
-    #[cfg(feature = "kaltura")]
-    let vendor_owned = crate::kaltura::owns(request.uri().path());
-    #[cfg(not(feature = "kaltura"))]
-    let vendor_owned = false;
-    // Kaltura answers preflights and sets its CORS headers itself, exactly as the vendor does.
+    // A vendor that answers preflights and sets its CORS headers itself (as Kaltura does) is
+    // left to do so.
+    let vendor_owned = shared
+        .vendors
+        .owner(request.uri().path())
+        .is_some_and(|vendor| vendor.answers_cors());
     if !shared.cors || vendor_owned {
         return persisted(shared, request).await;
     }
@@ -81,7 +82,7 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
     // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let entry = journal::Entry::arrived(
-        shared.clock.now(),
+        shared.cx.clock.now(),
         parts.extensions.get::<ConnInfo>().map(|info| info.peer),
         parts.method.clone(),
         path_and_query,
@@ -149,9 +150,14 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
         shared.expectations.observe(seq, &seen);
     }
     let inner = shared.clone();
-    let response = crate::faults::apply(&shared, request, &seen, seq, move |request| {
-        Box::pin(dispatch(inner, request))
-    })
+    let response = crate::faults::apply(
+        &shared.faults,
+        &shared.journal,
+        request,
+        &seen,
+        seq,
+        move |request| Box::pin(dispatch(inner, request)),
+    )
     .await;
     if let (Some(seq), Some(_)) = (
         seq,
@@ -164,18 +170,9 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
 
 /// Sends a request to the vendor that owns its path.
 async fn dispatch(shared: Arc<Shared>, request: Request) -> Response {
-    #[cfg(feature = "kaltura")]
-    if crate::kaltura::owns(request.uri().path()) {
-        return crate::kaltura::handle(shared, request).await;
-    }
-    #[cfg(feature = "apivideo")]
-    {
-        crate::apivideo::handle(shared, request).await
-    }
-    #[cfg(not(feature = "apivideo"))]
-    {
-        let _ = (shared, request);
-        http::StatusCode::NOT_FOUND.into_response()
+    match shared.vendors.owner(request.uri().path()) {
+        Some(vendor) => vendor.clone().handle(shared.cx.clone(), request).await,
+        None => http::StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -218,10 +215,7 @@ fn cors_service() -> &'static tower_http::cors::Cors<Persisted> {
 fn build_cors() -> tower_http::cors::CorsLayer {
     use http::{HeaderName, Method};
     use tower_http::cors::{AllowHeaders, Any, CorsLayer};
-    #[cfg(feature = "apivideo")]
-    let exposed = crate::apivideo::CORS_EXPOSED_HEADERS;
-    #[cfg(not(feature = "apivideo"))]
-    let exposed: &[&'static str] = &[];
+    let exposed = crate::registry::cors_exposed_headers();
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([
