@@ -13,6 +13,7 @@ mod dashboard;
 mod expectations;
 mod faults;
 mod journal;
+mod layers;
 mod server_lifecycle;
 mod start_errors;
 mod tls;
