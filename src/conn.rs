@@ -281,22 +281,13 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let control = info.control.clone();
+    let app = crate::server::app(shared);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        let extensions = request.extensions_mut();
-        extensions.insert(info.clone());
-        // The CORS service is shared by every server of the process; this says whose request
-        // it is.
-        extensions.insert(shared.clone());
-        let shared = shared.clone();
-        async move {
-            Ok::<_, std::convert::Infallible>(
-                crate::server::serve(
-                    shared,
-                    request.map(|body| crate::body::Body::new(Unread::new(body))),
-                )
-                .await,
-            )
-        }
+        request.extensions_mut().insert(info.clone());
+        tower_service::Service::call(
+            &mut app.clone(),
+            request.map(|body| crate::body::Body::new(Unread::new(body))),
+        )
     });
     // HTTP/2 is what browsers speak over TLS; a Rust test's client speaks HTTP/1.1, so the
     // library alone does not compile an HTTP/2 server it would never use.

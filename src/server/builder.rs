@@ -454,12 +454,12 @@ impl MockServerBuilder {
     /// assert!(error.to_string().starts_with(&format!("cannot listen on {address}: ")));
     /// # }
     /// ```
-    pub async fn try_start(self) -> Result<MockServer, crate::Error> {
+    pub async fn try_start(mut self) -> Result<MockServer, crate::Error> {
         let handed_over = |source| crate::Error::Bind {
             address: None,
             source,
         };
-        let listener = match self.listener {
+        let listener = match self.listener.take() {
             Some(listener) => {
                 listener.set_nonblocking(true).map_err(handed_over)?;
                 TcpListener::from_std(listener).map_err(handed_over)?
@@ -473,7 +473,7 @@ impl MockServerBuilder {
         };
         let address = listener.local_addr().map_err(handed_over)?;
         #[cfg(feature = "tls")]
-        let (tls, certificate) = match self.tls {
+        let (tls, certificate) = match self.tls.take() {
             Some(Ok((chain, key))) => (Some(tls_acceptor(&chain, &key)?), Some(chain)),
             Some(Err(message)) => return Err(crate::Error::Tls { message }),
             None => (None, None),
@@ -483,40 +483,7 @@ impl MockServerBuilder {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
-        let shared = Arc::new(Shared {
-            cx: Arc::new(Context {
-                clock: self.clock.unwrap_or_default(),
-                ids: Ids::new(self.seed),
-                base_url: format!("{scheme}://{address}"),
-                spill: (self.retention == crate::Retention::Spill)
-                    .then(crate::storage::SpillDir::new),
-            }),
-            journal: Journal::new(
-                base,
-                self.journal_capacity,
-                self.journal_body_limit,
-                self.journal_digests,
-            ),
-            faults: Arc::new(crate::faults::Faults::new(self.seed)),
-            expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
-            cors: self.cors,
-            admin_token: self.admin_token,
-            vendors: Vendors::new(self.configs, self.retention),
-            persister: self
-                .state_file
-                .as_ref()
-                .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
-        });
-        let restored = match self.state_file {
-            Some((path, Some(loaded))) => {
-                restore(&shared, &path, loaded);
-                true
-            }
-            _ => false,
-        };
-        if let (Some(seed), false) = (&self.seed_data, restored) {
-            seed.apply(&shared.vendors, &shared.cx);
-        }
+        let shared = self.into_shared(format!("{scheme}://{address}"), base);
         let listener = Arc::new(listener);
         let shutdown = CancellationToken::new();
         if let Some(persister) = &shared.persister {
@@ -553,6 +520,47 @@ impl MockServerBuilder {
             tracker,
             accept: Some(accept),
         })
+    }
+
+    /// The state of a server answering at `base_url` (`base`, parsed), restored from the state
+    /// file or seeded: everything but the socket, so that the pipeline can be driven without
+    /// one.
+    pub(crate) fn into_shared(self, base_url: String, base: http::Uri) -> Arc<Shared> {
+        let shared = Arc::new(Shared {
+            cx: Arc::new(Context {
+                clock: self.clock.unwrap_or_default(),
+                ids: Ids::new(self.seed),
+                base_url,
+                spill: (self.retention == crate::Retention::Spill)
+                    .then(crate::storage::SpillDir::new),
+            }),
+            journal: Journal::new(
+                base,
+                self.journal_capacity,
+                self.journal_body_limit,
+                self.journal_digests,
+            ),
+            faults: Arc::new(crate::faults::Faults::new(self.seed)),
+            expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
+            cors: self.cors,
+            admin_token: self.admin_token,
+            vendors: Vendors::new(self.configs, self.retention),
+            persister: self
+                .state_file
+                .as_ref()
+                .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
+        });
+        let restored = match self.state_file {
+            Some((path, Some(loaded))) => {
+                restore(&shared, &path, loaded);
+                true
+            }
+            _ => false,
+        };
+        if let (Some(seed), false) = (&self.seed_data, restored) {
+            seed.apply(&shared.vendors, &shared.cx);
+        }
+        shared
     }
 }
 

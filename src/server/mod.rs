@@ -31,7 +31,7 @@ use crate::registry::Vendors;
 use crate::vendor::Context;
 
 pub use builder::MockServerBuilder;
-pub(crate) use pipeline::serve;
+pub(crate) use pipeline::app;
 
 /// State shared by every connection of one server. Each field guards its own data with a
 /// `std::sync::Mutex` held only for synchronous work, never across an `.await`.

@@ -1,7 +1,8 @@
 //! The request pipeline: how one request to one server becomes its response.
 //!
-//! A request goes through these functions in the order they are written, each one calling the
-//! next: `serve` (CORS) → `persisted` (the state file is saved before the answer leaves) →
+//! [`app`] is the whole pipeline as one service, built from a server's shared state: what each
+//! connection serves, and what the tests below drive without a socket. A request goes through
+//! these functions in the order they are written, each one calling the next: `serve` (CORS) → `persisted` (the state file is saved before the answer leaves) →
 //! `routed` (the admin API, or on to the vendors) → `record` (the journal) → `rules` (faults and
 //! expectations) → `dispatch` (the vendor that owns the path). Reading down the file is reading
 //! down the call chain. The CORS layer `serve` wraps around `persisted` comes last.
@@ -16,12 +17,45 @@ use crate::body::{Body, IntoResponse, Request, Response};
 use crate::conn::ConnInfo;
 use crate::journal::{self, BodyTap, Handled};
 
+/// The pipeline of the server `shared`, as one service (like axum's `app()`): each connection
+/// calls it for every request; tests call it with `tower::ServiceExt::oneshot`.
+pub(crate) fn app(shared: Arc<Shared>) -> App {
+    App { shared }
+}
+
+/// See [`app`].
+#[derive(Clone)]
+pub(crate) struct App {
+    shared: Arc<Shared>,
+}
+
+impl tower_service::Service<Request> for App {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        // The CORS service is shared by every server of the process; this says whose request
+        // it is.
+        request.extensions_mut().insert(self.shared.clone());
+        let shared = self.shared.clone();
+        Box::pin(async move { Ok(serve(shared, request).await) })
+    }
+}
+
 /// Answers one request of the server `shared`: CORS, then (with a state file) saving after the
 /// answer, then the admin API or the vendors. Plain function calls rather than a stack of
 /// middleware, which would clone and box each layer's inner service for every request; only
 /// CORS is a tower layer, built once per process and shared by every server (its inner service
 /// finds the server in the request's extensions, which the connection fills).
-pub(crate) async fn serve(shared: Arc<Shared>, request: Request) -> Response {
+async fn serve(shared: Arc<Shared>, request: Request) -> Response {
     // A vendor that answers preflights and sets its CORS headers itself (as Kaltura does) is
     // left to do so.
     let vendor_owned = shared
@@ -234,4 +268,153 @@ fn build_cors() -> tower_http::cors::CorsLayer {
                 .collect::<Vec<_>>(),
         )
         .max_age(Duration::from_secs(86400))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pipeline driven as a service, with no socket: what each step adds, seen from the
+    //! response and the server's state. Paths and credentials are the defaults; the vendors'
+    //! own behaviour is tested over a real socket in `tests/`.
+
+    use std::sync::Arc;
+
+    use http::{header, Method, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::{app, Shared};
+    use crate::body::{Body, Request};
+
+    fn shared() -> Arc<Shared> {
+        let base = "http://127.0.0.1:8484";
+        crate::MockServer::builder()
+            .seed(7)
+            .into_shared(base.to_owned(), http::Uri::from_static(base))
+    }
+
+    fn request(method: Method, uri: &str, body: &'static str) -> Request {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            // The default project's key, `vidmock-api-key:`.
+            .header(header::AUTHORIZATION, "Basic dmlkbW9jay1hcGkta2V5Og==")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, "http://localhost:5173")
+            .body(Body::from(body))
+            .expect("a valid request")
+    }
+
+    async fn text(response: crate::body::Response) -> String {
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body that reads")
+            .to_bytes();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_vendor_request_is_answered_recorded_and_given_cors_headers() {
+        // Arrange
+        let shared = shared();
+
+        // Act
+        let response = app(shared.clone())
+            .oneshot(request(Method::POST, "/upload-tokens", r#"{"ttl": 60}"#))
+            .await
+            .expect("the pipeline never fails");
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let recorded = shared.journal.snapshot();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].operation.as_deref(), Some("createToken"));
+        assert_eq!(recorded[0].status, Some(200));
+        assert!(text(response).await.contains(r#""ttl":60"#));
+    }
+
+    #[tokio::test]
+    async fn a_mounted_fault_answers_before_the_vendor_and_is_named_in_the_journal() {
+        // Arrange
+        let shared = shared();
+        crate::FaultBuilder::new(&shared.faults, crate::Fault::status(503).body("down"))
+            .when(crate::matchers::path("/upload-tokens"))
+            .named("outage")
+            .mount();
+
+        // Act
+        let response = app(shared.clone())
+            .oneshot(request(Method::POST, "/upload-tokens", "{}"))
+            .await
+            .expect("the pipeline never fails");
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(text(response).await, "down");
+        let recorded = shared.journal.snapshot();
+        assert_eq!(recorded[0].fault.as_deref(), Some("outage"));
+        assert_eq!(recorded[0].status, Some(503));
+    }
+
+    #[tokio::test]
+    async fn the_admin_api_is_answered_without_being_recorded() {
+        // Arrange
+        let shared = shared();
+
+        // Act
+        let response = app(shared.clone())
+            .oneshot(request(Method::GET, "/__vidmock/requests", ""))
+            .await
+            .expect("the pipeline never fails");
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(text(response).await, "[]");
+        assert!(shared.journal.snapshot().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_preflight_to_a_vendor_that_answers_cors_itself_skips_the_cors_layer() {
+        // Arrange
+        let shared = shared();
+        let preflight = |path: &str| {
+            http::Request::builder()
+                .method(Method::OPTIONS)
+                .uri(path)
+                .header(header::ORIGIN, "http://localhost:5173")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .body(Body::empty())
+                .expect("a valid request")
+        };
+
+        // Act
+        let layered = app(shared.clone())
+            .oneshot(preflight("/upload-tokens"))
+            .await
+            .expect("the pipeline never fails");
+        let own = app(shared.clone())
+            .oneshot(preflight("/api_v3/service/system/action/ping"))
+            .await
+            .expect("the pipeline never fails");
+
+        // Assert
+        let methods = |response: &crate::body::Response| {
+            response.headers()[header::ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        assert!(
+            methods(&layered).contains("PATCH"),
+            "the CORS layer answers, with every method the APIs use: {:?}",
+            layered.headers()
+        );
+        assert_eq!(
+            methods(&own),
+            "POST, GET, HEAD, OPTIONS",
+            "the vendor answers, with its own list"
+        );
+    }
 }
