@@ -300,8 +300,7 @@ struct FaultSpec {
     name: Option<String>,
     #[serde(rename = "match", default)]
     matching: MatchSpec,
-    /// Read in two steps: a vendor's own error format by its `type`, else [`ActionSpec`].
-    action: Value,
+    action: crate::Action,
     times: Option<u64>,
     after: Option<u64>,
     on_nth: Option<u64>,
@@ -326,115 +325,20 @@ struct MatchSpec {
     query: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
-enum ActionSpec {
-    #[serde(rename_all = "camelCase")]
-    Status {
-        status: u16,
-        #[serde(default)]
-        body: String,
-        #[serde(default)]
-        headers: std::collections::BTreeMap<String, String>,
-    },
-    #[serde(rename_all = "camelCase")]
-    Delay {
-        ms: u64,
-    },
-    #[serde(rename_all = "camelCase")]
-    DelayUniform {
-        min_ms: u64,
-        max_ms: u64,
-    },
-    #[serde(rename_all = "camelCase")]
-    DelayLognormal {
-        median_ms: u64,
-        sigma: f64,
-        cap_ms: u64,
-    },
-    #[serde(rename_all = "camelCase")]
-    Dribble {
-        chunk_bytes: usize,
-        every_ms: u64,
-    },
-    Hang,
-    Reset,
-    Close,
-    #[serde(rename_all = "camelCase")]
-    Garbage {
-        body: String,
-    },
-    #[serde(rename_all = "camelCase")]
-    Truncate {
-        after_bytes: usize,
-    },
-    #[serde(rename_all = "camelCase")]
-    ResetAfterRequestBytes {
-        bytes: u64,
-    },
-    LoseResponse,
-}
-
-/// The fault a rule's `action` describes: a vendor's error format (`apivideoProblem`,
-/// `kalturaError`, through the registry), or one of [`ActionSpec`]'s.
-fn action_of(action: Value) -> Result<crate::Fault, String> {
-    let kind = action
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if let Some(vendor) = crate::registry::fault_from_json(kind, &action) {
-        return vendor;
-    }
-    let spec = serde_json::from_value(action).map_err(|e| format!("invalid fault: action: {e}"))?;
-    fault_of(spec)
-}
-
-fn fault_of(action: ActionSpec) -> Result<crate::Fault, String> {
-    use crate::Fault;
-    let ms = Duration::from_millis;
-    Ok(match action {
-        ActionSpec::Status {
-            status,
-            body,
-            headers,
-        } => {
-            if !(100..=999).contains(&status) {
-                return Err(format!("status {status} is not an HTTP status"));
-            }
-            headers
-                .into_iter()
-                .fold(Fault::status(status).body(body), |f, (k, v)| f.header(k, v))
-        }
-        ActionSpec::Delay { ms: d } => Fault::delay(ms(d)),
-        ActionSpec::DelayUniform { min_ms, max_ms } => Fault::delay_uniform(ms(min_ms), ms(max_ms)),
-        ActionSpec::DelayLognormal {
-            median_ms,
-            sigma,
-            cap_ms,
-        } => Fault::delay_lognormal(ms(median_ms), sigma, ms(cap_ms)),
-        ActionSpec::Dribble {
-            chunk_bytes,
-            every_ms,
-        } => Fault::dribble(chunk_bytes, ms(every_ms)),
-        ActionSpec::Hang => Fault::hang(),
-        ActionSpec::Reset => Fault::reset(),
-        ActionSpec::Close => Fault::close(),
-        ActionSpec::Garbage { body } => Fault::garbage(body),
-        ActionSpec::Truncate { after_bytes } => Fault::truncate_after(after_bytes),
-        ActionSpec::ResetAfterRequestBytes { bytes } => Fault::reset_after_request_bytes(bytes),
-        ActionSpec::LoseResponse => Fault::lose_response(),
-    })
-}
-
 fn add_fault(shared: &Shared, body: &[u8]) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(body) {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
-    let fault = match action_of(spec.action) {
-        Ok(fault) => fault,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+    if let crate::Action::Status { status, .. } = spec.action {
+        if !(100..=999).contains(&status) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("status {status} is not an HTTP status"),
+            );
+        }
+    }
+    let fault = crate::Fault::from(spec.action);
     let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
     let m = spec.matching;
     if let Some(method) = m.method {
@@ -514,10 +418,8 @@ fn regex_check(pattern: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid pathRegex: {e}"))
 }
 
-fn list_faults(shared: &Shared) -> Json<Value> {
-    Json(Value::Array(
-        shared.faults.list().iter().map(|r| r.to_json()).collect(),
-    ))
+fn list_faults(shared: &Shared) -> Json<Vec<crate::MountedFault>> {
+    Json(shared.faults.list().iter().map(|r| r.listed()).collect())
 }
 
 fn clear_faults(shared: &Shared) -> StatusCode {

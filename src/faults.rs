@@ -13,11 +13,13 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
 
 use crate::body::{Body, IntoResponse, Request, Response};
 use crate::conn::ConnInfo;
 
-/// What a fault does to a request it applies to.
+/// What a fault does to a request it applies to: an [`Action`], built by the constructors below
+/// or written out.
 ///
 /// # Example
 ///
@@ -37,32 +39,159 @@ use crate::conn::ConnInfo;
 /// assert_eq!(second.status(), 401);
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     action: Action,
 }
 
-#[derive(Clone, Debug)]
-enum Action {
-    Respond {
+/// What a fault does, in one vocabulary for the Rust API and the admin API's JSON: serialised,
+/// an action is the `action` of `POST /__vidmock/faults` (`{"type": "delay", "ms": 200}`),
+/// and that JSON deserialises to it. Durations are whole milliseconds in the JSON.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use vidmock::{Action, Fault};
+///
+/// let action: Action = serde_json::from_str(r#"{"type": "delay", "ms": 250}"#).unwrap();
+/// assert_eq!(action, Action::Delay { delay: Duration::from_millis(250) });
+/// assert_eq!(Fault::from(action), Fault::delay(Duration::from_millis(250)));
+/// assert_eq!(
+///     serde_json::to_value(Fault::hang().action()).unwrap(),
+///     serde_json::json!({"type": "hang"}),
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    remote = "Self",
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+#[non_exhaustive]
+pub enum Action {
+    /// Answers `status` with `body` and `headers` ([`Fault::status`]).
+    Status {
+        /// The HTTP status (100–999).
         status: u16,
-        headers: Vec<(String, String)>,
+        /// The body, as text in the JSON.
+        #[serde(default, with = "text")]
         body: Bytes,
+        /// Headers, each sent as given (a name may repeat).
+        #[serde(default, with = "header_list")]
+        headers: Vec<(String, String)>,
     },
-    /// In a vendor's own error format.
-    Vendor(Arc<dyn VendorError>),
-    Latency(Latency),
+    /// Waits `delay`, then answers normally ([`Fault::delay`]).
+    Delay {
+        /// How long.
+        #[serde(rename = "ms", with = "millis")]
+        delay: Duration,
+    },
+    /// Waits a uniformly random time in `min..=max`, then answers normally.
+    DelayUniform {
+        /// The shortest wait.
+        #[serde(rename = "minMs", with = "millis")]
+        min: Duration,
+        /// The longest wait.
+        #[serde(rename = "maxMs", with = "millis")]
+        max: Duration,
+    },
+    /// Waits a log-normally distributed time, never more than `cap`, then answers normally.
+    DelayLognormal {
+        /// The median wait.
+        #[serde(rename = "medianMs", with = "millis")]
+        median: Duration,
+        /// The spread (σ of the underlying normal distribution).
+        sigma: f64,
+        /// The longest wait.
+        #[serde(rename = "capMs", with = "millis")]
+        cap: Duration,
+    },
+    /// Answers normally, but sends the body `chunk` bytes at a time, one chunk every `every`.
     Dribble {
+        /// Bytes per piece (at least 1).
+        #[serde(rename = "chunkBytes")]
         chunk: usize,
+        /// The pause before each piece.
+        #[serde(rename = "everyMs", with = "millis")]
         every: Duration,
     },
+    /// Never answers ([`Fault::hang`]).
     Hang,
+    /// Resets the connection instead of answering ([`Fault::reset`]).
     Reset,
+    /// Closes the connection without a byte of answer ([`Fault::close`]).
     Close,
-    Garbage(Bytes),
-    Truncate(usize),
-    ResetAfterRequestBytes(u64),
+    /// Sends `body` (not HTTP) and closes the connection ([`Fault::garbage`]).
+    Garbage {
+        /// The bytes sent, as text in the JSON.
+        #[serde(with = "text")]
+        body: Bytes,
+    },
+    /// Answers normally, but the connection closes after the headers and `after_bytes` bytes
+    /// of the body ([`Fault::truncate_after`]).
+    Truncate {
+        /// Body bytes sent before the connection closes.
+        after_bytes: usize,
+    },
+    /// Reads about `bytes` more bytes of the request, then resets the connection
+    /// ([`Fault::reset_after_request_bytes`]).
+    ResetAfterRequestBytes {
+        /// Request bytes read before the reset.
+        bytes: u64,
+    },
+    /// Processes the request, then closes the connection instead of answering
+    /// ([`Fault::lose_response`]).
     LoseResponse,
+    /// An error in a vendor's own format (`apivideoProblem`, `kalturaError` in the JSON; made
+    /// in Rust by the vendor's constructors, such as `Fault::apivideo` or `Fault::kaltura`).
+    #[serde(skip)]
+    Vendor(VendorFault),
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Action::Vendor(fault) => fault.0.to_json().serialize(serializer),
+            _ => Action::serialize(self, serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let json = serde_json::Value::deserialize(deserializer)?;
+        let kind = json
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        // A vendor's error format is read by the vendor, through the registry.
+        if let Some(vendor) = crate::registry::fault_from_json(kind, &json) {
+            return vendor.map(Action::Vendor).map_err(D::Error::custom);
+        }
+        Action::deserialize(json).map_err(D::Error::custom)
+    }
+}
+
+/// An error in a vendor's own format, as an [`Action`] holds it; made by the vendor's
+/// constructors (`Fault::apivideo`, `Fault::kaltura`…) or read from the admin API's JSON.
+#[derive(Clone, Debug)]
+pub struct VendorFault(Arc<dyn VendorError>);
+
+impl VendorFault {
+    pub(crate) fn new(error: impl VendorError) -> Self {
+        VendorFault(Arc::new(error))
+    }
+}
+
+impl PartialEq for VendorFault {
+    /// Two vendor errors are equal when they read the same as JSON.
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_json() == other.0.to_json()
+    }
 }
 
 /// An error in a vendor's own format, as a fault answers with it. Each vendor implements it for
@@ -71,41 +200,26 @@ pub(crate) trait VendorError: Send + Sync + std::fmt::Debug + 'static {
     /// A short description for the journal and the admin API (`kaltura error INVALID_KS`).
     fn describe(&self) -> String;
 
+    /// The admin API's JSON for it (`{"type": "kalturaError", "code": …}`).
+    fn to_json(&self) -> serde_json::Value;
+
     /// The answer to `request`, in the format the request asked for; the request's body is
     /// not buffered to learn it.
     fn answer(&self, request: Request) -> futures_util::future::BoxFuture<'static, Response>;
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Latency {
-    Fixed(Duration),
-    Uniform(Duration, Duration),
-    LogNormal {
-        median: Duration,
-        sigma: f64,
-        cap: Duration,
-    },
+/// A [`Fault::status`] answer, whose body and headers can still be set; used wherever a
+/// [`Fault`] is (`server.fault(Fault::status(503).body("busy"))`).
+#[derive(Clone, Debug, PartialEq)]
+#[must_use = "a fault does nothing until it is mounted"]
+pub struct StatusFault {
+    status: u16,
+    body: Bytes,
+    headers: Vec<(String, String)>,
 }
 
-impl Fault {
-    /// Answers `status` with an empty body (add one with [`Fault::body`]).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let fault = vidmock::Fault::status(500).body("boom").header("retry-after", "1");
-    /// ```
-    pub fn status(status: u16) -> Self {
-        Self {
-            action: Action::Respond {
-                status,
-                headers: Vec::new(),
-                body: Bytes::new(),
-            },
-        }
-    }
-
-    /// Sets the body of a [`Fault::status`] answer (no effect on other faults).
+impl StatusFault {
+    /// Sets the body.
     ///
     /// # Example
     ///
@@ -113,30 +227,72 @@ impl Fault {
     /// let fault = vidmock::Fault::status(502).body("<html>bad gateway</html>");
     /// ```
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        if let Action::Respond { body: b, .. } = &mut self.action {
-            *b = body.into();
-        }
+        self.body = body.into();
         self
     }
 
-    /// Adds a header to a [`Fault::status`] answer (no effect on other faults).
+    /// Adds a header (a name may be added more than once).
     ///
     /// # Example
     ///
     /// ```
-    /// let fault = vidmock::Fault::status(503).header("retry-after", "5");
+    /// let fault = vidmock::Fault::status(429).header("retry-after", "2");
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        if let Action::Respond { headers, .. } = &mut self.action {
-            headers.push((name.into(), value.into()));
-        }
+        self.headers.push((name.into(), value.into()));
         self
+    }
+}
+
+impl From<StatusFault> for Fault {
+    fn from(fault: StatusFault) -> Self {
+        Fault {
+            action: Action::Status {
+                status: fault.status,
+                body: fault.body,
+                headers: fault.headers,
+            },
+        }
+    }
+}
+
+impl From<Action> for Fault {
+    fn from(action: Action) -> Self {
+        Fault { action }
+    }
+}
+
+impl Fault {
+    /// Answers `status` with an empty body (set one with [`StatusFault::body`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::status(500).body("boom").header("retry-after", "1");
+    /// ```
+    pub fn status(status: u16) -> StatusFault {
+        StatusFault {
+            status,
+            body: Bytes::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// What this fault does.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// assert_eq!(vidmock::Fault::hang().action(), &vidmock::Action::Hang);
+    /// ```
+    pub fn action(&self) -> &Action {
+        &self.action
     }
 
     /// Answers in a vendor's own error format.
     pub(crate) fn vendor(error: impl VendorError) -> Self {
         Self {
-            action: Action::Vendor(Arc::new(error)),
+            action: Action::Vendor(VendorFault::new(error)),
         }
     }
 
@@ -148,9 +304,7 @@ impl Fault {
     /// let fault = vidmock::Fault::delay(std::time::Duration::from_millis(300));
     /// ```
     pub fn delay(delay: Duration) -> Self {
-        Self {
-            action: Action::Latency(Latency::Fixed(delay)),
-        }
+        Action::Delay { delay }.into()
     }
 
     /// Waits a uniformly random time in `min..=max`, then answers normally.
@@ -162,9 +316,11 @@ impl Fault {
     /// let fault = vidmock::Fault::delay_uniform(Duration::from_millis(10), Duration::from_millis(50));
     /// ```
     pub fn delay_uniform(min: Duration, max: Duration) -> Self {
-        Self {
-            action: Action::Latency(Latency::Uniform(min, max.max(min))),
+        Action::DelayUniform {
+            min,
+            max: max.max(min),
         }
+        .into()
     }
 
     /// Waits a log-normally distributed time (the shape of real network latency) with the
@@ -177,13 +333,7 @@ impl Fault {
     /// let fault = vidmock::Fault::delay_lognormal(Duration::from_millis(40), 0.5, Duration::from_secs(1));
     /// ```
     pub fn delay_lognormal(median: Duration, sigma: f64, cap: Duration) -> Self {
-        Self {
-            action: Action::Latency(Latency::LogNormal {
-                median,
-                sigma: if sigma.is_finite() { sigma.abs() } else { 0.0 },
-                cap,
-            }),
-        }
+        Action::DelayLognormal { median, sigma, cap }.into()
     }
 
     /// Answers after `delay`: for a client whose timeout is shorter, a timeout.
@@ -205,12 +355,11 @@ impl Fault {
     /// let fault = vidmock::Fault::dribble(8, std::time::Duration::from_millis(20));
     /// ```
     pub fn dribble(chunk: usize, every: Duration) -> Self {
-        Self {
-            action: Action::Dribble {
-                chunk: chunk.max(1),
-                every,
-            },
+        Action::Dribble {
+            chunk: chunk.max(1),
+            every,
         }
+        .into()
     }
 
     /// Never answers; the connection stays open until the client gives up (no CPU is spent).
@@ -221,9 +370,7 @@ impl Fault {
     /// let fault = vidmock::Fault::hang();
     /// ```
     pub fn hang() -> Self {
-        Self {
-            action: Action::Hang,
-        }
+        Action::Hang.into()
     }
 
     /// Resets the connection (TCP RST) instead of answering.
@@ -234,9 +381,7 @@ impl Fault {
     /// let fault = vidmock::Fault::reset();
     /// ```
     pub fn reset() -> Self {
-        Self {
-            action: Action::Reset,
-        }
+        Action::Reset.into()
     }
 
     /// Closes the connection without a byte of answer.
@@ -247,9 +392,7 @@ impl Fault {
     /// let fault = vidmock::Fault::close();
     /// ```
     pub fn close() -> Self {
-        Self {
-            action: Action::Close,
-        }
+        Action::Close.into()
     }
 
     /// Sends `bytes` (not HTTP) and closes the connection.
@@ -260,9 +403,7 @@ impl Fault {
     /// let fault = vidmock::Fault::garbage("\u{0}\u{1}not http");
     /// ```
     pub fn garbage(bytes: impl Into<Bytes>) -> Self {
-        Self {
-            action: Action::Garbage(bytes.into()),
-        }
+        Action::Garbage { body: bytes.into() }.into()
     }
 
     /// Answers normally, but the connection closes after the headers and `bytes` bytes of the
@@ -274,9 +415,7 @@ impl Fault {
     /// let fault = vidmock::Fault::truncate_after(10);
     /// ```
     pub fn truncate_after(bytes: usize) -> Self {
-        Self {
-            action: Action::Truncate(bytes),
-        }
+        Action::Truncate { after_bytes: bytes }.into()
     }
 
     /// Reads about `bytes` more bytes of the request (give or take what the server had already
@@ -289,9 +428,7 @@ impl Fault {
     /// let fault = vidmock::Fault::reset_after_request_bytes(1 << 20);
     /// ```
     pub fn reset_after_request_bytes(bytes: u64) -> Self {
-        Self {
-            action: Action::ResetAfterRequestBytes(bytes),
-        }
+        Action::ResetAfterRequestBytes { bytes }.into()
     }
 
     /// Processes the request normally (state changes) but closes the connection instead of
@@ -303,27 +440,118 @@ impl Fault {
     /// let fault = vidmock::Fault::lose_response();
     /// ```
     pub fn lose_response() -> Self {
-        Self {
-            action: Action::LoseResponse,
-        }
+        Action::LoseResponse.into()
     }
 
     /// A short description for the journal and the admin API.
     fn describe(&self) -> String {
         match &self.action {
-            Action::Respond { status, .. } => format!("status {status}"),
-            Action::Vendor(error) => error.describe(),
-            Action::Latency(_) => "delay".into(),
+            Action::Status { status, .. } => format!("status {status}"),
+            Action::Vendor(fault) => fault.0.describe(),
+            Action::Delay { .. } | Action::DelayUniform { .. } | Action::DelayLognormal { .. } => {
+                "delay".into()
+            }
             Action::Dribble { .. } => "dribble".into(),
             Action::Hang => "hang".into(),
             Action::Reset => "reset".into(),
             Action::Close => "close".into(),
-            Action::Garbage(_) => "garbage".into(),
-            Action::Truncate(_) => "truncate".into(),
-            Action::ResetAfterRequestBytes(_) => "reset-after-request-bytes".into(),
+            Action::Garbage { .. } => "garbage".into(),
+            Action::Truncate { .. } => "truncate".into(),
+            Action::ResetAfterRequestBytes { .. } => "reset-after-request-bytes".into(),
             Action::LoseResponse => "lose-response".into(),
         }
     }
+}
+
+/// Durations as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// Bytes as text (lossy where they are not UTF-8).
+mod text {
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&String::from_utf8_lossy(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        String::deserialize(deserializer).map(Bytes::from)
+    }
+}
+
+/// Headers as a JSON object (name → value), in order; a repeated name is written twice.
+mod header_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        headers: &[(String, String)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(headers.iter().map(|(k, v)| (k, v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(String, String)>, D::Error> {
+        BTreeMap::<String, String>::deserialize(deserializer).map(|map| map.into_iter().collect())
+    }
+}
+
+/// A mounted fault as it is listed: what it does, its schedule, and how often it matched and
+/// applied. Serialised, it is an entry of `GET /__vidmock/faults`.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// server.fault(vidmock::Fault::status(503)).times(2).named("busy").mount();
+///
+/// let listed = &server.faults()[0];
+/// assert_eq!((listed.name.as_str(), listed.times, listed.applied), ("busy", Some(2), 0));
+/// assert_eq!(serde_json::to_value(listed).unwrap()["action"]["status"], 503);
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct MountedFault {
+    /// The id `mount` returned.
+    pub id: u64,
+    /// Its name (`named`), or a description of its action.
+    pub name: String,
+    /// What it does.
+    pub action: Action,
+    /// The action in a few words (`status 503`, `kaltura error INVALID_KS`).
+    pub summary: String,
+    /// Applies at most this many times.
+    pub times: Option<u64>,
+    /// Skips the first `after` matching requests.
+    pub after: u64,
+    /// Applies only to the k-th matching request.
+    pub on_nth: Option<u64>,
+    /// Applies with this probability.
+    pub probability: Option<f64>,
+    /// Matching requests seen.
+    pub matched: u64,
+    /// Times applied.
+    pub applied: u64,
 }
 
 /// A mounted fault: its matcher, action and schedule.
@@ -378,19 +606,20 @@ impl Rule {
         true
     }
 
-    /// The rule as the admin API lists it.
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "action": self.fault.describe(),
-            "times": self.times,
-            "after": self.after,
-            "onNth": self.on_nth,
-            "probability": self.probability,
-            "matched": self.seen.load(Ordering::SeqCst),
-            "applied": self.applied.load(Ordering::SeqCst),
-        })
+    /// The rule as [`crate::MockServer::faults`] and the admin API list it.
+    pub(crate) fn listed(&self) -> MountedFault {
+        MountedFault {
+            id: self.id,
+            name: self.name.clone(),
+            action: self.fault.action.clone(),
+            summary: self.fault.describe(),
+            times: self.times,
+            after: self.after,
+            on_nth: self.on_nth,
+            probability: self.probability,
+            matched: self.seen.load(Ordering::SeqCst),
+            applied: self.applied.load(Ordering::SeqCst),
+        }
     }
 }
 
@@ -447,21 +676,24 @@ impl Faults {
             .find(|rule| rule.matchers.iter().all(|m| m.matches(request)) && rule.fires(&self.rng))
     }
 
-    fn sample(&self, latency: Latency) -> Duration {
+    /// How long a delaying action waits this time (no wait for any other action).
+    fn sample(&self, latency: &Action) -> Duration {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        match latency {
-            Latency::Fixed(d) => d,
-            Latency::Uniform(min, max) => {
-                let span = (max - min).as_secs_f64();
+        match *latency {
+            Action::Delay { delay } => delay,
+            Action::DelayUniform { min, max } => {
+                let span = max.saturating_sub(min).as_secs_f64();
                 min + Duration::from_secs_f64(span * rng.f64())
             }
-            Latency::LogNormal { median, sigma, cap } => {
+            Action::DelayLognormal { median, sigma, cap } => {
+                let sigma = if sigma.is_finite() { sigma.abs() } else { 0.0 };
                 // Box–Muller: a standard normal from two uniforms.
                 let (u1, u2) = (rng.f64().max(f64::MIN_POSITIVE), rng.f64());
                 let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
                 let secs = median.as_secs_f64() * (sigma * z).exp();
                 Duration::try_from_secs_f64(secs).unwrap_or(cap).min(cap)
             }
+            _ => Duration::ZERO,
         }
     }
 }
@@ -767,7 +999,7 @@ pub(crate) async fn apply(
         .get::<ConnInfo>()
         .map(|info| info.control.clone());
     match rule.fault.action.clone() {
-        Action::Respond {
+        Action::Status {
             status,
             headers,
             body,
@@ -786,12 +1018,15 @@ pub(crate) async fn apply(
             }
             response
         }
-        Action::Vendor(error) => error.answer(request).await,
-        Action::Latency(latency) => {
-            tokio::time::sleep(faults.sample(latency)).await;
+        Action::Vendor(fault) => fault.0.answer(request).await,
+        latency @ (Action::Delay { .. }
+        | Action::DelayUniform { .. }
+        | Action::DelayLognormal { .. }) => {
+            tokio::time::sleep(faults.sample(&latency)).await;
             run(request).await
         }
         Action::Dribble { chunk, every } => {
+            let chunk = chunk.max(1);
             let response = run(request).await;
             let (parts, body) = response.into_parts();
             let bytes = body
@@ -824,13 +1059,13 @@ pub(crate) async fn apply(
             }
             std::future::pending().await
         }
-        Action::Garbage(bytes) => {
+        Action::Garbage { body } => {
             if let Some(control) = control {
-                control.replace_output(bytes);
+                control.replace_output(body);
             }
             StatusCode::OK.into_response()
         }
-        Action::Truncate(keep) => {
+        Action::Truncate { after_bytes: keep } => {
             let response = run(request).await;
             let (mut parts, body) = response.into_parts();
             let bytes = body
@@ -856,7 +1091,7 @@ pub(crate) async fn apply(
             });
             Response::from_parts(parts, Body::from_stream(stream))
         }
-        Action::ResetAfterRequestBytes(bytes) => {
+        Action::ResetAfterRequestBytes { bytes } => {
             if let Some(control) = &control {
                 control.reset_after_reading(bytes);
             }

@@ -81,7 +81,7 @@ pub mod kaltura;
 pub use clock::Clock;
 pub use error::{Document, Error};
 pub use expect::{ExpectationBuilder, Times};
-pub use faults::{Fault, FaultBuilder, FaultGuard};
+pub use faults::{Action, Fault, FaultBuilder, FaultGuard, MountedFault, StatusFault, VendorFault};
 pub use journal::RecordedRequest;
 pub use registry::Vendor;
 pub use server::{MockServer, MockServerBuilder};

@@ -282,7 +282,7 @@ impl Restored {
 pub(crate) fn fault_from_json(
     kind: &str,
     action: &serde_json::Value,
-) -> Option<Result<crate::Fault, String>> {
+) -> Option<Result<crate::VendorFault, String>> {
     let _ = action;
     let vendor = match kind {
         "apivideoProblem" => Vendor::ApiVideo,
@@ -292,10 +292,12 @@ pub(crate) fn fault_from_json(
     Some(match vendor {
         #[cfg(feature = "apivideo")]
         Vendor::ApiVideo => {
-            crate::apivideo::Problem::from_action(action).map(crate::Fault::apivideo)
+            crate::apivideo::Problem::from_action(action).map(crate::VendorFault::new)
         }
         #[cfg(feature = "kaltura")]
-        Vendor::Kaltura => crate::kaltura::ApiError::from_action(action).map(crate::Fault::kaltura),
+        Vendor::Kaltura => {
+            crate::kaltura::ApiError::from_action(action).map(crate::VendorFault::new)
+        }
         #[allow(unreachable_patterns)]
         _ => Err(not_compiled(vendor)),
     })

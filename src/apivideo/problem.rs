@@ -327,6 +327,37 @@ impl crate::faults::VendorError for Problem {
         format!("apivideo problem {}", self.status())
     }
 
+    /// The admin API's form (`apivideoProblem`), which [`Problem::from_action`] reads back.
+    fn to_json(&self) -> serde_json::Value {
+        let slug = |url: &str| url.rsplit('/').next().unwrap_or(url).to_owned();
+        let body = &self.body;
+        let mut json = serde_json::json!({
+            "type": "apivideoProblem",
+            "status": body.status,
+            "slug": slug(&body.type_url),
+            "title": body.title,
+        });
+        if let Some(name) = &body.name {
+            json["name"] = name.clone().into();
+        }
+        if let Some(detail) = &body.detail {
+            json["detail"] = detail.clone().into();
+        }
+        if let Some(items) = &body.problems {
+            json["problems"] = items
+                .iter()
+                .map(|item| {
+                    serde_json::json!({
+                        "slug": slug(&item.type_url),
+                        "title": item.title,
+                        "name": item.name,
+                    })
+                })
+                .collect();
+        }
+        json
+    }
+
     fn answer(
         &self,
         _request: crate::body::Request,

@@ -319,6 +319,12 @@ impl crate::faults::VendorError for ApiError {
         format!("kaltura error {}", self.code())
     }
 
+    /// The admin API's form (`kalturaError`), which [`ApiError::from_action`] reads back.
+    fn to_json(&self) -> serde_json::Value {
+        let args: Vec<&str> = self.args.iter().map(|(_, value)| value.as_str()).collect();
+        serde_json::json!({ "type": "kalturaError", "code": self.code, "args": args })
+    }
+
     /// In the format (JSON, XML, …) the request asked for, read from its query and form
     /// fields; a file part is skipped, never buffered.
     fn answer(

@@ -254,8 +254,8 @@ impl MockServer {
     /// server.fault(Fault::apivideo_not_found("uploadToken")).when(apivideo::op("getToken")).times(1).mount();
     /// # }
     /// ```
-    pub fn fault(&self, fault: crate::Fault) -> crate::FaultBuilder<'_> {
-        crate::FaultBuilder::new(&self.shared.faults, fault)
+    pub fn fault(&self, fault: impl Into<crate::Fault>) -> crate::FaultBuilder<'_> {
+        crate::FaultBuilder::new(&self.shared.faults, fault.into())
     }
 
     /// Removes a mounted fault; `false` if there was none with that id.
@@ -282,15 +282,15 @@ impl MockServer {
     /// # async fn main() {
     /// let server = vidmock::MockServer::start().await;
     /// server.fault(vidmock::Fault::close()).named("cut").mount();
-    /// assert_eq!(server.faults()[0]["name"], "cut");
+    /// assert_eq!(server.faults()[0].name, "cut");
     /// # }
     /// ```
-    pub fn faults(&self) -> Vec<serde_json::Value> {
+    pub fn faults(&self) -> Vec<crate::faults::MountedFault> {
         self.shared
             .faults
             .list()
             .iter()
-            .map(|rule| rule.to_json())
+            .map(|rule| rule.listed())
             .collect()
     }
 

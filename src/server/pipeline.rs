@@ -339,10 +339,13 @@ mod tests {
     async fn a_mounted_fault_answers_before_the_vendor_and_is_named_in_the_journal() {
         // Arrange
         let shared = shared();
-        crate::FaultBuilder::new(&shared.faults, crate::Fault::status(503).body("down"))
-            .when(crate::matchers::path("/upload-tokens"))
-            .named("outage")
-            .mount();
+        crate::FaultBuilder::new(
+            &shared.faults,
+            crate::Fault::status(503).body("down").into(),
+        )
+        .when(crate::matchers::path("/upload-tokens"))
+        .named("outage")
+        .mount();
 
         // Act
         let response = app(shared.clone())

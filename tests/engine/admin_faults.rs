@@ -133,3 +133,119 @@ async fn deleting_all_faults_clears_them() {
         401
     );
 }
+
+/// One of every action, as the README writes them.
+fn every_action() -> Vec<serde_json::Value> {
+    vec![
+        json!({"type": "status", "status": 503, "body": "busy", "headers": {"retry-after": "2"}}),
+        json!({"type": "apivideoProblem", "status": 400, "slug": "invalid-attribute",
+               "title": "An attribute is invalid.", "name": "ttl", "detail": "Too long.",
+               "problems": [{"slug": "attribute-required", "title": "Required.", "name": "title"}]}),
+        json!({"type": "kalturaError", "code": "MISSING_MANDATORY_PARAMETER", "args": ["uploadTokenId"]}),
+        json!({"type": "delay", "ms": 250}),
+        json!({"type": "delayUniform", "minMs": 10, "maxMs": 50}),
+        json!({"type": "delayLognormal", "medianMs": 40, "sigma": 0.5, "capMs": 1000}),
+        json!({"type": "dribble", "chunkBytes": 8, "everyMs": 20}),
+        json!({"type": "hang"}),
+        json!({"type": "reset"}),
+        json!({"type": "close"}),
+        json!({"type": "garbage", "body": "not http"}),
+        json!({"type": "truncate", "afterBytes": 10}),
+        json!({"type": "resetAfterRequestBytes", "bytes": 1048576}),
+        json!({"type": "loseResponse"}),
+    ]
+}
+
+#[tokio::test]
+async fn every_action_posted_as_json_is_listed_back_as_it_was_posted() {
+    // Arrange
+    let server = MockServer::start().await;
+    for action in every_action() {
+        let answer = add(&server, json!({"action": action, "times": 0})).await;
+        assert_eq!(answer.status, 201, "{action}: {}", answer.text);
+    }
+
+    // Act
+    let listed = send(client().get(format!("{}/__vidmock/faults", server.uri())))
+        .await
+        .json();
+
+    // Assert
+    let actions: Vec<serde_json::Value> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|fault| fault["action"].clone())
+        .collect();
+    assert_eq!(actions, every_action());
+    insta::assert_json_snapshot!(listed, { "[].id" => "[id]" });
+}
+
+#[tokio::test]
+async fn a_fault_built_in_rust_reads_as_the_admin_json() {
+    // Arrange
+    use std::time::Duration;
+    use vidmock::Fault;
+    let built = [
+        Fault::from(Fault::status(503).body("busy").header("retry-after", "2")),
+        Fault::delay(Duration::from_millis(250)),
+        Fault::dribble(8, Duration::from_millis(20)),
+        Fault::truncate_after(10),
+        Fault::kaltura(vidmock::kaltura::ApiError::new(
+            "MISSING_MANDATORY_PARAMETER",
+            &["uploadTokenId"],
+        )),
+    ];
+
+    // Act
+    let json: Vec<serde_json::Value> = built
+        .iter()
+        .map(|fault| serde_json::to_value(fault.action()).expect("an action serialises"))
+        .collect();
+    let read: Vec<vidmock::Action> = json
+        .iter()
+        .map(|json| serde_json::from_value(json.clone()).expect("and reads back"))
+        .collect();
+
+    // Assert
+    let posted = every_action();
+    assert_eq!(json, [0, 3, 6, 11, 2].map(|i| posted[i].clone()));
+    assert_eq!(
+        read,
+        built.iter().map(|f| f.action().clone()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_misspelt_field_of_an_action_is_named_in_the_refusal() {
+    // Arrange
+    let server = MockServer::start().await;
+
+    // Act
+    let wrong_type = add(&server, json!({"action": {"type": "delay", "ms": "soon"}})).await;
+    let unknown = add(
+        &server,
+        json!({"action": {"type": "kalturaError", "code": "X", "argz": []}}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(wrong_type.status, 400);
+    assert!(
+        wrong_type.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid type"),
+        "{}",
+        wrong_type.text
+    );
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("argz"),
+        "{}",
+        unknown.text
+    );
+}

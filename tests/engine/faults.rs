@@ -351,7 +351,7 @@ async fn the_journal_names_the_fault_applied() {
         .map(|r| r.fault)
         .collect();
     assert_eq!(faults, [Some("flaky list".to_owned()), None]);
-    assert_eq!(server.faults()[0]["applied"], 1);
+    assert_eq!(server.faults()[0].applied, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
