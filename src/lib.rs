@@ -53,41 +53,39 @@
     allow(dead_code, unused_imports)
 )]
 
-mod admin;
-mod body;
-mod clock;
-mod conn;
-mod error;
-mod expect;
-mod faults;
+// The layers, each using only those below it: the server (facade, builder, the pipeline,
+// connections, TLS); the control plane (admin API, dashboard, state and seed files); the
+// registry, which lists the vendors; the vendors; the engine (clock, ids, journal, faults,
+// expectations, matchers, the vendor contract) and upload storage.
+mod control;
+mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod hex;
-mod ids;
-mod journal;
-pub mod matchers;
-mod persist;
 mod registry;
 mod server;
-mod storage;
-mod vendor;
+mod upload;
 
 #[cfg(feature = "apivideo")]
 pub mod apivideo;
 #[cfg(feature = "kaltura")]
 pub mod kaltura;
 
-pub use clock::Clock;
-pub use error::{Document, Error};
-pub use expect::{ExpectationBuilder, Times};
-pub use faults::{Action, Fault, FaultBuilder, FaultGuard, MountedFault, StatusFault, VendorFault};
-pub use journal::RecordedRequest;
+#[doc(inline)]
+pub use engine::matchers;
+
+pub use engine::clock::Clock;
+pub use engine::error::{Document, Error};
+pub use engine::expect::{ExpectationBuilder, Times};
+pub use engine::faults::{
+    Action, Fault, FaultBuilder, FaultGuard, MountedFault, StatusFault, VendorFault,
+};
+pub use engine::journal::RecordedRequest;
 pub use registry::Vendor;
 pub use server::{MockServer, MockServerBuilder};
-pub use storage::Retention;
+pub use upload::Retention;
 
-pub use matchers::{Match, Request};
+pub use engine::matchers::{Match, Request};
 
 /// wiremock-rs (with the `wiremock` feature), whose matchers work wherever vidmock takes one
 /// through [`matchers::wiremock()`].

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use crate::error::Invalid;
-use crate::persist::Blob;
-use crate::storage::Digest256;
-use crate::vendor::{Context, Contract};
+use crate::engine::error::Invalid;
+use crate::engine::vendor::Blob;
+use crate::engine::vendor::{Context, Contract};
+use crate::upload::Digest256;
 
 /// Which emulated API answered a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]

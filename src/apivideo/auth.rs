@@ -8,8 +8,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{wire, Backend, Grant, Problem};
-use crate::body::Response;
-use crate::ids::Ids;
+use crate::engine::body::Response;
+use crate::engine::ids::Ids;
 
 /// The body of `/auth/api-key` and `/auth/refresh` answers, in the vendor's key order.
 #[derive(Serialize)]

@@ -1,8 +1,8 @@
 //! Entry points for the fuzz targets under `fuzz/` that reach api.video's parsers (feature
 //! `fuzzing`; not a supported API). See `crate::fuzzing`.
 
-use crate::body::Body;
-use crate::fuzzing::runtime;
+use crate::engine::body::Body;
+use crate::engine::fuzz::runtime;
 
 /// api.video's `Content-Range` parser: `data` as the header value. A value that parses must
 /// describe the same range once printed again.
@@ -58,7 +58,7 @@ pub(crate) async fn multipart(body: bytes::Bytes, boundary: &str) {
     {
         headers.insert(http::header::CONTENT_TYPE, value);
     }
-    for spill in [None, Some(crate::storage::SpillDir::new())] {
+    for spill in [None, Some(crate::upload::SpillDir::new())] {
         let received = super::upload::read_multipart(
             &headers,
             Body::from(body.clone()),

@@ -29,11 +29,11 @@ pub use problem::{Problem, ProblemItem};
 pub use ratelimit::RateLimits;
 pub use videos::ReceivedChunk;
 
-use crate::body::{IntoResponse, Request, Response};
-use crate::ids::Ids;
-use crate::journal::Handled;
+use crate::engine::body::{IntoResponse, Request, Response};
+use crate::engine::ids::Ids;
+use crate::engine::journal::Handled;
+use crate::engine::vendor::{Context, Contract};
 use crate::registry::Vendor;
-use crate::vendor::{Context, Contract};
 use ratelimit::{Budget, RateInfo};
 use routes::{Class, NoRoute, Route};
 
@@ -173,7 +173,7 @@ pub(crate) struct State {
     pub refresh: std::collections::HashMap<String, Grant>,
     /// When the next grant forgets expired access and refresh tokens: a client logging in
     /// again and again must not grow the mock for ever.
-    sweeps: crate::clock::SweepSchedule,
+    sweeps: crate::engine::clock::SweepSchedule,
     /// Every upload token ever created (deleted and expired ones included) → API key, so an
     /// upload started before expiry or deletion can be finished.
     pub token_projects: std::collections::HashMap<String, String>,
@@ -359,11 +359,11 @@ impl Contract for Backend {
         Backend::state_json(self, now)
     }
 
-    fn digests(&self) -> Vec<crate::storage::Digest256> {
+    fn digests(&self) -> Vec<crate::upload::Digest256> {
         Backend::digests(self)
     }
 
-    fn snapshot(&self) -> crate::persist::Snapshot {
+    fn snapshot(&self) -> crate::engine::vendor::Snapshot {
         Backend::snapshot(self)
     }
 
@@ -390,14 +390,14 @@ async fn handle(backend: &Backend, cx: &Context, request: Request) -> Response {
             );
             response
                 .extensions_mut()
-                .insert(crate::journal::Unrecognized);
+                .insert(crate::engine::journal::Unrecognized);
             response
         }
         Ok(route) => serve(backend, cx, route, request, now).await,
     };
     let target = response
         .extensions_mut()
-        .remove::<crate::journal::Target>()
+        .remove::<crate::engine::journal::Target>()
         .map(|target| target.0);
     response.extensions_mut().insert(Handled {
         vendor: Vendor::ApiVideo,
@@ -840,7 +840,7 @@ impl<'a> ApiVideo<'a> {
 
 impl Backend {
     /// The digest of every completed upload.
-    pub(crate) fn digests(&self) -> Vec<crate::storage::Digest256> {
+    pub(crate) fn digests(&self) -> Vec<crate::upload::Digest256> {
         self.lock()
             .projects
             .values()
@@ -853,7 +853,7 @@ impl Backend {
         // Spilled uploads are hashed after their last chunk: finish that outside the lock.
         self.digests()
             .iter()
-            .for_each(crate::storage::Digest256::compute);
+            .for_each(crate::upload::Digest256::compute);
         let state = self.lock();
         let projects: Vec<serde_json::Value> = state
             .projects
@@ -1014,8 +1014,8 @@ pub struct Video {
     pub complete: bool,
     /// Size of the completed source, once hashed.
     pub size: Option<u64>,
-    digest: Option<crate::storage::Digest256>,
-    assembly: Option<Arc<crate::storage::Assembly>>,
+    digest: Option<crate::upload::Digest256>,
+    assembly: Option<Arc<crate::upload::Assembly>>,
 }
 
 impl Video {
@@ -1289,7 +1289,7 @@ mod tests {
 
     #[test]
     fn logins_over_weeks_keep_only_live_credentials_once_a_sweep_has_run() {
-        use crate::clock::SweepSchedule;
+        use crate::engine::clock::SweepSchedule;
 
         let backend = Backend::new(Config::default(), crate::Retention::Memory);
         let ids = Ids::new(Some(7));

@@ -17,10 +17,10 @@ use time::OffsetDateTime;
 
 use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
 use super::{Backend, Grant, Project, UploadToken};
-use crate::error::Invalid;
-use crate::ids::Ids;
-use crate::persist::Blob;
-use crate::storage::{Assembly, Digest256, Keying, Retention};
+use crate::engine::error::Invalid;
+use crate::engine::ids::Ids;
+use crate::engine::vendor::Blob;
+use crate::upload::{Assembly, Digest256, Keying, Retention};
 
 /// The api.video section of a state file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,7 +148,7 @@ struct ChunkState {
 
 impl Backend {
     /// The api.video section of the state file, and the completed uploads whose bytes are kept.
-    pub(crate) fn snapshot(&self) -> crate::persist::Snapshot {
+    pub(crate) fn snapshot(&self) -> crate::engine::vendor::Snapshot {
         let state = self.lock();
         let mut blobs = Vec::new();
         let projects = state

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use http::{header, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{IntoResponse, Response};
+use crate::engine::body::{IntoResponse, Response};
 
 /// The prefix of every `type` URL; the last path segment is the error's slug.
 pub const TYPE_PREFIX: &str = "https://docs.api.video/reference/";
@@ -322,7 +322,7 @@ impl Problem {
     }
 }
 
-impl crate::faults::VendorError for Problem {
+impl crate::engine::faults::VendorError for Problem {
     fn describe(&self) -> String {
         format!("apivideo problem {}", self.status())
     }
@@ -360,7 +360,7 @@ impl crate::faults::VendorError for Problem {
 
     fn answer(
         &self,
-        _request: crate::body::Request,
+        _request: crate::engine::body::Request,
     ) -> futures_util::future::BoxFuture<'static, Response> {
         let response = self.clone().into_response();
         Box::pin(async move { response })

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::paging::{ListQuery, Pagination};
 use super::{wire, Backend, Problem, UploadToken};
-use crate::body::Response;
-use crate::ids::Ids;
+use crate::engine::body::Response;
+use crate::engine::ids::Ids;
 
 /// The largest ttl the vendor accepts (int32).
 pub(crate) const MAX_TTL: i64 = 2_147_483_647;

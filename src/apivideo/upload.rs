@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 
 use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
 use super::{wire, Backend, Problem};
-use crate::body::{Body, Response};
-use crate::storage::{Assembly, Keying, PartWriter, Piece, Retention, SpillDir};
+use crate::engine::body::{Body, Response};
+use crate::upload::{Assembly, Keying, PartWriter, Piece, Retention, SpillDir};
 
 /// Every part or range but the last must have at least this many bytes.
 pub(crate) const MIN_CHUNK: u64 = 5 * 1024 * 1024;
@@ -504,7 +504,7 @@ pub(crate) struct Chunk<'a> {
 /// while incomplete, 201 with the whole video once complete (after the file has been hashed).
 pub(crate) async fn receive(
     backend: &Backend,
-    ids: &crate::ids::Ids,
+    ids: &crate::engine::ids::Ids,
     base: &str,
     key: &str,
     chunk: Chunk<'_>,
@@ -591,7 +591,7 @@ pub(crate) async fn receive(
         let assembly = assembly.clone();
         async move { assembly.drain().await }
     });
-    let target = crate::journal::Target(video_id.clone());
+    let target = crate::engine::journal::Target(video_id.clone());
     let Some(end) = end else {
         // With only digests kept, memory must stay flat: answer once this piece is hashed
         // too. Otherwise answer once the pieces before it are, so hashing overlaps the next.
@@ -626,14 +626,14 @@ pub(crate) async fn receive(
 /// `POST /upload?token=…`: no Authorization (any sent is ignored); the token says which project.
 pub(crate) async fn with_token(
     backend: &super::Backend,
-    cx: &crate::vendor::Context,
+    cx: &crate::engine::vendor::Context,
     parts: http::request::Parts,
     body: Body,
     now: OffsetDateTime,
 ) -> Response {
     use super::ratelimit::RateInfo;
     use super::routes::Class;
-    use crate::body::IntoResponse;
+    use crate::engine::body::IntoResponse;
 
     let limits = backend.config.rate_limits;
     let untouched = RateInfo::untouched(&limits, Class::Upload, now);
@@ -714,7 +714,7 @@ pub(crate) async fn with_token(
 /// `POST /videos/{id}/source`: the same engine, for an authenticated project.
 pub(crate) async fn to_video(
     backend: &super::Backend,
-    cx: &crate::vendor::Context,
+    cx: &crate::engine::vendor::Context,
     key: &str,
     id: String,
     parts: &http::request::Parts,

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 
 use super::paging::{ListQuery, Pagination};
 use super::{wire, Problem};
-use crate::body::Response;
-use crate::storage::Assembly;
+use crate::engine::body::Response;
+use crate::upload::Assembly;
 
 /// How the source of a video is being uploaded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub(crate) struct Source {
     /// Set when the last missing chunk arrives: no more chunks are accepted after this.
     pub completed_at: Option<OffsetDateTime>,
     /// Size and sha256, once the completed file has been hashed.
-    pub digest: Option<crate::storage::Digest256>,
+    pub digest: Option<crate::upload::Digest256>,
 }
 
 /// A video as vidmock stores it.

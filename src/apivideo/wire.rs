@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Problem;
-use crate::body::{Body, IntoResponse, Response};
+use crate::engine::body::{Body, IntoResponse, Response};
 
 /// JSON payloads (not uploads) above this size are refused as an invalid payload.
 const JSON_BODY_LIMIT: usize = 1024 * 1024;

@@ -314,7 +314,7 @@ impl ApiError {
     }
 }
 
-impl crate::faults::VendorError for ApiError {
+impl crate::engine::faults::VendorError for ApiError {
     fn describe(&self) -> String {
         format!("kaltura error {}", self.code())
     }
@@ -329,8 +329,8 @@ impl crate::faults::VendorError for ApiError {
     /// fields; a file part is skipped, never buffered.
     fn answer(
         &self,
-        request: crate::body::Request,
-    ) -> futures_util::future::BoxFuture<'static, crate::body::Response> {
+        request: crate::engine::body::Request,
+    ) -> futures_util::future::BoxFuture<'static, crate::engine::body::Response> {
         Box::pin(super::error_response(request, self.clone()))
     }
 }

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use http::Request;
 
-use crate::body::Body;
-use crate::fuzzing::{fields, runtime};
+use crate::engine::body::Body;
+use crate::engine::fuzz::{fields, runtime};
 
 /// The Kaltura parameter merger and PHP coercions: `data` is `CONTENT-TYPE\nPATH-AND-QUERY\nBODY`;
 /// the request's parameters are read as the front door reads them (body, files, query, path,

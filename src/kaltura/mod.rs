@@ -47,10 +47,10 @@ pub use store::{
     Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
 };
 
-use crate::body::{Request, Response};
-use crate::journal::Handled;
+use crate::engine::body::{Request, Response};
+use crate::engine::journal::Handled;
+use crate::engine::vendor::{Context, Contract};
 use crate::registry::Vendor;
-use crate::vendor::{Context, Contract};
 use multipart::FileParts;
 use params::to_php_string;
 use wire::{Body, Format, Out};
@@ -152,7 +152,7 @@ struct State {
     /// revoked KS stays revoked, resets included, until it would have expired anyway.
     ended: HashMap<String, i64>,
     /// When the next `session.end` forgets the revocations that have expired.
-    ended_sweeps: crate::clock::SweepSchedule,
+    ended_sweeps: crate::engine::clock::SweepSchedule,
     /// KS strings already read and found signed, with the secret that signed them: a client
     /// sends the same KS with every call, and reading one means base64, a SHA-1 and parsing.
     /// Expiry and revocation are still checked on every call; a changed secret misses.
@@ -184,7 +184,7 @@ impl Backend {
         let state = State {
             partners: partners.into_iter().map(|p| (p.id, p)).collect(),
             ended: HashMap::new(),
-            ended_sweeps: crate::clock::SweepSchedule::default(),
+            ended_sweeps: crate::engine::clock::SweepSchedule::default(),
             read: HashMap::new(),
         };
         Self {
@@ -368,11 +368,11 @@ impl Contract for Backend {
         Backend::state_json(self)
     }
 
-    fn digests(&self) -> Vec<crate::storage::Digest256> {
+    fn digests(&self) -> Vec<crate::upload::Digest256> {
         Backend::digests(self)
     }
 
-    fn snapshot(&self) -> crate::persist::Snapshot {
+    fn snapshot(&self) -> crate::engine::vendor::Snapshot {
         Backend::snapshot(self)
     }
 
@@ -420,7 +420,7 @@ async fn handle(served: Served, request: Request) -> Response {
     if unrecognized {
         response
             .extensions_mut()
-            .insert(crate::journal::Unrecognized);
+            .insert(crate::engine::journal::Unrecognized);
     }
     handled_for(response, operation, target)
 }
@@ -881,7 +881,7 @@ mod tests {
     #[test]
     fn ending_sessions_forgets_revocations_that_have_expired_since() {
         let backend = Backend::new(Config::default(), crate::Retention::Memory);
-        let many = 2 * crate::clock::SweepSchedule::FLOOR;
+        let many = 2 * crate::engine::clock::SweepSchedule::FLOOR;
         backend.end("long", 1_000, 50);
         for n in 0..many {
             backend.end(&format!("short-{n}"), 100, 60);

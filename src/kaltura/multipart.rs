@@ -16,8 +16,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use super::params::UploadedFile;
-use crate::body::Body;
-use crate::storage::{PartWriter, Piece, SpillDir};
+use crate::engine::body::Body;
+use crate::upload::{PartWriter, Piece, SpillDir};
 
 /// The parts of one multipart body, in arrival order.
 #[derive(Debug, Default)]

@@ -16,8 +16,8 @@ use indexmap::IndexMap;
 
 use super::error::ApiError;
 use super::multipart::{self, FileParts};
-use crate::body::Body;
-use crate::storage::{Piece, Segment};
+use crate::engine::body::Body;
+use crate::upload::{Piece, Segment};
 
 /// Bodies other than multipart are read whole; beyond this size they are ignored, as PHP ignores
 /// a body over `post_max_size`.
@@ -959,7 +959,7 @@ mod tests {
             builder.body(body).unwrap().into_parts()
         };
         let mut maps = Vec::new();
-        for spill in [None, Some(crate::storage::SpillDir::new())] {
+        for spill in [None, Some(crate::upload::SpillDir::new())] {
             let (parts, body) = request();
             let path = crate::kaltura::collapse_slashes(parts.uri.path());
             maps.push(read(&parts, body, &path, FileParts::kept(spill.as_ref())).await);

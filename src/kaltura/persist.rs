@@ -17,10 +17,10 @@ use super::store::{
     UploadTokenStatus, ENTRY_TYPE_MEDIA_CLIP,
 };
 use super::{Backend, Partner};
-use crate::error::Invalid;
-use crate::ids::Ids;
-use crate::persist::Blob;
-use crate::storage::{Assembly, Digest256, Keying, Retention};
+use crate::engine::error::Invalid;
+use crate::engine::ids::Ids;
+use crate::engine::vendor::Blob;
+use crate::upload::{Assembly, Digest256, Keying, Retention};
 
 /// The Kaltura section of a state file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,12 +148,12 @@ fn entry_status(code: &str) -> Option<EntryStatus> {
 
 impl Backend {
     /// The digest of every completed upload.
-    pub(crate) fn digests(&self) -> Vec<crate::storage::Digest256> {
+    pub(crate) fn digests(&self) -> Vec<crate::upload::Digest256> {
         self.store.digests()
     }
 
     /// The Kaltura section of the state file, and the completed uploads whose bytes are kept.
-    pub(crate) fn snapshot(&self) -> crate::persist::Snapshot {
+    pub(crate) fn snapshot(&self) -> crate::engine::vendor::Snapshot {
         let (partners, ended) = {
             let state = self.lock();
             let partners: Vec<Partner> = state.partners.values().cloned().collect();

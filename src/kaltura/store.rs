@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 use time::OffsetDateTime;
 
 use super::Kaltura;
-use crate::storage::{Assembly, Digest256, Retention};
+use crate::upload::{Assembly, Digest256, Retention};
 
 /// How long a verified final chunk waits, by default, for the chunks before it to arrive (the
 /// real server waits about 45 s; the official Python client gives up on an upload after 10 s).

@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::params::{Args, Prop, UploadedFile};
 use super::store::{AutoFinalize, ReceivedChunk, StoredToken, Tenant, UploadTokenStatus};
 use super::wire::{self, Out};
-use crate::storage::{Assembly, Keying, Retention};
+use crate::upload::{Assembly, Keying, Retention};
 
 /// `upload_token_max_resume_time`: a PARTIAL_UPLOAD token untouched for this long cannot be
 /// resumed.

@@ -15,7 +15,7 @@ use quick_xml::Writer;
 use super::error::ApiError;
 use super::params::{php_float_string, Map, Value};
 use super::store::{EntryStatus, StoredEntry, StoredToken};
-use crate::body::{IntoResponse, Response};
+use crate::engine::body::{IntoResponse, Response};
 
 /// A result as the API's serializers see it.
 #[derive(Clone, Debug, PartialEq)]

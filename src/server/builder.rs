@@ -12,12 +12,12 @@ use tokio_util::task::TaskTracker;
 #[cfg(feature = "tls")]
 use super::tls::tls_acceptor;
 use super::{MockServer, Shared};
-use crate::clock::Clock;
-use crate::conn;
-use crate::ids::Ids;
-use crate::journal::{self, Journal};
+use crate::engine::clock::Clock;
+use crate::engine::ids::Ids;
+use crate::engine::journal::{self, Journal};
+use crate::engine::vendor::Context;
 use crate::registry::Vendors;
-use crate::vendor::Context;
+use crate::server::conn;
 
 /// Configures a [`MockServer`] before it starts.
 ///
@@ -59,7 +59,7 @@ pub struct MockServerBuilder {
     /// Each vendor's settings, set through the vendor's own builder methods.
     configs: crate::registry::Configs,
     /// The state file, and what it held when the builder read it (`None`: no file yet).
-    state_file: Option<(std::path::PathBuf, Option<crate::persist::Loaded>)>,
+    state_file: Option<(std::path::PathBuf, Option<crate::control::persist::Loaded>)>,
     /// Tenants and objects to load at start when there is no state to restore.
     seed_data: Option<crate::registry::Seed>,
 }
@@ -357,7 +357,10 @@ impl MockServerBuilder {
     /// # }
     /// ```
     pub fn seed_json(mut self, json: &str) -> Result<Self, crate::Error> {
-        self.seed_data = Some(crate::persist::parse_seed(json, crate::Document::Seed)?);
+        self.seed_data = Some(crate::control::persist::parse_seed(
+            json,
+            crate::Document::Seed,
+        )?);
         Ok(self)
     }
 
@@ -382,7 +385,7 @@ impl MockServerBuilder {
     /// # }
     /// ```
     pub fn seed_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, crate::Error> {
-        self.seed_data = Some(crate::persist::read_seed(path.as_ref())?);
+        self.seed_data = Some(crate::control::persist::read_seed(path.as_ref())?);
         Ok(self)
     }
 
@@ -416,7 +419,7 @@ impl MockServerBuilder {
     /// ```
     pub fn state_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, crate::Error> {
         let path = path.as_ref().to_path_buf();
-        let loaded = crate::persist::load(&path)?;
+        let loaded = crate::control::persist::load(&path)?;
         self.state_file = Some((path, loaded));
         Ok(self)
     }
@@ -479,7 +482,7 @@ impl MockServerBuilder {
             None => (None, None),
         };
         #[cfg(not(feature = "tls"))]
-        let tls: Option<crate::conn::Tls> = None;
+        let tls: Option<crate::server::conn::Tls> = None;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
@@ -495,7 +498,7 @@ impl MockServerBuilder {
                     path: persister.path().to_path_buf(),
                     source,
                 })?;
-            tokio::spawn(crate::persist::background(
+            tokio::spawn(crate::control::persist::background(
                 shared.clone(),
                 persister.clone(),
                 SAVE_INTERVAL,
@@ -532,7 +535,7 @@ impl MockServerBuilder {
                 ids: Ids::new(self.seed),
                 base_url,
                 spill: (self.retention == crate::Retention::Spill)
-                    .then(crate::storage::SpillDir::new),
+                    .then(crate::upload::SpillDir::new),
             }),
             journal: Journal::new(
                 base,
@@ -540,15 +543,15 @@ impl MockServerBuilder {
                 self.journal_body_limit,
                 self.journal_digests,
             ),
-            faults: Arc::new(crate::faults::Faults::new(self.seed)),
-            expectations: Arc::new(crate::expect::Expectations::new(self.strict)),
+            faults: Arc::new(crate::engine::faults::Faults::new(self.seed)),
+            expectations: Arc::new(crate::engine::expect::Expectations::new(self.strict)),
             cors: self.cors,
             admin_token: self.admin_token,
             vendors: Vendors::new(self.configs, self.retention),
             persister: self
                 .state_file
                 .as_ref()
-                .map(|(path, _)| Arc::new(crate::persist::Persister::new(path.clone()))),
+                .map(|(path, _)| Arc::new(crate::control::persist::Persister::new(path.clone()))),
         });
         let restored = match self.state_file {
             Some((path, Some(loaded))) => {
@@ -568,13 +571,13 @@ impl MockServerBuilder {
 const SAVE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Applies a state file read by the builder.
-fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::persist::Loaded) {
+fn restore(shared: &Arc<Shared>, path: &std::path::Path, loaded: crate::control::persist::Loaded) {
     let clock = &shared.cx.clock;
     let offset = clock.offset();
     if loaded.clock_offset > offset {
         clock.advance(loaded.clock_offset - offset);
     }
-    let dir = crate::persist::blob_dir(path);
-    let blob = |sha256: &str, size: u64| crate::persist::read_blob(&dir, sha256, size);
+    let dir = crate::control::persist::blob_dir(path);
+    let blob = |sha256: &str, size: u64| crate::control::persist::read_blob(&dir, sha256, size);
     loaded.vendors.apply(&shared.vendors, &blob, clock.now());
 }

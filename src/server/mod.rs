@@ -13,6 +13,7 @@
 //! (with the `tls` feature) makes the HTTPS acceptor.
 
 mod builder;
+pub(crate) mod conn;
 mod pipeline;
 #[cfg(feature = "tls")]
 mod tls;
@@ -25,10 +26,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::Clock;
-use crate::journal::{Journal, RecordedRequest};
+use crate::engine::clock::Clock;
+use crate::engine::journal::{Journal, RecordedRequest};
+use crate::engine::vendor::Context;
 use crate::registry::Vendors;
-use crate::vendor::Context;
 
 pub use builder::MockServerBuilder;
 pub(crate) use pipeline::app;
@@ -41,9 +42,9 @@ pub(crate) struct Shared {
     /// The request log.
     pub journal: Journal,
     /// Mounted fault rules.
-    pub faults: Arc<crate::faults::Faults>,
+    pub faults: Arc<crate::engine::faults::Faults>,
     /// Expectations checked on drop, and strict-mode violations.
-    pub expectations: Arc<crate::expect::Expectations>,
+    pub expectations: Arc<crate::engine::expect::Expectations>,
     /// Whether responses carry CORS headers and preflights are answered.
     pub cors: bool,
     /// When set, admin routes require it.
@@ -51,7 +52,7 @@ pub(crate) struct Shared {
     /// The emulated vendors, reached through their contract.
     pub vendors: Vendors,
     /// With a state file: saves the state; every change is on disk before it is answered.
-    pub persister: Option<Arc<crate::persist::Persister>>,
+    pub persister: Option<Arc<crate::control::persist::Persister>>,
 }
 
 impl Shared {
@@ -219,7 +220,7 @@ impl MockServer {
     }
 
     /// The recorded requests that `matcher` matches: any [`crate::Match`], the
-    /// [`crate::matchers`] and vendor matchers such as [`crate::apivideo::op`] included.
+    /// [`crate::engine::matchers`] and vendor matchers such as [`crate::apivideo::op`] included.
     ///
     /// # Example
     ///
@@ -285,7 +286,7 @@ impl MockServer {
     /// assert_eq!(server.faults()[0].name, "cut");
     /// # }
     /// ```
-    pub fn faults(&self) -> Vec<crate::faults::MountedFault> {
+    pub fn faults(&self) -> Vec<crate::engine::faults::MountedFault> {
         self.shared
             .faults
             .list()

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use super::Shared;
-use crate::body::{Body, IntoResponse, Request, Response};
-use crate::conn::ConnInfo;
-use crate::journal::{self, BodyTap, Handled};
+use crate::engine::body::{Body, IntoResponse, Request, Response};
+use crate::engine::connection::ConnInfo;
+use crate::engine::journal::{self, BodyTap, Handled};
 
 /// The pipeline of the server `shared`, as one service (like axum's `app()`): each connection
 /// calls it for every request; tests call it with `tower::ServiceExt::oneshot`.
@@ -99,8 +99,8 @@ async fn persisted(shared: Arc<Shared>, request: Request) -> Response {
 
 /// The admin API under `/__vidmock`, or the vendors (through the journal and the faults).
 async fn routed(shared: Arc<Shared>, request: Request) -> Response {
-    if crate::admin::owns(request.uri().path()) {
-        return crate::admin::answer(&shared, request).await;
+    if crate::control::admin::owns(request.uri().path()) {
+        return crate::control::admin::answer(&shared, request).await;
     }
     record(shared, request).await
 }
@@ -178,13 +178,17 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
     if shared.faults.is_empty() && shared.expectations.is_idle() {
         return dispatch(shared, request).await;
     }
-    let (request, seen) =
-        crate::faults::matchable(request, shared.journal.base(), shared.journal.body_limit()).await;
+    let (request, seen) = crate::engine::faults::matchable(
+        request,
+        shared.journal.base(),
+        shared.journal.body_limit(),
+    )
+    .await;
     if let Some(seq) = seq {
         shared.expectations.observe(seq, &seen);
     }
     let inner = shared.clone();
-    let response = crate::faults::apply(
+    let response = crate::engine::faults::apply(
         &shared.faults,
         &shared.journal,
         request,
@@ -195,7 +199,9 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
     .await;
     if let (Some(seq), Some(_)) = (
         seq,
-        response.extensions().get::<crate::journal::Unrecognized>(),
+        response
+            .extensions()
+            .get::<crate::engine::journal::Unrecognized>(),
     ) {
         shared.expectations.unrecognized(seq);
     }
@@ -283,7 +289,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::{app, Shared};
-    use crate::body::{Body, Request};
+    use crate::engine::body::{Body, Request};
 
     fn shared() -> Arc<Shared> {
         let base = "http://127.0.0.1:8484";
@@ -304,7 +310,7 @@ mod tests {
             .expect("a valid request")
     }
 
-    async fn text(response: crate::body::Response) -> String {
+    async fn text(response: crate::engine::body::Response) -> String {
         let bytes = response
             .into_body()
             .collect()
@@ -343,7 +349,7 @@ mod tests {
             &shared.faults,
             crate::Fault::status(503).body("down").into(),
         )
-        .when(crate::matchers::path("/upload-tokens"))
+        .when(crate::engine::matchers::path("/upload-tokens"))
         .named("outage")
         .mount();
 
@@ -403,7 +409,7 @@ mod tests {
             .expect("the pipeline never fails");
 
         // Assert
-        let methods = |response: &crate::body::Response| {
+        let methods = |response: &crate::engine::body::Response| {
             response.headers()[header::ACCESS_CONTROL_ALLOW_METHODS]
                 .to_str()
                 .map(str::to_owned)

@@ -9,7 +9,7 @@
 use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::journal::{Journal, RecordedRequest};
+use crate::engine::journal::{Journal, RecordedRequest};
 
 /// How many matching requests an expectation wants.
 ///

@@ -15,8 +15,8 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 
-use crate::body::{Body, IntoResponse, Request, Response};
-use crate::conn::ConnInfo;
+use crate::engine::body::{Body, IntoResponse, Request, Response};
+use crate::engine::connection::ConnInfo;
 
 /// What a fault does to a request it applies to: an [`Action`], built by the constructors below
 /// or written out.
@@ -970,7 +970,7 @@ pub(crate) async fn matchable(
     // Over HTTP/2 the URI is in absolute form (`https://host:port/path?query`).
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let seen = crate::Request {
-        url: crate::journal::request_uri(base, path_and_query),
+        url: crate::engine::journal::request_uri(base, path_and_query),
         method: parts.method.clone(),
         headers: parts.headers.clone(),
         body: bytes,
@@ -982,7 +982,7 @@ pub(crate) async fn matchable(
 /// the request's journal entry `seq` before any answer exists.
 pub(crate) async fn apply(
     faults: &Faults,
-    journal: &crate::journal::Journal,
+    journal: &crate::engine::journal::Journal,
     request: Request,
     seen: &crate::Request,
     seq: Option<u64>,

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 
-use crate::body::{Request, Response};
-use crate::clock::Clock;
-use crate::ids::Ids;
-use crate::storage::{Digest256, SpillDir};
+use crate::engine::body::{Request, Response};
+use crate::engine::clock::Clock;
+use crate::engine::ids::Ids;
+use crate::upload::{Assembly, Digest256, SpillDir};
 
 /// What a vendor reads of the server it runs in.
 #[derive(Debug)]
@@ -58,9 +58,19 @@ pub(crate) trait Contract: Send + Sync + 'static {
     fn digests(&self) -> Vec<Digest256>;
 
     /// Its section of the state file, and the kept files the section names.
-    fn snapshot(&self) -> crate::persist::Snapshot;
+    fn snapshot(&self) -> Snapshot;
 
     /// For a recorded request that carried part of an upload: which upload (the token or
     /// video it went to), so that expectations can follow one upload's chunks.
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String>;
 }
+
+/// A completed upload whose bytes are kept, to be written beside the state file.
+pub(crate) struct Blob {
+    /// Lower-case hex sha256: the file's name under `FILE.d/`.
+    pub sha256: String,
+    pub file: Arc<Assembly>,
+}
+
+/// What a vendor's snapshot yields: its JSON, and the kept files it names.
+pub(crate) type Snapshot = (serde_json::Value, Vec<Blob>);

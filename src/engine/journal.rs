@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::hex;
+use crate::engine::hex;
 use crate::registry::Vendor;
 
 /// What a vendor module says about the request it answered; put in the response's extensions

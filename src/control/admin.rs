@@ -11,8 +11,8 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::body::{Body, IntoResponse, Request, Response};
-use crate::journal::RecordedRequest;
+use crate::engine::body::{Body, IntoResponse, Request, Response};
+use crate::engine::journal::RecordedRequest;
 use crate::server::Shared;
 
 /// Whether `path` is the admin API's: `/__vidmock` and everything under `/__vidmock/`.
@@ -283,9 +283,9 @@ fn clear_requests(shared: &Shared) -> StatusCode {
 async fn state(shared: &Shared) -> Json<Value> {
     // Kept uploads are hashed after their last chunk: finish that on the blocking pool rather
     // than on the thread that serves every request.
-    let digests = crate::persist::digests(shared);
-    if !digests.iter().all(crate::storage::Digest256::is_known) {
-        let hashing = move || digests.iter().for_each(crate::storage::Digest256::compute);
+    let digests = crate::control::persist::digests(shared);
+    if !digests.iter().all(crate::upload::Digest256::is_known) {
+        let hashing = move || digests.iter().for_each(crate::upload::Digest256::compute);
         // Only a runtime shutting down fails it; the views below then hash what is left.
         let _ = tokio::task::spawn_blocking(hashing).await;
     }
@@ -342,12 +342,12 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
     let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
     let m = spec.matching;
     if let Some(method) = m.method {
-        builder = builder.when(crate::matchers::method(
+        builder = builder.when(crate::engine::matchers::method(
             method.to_ascii_uppercase().as_str(),
         ));
     }
     if let Some(path) = m.path {
-        builder = builder.when(crate::matchers::path(path));
+        builder = builder.when(crate::engine::matchers::path(path));
     }
     if let Some(pattern) = m.path_regex {
         #[cfg(feature = "regex")]
@@ -355,7 +355,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
             if let Err(e) = regex_check(&pattern) {
                 return error(StatusCode::BAD_REQUEST, e);
             }
-            builder = builder.when(crate::matchers::path_regex(pattern));
+            builder = builder.when(crate::engine::matchers::path_regex(pattern));
         }
         #[cfg(not(feature = "regex"))]
         {
@@ -373,10 +373,13 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
                 format!("invalid header name {name:?}"),
             );
         }
-        builder = builder.when(crate::matchers::header(name.as_str(), value.as_str()));
+        builder = builder.when(crate::engine::matchers::header(
+            name.as_str(),
+            value.as_str(),
+        ));
     }
     for (name, value) in m.query {
-        builder = builder.when(crate::matchers::query_param(name, value));
+        builder = builder.when(crate::engine::matchers::query_param(name, value));
     }
     if let Some(operation) = m.operation {
         match crate::registry::operation(&operation) {

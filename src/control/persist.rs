@@ -16,7 +16,8 @@
 //! `FILE.d/<sha256>` beside the state file, each written (atomically too) before the first
 //! state file that names it.
 
-use crate::storage::Digest256;
+use crate::engine::vendor::Blob;
+use crate::upload::Digest256;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,25 +28,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Invalid};
+use crate::engine::error::{Error, Invalid};
 use crate::registry::Seed;
 use crate::server::Shared;
-use crate::storage::Assembly;
 
 /// The `format` field of every state file.
 const FORMAT: &str = "vidmock-state";
 /// The version of the state file's layout.
 const VERSION: u32 = 1;
-
-/// A completed upload whose bytes are kept, to be written beside the state file.
-pub(crate) struct Blob {
-    /// Lower-case hex sha256: the file's name under `FILE.d/`.
-    pub sha256: String,
-    pub file: Arc<Assembly>,
-}
-
-/// What a vendor's snapshot yields: its JSON, and the kept files it names.
-pub(crate) type Snapshot = (serde_json::Value, Vec<Blob>);
 
 /// The state file as written: the clock offset, then each vendor's own section.
 #[derive(Debug, Serialize, Deserialize)]

@@ -33,7 +33,7 @@ use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
-use crate::hex;
+use crate::engine::hex;
 
 /// What vidmock keeps of uploaded files.
 ///

@@ -6,10 +6,10 @@
 //! a dropped server end its connections at once instead of waiting for idle clients.
 
 use std::io;
-use std::net::SocketAddr;
+
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,10 +19,10 @@ use hyper_util::rt::TokioIo;
 use hyper_util::{rt::TokioExecutor, server::conn::auto};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::engine::connection::{ConnControl, ConnInfo, RESET};
 use crate::server::Shared;
 
 /// How long in-flight requests may run on after a shutdown before their connections are cut.
@@ -33,68 +33,6 @@ const GRACE: Duration = Duration::from_millis(500);
 const DRAIN_BYTES: u64 = 1 << 30;
 /// How long that reading may take.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
-
-/// Facts about the connection a request arrived on, available to handlers as an extension.
-#[derive(Clone, Debug)]
-pub(crate) struct ConnInfo {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Lets a fault end or cripple this connection.
-    pub control: Arc<ConnControl>,
-}
-
-const ALIVE: u8 = 0;
-const CLOSE: u8 = 1;
-const RESET: u8 = 2;
-
-/// What request handling can do to the socket it came in on.
-#[derive(Debug)]
-pub(crate) struct ConnControl {
-    /// `ALIVE`, or how the connection is to end.
-    fate: AtomicU8,
-    /// Wakes the connection task when `fate` is set.
-    killed: Notify,
-    /// Bytes still allowed in from the client before a reset (`u64::MAX`: no limit).
-    read_budget: AtomicU64,
-    /// Bytes written in place of the next response, after which the connection closes.
-    replacement: Mutex<Option<bytes::Bytes>>,
-}
-
-impl ConnControl {
-    fn new() -> Self {
-        Self {
-            fate: AtomicU8::new(ALIVE),
-            killed: Notify::new(),
-            read_budget: AtomicU64::new(u64::MAX),
-            replacement: Mutex::new(None),
-        }
-    }
-
-    fn end(&self, fate: u8) {
-        self.fate.store(fate, Ordering::SeqCst);
-        self.killed.notify_one();
-    }
-
-    /// Closes the connection (FIN) without another byte.
-    pub(crate) fn close(&self) {
-        self.end(CLOSE);
-    }
-
-    /// Resets the connection (RST, through a zero linger).
-    pub(crate) fn reset(&self) {
-        self.end(RESET);
-    }
-
-    /// Resets the connection once `bytes` more bytes have come in from the client.
-    pub(crate) fn reset_after_reading(&self, bytes: u64) {
-        self.read_budget.store(bytes, Ordering::SeqCst);
-    }
-
-    /// Sends `bytes` instead of the response, then closes the connection.
-    pub(crate) fn replace_output(&self, bytes: bytes::Bytes) {
-        *self.replacement.lock().unwrap_or_else(|e| e.into_inner()) = Some(bytes);
-    }
-}
 
 /// The socket as hyper sees it, obeying its [`ConnControl`].
 struct FaultIo {
@@ -286,7 +224,7 @@ where
         request.extensions_mut().insert(info.clone());
         tower_service::Service::call(
             &mut app.clone(),
-            request.map(|body| crate::body::Body::new(Unread::new(body))),
+            request.map(|body| crate::engine::body::Body::new(Unread::new(body))),
         )
     });
     // HTTP/2 is what browsers speak over TLS; a Rust test's client speaks HTTP/1.1, so the
