@@ -1,96 +1,230 @@
 //! The registry: the one file outside the vendors' folders that names them.
 //!
 //! Everything else (the engine, the server, the control plane) reaches a vendor through
-//! [`Contract`] and the lists kept here, so a vendor's feature gate and its name appear here and
-//! nowhere else. Adding a vendor means a folder that implements the contract and a line in
-//! each list below; a build without a vendor's feature leaves its lines out, and a state file
-//! or seed that still has its section is read as if the section were not there.
+//! [`Contract`] and the lists made here, so a vendor's feature gate and its name appear here and
+//! nowhere else. The lists come from one line per vendor at the bottom of this file: its cargo
+//! feature (which is also its name in seeds, state files, the admin API and the journal), the
+//! field that holds it, its [`Vendor`] variant, and the type that implements [`Plugin`].
+//! Adding a vendor is a folder that implements the contract and one more line. A build without
+//! a vendor's feature leaves its line out; a seed or state file that still has its section is
+//! read as if the section were not there.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::engine::error::Invalid;
-use crate::engine::vendor::Blob;
-use crate::engine::vendor::{Context, Contract};
+use crate::engine::vendor::{Blob, Context, Contract, Plugin};
 use crate::upload::Digest256;
 
-/// Which emulated API answered a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Vendor {
-    /// api.video (`/auth`, `/upload-tokens`, `/upload`, `/videos`).
-    #[serde(rename = "apivideo")]
-    ApiVideo,
-    /// Kaltura API v3 (`/api_v3`).
-    Kaltura,
-}
-
-impl Vendor {
-    /// Every vendor this crate knows, compiled in or not.
-    pub(crate) const ALL: [Vendor; 2] = [Vendor::ApiVideo, Vendor::Kaltura];
-
-    /// The vendor's name as the admin API and the journal print it, and the name of its
-    /// section in a seed or a state file.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// assert_eq!(vidmock::Vendor::ApiVideo.as_str(), "apivideo");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Vendor::ApiVideo => "apivideo",
-            Vendor::Kaltura => "kaltura",
+/// Makes every list of vendors from one line per vendor (see the module's docs).
+macro_rules! vendors {
+    ($( $(#[$doc:meta])* $name:literal => $field:ident, $variant:ident, $plugin:ty; )*) => {
+        /// Which emulated API answered a request.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+        pub enum Vendor {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant, )*
         }
-    }
-}
 
-/// Each vendor's settings, as the builder gathers them.
-#[derive(Debug, Default)]
-pub(crate) struct Configs {
-    #[cfg(feature = "apivideo")]
-    pub apivideo: crate::apivideo::Config,
-    #[cfg(feature = "kaltura")]
-    pub kaltura: crate::kaltura::Config,
-}
+        impl Vendor {
+            /// Every vendor this crate knows, compiled in or not, in the order requests are
+            /// offered to them.
+            pub(crate) const ALL: &'static [Vendor] = &[$(Vendor::$variant),*];
 
-/// The vendors one server emulates.
-pub(crate) struct Vendors {
-    #[cfg(feature = "apivideo")]
-    pub apivideo: Arc<crate::apivideo::Backend>,
-    #[cfg(feature = "kaltura")]
-    pub kaltura: Arc<crate::kaltura::Backend>,
-    /// The same, in the order they are asked whether a request is theirs: api.video answers
-    /// every path Kaltura does not own, so it comes last.
-    each: Vec<(Vendor, Arc<dyn Contract>)>,
+            /// The vendor's name as the admin API and the journal print it, and the name of
+            /// its section in a seed or a state file.
+            ///
+            /// # Example
+            ///
+            /// ```
+            /// assert_eq!(vidmock::Vendor::ApiVideo.as_str(), "apivideo");
+            /// ```
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Vendor::$variant => $name, )*
+                }
+            }
+        }
+
+        /// Each vendor's settings, as the builder gathers them.
+        #[derive(Debug, Default)]
+        pub(crate) struct Configs {
+            $( #[cfg(feature = $name)] pub $field: <$plugin as Plugin>::Config, )*
+        }
+
+        /// The vendors one server emulates.
+        pub(crate) struct Vendors {
+            $( #[cfg(feature = $name)] pub $field: Arc<$plugin>, )*
+            /// The same, in the order they are asked whether a request is theirs.
+            each: Vec<(Vendor, Arc<dyn Contract>)>,
+        }
+
+        impl Vendors {
+            /// The vendors compiled into this build, with their settings.
+            pub(crate) fn new(configs: Configs, retention: crate::Retention) -> Self {
+                let _ = (&configs, retention);
+                $(
+                    #[cfg(feature = $name)]
+                    let $field = Arc::new(<$plugin as Plugin>::new(configs.$field, retention));
+                )*
+                let each: Vec<(Vendor, Arc<dyn Contract>)> = vec![
+                    $( #[cfg(feature = $name)] (Vendor::$variant, $field.clone()), )*
+                ];
+                Vendors {
+                    $( #[cfg(feature = $name)] $field, )*
+                    each,
+                }
+            }
+        }
+
+        /// Response headers that page code may read across origins, for every vendor compiled
+        /// in.
+        pub(crate) fn cors_exposed_headers() -> Vec<&'static str> {
+            let lists: &[&[&'static str]] = &[
+                $( #[cfg(feature = $name)] <$plugin as Plugin>::CORS_EXPOSED_HEADERS, )*
+            ];
+            lists.concat()
+        }
+
+        /// A seed: tenants and what they hold at start (README, "Seed file"), each vendor's
+        /// under its name.
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct Seed {
+            /// Free text for the reader; ignored.
+            #[serde(default, rename = "$comment")]
+            _comment: Option<String>,
+            $(
+                #[cfg(feature = $name)]
+                #[serde(default, rename = $name)]
+                $field: Option<<$plugin as Plugin>::Seed>,
+                #[cfg(not(feature = $name))]
+                #[serde(default, rename = $name)]
+                $field: Option<serde::de::IgnoredAny>,
+            )*
+        }
+
+        impl Seed {
+            /// Checks what the document's syntax cannot say (ids, secrets, references).
+            pub(crate) fn validate(&self) -> Result<(), Invalid> {
+                $(
+                    #[cfg(feature = $name)]
+                    if let Some(seed) = &self.$field {
+                        <$plugin as Plugin>::validate(seed)?;
+                    }
+                )*
+                Ok(())
+            }
+
+            /// Gives each vendor its tenants and what they hold.
+            pub(crate) fn apply(&self, vendors: &Vendors, cx: &Context) {
+                let _ = (vendors, cx);
+                $(
+                    #[cfg(feature = $name)]
+                    if let Some(seed) = &self.$field {
+                        <$plugin as Plugin>::seed(&vendors.$field, seed, cx);
+                    }
+                )*
+            }
+        }
+
+        /// The vendors' sections of a state file, read and checked, to be restored when the
+        /// server starts.
+        #[derive(Debug, Default)]
+        pub(crate) struct Restored {
+            $( #[cfg(feature = $name)] $field: Option<<$plugin as Plugin>::Snapshot>, )*
+        }
+
+        impl Restored {
+            /// Reads each vendor's section; a section of a vendor not compiled in is left
+            /// alone, and one of no vendor is an error.
+            pub(crate) fn read(
+                sections: BTreeMap<String, serde_json::Value>,
+            ) -> Result<Self, Invalid> {
+                #[allow(unused_mut)]
+                let mut restored = Restored::default();
+                for (name, json) in sections {
+                    let section =
+                        |error: serde_json::Error| Invalid::at(&name, format!("section: {error}"));
+                    match name.as_str() {
+                        $(
+                            $name => {
+                                #[cfg(feature = $name)]
+                                {
+                                    restored.$field =
+                                        Some(serde_json::from_value(json).map_err(section)?);
+                                }
+                                #[cfg(not(feature = $name))]
+                                let _ = (json, section);
+                            }
+                        )*
+                        _ => return Err(Invalid::at(&name, "is not a section of a vendor")),
+                    }
+                }
+                Ok(restored)
+            }
+
+            /// Puts each vendor's state back; `blob` reads a kept upload's bytes by sha256 and
+            /// size.
+            pub(crate) fn apply(
+                self,
+                vendors: &Vendors,
+                blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+                now: OffsetDateTime,
+            ) {
+                let _ = (vendors, blob, now);
+                $(
+                    #[cfg(feature = $name)]
+                    if let Some(snapshot) = self.$field {
+                        <$plugin as Plugin>::restore(&vendors.$field, snapshot, blob, now);
+                    }
+                )*
+            }
+        }
+
+        /// A vendor's fault from the admin API's JSON, by the action's `type`: `None` when the
+        /// type is no vendor's (of this build), an error when the action is malformed.
+        pub(crate) fn fault_from_json(
+            kind: &str,
+            action: &serde_json::Value,
+        ) -> Option<Result<crate::VendorFault, String>> {
+            let _ = (kind, action);
+            $(
+                #[cfg(feature = $name)]
+                if let Some(fault) = <$plugin as Plugin>::fault_from_json(kind, action) {
+                    return Some(fault);
+                }
+            )*
+            None
+        }
+
+        /// Fuzzing (feature `fuzzing`): a multipart body through every vendor's reader.
+        #[cfg(feature = "fuzzing")]
+        pub(crate) async fn fuzz_multipart(body: bytes::Bytes, boundary: &str) {
+            let _ = (&body, boundary);
+            $(
+                #[cfg(feature = $name)]
+                <$plugin as Plugin>::fuzz_multipart(body.clone(), boundary).await;
+            )*
+        }
+
+        /// Fuzzing (feature `fuzzing`): placeholders a fuzzed request may hold, and the
+        /// credential each becomes.
+        #[cfg(feature = "fuzzing")]
+        pub(crate) fn fuzz_placeholders() -> Vec<(&'static [u8], String)> {
+            #[allow(unused_mut)]
+            let mut all = Vec::new();
+            $(
+                #[cfg(feature = $name)]
+                all.extend(<$plugin as Plugin>::fuzz_placeholders());
+            )*
+            all
+        }
+    };
 }
 
 impl Vendors {
-    /// The vendors compiled into this build, with their settings.
-    pub(crate) fn new(configs: Configs, retention: crate::Retention) -> Self {
-        let _ = (&configs, retention);
-        #[cfg(feature = "kaltura")]
-        let kaltura = Arc::new(crate::kaltura::Backend::new(configs.kaltura, retention));
-        #[cfg(feature = "apivideo")]
-        let apivideo = Arc::new(crate::apivideo::Backend::new(configs.apivideo, retention));
-        let each: Vec<(Vendor, Arc<dyn Contract>)> = vec![
-            #[cfg(feature = "kaltura")]
-            (Vendor::Kaltura, kaltura.clone()),
-            #[cfg(feature = "apivideo")]
-            (Vendor::ApiVideo, apivideo.clone()),
-        ];
-        Vendors {
-            #[cfg(feature = "apivideo")]
-            apivideo,
-            #[cfg(feature = "kaltura")]
-            kaltura,
-            each,
-        }
-    }
-
     /// The vendor that owns a request to `path`, if any.
     pub(crate) fn owner(&self, path: &str) -> Option<&Arc<dyn Contract>> {
         self.each
@@ -150,221 +284,112 @@ impl Vendors {
         (sections, blobs)
     }
 
-    /// The vendors in the order their sections are written.
+    /// The matcher for an operation as the admin API names it (`createToken`,
+    /// `uploadtoken.upload`), from the vendor whose form it is.
+    pub(crate) fn operation(&self, name: &str) -> Result<Box<dyn crate::Match>, String> {
+        self.each
+            .iter()
+            .find_map(|(_, vendor)| vendor.operation(name))
+            .ok_or_else(|| format!("no vendor of this build has an operation named {name:?}"))
+    }
+
+    /// Matchers for an upload token, one per vendor: a rule matches when any does.
+    pub(crate) fn upload_token(&self, token: &str) -> Vec<Box<dyn crate::Match>> {
+        self.each
+            .iter()
+            .map(|(_, vendor)| vendor.upload_token(token))
+            .collect()
+    }
+
+    /// The matcher for an upload's `n`-th part, from the vendor that numbers parts.
+    pub(crate) fn part(&self, n: u64) -> Result<Box<dyn crate::Match>, String> {
+        self.each
+            .iter()
+            .find_map(|(_, vendor)| vendor.part(n))
+            .ok_or_else(|| "no vendor of this build numbers the parts of an upload".to_owned())
+    }
+
+    /// The vendors compiled in, by name (the order their sections are written in).
     fn sorted(&self) -> impl Iterator<Item = (Vendor, &Arc<dyn Contract>)> {
-        Vendor::ALL
+        let mut names: Vec<Vendor> = Vendor::ALL.to_vec();
+        names.sort_by_key(|name| name.as_str());
+        names
             .into_iter()
             .filter_map(|name| self.get(name).map(|vendor| (name, vendor)))
     }
 }
 
-/// Response headers that page code may read across origins, for every vendor compiled in.
-pub(crate) fn cors_exposed_headers() -> Vec<&'static str> {
-    let lists: &[&[&'static str]] = &[
-        #[cfg(feature = "apivideo")]
-        crate::apivideo::CORS_EXPOSED_HEADERS,
-    ];
-    lists.concat()
+// The vendors, in the order a request is offered to them: Kaltura owns `/api_v3`, and
+// api.video answers every other path (an unknown one with its own 404), so it comes last.
+vendors! {
+    /// Kaltura API v3 (`/api_v3`).
+    "kaltura" => kaltura, Kaltura, crate::kaltura::Backend;
+    /// api.video (`/auth`, `/upload-tokens`, `/upload`, `/videos`).
+    "apivideo" => apivideo, ApiVideo, crate::apivideo::Backend;
 }
 
-/// A seed: tenants and what they hold at start (README, "Seed file"), each vendor's under its
-/// name.
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct Seed {
-    /// Free text for the reader; ignored.
-    #[serde(default, rename = "$comment")]
-    _comment: Option<String>,
-    #[cfg(feature = "apivideo")]
-    #[serde(default)]
-    apivideo: Option<crate::apivideo::persist::Seed>,
-    #[cfg(not(feature = "apivideo"))]
-    #[serde(default)]
-    apivideo: Option<serde::de::IgnoredAny>,
-    #[cfg(feature = "kaltura")]
-    #[serde(default)]
-    kaltura: Option<crate::kaltura::persist::Seed>,
-    #[cfg(not(feature = "kaltura"))]
-    #[serde(default)]
-    kaltura: Option<serde::de::IgnoredAny>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Seed {
-    /// Checks what the document's syntax cannot say (ids, secrets, references).
-    pub(crate) fn validate(&self) -> Result<(), Invalid> {
-        #[cfg(feature = "apivideo")]
-        if let Some(apivideo) = &self.apivideo {
-            apivideo.validate()?;
-        }
-        #[cfg(feature = "kaltura")]
-        if let Some(kaltura) = &self.kaltura {
-            kaltura.validate()?;
-        }
-        Ok(())
+    fn vendors() -> Vendors {
+        Vendors::new(Configs::default(), crate::Retention::Memory)
     }
 
-    /// Gives each vendor its tenants and what they hold.
-    pub(crate) fn apply(&self, vendors: &Vendors, cx: &Context) {
-        let now = cx.clock.now();
-        let _ = (vendors, now);
-        #[cfg(feature = "apivideo")]
-        if let Some(apivideo) = &self.apivideo {
-            vendors.apivideo.apply_seed(apivideo, &cx.ids, now);
-        }
-        #[cfg(feature = "kaltura")]
-        if let Some(kaltura) = &self.kaltura {
-            vendors.kaltura.apply_seed(kaltura, &cx.ids, now);
-        }
-    }
-}
+    #[test]
+    fn a_request_goes_to_the_first_vendor_that_owns_its_path() {
+        // Arrange
+        let vendors = vendors();
+        let owner = |path: &str| {
+            let owner = vendors.owner(path).expect("every path has an owner");
+            Vendor::ALL
+                .iter()
+                .copied()
+                .find(|name| vendors.get(*name).is_some_and(|v| Arc::ptr_eq(v, owner)))
+        };
 
-/// The vendors' sections of a state file, read and checked, to be restored when the server
-/// starts.
-#[derive(Debug, Default)]
-pub(crate) struct Restored {
-    #[cfg(feature = "apivideo")]
-    apivideo: Option<crate::apivideo::persist::Snapshot>,
-    #[cfg(feature = "kaltura")]
-    kaltura: Option<crate::kaltura::persist::Snapshot>,
-}
+        // Act
+        let kaltura = owner("/api_v3/service/system/action/ping");
+        let apivideo = owner("/upload-tokens");
+        let unknown = owner("/no/such/route");
 
-impl Restored {
-    /// Reads each vendor's section; a section of a vendor not compiled in is left alone, and
-    /// one of no vendor is an error.
-    pub(crate) fn read(sections: BTreeMap<String, serde_json::Value>) -> Result<Self, Invalid> {
-        #[allow(unused_mut)]
-        let mut restored = Restored::default();
-        for (name, json) in sections {
-            let Some(vendor) = Vendor::ALL.into_iter().find(|v| v.as_str() == name) else {
-                return Err(Invalid::at(&name, "is not a section of a vendor"));
-            };
-            let section =
-                |error: serde_json::Error| Invalid::at(&name, format!("section: {error}"));
-            match vendor {
-                #[cfg(feature = "apivideo")]
-                Vendor::ApiVideo => {
-                    restored.apivideo = Some(serde_json::from_value(json).map_err(section)?)
-                }
-                #[cfg(feature = "kaltura")]
-                Vendor::Kaltura => {
-                    restored.kaltura = Some(serde_json::from_value(json).map_err(section)?)
-                }
-                #[allow(unreachable_patterns)]
-                _ => {
-                    let _ = (json, section);
-                }
-            }
-        }
-        Ok(restored)
+        // Assert
+        assert_eq!(kaltura, Some(Vendor::Kaltura));
+        assert_eq!(apivideo, Some(Vendor::ApiVideo));
+        assert_eq!(unknown, Some(Vendor::ApiVideo));
     }
 
-    /// Puts each vendor's state back; `blob` reads a kept upload's bytes by sha256 and size.
-    pub(crate) fn apply(
-        self,
-        vendors: &Vendors,
-        blob: &dyn Fn(&str, u64) -> Option<Bytes>,
-        now: OffsetDateTime,
-    ) {
-        let _ = (vendors, blob, now);
-        #[cfg(feature = "apivideo")]
-        if let Some(snapshot) = self.apivideo {
-            vendors.apivideo.restore(snapshot, blob, now);
-        }
-        #[cfg(feature = "kaltura")]
-        if let Some(snapshot) = self.kaltura {
-            vendors.kaltura.restore(snapshot, blob);
-        }
+    #[test]
+    fn a_state_file_section_of_no_vendor_is_refused_with_its_name() {
+        // Arrange
+        let sections = BTreeMap::from([("vimeo".to_owned(), serde_json::json!({}))]);
+
+        // Act
+        let read = Restored::read(sections);
+
+        // Assert
+        let error = read.expect_err("an unknown section");
+        let message = crate::Error::invalid(crate::Document::Seed, error).to_string();
+        assert!(
+            message.ends_with("vimeo is not a section of a vendor"),
+            "{message}"
+        );
     }
-}
 
-/// A vendor's fault from the admin API's JSON, by the action's `type`: `None` when the type is
-/// no vendor's, an error when the vendor is not compiled in or the action is malformed.
-pub(crate) fn fault_from_json(
-    kind: &str,
-    action: &serde_json::Value,
-) -> Option<Result<crate::VendorFault, String>> {
-    let _ = action;
-    let vendor = match kind {
-        "apivideoProblem" => Vendor::ApiVideo,
-        "kalturaError" => Vendor::Kaltura,
-        _ => return None,
-    };
-    Some(match vendor {
-        #[cfg(feature = "apivideo")]
-        Vendor::ApiVideo => {
-            crate::apivideo::Problem::from_action(action).map(crate::VendorFault::new)
-        }
-        #[cfg(feature = "kaltura")]
-        Vendor::Kaltura => {
-            crate::kaltura::ApiError::from_action(action).map(crate::VendorFault::new)
-        }
-        #[allow(unreachable_patterns)]
-        _ => Err(not_compiled(vendor)),
-    })
-}
+    #[test]
+    fn each_vendor_reads_only_its_own_fault_types() {
+        // Arrange
+        let problem = serde_json::json!({"type": "apivideoProblem", "status": 404, "slug": "x", "title": "X"});
+        let error = serde_json::json!({"type": "kalturaError", "code": "INVALID_KS"});
 
-fn not_compiled(vendor: Vendor) -> String {
-    format!(
-        "vendor {} is not compiled into this build (its feature is off)",
-        vendor.as_str()
-    )
-}
+        // Act
+        let read_problem = fault_from_json("apivideoProblem", &problem);
+        let read_error = fault_from_json("kalturaError", &error);
+        let read_other = fault_from_json("delay", &serde_json::json!({"type": "delay", "ms": 1}));
 
-/// The matcher for an operation as the admin API names it: a Kaltura `service.action`, or an
-/// api.video operation id (`createToken`).
-pub(crate) fn operation(name: &str) -> Result<Box<dyn crate::Match>, String> {
-    match name.split_once('.') {
-        #[cfg(feature = "kaltura")]
-        Some((service, action)) => Ok(Box::new(crate::kaltura::action(service, action))),
-        #[cfg(not(feature = "kaltura"))]
-        Some(_) => Err(not_compiled(Vendor::Kaltura)),
-        #[cfg(feature = "apivideo")]
-        None => Ok(Box::new(crate::apivideo::op(name))),
-        #[cfg(not(feature = "apivideo"))]
-        None => Err(not_compiled(Vendor::ApiVideo)),
+        // Assert
+        assert!(matches!(read_problem, Some(Ok(_))));
+        assert!(matches!(read_error, Some(Ok(_))));
+        assert!(read_other.is_none());
     }
-}
-
-/// Matchers for an upload token, one per vendor compiled in (api.video's token, Kaltura's
-/// upload token id): the rule matches when any does.
-pub(crate) fn upload_token(token: &str) -> Vec<Box<dyn crate::Match>> {
-    let _ = token;
-    vec![
-        #[cfg(feature = "apivideo")]
-        Box::new(crate::apivideo::upload_token(token)),
-        #[cfg(feature = "kaltura")]
-        Box::new(crate::kaltura::upload_token(token)),
-    ]
-}
-
-/// The matcher for an api.video progressive upload's part number (`Content-Range: part n/…`).
-pub(crate) fn part(n: u64) -> Result<Box<dyn crate::Match>, String> {
-    let _ = n;
-    #[cfg(feature = "apivideo")]
-    return Ok(Box::new(crate::apivideo::part(n)));
-    #[cfg(not(feature = "apivideo"))]
-    Err(not_compiled(Vendor::ApiVideo))
-}
-
-/// Fuzzing (feature `fuzzing`): a multipart body through every vendor's reader.
-#[cfg(feature = "fuzzing")]
-pub(crate) async fn fuzz_multipart(body: Bytes, boundary: &str) {
-    let _ = (&body, boundary);
-    #[cfg(feature = "apivideo")]
-    crate::apivideo::fuzzing::multipart(body.clone(), boundary).await;
-    #[cfg(feature = "kaltura")]
-    crate::kaltura::fuzzing::multipart(body, boundary).await;
-}
-
-/// Fuzzing (feature `fuzzing`): placeholders a fuzzed request may hold, and the credential
-/// each becomes.
-#[cfg(feature = "fuzzing")]
-pub(crate) fn fuzz_placeholders() -> Vec<(&'static [u8], String)> {
-    vec![
-        #[cfg(feature = "kaltura")]
-        (
-            &b"KS_PLACEHOLDER"[..],
-            crate::kaltura::fuzzing::admin_ks().to_owned(),
-        ),
-    ]
 }

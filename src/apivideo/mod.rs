@@ -32,7 +32,7 @@ pub use videos::ReceivedChunk;
 use crate::engine::body::{IntoResponse, Request, Response};
 use crate::engine::ids::Ids;
 use crate::engine::journal::Handled;
-use crate::engine::vendor::{Context, Contract};
+use crate::engine::vendor::{Context, Contract, Plugin};
 use crate::registry::Vendor;
 use ratelimit::{Budget, RateInfo};
 use routes::{Class, NoRoute, Route};
@@ -369,6 +369,63 @@ impl Contract for Backend {
 
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String> {
         chunk_of(request)
+    }
+
+    /// An operation id (`createToken`); a name with a dot is Kaltura's.
+    fn operation(&self, name: &str) -> Option<Box<dyn crate::Match>> {
+        (!name.contains('.')).then(|| Box::new(op(name)) as Box<dyn crate::Match>)
+    }
+
+    fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {
+        Box::new(upload_token(token))
+    }
+
+    fn part(&self, n: u64) -> Option<Box<dyn crate::Match>> {
+        Some(Box::new(part(n)))
+    }
+}
+
+impl Plugin for Backend {
+    type Config = Config;
+    type Seed = persist::Seed;
+    type Snapshot = persist::Snapshot;
+    const CORS_EXPOSED_HEADERS: &'static [&'static str] = CORS_EXPOSED_HEADERS;
+
+    fn new(config: Config, retention: crate::Retention) -> Self {
+        Backend::new(config, retention)
+    }
+
+    fn validate(seed: &persist::Seed) -> Result<(), crate::engine::error::Invalid> {
+        seed.validate()
+    }
+
+    fn seed(&self, seed: &persist::Seed, cx: &Context) {
+        self.apply_seed(seed, &cx.ids, cx.clock.now());
+    }
+
+    fn restore(
+        &self,
+        snapshot: persist::Snapshot,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+        now: OffsetDateTime,
+    ) {
+        Backend::restore(self, snapshot, blob, now);
+    }
+
+    fn fault_from_json(
+        kind: &str,
+        action: &serde_json::Value,
+    ) -> Option<Result<crate::VendorFault, String>> {
+        (kind == "apivideoProblem")
+            .then(|| Problem::from_action(action).map(crate::VendorFault::new))
+    }
+
+    #[cfg(feature = "fuzzing")]
+    fn fuzz_multipart(
+        body: bytes::Bytes,
+        boundary: &str,
+    ) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(fuzzing::multipart(body, boundary))
     }
 }
 

@@ -382,16 +382,16 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         builder = builder.when(crate::engine::matchers::query_param(name, value));
     }
     if let Some(operation) = m.operation {
-        match crate::registry::operation(&operation) {
+        match shared.vendors.operation(&operation) {
             Ok(matcher) => builder = builder.when(AnyOf(vec![matcher])),
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }
     }
     if let Some(token) = m.upload_token {
-        builder = builder.when(AnyOf(crate::registry::upload_token(&token)));
+        builder = builder.when(AnyOf(shared.vendors.upload_token(&token)));
     }
     if let Some(n) = m.part {
-        match crate::registry::part(n) {
+        match shared.vendors.part(n) {
             Ok(matcher) => builder = builder.when(AnyOf(vec![matcher])),
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }

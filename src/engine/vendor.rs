@@ -63,6 +63,71 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// For a recorded request that carried part of an upload: which upload (the token or
     /// video it went to), so that expectations can follow one upload's chunks.
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String>;
+
+    /// A matcher for an operation as the admin API names it, when the name is in this vendor's
+    /// form (`createToken`, `uploadtoken.upload`).
+    fn operation(&self, name: &str) -> Option<Box<dyn crate::Match>>;
+
+    /// A matcher for requests that carry this vendor's upload token `token`.
+    fn upload_token(&self, token: &str) -> Box<dyn crate::Match>;
+
+    /// A matcher for the `n`-th part of an upload, when the vendor numbers parts.
+    fn part(&self, _n: u64) -> Option<Box<dyn crate::Match>> {
+        None
+    }
+}
+
+/// What the registry needs to make a vendor and fill it: its settings, its seed and
+/// state-file sections, and what it reads of the admin API's fault JSON. The registry lists
+/// each vendor once, by the type that implements this; everything else follows from it.
+pub(crate) trait Plugin: Contract + Sized {
+    /// Settings gathered by the builder (`apivideo_key`, `kaltura_partner`…).
+    type Config: Default + std::fmt::Debug;
+    /// Its section of a seed.
+    type Seed: serde::de::DeserializeOwned + std::fmt::Debug;
+    /// Its section of a state file, as [`Contract::snapshot`] writes it.
+    type Snapshot: serde::de::DeserializeOwned + std::fmt::Debug;
+    /// Response headers page code may read across origins.
+    const CORS_EXPOSED_HEADERS: &'static [&'static str] = &[];
+
+    /// The vendor with its settings, before any seed or state.
+    fn new(config: Self::Config, retention: crate::Retention) -> Self;
+
+    /// Checks what a seed's syntax cannot say (ids, secrets, references).
+    fn validate(seed: &Self::Seed) -> Result<(), crate::engine::error::Invalid>;
+
+    /// Gives it the tenants and objects of its seed section.
+    fn seed(&self, seed: &Self::Seed, cx: &Context);
+
+    /// Puts its state-file section back; `blob` reads a kept upload's bytes by sha256 and size.
+    fn restore(
+        &self,
+        snapshot: Self::Snapshot,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+        now: OffsetDateTime,
+    );
+
+    /// A fault in its own error format, from the admin API's JSON, when `kind` (the action's
+    /// `type`) is one of its own.
+    fn fault_from_json(
+        kind: &str,
+        action: &serde_json::Value,
+    ) -> Option<Result<crate::VendorFault, String>>;
+
+    /// Fuzzing: reads a multipart body `boundary`-delimited as its own readers do.
+    #[cfg(feature = "fuzzing")]
+    fn fuzz_multipart(
+        _body: bytes::Bytes,
+        _boundary: &str,
+    ) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// Fuzzing: placeholders a fuzzed request may hold, and the credential each becomes.
+    #[cfg(feature = "fuzzing")]
+    fn fuzz_placeholders() -> Vec<(&'static [u8], String)> {
+        Vec::new()
+    }
 }
 
 /// A completed upload whose bytes are kept, to be written beside the state file.

@@ -49,7 +49,7 @@ pub use store::{
 
 use crate::engine::body::{Request, Response};
 use crate::engine::journal::Handled;
-use crate::engine::vendor::{Context, Contract};
+use crate::engine::vendor::{Context, Contract, Plugin};
 use crate::registry::Vendor;
 use multipart::FileParts;
 use params::to_php_string;
@@ -378,6 +378,63 @@ impl Contract for Backend {
 
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String> {
         chunk_of(request)
+    }
+
+    /// `service.action` (`uploadtoken.upload`); a name without a dot is api.video's.
+    fn operation(&self, name: &str) -> Option<Box<dyn crate::Match>> {
+        name.split_once('.')
+            .map(|(service, name)| Box::new(action(service, name)) as Box<dyn crate::Match>)
+    }
+
+    fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {
+        Box::new(upload_token(token))
+    }
+}
+
+impl Plugin for Backend {
+    type Config = Config;
+    type Seed = persist::Seed;
+    type Snapshot = persist::Snapshot;
+
+    fn new(config: Config, retention: crate::Retention) -> Self {
+        Backend::new(config, retention)
+    }
+
+    fn validate(seed: &persist::Seed) -> Result<(), crate::engine::error::Invalid> {
+        seed.validate()
+    }
+
+    fn seed(&self, seed: &persist::Seed, cx: &Context) {
+        self.apply_seed(seed, &cx.ids, cx.clock.now());
+    }
+
+    fn restore(
+        &self,
+        snapshot: persist::Snapshot,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+        _now: time::OffsetDateTime,
+    ) {
+        Backend::restore(self, snapshot, blob);
+    }
+
+    fn fault_from_json(
+        kind: &str,
+        action: &serde_json::Value,
+    ) -> Option<Result<crate::VendorFault, String>> {
+        (kind == "kalturaError").then(|| ApiError::from_action(action).map(crate::VendorFault::new))
+    }
+
+    #[cfg(feature = "fuzzing")]
+    fn fuzz_multipart(
+        body: bytes::Bytes,
+        boundary: &str,
+    ) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(fuzzing::multipart(body, boundary))
+    }
+
+    #[cfg(feature = "fuzzing")]
+    fn fuzz_placeholders() -> Vec<(&'static [u8], String)> {
+        vec![(&b"KS_PLACEHOLDER"[..], fuzzing::admin_ks().to_owned())]
     }
 }
 
