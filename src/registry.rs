@@ -224,6 +224,25 @@ macro_rules! vendors {
     };
 }
 
+/// An action of the admin API's fault JSON: a vendor's error type (`apivideoProblem`,
+/// `kalturaError`) is read by that vendor, any other by the engine's derived reader. Here, not
+/// beside [`crate::Action`], so that the engine never calls up into the vendors.
+impl<'de> serde::Deserialize<'de> for crate::Action {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let json = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
+        let kind = json
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        // A vendor's error format is read by the vendor; the rest is the engine's own.
+        if let Some(vendor) = fault_from_json(kind, &json) {
+            return vendor.map(crate::Action::Vendor).map_err(D::Error::custom);
+        }
+        crate::Action::deserialize(json).map_err(D::Error::custom)
+    }
+}
+
 impl Vendors {
     /// The vendor that owns a request to `path`, if any.
     pub(crate) fn owner(&self, path: &str) -> Option<&Arc<dyn Contract>> {

@@ -160,22 +160,6 @@ impl Serialize for Action {
     }
 }
 
-impl<'de> Deserialize<'de> for Action {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let json = serde_json::Value::deserialize(deserializer)?;
-        let kind = json
-            .get("type")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        // A vendor's error format is read by the vendor, through the registry.
-        if let Some(vendor) = crate::registry::fault_from_json(kind, &json) {
-            return vendor.map(Action::Vendor).map_err(D::Error::custom);
-        }
-        Action::deserialize(json).map_err(D::Error::custom)
-    }
-}
-
 /// An error in a vendor's own format, as an [`Action`] holds it; made by the vendor's
 /// constructors (`Fault::apivideo`, `Fault::kaltura`…) or read from the admin API's JSON.
 #[derive(Clone, Debug)]
