@@ -5,7 +5,7 @@
 //! with the clock's offset, written atomically, and read back.
 //!
 //! Durability rule: a request that changed the state is answered only once the state file
-//! that holds the change has been renamed into place (see `persist_after`, in `server.rs`).
+//! that holds the change has been renamed into place (see `persisted`, in `server/pipeline.rs`).
 //! A save writes a temporary file in the same directory, fsyncs it, renames it over the state
 //! file and fsyncs the directory, so a process killed at any instant leaves either the old
 //! file or the new one, each complete. Saves are serialised by an async mutex (never held by

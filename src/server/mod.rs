@@ -9,8 +9,10 @@
 //! Each job has its own file, so each can be read without the others: this one holds the
 //! running server (`MockServer`) and the state its connections share (`Shared`); `builder`
 //! configures and starts a server (binding, TLS, restoring a state file or loading a seed);
-//! `pipeline` answers one request, its steps written in the order a request takes them; `tls`
-//! (with the `tls` feature) makes the HTTPS acceptor.
+//! `pipeline` answers one request, its steps written in the order a request takes them (`app`
+//! is the whole pipeline as one service); `conn` accepts connections and serves each one,
+//! carrying out what faults do to sockets; `tls` (with the `tls` feature) makes the HTTPS
+//! acceptor.
 
 mod builder;
 pub(crate) mod conn;
