@@ -81,7 +81,7 @@ pub use engine::faults::{
     Action, Fault, FaultBuilder, FaultGuard, MountedFault, StatusFault, VendorFault,
 };
 pub use engine::journal::RecordedRequest;
-pub use registry::Vendor;
+pub use engine::vendor::Vendor;
 pub use server::{MockServer, MockServerBuilder};
 pub use upload::Retention;
 

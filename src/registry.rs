@@ -4,7 +4,7 @@
 //! [`Contract`] and the lists made here, so a vendor's feature gate and its name appear here and
 //! nowhere else. The lists come from one line per vendor at the bottom of this file: its cargo
 //! feature (which is also its name in seeds, state files, the admin API and the journal), the
-//! field that holds it, its [`Vendor`] variant, and the type that implements [`Plugin`].
+//! field that holds it, its [`Vendor`] constant, and the type that implements [`Plugin`].
 //! Adding a vendor is a folder that implements the contract and one more line. A build without
 //! a vendor's feature leaves its line out; a seed or state file that still has its section is
 //! read as if the section were not there.
@@ -15,36 +15,18 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::engine::error::Invalid;
-use crate::engine::vendor::{Blob, Context, Contract, Plugin};
+use crate::engine::vendor::{Blob, Context, Contract, Plugin, Vendor};
 use crate::upload::Digest256;
 
 /// Makes every list of vendors from one line per vendor (see the module's docs).
 macro_rules! vendors {
     ($( $(#[$doc:meta])* $name:literal => $field:ident, $variant:ident, $plugin:ty; )*) => {
-        /// Which emulated API answered a request.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-        pub enum Vendor {
-            $( $(#[$doc])* #[serde(rename = $name)] $variant, )*
-        }
-
         impl Vendor {
+            $( $(#[$doc])* pub const $variant: Vendor = Vendor::named($name); )*
+
             /// Every vendor this crate knows, compiled in or not, in the order requests are
             /// offered to them.
             pub(crate) const ALL: &'static [Vendor] = &[$(Vendor::$variant),*];
-
-            /// The vendor's name as the admin API and the journal print it, and the name of
-            /// its section in a seed or a state file.
-            ///
-            /// # Example
-            ///
-            /// ```
-            /// assert_eq!(vidmock::Vendor::ApiVideo.as_str(), "apivideo");
-            /// ```
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $( Vendor::$variant => $name, )*
-                }
-            }
         }
 
         /// Each vendor's settings, as the builder gathers them.
@@ -342,9 +324,9 @@ impl Vendors {
 // api.video answers every other path (an unknown one with its own 404), so it comes last.
 vendors! {
     /// Kaltura API v3 (`/api_v3`).
-    "kaltura" => kaltura, Kaltura, crate::kaltura::Backend;
+    "kaltura" => kaltura, KALTURA, crate::kaltura::Backend;
     /// api.video (`/auth`, `/upload-tokens`, `/upload`, `/videos`).
-    "apivideo" => apivideo, ApiVideo, crate::apivideo::Backend;
+    "apivideo" => apivideo, API_VIDEO, crate::apivideo::Backend;
 }
 
 #[cfg(test)]
@@ -373,9 +355,9 @@ mod tests {
         let unknown = owner("/no/such/route");
 
         // Assert
-        assert_eq!(kaltura, Some(Vendor::Kaltura));
-        assert_eq!(apivideo, Some(Vendor::ApiVideo));
-        assert_eq!(unknown, Some(Vendor::ApiVideo));
+        assert_eq!(kaltura, Some(Vendor::KALTURA));
+        assert_eq!(apivideo, Some(Vendor::API_VIDEO));
+        assert_eq!(unknown, Some(Vendor::API_VIDEO));
     }
 
     #[test]

@@ -32,8 +32,8 @@ pub use videos::ReceivedChunk;
 use crate::engine::body::{IntoResponse, Request, Response};
 use crate::engine::ids::Ids;
 use crate::engine::journal::Handled;
+use crate::engine::vendor::Vendor;
 use crate::engine::vendor::{Context, Contract, Plugin};
-use crate::registry::Vendor;
 use ratelimit::{Budget, RateInfo};
 use routes::{Class, NoRoute, Route};
 
@@ -457,7 +457,7 @@ async fn handle(backend: &Backend, cx: &Context, request: Request) -> Response {
         .remove::<crate::engine::journal::Target>()
         .map(|target| target.0);
     response.extensions_mut().insert(Handled {
-        vendor: Vendor::ApiVideo,
+        vendor: Vendor::API_VIDEO,
         operation,
         target,
     });

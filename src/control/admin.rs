@@ -11,9 +11,9 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::control::Shared;
 use crate::engine::body::{Body, IntoResponse, Request, Response};
 use crate::engine::journal::RecordedRequest;
-use crate::server::Shared;
 
 /// Whether `path` is the admin API's: `/__vidmock` and everything under `/__vidmock/`.
 pub(crate) fn owns(path: &str) -> bool {

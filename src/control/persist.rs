@@ -28,9 +28,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::control::Shared;
 use crate::engine::error::{Error, Invalid};
 use crate::registry::Seed;
-use crate::server::Shared;
 
 /// The `format` field of every state file.
 const FORMAT: &str = "vidmock-state";

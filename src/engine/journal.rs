@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::engine::hex;
-use crate::registry::Vendor;
+use crate::engine::vendor::Vendor;
 
 /// What a vendor module says about the request it answered; put in the response's extensions
 /// so the journal can name the operation without knowing any wire format.
@@ -1129,7 +1129,7 @@ mod tests {
             entry.set_answer(
                 201,
                 Some(Handled {
-                    vendor: Vendor::ALL[0],
+                    vendor: Vendor::named("one"),
                     operation: Some("updateVideo".into()),
                     target: Some(String::new()),
                 }),
@@ -1148,7 +1148,7 @@ mod tests {
             assert_eq!(recorded.body, body);
             assert_eq!(recorded.body_size, 12_345);
             assert_eq!(recorded.body_sha256, "");
-            assert_eq!(recorded.vendor, Some(Vendor::ALL[0]));
+            assert_eq!(recorded.vendor, Some(Vendor::named("one")));
             assert_eq!(recorded.operation.as_deref(), Some("updateVideo"));
             assert_eq!(recorded.target.as_deref(), Some(""));
             assert_eq!(recorded.fault.as_deref(), Some("slow"));

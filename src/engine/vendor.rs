@@ -17,6 +17,46 @@ use crate::engine::clock::Clock;
 use crate::engine::ids::Ids;
 use crate::upload::{Assembly, Digest256, SpillDir};
 
+/// Which emulated API answered a request: a vendor's name, as the admin API, the journal, seeds
+/// and state files write it. Each vendor's is a constant (`Vendor::API_VIDEO`, `Vendor::KALTURA`),
+/// listed with the vendors themselves.
+///
+/// # Example
+///
+/// ```
+/// let vendor = vidmock::Vendor::KALTURA;
+/// assert_eq!(vendor.as_str(), "kaltura");
+/// assert_eq!(serde_json::to_value(vendor).unwrap(), "kaltura");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Vendor(&'static str);
+
+impl Vendor {
+    /// The vendor named `name` (the registry makes one per vendor).
+    pub(crate) const fn named(name: &'static str) -> Vendor {
+        Vendor(name)
+    }
+
+    /// The vendor's name as the admin API and the journal print it, and the name of its
+    /// section in a seed or a state file.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// assert_eq!(vidmock::Vendor::API_VIDEO.as_str(), "apivideo");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Vendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// What a vendor reads of the server it runs in.
 #[derive(Debug)]
 pub(crate) struct Context {

@@ -49,8 +49,8 @@ pub use store::{
 
 use crate::engine::body::{Request, Response};
 use crate::engine::journal::Handled;
+use crate::engine::vendor::Vendor;
 use crate::engine::vendor::{Context, Contract, Plugin};
-use crate::registry::Vendor;
 use multipart::FileParts;
 use params::to_php_string;
 use wire::{Body, Format, Out};
@@ -501,7 +501,7 @@ fn handled_for(
     target: Option<String>,
 ) -> Response {
     response.extensions_mut().insert(Handled {
-        vendor: Vendor::Kaltura,
+        vendor: Vendor::KALTURA,
         operation,
         target,
     });

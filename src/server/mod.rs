@@ -29,43 +29,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::engine::clock::Clock;
-use crate::engine::journal::{Journal, RecordedRequest};
-use crate::engine::vendor::Context;
-use crate::registry::Vendors;
+use crate::engine::journal::RecordedRequest;
 
+pub(crate) use crate::control::Shared;
 pub use builder::MockServerBuilder;
 pub(crate) use pipeline::app;
-
-/// State shared by every connection of one server. Each field guards its own data with a
-/// `std::sync::Mutex` held only for synchronous work, never across an `.await`.
-pub(crate) struct Shared {
-    /// What the vendors read of the server: the clock, the ids, the base URL, the spill space.
-    pub cx: Arc<Context>,
-    /// The request log.
-    pub journal: Journal,
-    /// Mounted fault rules.
-    pub faults: Arc<crate::engine::faults::Faults>,
-    /// Expectations checked on drop, and strict-mode violations.
-    pub expectations: Arc<crate::engine::expect::Expectations>,
-    /// Whether responses carry CORS headers and preflights are answered.
-    pub cors: bool,
-    /// When set, admin routes require it.
-    pub admin_token: Option<String>,
-    /// The emulated vendors, reached through their contract.
-    pub vendors: Vendors,
-    /// With a state file: saves the state; every change is on disk before it is answered.
-    pub persister: Option<Arc<crate::control::persist::Persister>>,
-}
-
-impl Shared {
-    /// Clears vendor state and the journal; credentials (API keys) stay.
-    pub(crate) fn reset(&self) {
-        self.journal.clear();
-        self.faults.clear();
-        self.expectations.clear();
-        self.vendors.reset();
-    }
-}
 
 /// An emulated api.video and Kaltura on a localhost port.
 ///

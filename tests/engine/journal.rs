@@ -25,7 +25,7 @@ async fn each_request_is_recorded_with_its_vendor_operation_and_status() {
     assert_eq!(entry.method, "POST");
     assert_eq!(entry.url.path(), "/upload-tokens");
     assert_eq!(entry.url.query(), Some("x=1"));
-    assert_eq!(entry.vendor, Some(vidmock::Vendor::ApiVideo));
+    assert_eq!(entry.vendor, Some(vidmock::Vendor::API_VIDEO));
     assert_eq!(entry.operation.as_deref(), Some("createToken"));
     assert_eq!(entry.status, Some(200));
     assert!(entry.duration.is_some());
@@ -130,7 +130,7 @@ async fn unrecognised_routes_are_recorded_without_an_operation() {
     send(client().get(format!("{}/nowhere", server.uri()))).await;
 
     let entry = &server.received_requests()[0];
-    assert_eq!(entry.vendor, Some(vidmock::Vendor::ApiVideo));
+    assert_eq!(entry.vendor, Some(vidmock::Vendor::API_VIDEO));
     assert_eq!(entry.operation, None);
     assert_eq!(entry.status, Some(404));
 }
