@@ -190,7 +190,7 @@ impl MockServer {
     }
 
     /// The recorded requests that `matcher` matches: any [`crate::Match`], the
-    /// [`crate::engine::matchers`] and vendor matchers such as [`crate::apivideo::op`] included.
+    /// [`crate::matchers`] and the vendors' matchers (`apivideo::op`, `kaltura::action`…) included.
     ///
     /// # Example
     ///
