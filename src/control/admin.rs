@@ -383,7 +383,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
     }
     if let Some(operation) = m.operation {
         match shared.vendors.operation(&operation) {
-            Ok(matcher) => builder = builder.when(AnyOf(vec![matcher])),
+            Ok(matcher) => builder = builder.when(matcher),
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }
     }
@@ -392,7 +392,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
     }
     if let Some(n) = m.part {
         match shared.vendors.part(n) {
-            Ok(matcher) => builder = builder.when(AnyOf(vec![matcher])),
+            Ok(matcher) => builder = builder.when(matcher),
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }
     }

@@ -142,6 +142,25 @@ where
     }
 }
 
+/// A boxed matcher is a matcher, so one chosen at run time goes wherever a matcher does.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use vidmock::matchers::{method, path};
+/// let chosen: Box<dyn vidmock::Match> = if true { Box::new(method("GET")) } else { Box::new(path("/")) };
+/// let server = vidmock::MockServer::start().await;
+/// assert!(server.received(chosen).is_empty());
+/// # }
+/// ```
+impl Match for Box<dyn Match> {
+    fn matches(&self, request: &Request) -> bool {
+        (**self).matches(request)
+    }
+}
+
 /// Matches every request.
 ///
 /// # Example
