@@ -121,8 +121,10 @@ macro_rules! vendors {
         impl Restored {
             /// Reads each vendor's section; a section of a vendor not compiled in is left
             /// alone, and one of no vendor is an error.
+            /// `version` is the file's layout version; older sections are upgraded first.
             pub(crate) fn read(
                 sections: BTreeMap<String, serde_json::Value>,
+                version: u32,
             ) -> Result<Self, Invalid> {
                 #[allow(unused_mut)]
                 let mut restored = Restored::default();
@@ -134,11 +136,13 @@ macro_rules! vendors {
                             $name => {
                                 #[cfg(feature = $name)]
                                 {
+                                    let mut json = json;
+                                    <$plugin as Plugin>::upgrade(&mut json, version);
                                     restored.$field =
                                         Some(serde_json::from_value(json).map_err(section)?);
                                 }
                                 #[cfg(not(feature = $name))]
-                                let _ = (json, section);
+                                let _ = (json, section, version);
                             }
                         )*
                         _ => return Err(Invalid::at(&name, "is not a section of a vendor")),
@@ -366,7 +370,7 @@ mod tests {
         let sections = BTreeMap::from([("vimeo".to_owned(), serde_json::json!({}))]);
 
         // Act
-        let read = Restored::read(sections);
+        let read = Restored::read(sections, 2);
 
         // Assert
         let error = read.expect_err("an unknown section");

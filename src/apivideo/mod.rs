@@ -89,15 +89,23 @@ impl Default for Config {
 /// assert_eq!(token.expires_at, None);
 /// # }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The same struct is what the state file, the seed file and the admin API hold of a token
+/// (`{"token", "ttl", "createdAt", "expiresAt"}`); reading one back recomputes `expiresAt`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadToken {
     /// `to` + 22 base62 characters.
+    #[serde(default)]
     pub token: String,
     /// Lifetime in seconds; 0 means it never expires.
+    #[serde(default)]
     pub ttl: u32,
     /// Creation instant, on the server's clock.
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// `created_at + ttl`, or `None` for ttl 0.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -110,6 +118,22 @@ impl UploadToken {
             created_at,
             expires_at,
         }
+    }
+
+    /// A token read from a document, made whole: an id and a creation date when a seed left
+    /// them out, and the expiry its ttl gives.
+    fn fill(self, ids: &Ids, now: OffsetDateTime) -> Self {
+        let token = if self.token.is_empty() {
+            ids.base62("to", 22)
+        } else {
+            self.token
+        };
+        let created_at = if crate::engine::clock::is_unset(self.created_at) {
+            now
+        } else {
+            self.created_at
+        };
+        Self::new(token, self.ttl, created_at)
     }
 
     /// Whether the token still accepts new uploads at `now`.
@@ -387,29 +411,33 @@ impl Contract for Backend {
 
 impl Plugin for Backend {
     type Config = Config;
-    type Seed = persist::Seed;
-    type Snapshot = persist::Snapshot;
+    type Seed = persist::Document;
+    type Snapshot = persist::Document;
     const CORS_EXPOSED_HEADERS: &'static [&'static str] = CORS_EXPOSED_HEADERS;
 
     fn new(config: Config, retention: crate::Retention) -> Self {
         Backend::new(config, retention)
     }
 
-    fn validate(seed: &persist::Seed) -> Result<(), crate::engine::error::Invalid> {
+    fn validate(seed: &persist::Document) -> Result<(), crate::engine::error::Invalid> {
         seed.validate()
     }
 
-    fn seed(&self, seed: &persist::Seed, cx: &Context) {
+    fn seed(&self, seed: &persist::Document, cx: &Context) {
         self.apply_seed(seed, &cx.ids, cx.clock.now());
     }
 
     fn restore(
         &self,
-        snapshot: persist::Snapshot,
+        snapshot: persist::Document,
         blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
         now: OffsetDateTime,
     ) {
         Backend::restore(self, snapshot, blob, now);
+    }
+
+    fn upgrade(section: &mut serde_json::Value, version: u32) {
+        persist::upgrade(section, version);
     }
 
     fn fault_from_json(
@@ -916,50 +944,31 @@ impl Backend {
             .projects
             .iter()
             .map(|(key, project)| {
-                let tokens: Vec<serde_json::Value> = project
+                let tokens: Vec<TokenView> = project
                     .tokens
                     .values()
                     .filter(|t| t.is_active(now))
-                    .map(|t| {
-                        serde_json::json!({
-                            "token": t.token,
-                            "ttl": t.ttl,
-                            "createdAt": wire::atom(t.created_at),
-                            "expiresAt": t.expires_at.map(wire::atom),
-                            "secondsToExpiry": t.expires_at.map(|e| (e - now).whole_seconds()),
-                        })
+                    .map(|token| TokenView {
+                        token,
+                        seconds_to_expiry: token.expires_at.map(|e| (e - now).whole_seconds()),
                     })
                     .collect();
-                let videos: Vec<serde_json::Value> = project
-                    .videos
-                    .values()
-                    .map(|v| {
-                        let (parts, total_parts) = match &v.source.scheme {
-                            videos::Scheme::Parts { total, received } => {
-                                (received.keys().copied().collect(), *total)
-                            }
-                            _ => (Vec::new(), None),
-                        };
-                        serde_json::json!({
-                            "videoId": v.id,
-                            "title": v.title,
-                            "uploadToken": v.upload_token,
-                            "complete": v.source.completed_at.is_some(),
-                            "chunks": v.source.chunks.len(),
-                            "receivedBytes": v.source.chunks.iter().map(|c| c.size).sum::<u64>(),
-                            "assembledBytes": v.source.assembly.as_ref().map_or(0, |a| a.consumed()),
-                            "receivedParts": parts,
-                            "totalParts": total_parts,
-                            "size": v.source.digest.as_ref().map(|d| d.size),
-                            "sha256": v.source.digest.as_ref().map(|d| d.sha256()),
-                        })
-                    })
-                    .collect();
+                let videos: Vec<videos::VideoView> =
+                    project.videos.values().map(videos::VideoView::of).collect();
                 serde_json::json!({ "apiKey": key, "uploadTokens": tokens, "videos": videos })
             })
             .collect();
         serde_json::json!({ "projects": projects })
     }
+}
+
+/// An upload token in the admin API's state: the token, and the seconds it has left.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenView<'a> {
+    #[serde(flatten)]
+    token: &'a UploadToken,
+    seconds_to_expiry: Option<i64>,
 }
 
 impl Backend {

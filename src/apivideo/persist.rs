@@ -15,18 +15,20 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::videos::{ReceivedChunk, Scheme, Source, StoredVideo};
+use super::videos::StoredVideo;
 use super::{Backend, Grant, Project, UploadToken};
 use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
 use crate::engine::vendor::Blob;
-use crate::upload::{Assembly, Digest256, Keying, Retention};
+use crate::upload::Retention;
 
-/// The api.video section of a state file.
-#[derive(Debug, Serialize, Deserialize)]
+/// The api.video section of a state file, and of a seed file: a seed is a state a person wrote,
+/// where ids and dates may be left out.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct Snapshot {
-    projects: Vec<ProjectState>,
+pub(crate) struct Document {
+    #[serde(default)]
+    projects: Vec<ProjectDoc>,
     /// Every upload token ever created → the API key of its project.
     #[serde(default)]
     token_projects: BTreeMap<String, String>,
@@ -38,7 +40,7 @@ pub(crate) struct Snapshot {
 }
 
 /// A saved refresh token.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 enum RefreshState {
     Expiring(RefreshGrant),
@@ -47,7 +49,7 @@ enum RefreshState {
     Key(String),
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshGrant {
     api_key: String,
@@ -55,26 +57,18 @@ struct RefreshGrant {
     expires_at: OffsetDateTime,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// One project: its key, its upload tokens and its videos, each saved as the live struct.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ProjectState {
+struct ProjectDoc {
     api_key: String,
     #[serde(default)]
-    upload_tokens: Vec<TokenState>,
+    upload_tokens: Vec<UploadToken>,
     #[serde(default)]
-    videos: Vec<VideoState>,
+    videos: Vec<StoredVideo>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TokenState {
-    token: String,
-    ttl: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AccessState {
     token: String,
@@ -83,67 +77,34 @@ struct AccessState {
     expires_at: OffsetDateTime,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct VideoState {
-    video_id: String,
-    title: String,
-    description: String,
-    public: bool,
-    panoramic: bool,
-    mp4_support: bool,
-    tags: Vec<String>,
-    metadata: Vec<Metadata>,
-    language: Option<String>,
-    player_id: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-    upload_token: Option<String>,
-    source: SourceState,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Metadata {
-    key: String,
-    value: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SourceState {
-    scheme: SchemeState,
-    chunks: Vec<ChunkState>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    completed_at: Option<OffsetDateTime>,
-    size: Option<u64>,
-    sha256: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-enum SchemeState {
-    Fresh,
-    Whole,
-    Parts {
-        total: Option<u32>,
-        /// `[part number, size]` pairs.
-        received: Vec<(u32, u64)>,
-    },
-    Bytes {
-        total: Option<u64>,
-        /// `[from, to]` pairs (inclusive).
-        ranges: Vec<(u64, u64)>,
-    },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ChunkState {
-    content_range: Option<String>,
-    size: u64,
+/// Moves a section written by version 1 of the state file to today's layout: a source's
+/// `size` and `sha256` now sit in its `digest`.
+pub(crate) fn upgrade(section: &mut serde_json::Value, version: u32) {
+    if version >= 2 {
+        return;
+    }
+    let projects = section.get_mut("projects").and_then(|p| p.as_array_mut());
+    for project in projects.into_iter().flatten() {
+        let videos = project.get_mut("videos").and_then(|v| v.as_array_mut());
+        for video in videos.into_iter().flatten() {
+            if let Some(source) = video.get_mut("source").and_then(|s| s.as_object_mut()) {
+                let size = source.remove("size");
+                let sha256 = source.remove("sha256");
+                let digest = match (size, sha256) {
+                    (Some(size @ serde_json::Value::Number(_)), sha256) => {
+                        let mut digest = serde_json::Map::new();
+                        digest.insert("size".into(), size);
+                        if let Some(sha256 @ serde_json::Value::String(_)) = sha256 {
+                            digest.insert("sha256".into(), sha256);
+                        }
+                        serde_json::Value::Object(digest)
+                    }
+                    _ => serde_json::Value::Null,
+                };
+                source.insert("digest".into(), digest);
+            }
+        }
+    }
 }
 
 impl Backend {
@@ -154,56 +115,46 @@ impl Backend {
         let projects = state
             .projects
             .iter()
-            .map(|(key, project)| ProjectState {
+            .map(|(key, project)| ProjectDoc {
                 api_key: key.clone(),
-                upload_tokens: project
-                    .tokens
-                    .values()
-                    .map(|t| TokenState {
-                        token: t.token.clone(),
-                        ttl: t.ttl,
-                        created_at: t.created_at,
-                    })
-                    .collect(),
+                upload_tokens: project.tokens.values().cloned().collect(),
                 videos: project
                     .videos
                     .values()
-                    .map(|video| {
+                    .inspect(|video| {
                         if let (Some(digest), Some(file)) =
                             (&video.source.digest, &video.source.assembly)
                         {
-                            if self.retention == Retention::Memory {
+                            if self.retention == Retention::Memory && digest.is_known() {
                                 blobs.push(Blob {
                                     sha256: digest.sha256().to_owned(),
                                     file: file.clone(),
                                 });
                             }
                         }
-                        video_state(video)
                     })
+                    .cloned()
                     .collect(),
             })
             .collect();
-        let snapshot = Snapshot {
+        let mut access_tokens: Vec<AccessState> = state
+            .access
+            .iter()
+            .map(|(token, grant)| AccessState {
+                token: token.clone(),
+                api_key: grant.key.clone(),
+                expires_at: grant.expires_at,
+            })
+            .collect();
+        access_tokens.sort_by(|a, b| a.token.cmp(&b.token));
+        let document = Document {
             projects,
             token_projects: state
                 .token_projects
                 .iter()
                 .map(|(t, k)| (t.clone(), k.clone()))
                 .collect(),
-            access_tokens: {
-                let mut access: Vec<AccessState> = state
-                    .access
-                    .iter()
-                    .map(|(token, grant)| AccessState {
-                        token: token.clone(),
-                        api_key: grant.key.clone(),
-                        expires_at: grant.expires_at,
-                    })
-                    .collect();
-                access.sort_by(|a, b| a.token.cmp(&b.token));
-                access
-            },
+            access_tokens,
             refresh_tokens: state
                 .refresh
                 .iter()
@@ -217,7 +168,7 @@ impl Backend {
                 .collect(),
         };
         // Plain data: serialising cannot fail.
-        let json = serde_json::to_value(&snapshot).unwrap_or_default();
+        let json = serde_json::to_value(&document).unwrap_or_default();
         (json, blobs)
     }
 
@@ -226,13 +177,17 @@ impl Backend {
     /// a completed upload (sha256, size); `now` is the restored clock's time.
     pub(crate) fn restore(
         &self,
-        snapshot: Snapshot,
+        document: Document,
         blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
         now: OffsetDateTime,
     ) {
         let retention = self.retention;
         let mut state = self.lock();
-        for saved in snapshot.projects {
+        for saved in document.projects {
+            for token in &saved.upload_tokens {
+                let key = saved.api_key.clone();
+                state.token_projects.insert(token.token.clone(), key);
+            }
             let project = state
                 .projects
                 .entry(saved.api_key)
@@ -248,14 +203,14 @@ impl Backend {
             project.videos = saved
                 .videos
                 .into_iter()
-                .map(|v| {
-                    let video = restore_video(v, retention, blob);
+                .map(|mut video| {
+                    video.source.restore(retention, blob);
                     (video.id.clone(), video)
                 })
                 .collect();
         }
-        state.token_projects.extend(snapshot.token_projects);
-        for access in snapshot.access_tokens {
+        state.token_projects.extend(document.token_projects);
+        for access in document.access_tokens {
             state.access.insert(
                 access.token,
                 Grant {
@@ -264,7 +219,7 @@ impl Backend {
                 },
             );
         }
-        for (token, saved) in snapshot.refresh_tokens {
+        for (token, saved) in document.refresh_tokens {
             let grant = match saved {
                 RefreshState::Expiring(saved) => Grant {
                     key: saved.api_key,
@@ -280,167 +235,7 @@ impl Backend {
     }
 }
 
-fn video_state(video: &StoredVideo) -> VideoState {
-    let source = &video.source;
-    VideoState {
-        video_id: video.id.clone(),
-        title: video.title.clone(),
-        description: video.description.clone(),
-        public: video.public,
-        panoramic: video.panoramic,
-        mp4_support: video.mp4_support,
-        tags: video.tags.clone(),
-        metadata: video
-            .metadata
-            .iter()
-            .map(|(key, value)| Metadata {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        language: video.language.clone(),
-        player_id: video.player_id.clone(),
-        created_at: video.created_at,
-        updated_at: video.updated_at,
-        upload_token: video.upload_token.clone(),
-        source: SourceState {
-            scheme: match &source.scheme {
-                Scheme::Fresh => SchemeState::Fresh,
-                Scheme::Whole => SchemeState::Whole,
-                Scheme::Parts { total, received } => SchemeState::Parts {
-                    total: *total,
-                    received: received.iter().map(|(k, v)| (*k, *v)).collect(),
-                },
-                Scheme::Bytes { total, ranges } => SchemeState::Bytes {
-                    total: *total,
-                    ranges: ranges.iter().map(|(k, v)| (*k, *v)).collect(),
-                },
-            },
-            chunks: source
-                .chunks
-                .iter()
-                .map(|c| ChunkState {
-                    content_range: c.content_range.clone(),
-                    size: c.size,
-                })
-                .collect(),
-            completed_at: source.completed_at,
-            size: source.digest.as_ref().map(|d| d.size),
-            sha256: source
-                .digest
-                .as_ref()
-                .filter(|d| d.is_known())
-                .map(|d| d.sha256().to_owned()),
-        },
-    }
-}
-
-fn restore_video(
-    v: VideoState,
-    retention: Retention,
-    blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
-) -> StoredVideo {
-    let mut video = StoredVideo::new(v.video_id, v.title, v.created_at);
-    video.description = v.description;
-    video.public = v.public;
-    video.panoramic = v.panoramic;
-    video.mp4_support = v.mp4_support;
-    video.tags = v.tags;
-    video.metadata = v.metadata.into_iter().map(|m| (m.key, m.value)).collect();
-    video.language = v.language;
-    video.player_id = v.player_id;
-    video.updated_at = v.updated_at;
-    video.upload_token = v.upload_token;
-    let s = v.source;
-    // Only a source that was complete and hashed comes back; anything else starts afresh.
-    if let (Some(completed_at), Some(size), Some(sha256)) = (s.completed_at, s.size, s.sha256) {
-        let (scheme, keying, next) = match s.scheme {
-            SchemeState::Parts { total, received } => {
-                let received: BTreeMap<u32, u64> = received.into_iter().collect();
-                let next = u64::from(received.keys().next_back().copied().unwrap_or(0)) + 1;
-                (Scheme::Parts { total, received }, Keying::Ordinal, next)
-            }
-            SchemeState::Bytes { total, ranges } => {
-                let ranges = ranges.into_iter().collect();
-                (Scheme::Bytes { total, ranges }, Keying::Offset, size)
-            }
-            SchemeState::Whole | SchemeState::Fresh => (Scheme::Whole, Keying::Offset, size),
-        };
-        let content = (retention == Retention::Memory)
-            .then(|| blob(&sha256, size))
-            .flatten();
-        video.source = Source {
-            scheme,
-            assembly: Some(Assembly::restored(keying, retention, next, size, content)),
-            chunks: s
-                .chunks
-                .into_iter()
-                .map(|c| ReceivedChunk {
-                    content_range: c.content_range,
-                    size: c.size,
-                })
-                .collect(),
-            completed_at: Some(completed_at),
-            digest: Some(Digest256::known(size, sha256)),
-        };
-    }
-    video
-}
-
-/// The api.video section of a seed file.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct Seed {
-    #[serde(default)]
-    projects: Vec<SeedProject>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SeedProject {
-    api_key: String,
-    #[serde(default)]
-    upload_tokens: Vec<SeedToken>,
-    #[serde(default)]
-    videos: Vec<SeedVideo>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SeedToken {
-    /// `to` + base62; generated when absent.
-    token: Option<String>,
-    /// Seconds; 0 (the default) never expires.
-    #[serde(default)]
-    ttl: u32,
-    /// Defaults to the server's start.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    created_at: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SeedVideo {
-    /// `vi` + base62; generated when absent.
-    video_id: Option<String>,
-    title: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    metadata: Vec<Metadata>,
-    #[serde(default = "yes")]
-    public: bool,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    created_at: Option<OffsetDateTime>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Seed {
+impl Document {
     /// Checks what serde cannot: non-empty keys and titles, ids unique and well formed.
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let mut keys = std::collections::HashSet::new();
@@ -466,7 +261,8 @@ impl Seed {
                         "is above 2147483647",
                     ));
                 }
-                if let Some(id) = &token.token {
+                let id = &token.token;
+                if !id.is_empty() {
                     if !well_formed(id, "to") {
                         return Err(Invalid::at(
                             format!("apivideo.projects[{p}].uploadTokens[{t}].token"),
@@ -488,7 +284,8 @@ impl Seed {
                         "is empty",
                     ));
                 }
-                if let Some(id) = &video.video_id {
+                let id = &video.id;
+                if !id.is_empty() {
                     if !well_formed(id, "vi") {
                         return Err(Invalid::at(
                             format!("apivideo.projects[{p}].videos[{v}].videoId"),
@@ -515,45 +312,20 @@ fn well_formed(id: &str, prefix: &str) -> bool {
 }
 
 impl Backend {
-    /// Adds the seed's projects, tokens and videos (after the configured projects).
-    pub(crate) fn apply_seed(&self, seed: &Seed, ids: &Ids, now: OffsetDateTime) {
-        let mut state = self.lock();
-        for project in &seed.projects {
-            let key = project.api_key.clone();
-            for token in &project.upload_tokens {
-                let id = token.token.clone().unwrap_or_else(|| ids.base62("to", 22));
-                let token = UploadToken::new(id, token.ttl, token.created_at.unwrap_or(now));
-                state
-                    .token_projects
-                    .insert(token.token.clone(), key.clone());
-                state
-                    .projects
-                    .entry(key.clone())
-                    .or_insert_with(Project::new)
-                    .tokens
-                    .insert(token.token.clone(), token);
+    /// Adds the seed's projects, tokens and videos (after the configured projects), and any
+    /// access and refresh tokens it holds: a seed is restored like a state, once its ids and
+    /// dates are filled in.
+    pub(crate) fn apply_seed(&self, seed: &Document, ids: &Ids, now: OffsetDateTime) {
+        let mut seed = seed.clone();
+        for project in &mut seed.projects {
+            for token in &mut project.upload_tokens {
+                *token = token.clone().fill(ids, now);
             }
-            let target = state
-                .projects
-                .entry(key.clone())
-                .or_insert_with(Project::new);
-            for seeded in &project.videos {
-                let id = seeded
-                    .video_id
-                    .clone()
-                    .unwrap_or_else(|| ids.base62("vi", 22));
-                let created_at = seeded.created_at.unwrap_or(now);
-                let mut video = StoredVideo::new(id, seeded.title.clone(), created_at);
-                video.description = seeded.description.clone();
-                video.tags = seeded.tags.clone();
-                video.metadata = seeded
-                    .metadata
-                    .iter()
-                    .map(|m| (m.key.clone(), m.value.clone()))
-                    .collect();
-                video.public = seeded.public;
-                target.videos.insert(video.id.clone(), video);
+            for video in &mut project.videos {
+                video.fill(ids, now);
             }
         }
+        // A seed carries no bytes: a finished upload comes back with its digest only.
+        self.restore(seed, &|_, _| None, now);
     }
 }

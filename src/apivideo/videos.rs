@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::paging::{ListQuery, Pagination};
 use super::{wire, Problem};
 use crate::engine::body::Response;
-use crate::upload::Assembly;
+use crate::upload::{Assembly, Keying, Retention};
 
 /// How the source of a video is being uploaded.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) enum Scheme {
     /// Nothing received yet.
     #[default]
@@ -25,13 +26,44 @@ pub(crate) enum Scheme {
     /// `Content-Range: part n/N`: total parts once known, and each part's size.
     Parts {
         total: Option<u32>,
+        /// Saved as `[part number, size]` pairs.
+        #[serde(with = "pairs")]
         received: BTreeMap<u32, u64>,
     },
     /// `Content-Range: bytes a-b/T`: total once known, and the ranges received (from → to).
     Bytes {
         total: Option<u64>,
+        /// Saved as `[from, to]` pairs (inclusive).
+        #[serde(with = "pairs")]
         ranges: BTreeMap<u64, u64>,
     },
+}
+
+/// A map saved as a list of `[key, value]` pairs (JSON keys are strings only).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<K, V, S>(map: &BTreeMap<K, V>, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        K: Serialize,
+        V: Serialize,
+        S: Serializer,
+    {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, K, V, D>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// One upload request as it was accepted.
@@ -42,7 +74,8 @@ pub(crate) enum Scheme {
 /// let chunk = vidmock::apivideo::ReceivedChunk { content_range: Some("part 1/2".into()), size: 5_242_880 };
 /// assert_eq!(chunk.size, 5_242_880);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReceivedChunk {
     /// The `Content-Range` header as sent, `None` for a whole-file upload.
     pub content_range: Option<String>,
@@ -50,38 +83,144 @@ pub struct ReceivedChunk {
     pub size: u64,
 }
 
-/// The source of a video.
-#[derive(Clone, Debug, Default)]
+/// The source of a video. Saved without its bytes: see [`Source::restore`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Source {
+    #[serde(default)]
     pub scheme: Scheme,
     /// Created with the first accepted chunk.
+    #[serde(skip)]
     pub assembly: Option<Arc<Assembly>>,
     /// Every accepted chunk, in arrival order.
+    #[serde(default)]
     pub chunks: Vec<ReceivedChunk>,
     /// Set when the last missing chunk arrives: no more chunks are accepted after this.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
     /// Size and sha256, once the completed file has been hashed.
+    #[serde(default, with = "crate::upload::digest_doc")]
     pub digest: Option<crate::upload::Digest256>,
 }
 
-/// A video as vidmock stores it.
-#[derive(Clone, Debug)]
+impl Source {
+    /// Gives a source read from a document its file back. Only a source that was complete and
+    /// hashed comes back (with its bytes, read by `blob` from sha256 and size, when the server
+    /// keeps bytes); anything else starts afresh, because its bytes were not saved.
+    pub(crate) fn restore(
+        &mut self,
+        retention: Retention,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+    ) {
+        let (Some(_), Some(digest)) = (self.completed_at, &self.digest) else {
+            *self = Source::default();
+            return;
+        };
+        let size = digest.size;
+        let content = (retention == Retention::Memory)
+            .then(|| blob(digest.sha256(), size))
+            .flatten();
+        let (keying, next) = match &mut self.scheme {
+            Scheme::Parts { received, .. } => (
+                Keying::Ordinal,
+                u64::from(received.keys().next_back().copied().unwrap_or(0)) + 1,
+            ),
+            Scheme::Bytes { .. } => (Keying::Offset, size),
+            scheme @ (Scheme::Whole | Scheme::Fresh) => {
+                *scheme = Scheme::Whole;
+                (Keying::Offset, size)
+            }
+        };
+        self.assembly = Some(Assembly::restored(keying, retention, next, size, content));
+    }
+}
+
+/// One `{key, value}` pair of a video's metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Metadata {
+    pub key: String,
+    pub value: String,
+}
+
+/// A video: what vidmock keeps, and (through serde) what the state file, the seed file and the
+/// admin API hold of it. A field added here is saved, seeded and shown.
+///
+/// A seed may leave out `videoId` and the dates: [`StoredVideo::fill`] supplies them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct StoredVideo {
+    #[serde(rename = "videoId", default)]
     pub id: String,
     pub title: String,
+    #[serde(default)]
     pub description: String,
+    #[serde(default = "yes")]
     pub public: bool,
+    #[serde(default)]
     pub panoramic: bool,
+    #[serde(default = "yes")]
     pub mp4_support: bool,
+    #[serde(default)]
     pub tags: Vec<String>,
-    pub metadata: Vec<(String, String)>,
+    #[serde(default)]
+    pub metadata: Vec<Metadata>,
+    #[serde(default)]
     pub language: Option<String>,
+    #[serde(default)]
     pub player_id: Option<String>,
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The upload token whose upload created or first filled this video.
+    #[serde(default)]
     pub upload_token: Option<String>,
+    #[serde(default)]
     pub source: Source,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A video in the admin API's state and the dashboard: the video, and its upload's progress.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct VideoView<'a> {
+    #[serde(flatten)]
+    video: &'a StoredVideo,
+    complete: bool,
+    /// How many chunks were accepted.
+    chunks: usize,
+    received_bytes: u64,
+    assembled_bytes: u64,
+    received_parts: Vec<u32>,
+    total_parts: Option<u32>,
+    size: Option<u64>,
+    sha256: Option<&'a str>,
+}
+
+impl<'a> VideoView<'a> {
+    /// The view of `video`; its sha256 is computed here if it was not yet.
+    pub(crate) fn of(video: &'a StoredVideo) -> Self {
+        let source = &video.source;
+        let (received_parts, total_parts) = match &source.scheme {
+            Scheme::Parts { total, received } => (received.keys().copied().collect(), *total),
+            _ => (Vec::new(), None),
+        };
+        VideoView {
+            video,
+            complete: source.completed_at.is_some(),
+            chunks: source.chunks.len(),
+            received_bytes: source.chunks.iter().map(|c| c.size).sum(),
+            assembled_bytes: source.assembly.as_ref().map_or(0, |a| a.consumed()),
+            received_parts,
+            total_parts,
+            size: source.digest.as_ref().map(|d| d.size),
+            sha256: source.digest.as_ref().map(|d| d.sha256()),
+        }
+    }
 }
 
 impl StoredVideo {
@@ -104,6 +243,20 @@ impl StoredVideo {
         }
     }
 
+    /// Supplies what a seed may leave out: an id, and dates (the creation defaults to `now`,
+    /// the last change to the creation).
+    pub(crate) fn fill(&mut self, ids: &crate::engine::ids::Ids, now: OffsetDateTime) {
+        if self.id.is_empty() {
+            self.id = ids.base62("vi", 22);
+        }
+        if crate::engine::clock::is_unset(self.created_at) {
+            self.created_at = now;
+        }
+        if crate::engine::clock::is_unset(self.updated_at) {
+            self.updated_at = self.created_at;
+        }
+    }
+
     /// The `Video` object of the API; asset URLs point at this server (`base`).
     pub(crate) fn to_json(&self, base: &str) -> Value {
         let id = &self.id;
@@ -121,7 +274,7 @@ impl StoredVideo {
             "language": self.language,
             "languageOrigin": self.language.as_ref().map(|_| "api"),
             "tags": self.tags,
-            "metadata": self.metadata.iter().map(|(key, value)| json!({"key": key, "value": value})).collect::<Vec<_>>(),
+            "metadata": self.metadata,
             "source": { "uri": format!("/videos/{id}/source") },
             "assets": {
                 "iframe": format!("<iframe src=\"{player}\" width=\"100%\" height=\"100%\" frameborder=\"0\" scrolling=\"no\" allowfullscreen=\"\"></iframe>"),
@@ -209,7 +362,7 @@ pub(crate) struct Attributes {
     pub panoramic: Option<bool>,
     pub mp4_support: Option<bool>,
     pub tags: Option<Vec<String>>,
-    pub metadata: Option<Vec<(String, String)>>,
+    pub metadata: Option<Vec<Metadata>>,
     pub language: Option<String>,
     pub player_id: Option<String>,
 }
@@ -270,7 +423,10 @@ impl Attributes {
                             m.get("key").and_then(Value::as_str),
                             m.get("value").and_then(Value::as_str),
                         ) {
-                            (Some(k), Some(v)) => Some((k.to_owned(), v.to_owned())),
+                            (Some(key), Some(value)) => Some(Metadata {
+                                key: key.to_owned(),
+                                value: value.to_owned(),
+                            }),
                             _ => None,
                         }
                     })

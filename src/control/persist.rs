@@ -34,8 +34,9 @@ use crate::registry::Seed;
 
 /// The `format` field of every state file.
 const FORMAT: &str = "vidmock-state";
-/// The version of the state file's layout.
-const VERSION: u32 = 1;
+/// The version of the state file's layout. Version 1 files are read and upgraded (each vendor's
+/// `Plugin::upgrade`); saving writes this version.
+const VERSION: u32 = 2;
 
 /// The state file as written: the clock offset, then each vendor's own section.
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,16 +73,16 @@ pub(crate) fn load(path: &Path) -> Result<Option<Loaded>, Error> {
     };
     let document: Document =
         serde_json::from_str(&text).map_err(|error| Error::json(what(), &error))?;
-    if document.format != FORMAT || document.version != VERSION {
+    if document.format != FORMAT || !(1..=VERSION).contains(&document.version) {
         return Err(Error::invalid(
             what(),
             Invalid::whole(format!(
-                "expected format {FORMAT:?} version {VERSION}, found {:?} version {}",
+                "expected format {FORMAT:?} version 1 to {VERSION}, found {:?} version {}",
                 document.format, document.version
             )),
         ));
     }
-    let vendors = crate::registry::Restored::read(document.vendors)
+    let vendors = crate::registry::Restored::read(document.vendors, document.version)
         .map_err(|error| Error::invalid(what(), error))?;
     Ok(Some(Loaded {
         clock_offset: Duration::from_millis(document.clock_offset_millis),

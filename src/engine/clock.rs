@@ -9,6 +9,17 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+/// The date a document's object gets when it leaves one out (the Unix epoch), until whoever
+/// reads the document gives it a real one (a seed's objects are dated at the server's start).
+pub(crate) fn unset() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH
+}
+
+/// Whether `at` is [`unset`].
+pub(crate) fn is_unset(at: OffsetDateTime) -> bool {
+    at == OffsetDateTime::UNIX_EPOCH
+}
+
 /// A shared, adjustable clock.
 ///
 /// Cloning a `Clock` gives another handle to the same clock: advancing one advances all.

@@ -147,6 +147,12 @@ pub(crate) trait Plugin: Contract + Sized {
         now: OffsetDateTime,
     );
 
+    /// Moves its section of a state file written by an earlier `version` of the file's layout
+    /// to today's, before it is read.
+    fn upgrade(section: &mut serde_json::Value, version: u32) {
+        let _ = (section, version);
+    }
+
     /// A fault in its own error format, from the admin API's JSON, when `kind` (the action's
     /// `type`) is one of its own.
     fn fault_from_json(

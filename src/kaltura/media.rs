@@ -11,8 +11,8 @@ use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
 use super::params::{Args, Object, Prop};
 use super::store::{
-    Attachment, EntryStatus, StoredEntry, Tenant, UploadTokenStatus, ENTRY_TYPE_DATA,
-    ENTRY_TYPE_DOCUMENT, ENTRY_TYPE_MEDIA_CLIP,
+    EntryStatus, StoredEntry, Tenant, UploadTokenStatus, ENTRY_TYPE_DATA, ENTRY_TYPE_DOCUMENT,
+    ENTRY_TYPE_MEDIA_CLIP,
 };
 use super::uploadtoken::visible;
 use super::wire::{self, Out};
@@ -278,10 +278,7 @@ impl Action for MediaAddContent {
                     .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
                 match token.status {
                     UploadTokenStatus::Pending | UploadTokenStatus::PartialUpload => {
-                        token.attached = Some(Attachment {
-                            object_type: "entry".into(),
-                            object_id: self.entry_id.clone(),
-                        });
+                        token.attach("entry", &self.entry_id);
                         token.updated_at = now;
                         if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
                             entry.status = EntryStatus::Import;
@@ -290,10 +287,7 @@ impl Action for MediaAddContent {
                         }
                     }
                     UploadTokenStatus::FullUpload => {
-                        token.attached = Some(Attachment {
-                            object_type: "entry".into(),
-                            object_id: self.entry_id.clone(),
-                        });
+                        token.attach("entry", &self.entry_id);
                         tenant.consume_if_attached(&token_id, now);
                     }
                     _ => {
@@ -344,10 +338,7 @@ fn add_from_token(
     entry.upload_token_id = Some(token_id.to_owned());
     tenant.entries.insert(entry_id.clone(), entry);
     if let Some(token) = tenant.tokens.get_mut(token_id) {
-        token.attached = Some(Attachment {
-            object_type: "entry".into(),
-            object_id: entry_id.clone(),
-        });
+        token.attach("entry", &entry_id);
     }
     tenant.consume_if_attached(token_id, now);
     tenant

@@ -393,28 +393,32 @@ impl Contract for Backend {
 
 impl Plugin for Backend {
     type Config = Config;
-    type Seed = persist::Seed;
-    type Snapshot = persist::Snapshot;
+    type Seed = persist::Document;
+    type Snapshot = persist::Document;
 
     fn new(config: Config, retention: crate::Retention) -> Self {
         Backend::new(config, retention)
     }
 
-    fn validate(seed: &persist::Seed) -> Result<(), crate::engine::error::Invalid> {
+    fn validate(seed: &persist::Document) -> Result<(), crate::engine::error::Invalid> {
         seed.validate()
     }
 
-    fn seed(&self, seed: &persist::Seed, cx: &Context) {
+    fn seed(&self, seed: &persist::Document, cx: &Context) {
         self.apply_seed(seed, &cx.ids, cx.clock.now());
     }
 
     fn restore(
         &self,
-        snapshot: persist::Snapshot,
+        snapshot: persist::Document,
         blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
         _now: time::OffsetDateTime,
     ) {
         Backend::restore(self, snapshot, blob);
+    }
+
+    fn upgrade(section: &mut serde_json::Value, version: u32) {
+        persist::upgrade(section, version);
     }
 
     fn fault_from_json(

@@ -38,9 +38,12 @@ pub const DEFAULT_FINAL_CHUNK_WAIT: Duration = Duration::from_secs(5);
 /// assert_eq!(UploadTokenStatus::Closed.code(), 3);
 /// assert_eq!(UploadTokenStatus::FullUpload.name(), "FULL_UPLOAD");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// In the state and seed files it is its number; a seed may give its name instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum UploadTokenStatus {
     /// 0: created, nothing uploaded yet.
+    #[default]
     Pending,
     /// 1: some chunks received, not finished.
     PartialUpload,
@@ -113,6 +116,35 @@ impl UploadTokenStatus {
     }
 }
 
+impl serde::Serialize for UploadTokenStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UploadTokenStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Code(i64),
+            Name(String),
+        }
+        let found = match Given::deserialize(deserializer)? {
+            Given::Code(code) => UploadTokenStatus::from_code(code),
+            Given::Name(name) => (0..=5)
+                .filter_map(UploadTokenStatus::from_code)
+                .find(|s| s.name().eq_ignore_ascii_case(&name)),
+        };
+        found.ok_or_else(|| {
+            serde::de::Error::custom(
+                "not a KalturaUploadTokenStatus (PENDING, PARTIAL_UPLOAD, FULL_UPLOAD, CLOSED, \
+                 TIMED_OUT, DELETED or 0–5)",
+            )
+        })
+    }
+}
+
 /// One `uploadToken.upload` call as the token received it (every call that got past the
 /// token's status checks, in arrival order).
 ///
@@ -144,7 +176,8 @@ impl UploadTokenStatus {
 /// assert_eq!(chunk.data.as_deref(), Some(&b"abc"[..]));
 /// # }
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReceivedChunk {
     /// `resume` as the server read it.
     pub resume: bool,
@@ -156,61 +189,119 @@ pub struct ReceivedChunk {
     pub file_name: String,
     /// Bytes in the part.
     pub size: u64,
-    /// The part's bytes with [`crate::Retention::Memory`]; `None` when only digests are kept.
+    /// The part's bytes with [`crate::Retention::Memory`]; `None` when only digests are kept
+    /// (and in the state file, which keeps no chunk's bytes).
+    #[serde(skip)]
     pub data: Option<Bytes>,
 }
 
-/// What an upload token is attached to (an entry waiting for the file).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Attachment {
-    /// The consumer's class as the server names it (`entry`).
-    pub object_type: String,
-    pub object_id: String,
-}
-
 /// The autoFinalize bookkeeping the server keeps in its cache (../shared/specs/kaltura.md §4.5).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct AutoFinalize {
     /// Bytes received by offset uploads, retries counted again.
+    #[serde(default)]
     pub received: u64,
     /// While set and in the future, another request is the finaliser.
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub lock_until: Option<OffsetDateTime>,
     /// Finaliser attempts made so far; the fifth fails.
+    #[serde(default)]
     pub attempts: u32,
 }
 
-/// An upload token as the server stores it.
-#[derive(Debug)]
+/// An upload token as the server stores it, and (through serde) as the state file, the seed
+/// file and the admin API hold it. A field added here is saved, seeded and shown.
+///
+/// A seed may leave out the id and the dates: [`StoredToken::fill`] supplies them. The file's
+/// bytes are not in a document; [`StoredToken::reattach`] gives a finished file back.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct StoredToken {
     /// `0_` + 32 lower-case hex.
+    #[serde(default)]
     pub id: String,
+    /// The partner's id, which a document gives once for all its tokens.
+    #[serde(skip)]
     pub partner_id: i64,
     /// The KS user that created it (empty for an anonymous session); USER sessions see only
     /// their own tokens.
+    #[serde(default)]
     pub user_id: String,
+    #[serde(default)]
     pub status: UploadTokenStatus,
     /// Given on `add`, or taken from the first uploaded part while empty.
+    #[serde(default)]
     pub file_name: Option<String>,
     /// Declared on `add`; informational except for autoFinalize.
+    #[serde(default)]
     pub file_size: Option<i64>,
+    #[serde(default)]
     pub auto_finalize: bool,
     /// The assembled length after the last successful upload; `None` before the first.
+    #[serde(default)]
     pub uploaded_file_size: Option<u64>,
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Bumped on every save.
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-    /// Set while an entry waits for this token's file.
-    pub attached: Option<Attachment>,
+    /// What waits for this token's file: its class as the server names it (`entry`)…
+    #[serde(default)]
+    pub attached_object_type: Option<String>,
+    /// …and its id.
+    #[serde(default)]
+    pub attached_object_id: Option<String>,
     /// The assembled file: created by a `resume=false` upload, replaced by each later one.
+    #[serde(skip)]
     pub file: Option<Arc<Assembly>>,
     /// Size and sha256 of the completed file, once hashed.
+    #[serde(default, with = "crate::upload::digest_doc")]
     pub digest: Option<Digest256>,
     /// Every upload call that reached the file, in arrival order.
+    #[serde(default, rename = "receivedChunks")]
     pub chunks: Vec<ReceivedChunk>,
+    /// The autoFinalize bookkeeping.
+    #[serde(default)]
     pub auto: AutoFinalize,
 }
 
 impl StoredToken {
+    /// Records what waits for this token's file.
+    pub(crate) fn attach(&mut self, object_type: &str, object_id: &str) {
+        self.attached_object_type = Some(object_type.to_owned());
+        self.attached_object_id = Some(object_id.to_owned());
+    }
+
+    /// Supplies what a seed may leave out: an id, and dates (the creation defaults to `now`,
+    /// the last change to the creation).
+    pub(crate) fn fill(&mut self, ids: &crate::engine::ids::Ids, now: OffsetDateTime) {
+        if self.id.is_empty() {
+            self.id = ids.hex("0_", 32);
+        }
+        fill_dates(&mut self.created_at, &mut self.updated_at, now);
+    }
+
+    /// Gives a token read from a document its finished file back (with its bytes, read by
+    /// `blob` from sha256 and size, when the server keeps bytes): whether it had one.
+    pub(crate) fn reattach(
+        &mut self,
+        retention: crate::upload::Retention,
+        blob: &dyn Fn(&str, u64) -> Option<Bytes>,
+    ) -> bool {
+        let Some(digest) = self.digest.as_ref().filter(|_| self.is_complete()) else {
+            self.digest = None;
+            return false;
+        };
+        let size = digest.size;
+        let content = (retention == crate::upload::Retention::Memory)
+            .then(|| blob(digest.sha256(), size))
+            .flatten();
+        let keying = crate::upload::Keying::Offset;
+        self.file = Some(Assembly::restored(keying, retention, size, size, content));
+        true
+    }
+
     pub(crate) fn view(&self) -> UploadToken {
         UploadToken {
             id: self.id.clone(),
@@ -223,8 +314,8 @@ impl StoredToken {
             auto_finalize: self.auto_finalize,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            attached_object_type: self.attached.as_ref().map(|a| a.object_type.clone()),
-            attached_object_id: self.attached.as_ref().map(|a| a.object_id.clone()),
+            attached_object_type: self.attached_object_type.clone(),
+            attached_object_id: self.attached_object_id.clone(),
             chunks: self.chunks.clone(),
             waiting_chunks: self.file.as_ref().map(|f| f.waiting()).unwrap_or_default(),
             file: self.file.clone(),
@@ -364,7 +455,9 @@ impl UploadToken {
 /// use vidmock::kaltura::EntryStatus;
 /// assert_eq!(EntryStatus::NoContent.code(), "7");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// In the state and seed files it is its value on the wire (`"7"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum EntryStatus {
     /// `0` (IMPORT): waiting for the file of an attached upload token.
     Import,
@@ -373,7 +466,30 @@ pub enum EntryStatus {
     /// `3` (DELETED): deleted; invisible to every action.
     Deleted,
     /// `7` (NO_CONTENT): created without content.
+    #[default]
     NoContent,
+}
+
+impl serde::Serialize for EntryStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EntryStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const CODES: [&str; 4] = ["0", "2", "3", "7"];
+        let code = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        [
+            EntryStatus::Import,
+            EntryStatus::Ready,
+            EntryStatus::Deleted,
+            EntryStatus::NoContent,
+        ]
+        .into_iter()
+        .find(|status| status.code() == code)
+        .ok_or_else(|| serde::de::Error::unknown_variant(&code, &CODES))
+    }
 }
 
 impl EntryStatus {
@@ -399,35 +515,127 @@ pub(crate) const ENTRY_TYPE_MEDIA_CLIP: i64 = 1;
 pub(crate) const ENTRY_TYPE_DATA: i64 = 6;
 pub(crate) const ENTRY_TYPE_DOCUMENT: i64 = 10;
 
-/// An entry as the server stores it.
-#[derive(Clone, Debug)]
+/// An entry as the server stores it, and (through serde) as the state file, the seed file and
+/// the admin API hold it. A field added here is saved, seeded and shown.
+///
+/// A seed may leave out the id, the dates and the class (a video media entry by default):
+/// [`StoredEntry::fill`] supplies them.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct StoredEntry {
     /// `0_` + 8 lower-case hex.
+    #[serde(default)]
     pub id: String,
+    /// The partner's id, which a document gives once for all its entries.
+    #[serde(skip)]
     pub partner_id: i64,
     /// The owner (the KS user, or `userId` given by an admin).
+    #[serde(default)]
     pub user_id: String,
-    /// The KS user that created it.
+    /// The KS user that created it (the owner, when a seed leaves it out).
+    #[serde(default)]
     pub creator_id: String,
     /// The API class: `KalturaMediaEntry`, `KalturaDataEntry`, `KalturaDocumentEntry` or
     /// `KalturaBaseEntry`.
-    pub class: &'static str,
+    #[serde(rename = "objectType", default = "media_entry", with = "entry_class")]
+    pub class: ClassName,
     /// `KalturaEntryType`.
+    #[serde(rename = "type", default = "media_clip")]
     pub entry_type: i64,
     /// `KalturaMediaType`, for media entries.
+    #[serde(default = "video")]
     pub media_type: Option<i64>,
     pub name: String,
+    #[serde(default)]
     pub description: String,
+    #[serde(default)]
     pub tags: String,
+    #[serde(default)]
     pub reference_id: Option<String>,
+    #[serde(default)]
     pub partner_data: Option<String>,
+    #[serde(default)]
     pub conversion_profile_id: Option<i64>,
+    #[serde(default)]
     pub access_control_id: Option<i64>,
+    #[serde(default)]
     pub status: EntryStatus,
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The upload token whose file is this entry's content (set when attached or consumed).
+    #[serde(default)]
     pub upload_token_id: Option<String>,
+}
+
+/// An API class's name. Named so that serde does not take the field for text borrowed from
+/// the document: a class is one of the names `entry_class` knows.
+pub(crate) type ClassName = &'static str;
+
+fn media_entry() -> &'static str {
+    "KalturaMediaEntry"
+}
+
+fn media_clip() -> i64 {
+    ENTRY_TYPE_MEDIA_CLIP
+}
+
+fn video() -> Option<i64> {
+    Some(1)
+}
+
+/// Sets unset dates: the creation to `now`, the last change to the creation.
+fn fill_dates(
+    created_at: &mut OffsetDateTime,
+    updated_at: &mut OffsetDateTime,
+    now: OffsetDateTime,
+) {
+    if crate::engine::clock::is_unset(*created_at) {
+        *created_at = now;
+    }
+    if crate::engine::clock::is_unset(*updated_at) {
+        *updated_at = *created_at;
+    }
+}
+
+impl StoredEntry {
+    /// Supplies what a seed may leave out: an id, the creator, and dates.
+    pub(crate) fn fill(&mut self, ids: &crate::engine::ids::Ids, now: OffsetDateTime) {
+        if self.id.is_empty() {
+            self.id = ids.hex("0_", 8);
+        }
+        if self.creator_id.is_empty() {
+            self.creator_id = self.user_id.clone();
+        }
+        fill_dates(&mut self.created_at, &mut self.updated_at, now);
+    }
+}
+
+/// An entry's API class in a document, by its name on the wire.
+mod entry_class {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const CLASSES: [&str; 4] = [
+        "KalturaMediaEntry",
+        "KalturaDataEntry",
+        "KalturaDocumentEntry",
+        "KalturaBaseEntry",
+    ];
+
+    pub(super) fn serialize<S: Serializer>(class: &&str, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(class)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<&'static str, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        CLASSES
+            .into_iter()
+            .find(|class| *class == name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, &CLASSES))
+    }
 }
 
 /// A media entry as a test sees it.
@@ -546,12 +754,12 @@ impl Tenant {
         if token.status != UploadTokenStatus::FullUpload {
             return;
         }
-        let Some(attachment) = token.attached.clone() else {
+        let Some(object_id) = token.attached_object_id.as_ref() else {
             return;
         };
         let Some(entry) = self
             .entries
-            .get_mut(&attachment.object_id)
+            .get_mut(object_id)
             .filter(|e| e.status != EntryStatus::Deleted)
         else {
             return;
@@ -634,60 +842,70 @@ impl Store {
         let Some(tenant) = tenants.get(&partner_id) else {
             return (serde_json::json!([]), serde_json::json!([]));
         };
-        let tokens: Vec<serde_json::Value> = tenant
-            .tokens
-            .values()
-            .map(|t| {
-                let waiting: Vec<serde_json::Value> = t
-                    .file
-                    .as_ref()
-                    .map(|f| f.waiting())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(offset, size)| serde_json::json!({ "offset": offset, "size": size }))
-                    .collect();
-                serde_json::json!({
-                    "id": t.id,
-                    "userId": t.user_id,
-                    "status": t.status.code(),
-                    "statusName": t.status.name(),
-                    "fileName": t.file_name,
-                    "fileSize": t.file_size,
-                    "uploadedFileSize": t.uploaded_file_size,
-                    "autoFinalize": t.auto_finalize,
-                    "attachedObjectType": t.attached.as_ref().map(|a| a.object_type.clone()),
-                    "attachedObjectId": t.attached.as_ref().map(|a| a.object_id.clone()),
-                    "chunks": t.chunks.len(),
-                    "receivedBytes": t.chunks.iter().map(|c| c.size).sum::<u64>(),
-                    "assembledBytes": t.file.as_ref().map_or(0, |f| f.received()),
-                    "waitingChunks": waiting,
-                    "complete": t.is_complete() && t.digest.is_some(),
-                    "size": t.digest.as_ref().map(|d| d.size),
-                    "sha256": t.digest.as_ref().map(|d| d.sha256()),
-                })
-            })
-            .collect();
-        let entries: Vec<serde_json::Value> = tenant
+        let tokens: Vec<TokenView> = tenant.tokens.values().map(TokenView::of).collect();
+        let entries: Vec<EntryView> = tenant
             .entries
             .values()
-            .map(|e| {
-                let view = tenant.entry_view(e);
-                serde_json::json!({
-                    "id": e.id,
-                    "name": e.name,
-                    "userId": e.user_id,
-                    "objectType": e.class,
-                    "type": e.entry_type,
-                    "mediaType": e.media_type,
-                    "status": e.status.code(),
-                    "uploadTokenId": e.upload_token_id,
-                    "size": view.size(),
-                    "sha256": view.sha256(),
-                })
+            .map(|entry| {
+                let view = tenant.entry_view(entry);
+                EntryView {
+                    entry,
+                    size: view.size(),
+                    sha256: view.sha256().map(str::to_owned),
+                }
             })
             .collect();
         (serde_json::json!(tokens), serde_json::json!(entries))
     }
+}
+
+/// An upload token in the admin API's state and the dashboard: the token, and its upload's
+/// progress.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenView<'a> {
+    #[serde(flatten)]
+    token: &'a StoredToken,
+    status_name: &'static str,
+    /// How many upload calls reached the file.
+    chunks: usize,
+    received_bytes: u64,
+    assembled_bytes: u64,
+    /// Chunks that arrived ahead of the file's end: `{offset, size}`.
+    waiting_chunks: Vec<serde_json::Value>,
+    complete: bool,
+    size: Option<u64>,
+    sha256: Option<&'a str>,
+}
+
+impl<'a> TokenView<'a> {
+    fn of(token: &'a StoredToken) -> Self {
+        let waiting = token.file.as_ref().map(|f| f.waiting()).unwrap_or_default();
+        TokenView {
+            token,
+            status_name: token.status.name(),
+            chunks: token.chunks.len(),
+            received_bytes: token.chunks.iter().map(|c| c.size).sum(),
+            assembled_bytes: token.file.as_ref().map_or(0, |f| f.received()),
+            waiting_chunks: waiting
+                .into_iter()
+                .map(|(offset, size)| serde_json::json!({ "offset": offset, "size": size }))
+                .collect(),
+            complete: token.is_complete() && token.digest.is_some(),
+            size: token.digest.as_ref().map(|d| d.size),
+            sha256: token.digest.as_ref().map(|d| d.sha256()),
+        }
+    }
+}
+
+/// An entry in the admin API's state and the dashboard: the entry, and its content's size and
+/// sha256.
+#[derive(serde::Serialize)]
+struct EntryView<'a> {
+    #[serde(flatten)]
+    entry: &'a StoredEntry,
+    size: Option<u64>,
+    sha256: Option<String>,
 }
 
 impl Kaltura<'_> {

@@ -614,11 +614,11 @@ pub(crate) fn upload_token(token: &StoredToken) -> Out {
             .prop("autoFinalize", Out::Bool(token.auto_finalize))
             .prop(
                 "attachedObjectType",
-                opt_text(token.attached.as_ref().map(|a| a.object_type.as_str())),
+                opt_text(token.attached_object_type.as_deref()),
             )
             .prop(
                 "attachedObjectId",
-                opt_text(token.attached.as_ref().map(|a| a.object_id.as_str())),
+                opt_text(token.attached_object_id.as_deref()),
             ),
     )
 }

@@ -563,6 +563,46 @@ impl PartialEq for Digest256 {
 
 impl Eq for Digest256 {}
 
+/// A finished file's digest in a document: `{"size": n, "sha256": "…"}`, or `null`.
+///
+/// A sha256 not computed yet is left out rather than computed while the state is locked, and a
+/// digest read back without one is no digest: its file is treated as unfinished.
+pub(crate) mod digest_doc {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Digest256;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc<'a> {
+        size: u64,
+        #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+        sha256: Option<std::borrow::Cow<'a, str>>,
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        digest: &Option<Digest256>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        digest
+            .as_ref()
+            .map(|digest| Doc {
+                size: digest.size,
+                sha256: digest.is_known().then(|| digest.sha256().into()),
+            })
+            .serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Digest256>, D::Error> {
+        Ok(Option::<Doc>::deserialize(deserializer)?.and_then(|doc| {
+            doc.sha256
+                .map(|sha256| Digest256::known(doc.size, sha256.into_owned()))
+        }))
+    }
+}
+
 /// One file being assembled.
 #[derive(Debug)]
 pub(crate) struct Assembly {

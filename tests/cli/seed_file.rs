@@ -357,3 +357,91 @@ async fn the_readme_seed_example_loads() {
     let partner = server.kaltura().for_partner(202).unwrap();
     assert_eq!(partner.entries()[0].name, "Keynote");
 }
+
+#[tokio::test]
+async fn a_seed_may_give_any_field_the_state_file_holds_and_the_admin_state_shows_it() {
+    // Arrange: fields a seed once refused (they were the state file's alone).
+    let seed = json!({
+        "apivideo": {"projects": [{"apiKey": "team-a", "videos": [{
+            "videoId": "vi4k0jvEUuaTdRAEjQ4Prklg", "title": "Keynote",
+            "language": "fr", "panoramic": true, "mp4Support": false,
+            "updatedAt": "2024-03-02T09:00:00Z"
+        }]}]},
+        "kaltura": {"partners": [{"id": 202, "adminSecret": "admin-202",
+            "uploadTokens": [{"id": "0_0123456789abcdef0123456789abcdef", "autoFinalize": true,
+                              "status": 0}],
+            "entries": [{"id": "0_ab12cd34", "name": "Keynote", "partnerData": "from the seed",
+                         "conversionProfileId": 7}]
+        }]}
+    });
+    let server = vidmock::MockServer::builder()
+        .seed_json(&seed.to_string())
+        .unwrap()
+        .start()
+        .await;
+    let client = reqwest::Client::new();
+
+    // Act
+    let video: Value = client
+        .get(format!("{}/videos/vi4k0jvEUuaTdRAEjQ4Prklg", server.uri()))
+        .basic_auth("team-a", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let state: Value = client
+        .get(format!("{}/__vidmock/state", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert: the API answers what was seeded, and the admin state holds every saved field.
+    assert_eq!(video["language"], "fr", "{video}");
+    assert_eq!(video["panoramic"], true, "{video}");
+    assert_eq!(video["mp4Support"], false, "{video}");
+    assert_eq!(video["updatedAt"], "2024-03-02T09:00:00+00:00", "{video}");
+    let projects = state["apivideo"]["projects"].as_array().unwrap();
+    let project = projects.iter().find(|p| p["apiKey"] == "team-a").unwrap();
+    let shown = &project["videos"][0];
+    assert_eq!(shown["language"], "fr", "{shown}");
+    assert_eq!(shown["source"]["scheme"]["kind"], "fresh", "{shown}");
+    assert_eq!(shown["complete"], false, "{shown}");
+    let partners = state["kaltura"]["partners"].as_array().unwrap();
+    let partner = partners.iter().find(|p| p["partnerId"] == 202).unwrap();
+    assert_eq!(
+        partner["uploadTokens"][0]["autoFinalize"], true,
+        "{partner}"
+    );
+    assert_eq!(
+        partner["uploadTokens"][0]["statusName"], "PENDING",
+        "{partner}"
+    );
+    assert_eq!(
+        partner["entries"][0]["partnerData"], "from the seed",
+        "{partner}"
+    );
+    assert_eq!(partner["entries"][0]["conversionProfileId"], 7, "{partner}");
+    assert_eq!(partner["entries"][0]["status"], "7", "{partner}");
+}
+
+#[test]
+fn a_seed_token_status_that_is_no_status_exits_with_code_2_and_says_where() {
+    let path = temp_file(
+        "seed-bad-status",
+        r#"{"kaltura": {"partners": [{"id": 5, "adminSecret": "a",
+            "uploadTokens": [{"status": "DONE"}]}]}}"#,
+    );
+    let (code, stderr) = refused(&path);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("not a KalturaUploadTokenStatus"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 2 column"), "{stderr}");
+    let _ = std::fs::remove_file(path);
+}
