@@ -477,3 +477,60 @@ fn a_state_file_that_is_not_one_exits_with_code_2() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `fixtures/state-v1.json`, written by a vidmock that saved layout version 1
+/// (`fixtures/make-state-v1.py` says how).
+const STATE_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/state-v1.json");
+
+#[tokio::test]
+async fn a_state_file_of_layout_version_1_loads_with_every_moved_field() {
+    // Arrange: a copy of the version 1 file, and what it holds, read from it.
+    let dir = temp_dir("state-v1");
+    let path = dir.join("state.json");
+    std::fs::copy(STATE_V1, &path).unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(STATE_V1).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    let project = &saved["apivideo"]["projects"][0];
+    let key = project["apiKey"].as_str().unwrap();
+    let uploaded = &project["videos"][0];
+    let tokens = saved["kaltura"]["partners"][0]["uploadTokens"]
+        .as_array()
+        .unwrap();
+    let consumed = &tokens[0];
+    let waiting = &tokens[1];
+    let partial = &tokens[2];
+    let client = reqwest::Client::new();
+
+    // Act
+    let running = start(&path, &["--apivideo-key", key]);
+    let state = state(&client, &running.base).await;
+    let kaltura = &state["kaltura"]["partners"][0]["uploadTokens"];
+    let video = &state["apivideo"]["projects"][0]["videos"][0];
+
+    // Assert: the finished upload's size and sha256, the consumed token's chunks and digest,
+    // the waiting token's attachment, and the part-way autoFinalize token started over.
+    assert_eq!(video["videoId"], uploaded["videoId"]);
+    assert_eq!(video["complete"], true, "{video}");
+    assert_eq!(video["sha256"], sha256(b"a tiny video"), "{video}");
+    assert_eq!(video["sha256"], uploaded["source"]["sha256"]);
+    assert_eq!(video["source"]["digest"]["size"], 12, "{video}");
+    let metadata_only = &state["apivideo"]["projects"][0]["videos"][1];
+    assert_eq!(metadata_only["metadata"], project["videos"][1]["metadata"]);
+    assert_eq!(kaltura[0]["id"], consumed["id"]);
+    assert_eq!(kaltura[0]["statusName"], "CLOSED", "{}", kaltura[0]);
+    assert_eq!(kaltura[0]["sha256"], consumed["sha256"], "{}", kaltura[0]);
+    assert_eq!(
+        kaltura[0]["receivedChunks"], consumed["chunks"],
+        "{}",
+        kaltura[0]
+    );
+    assert_eq!(kaltura[0]["chunks"], 2, "{}", kaltura[0]);
+    assert_eq!(kaltura[1]["attachedObjectType"], "entry", "{}", kaltura[1]);
+    assert_eq!(kaltura[1]["attachedObjectId"], waiting["attachedObjectId"]);
+    assert_eq!(partial["status"], 1, "{partial}");
+    assert!(partial["autoReceived"].as_u64().unwrap() > 0, "{partial}");
+    assert_eq!(kaltura[2]["statusName"], "PENDING", "{}", kaltura[2]);
+    assert_eq!(kaltura[2]["auto"]["received"], 0, "{}", kaltura[2]);
+    drop(running);
+    let _ = std::fs::remove_dir_all(&dir);
+}
