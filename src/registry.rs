@@ -15,7 +15,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::engine::error::Invalid;
-use crate::engine::vendor::{Blob, Context, Contract, Plugin, Vendor};
+use crate::engine::vendor::{Blob, Change, Changes, Context, Contract, Plugin, Vendor};
 use crate::upload::Digest256;
 
 /// Makes every list of vendors from one line per vendor (see the module's docs).
@@ -116,6 +116,8 @@ macro_rules! vendors {
         #[derive(Debug, Default)]
         pub(crate) struct Restored {
             $( #[cfg(feature = $name)] $field: Option<<$plugin as Plugin>::Snapshot>, )*
+            /// Changes saved after the sections, by vendor name, in order.
+            changes: Vec<(String, Change)>,
         }
 
         impl Restored {
@@ -151,8 +153,13 @@ macro_rules! vendors {
                 Ok(restored)
             }
 
-            /// Puts each vendor's state back; `blob` reads a kept upload's bytes by sha256 and
-            /// size.
+            /// Adds changes saved after the sections (a vendor not compiled in is left alone).
+            pub(crate) fn push_change(&mut self, vendor: String, change: Change) {
+                self.changes.push((vendor, change));
+            }
+
+            /// Puts each vendor's state back, then replays the changes saved after it; `blob`
+            /// reads a kept upload's bytes by sha256 and size.
             pub(crate) fn apply(
                 self,
                 vendors: &Vendors,
@@ -166,6 +173,19 @@ macro_rules! vendors {
                         <$plugin as Plugin>::restore(&vendors.$field, snapshot, blob, now);
                     }
                 )*
+                #[allow(unused_mut)]
+                let mut changes = self.changes;
+                $(
+                    #[cfg(feature = $name)]
+                    {
+                        let (mine, others) =
+                            changes.into_iter().partition::<Vec<_>, _>(|(v, _)| v == $name);
+                        changes = others;
+                        let mine = mine.into_iter().map(|(_, change)| change).collect();
+                        <$plugin as Plugin>::replay(&vendors.$field, mine, blob);
+                    }
+                )*
+                let _ = changes;
             }
         }
 
@@ -287,6 +307,35 @@ impl Vendors {
             })
             .collect();
         (sections, blobs)
+    }
+
+    /// What changed in every vendor's section since the last call: `None` when a vendor's
+    /// state was cleared and only a whole snapshot describes it. Else each change under its
+    /// vendor's name, the kept files they name, and the digests to compute before the objects
+    /// that hold them can be written (those objects stay changed until then).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn changes(&self) -> Option<(Vec<(String, Change)>, Vec<Blob>, Vec<Digest256>)> {
+        let mut all = (Vec::new(), Vec::new(), Vec::new());
+        let mut everything = false;
+        for (name, vendor) in self.sorted() {
+            match vendor.changes() {
+                Changes::Objects {
+                    changes,
+                    mut blobs,
+                    mut unhashed,
+                } => {
+                    let name = name.as_str();
+                    all.0
+                        .extend(changes.into_iter().map(|c| (name.to_owned(), c)));
+                    all.1.append(&mut blobs);
+                    all.2.append(&mut unhashed);
+                }
+                // The others are still asked, so that their changes are taken too: the whole
+                // snapshot that follows holds them.
+                Changes::Everything => everything = true,
+            }
+        }
+        (!everything).then_some(all)
     }
 
     /// The matcher for an operation as the admin API names it (`createToken`,

@@ -43,7 +43,7 @@ pub(crate) fn refresh(
     now: OffsetDateTime,
 ) -> Result<Response, Problem> {
     let refresh_token = required_string(body, "refreshToken")?;
-    let spent = backend.lock().refresh.remove(&refresh_token);
+    let spent = backend.lock().refresh.shift_remove(&refresh_token);
     match spent {
         Some(Grant { key, expires_at }) if now < expires_at => Ok(issue(backend, ids, key, now)),
         _ => Err(Problem::invalid_user_credentials()),

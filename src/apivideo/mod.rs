@@ -32,6 +32,7 @@ pub use videos::ReceivedChunk;
 use crate::engine::body::{IntoResponse, Request, Response};
 use crate::engine::ids::Ids;
 use crate::engine::journal::Handled;
+use crate::engine::tracked::Tracked;
 use crate::engine::vendor::Vendor;
 use crate::engine::vendor::{Context, Contract, Plugin};
 use ratelimit::{Budget, RateInfo};
@@ -157,12 +158,15 @@ impl UploadToken {
 /// encrypted refresh tokens are the `def502…` strings api.video hands out.
 pub(crate) const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// What an access or refresh token from `/auth/*` grants.
-#[derive(Clone, Debug)]
+/// What an access or refresh token from `/auth/*` grants (also as the state file holds it).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Grant {
     /// The project's API key.
+    #[serde(rename = "apiKey")]
     pub key: String,
     /// The token is refused from this instant on.
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 
@@ -170,17 +174,17 @@ pub(crate) struct Grant {
 #[derive(Debug)]
 pub(crate) struct Project {
     /// Upload tokens by id, in creation order; expired ones stay (invisible) until deleted.
-    tokens: IndexMap<String, UploadToken>,
+    tokens: Tracked<String, UploadToken>,
     /// Videos by id, in creation order.
-    videos: IndexMap<String, videos::StoredVideo>,
+    videos: Tracked<String, videos::StoredVideo>,
     budget: Budget,
 }
 
 impl Project {
     fn new() -> Self {
         Self {
-            tokens: IndexMap::new(),
-            videos: IndexMap::new(),
+            tokens: Tracked::new(),
+            videos: Tracked::new(),
             budget: Budget::default(),
         }
     }
@@ -192,15 +196,17 @@ pub(crate) struct State {
     /// Projects by API key; the first is the default project.
     pub projects: IndexMap<String, Project>,
     /// Access tokens → grant; expired ones until the next sweep.
-    pub access: std::collections::HashMap<String, Grant>,
+    pub access: Tracked<String, Grant>,
     /// Unspent refresh tokens → grant; expired ones until the next sweep.
-    pub refresh: std::collections::HashMap<String, Grant>,
+    pub refresh: Tracked<String, Grant>,
     /// When the next grant forgets expired access and refresh tokens: a client logging in
     /// again and again must not grow the mock for ever.
     sweeps: crate::engine::clock::SweepSchedule,
     /// Every upload token ever created (deleted and expired ones included) → API key, so an
     /// upload started before expiry or deletion can be finished.
-    pub token_projects: std::collections::HashMap<String, String>,
+    pub token_projects: Tracked<String, String>,
+    /// Set when a project was added while serving: only a whole snapshot records it.
+    pub projects_added: bool,
 }
 
 impl State {
@@ -260,16 +266,19 @@ impl Backend {
     pub(crate) fn reset(&self) {
         let mut state = self.lock();
         for project in state.projects.values_mut() {
-            *project = Project::new();
+            project.tokens.clear();
+            project.videos.clear();
+            project.budget = Budget::default();
         }
         state.token_projects.clear();
     }
 
     fn add_project(&self, key: &str) {
-        self.lock()
-            .projects
-            .entry(key.to_owned())
-            .or_insert_with(Project::new);
+        let mut state = self.lock();
+        if !state.projects.contains_key(key) {
+            state.projects.insert(key.to_owned(), Project::new());
+            state.projects_added = true;
+        }
     }
 
     /// Issues an access/refresh token pair for project `key`.
@@ -391,6 +400,10 @@ impl Contract for Backend {
         Backend::snapshot(self)
     }
 
+    fn changes(&self) -> crate::engine::vendor::Changes {
+        Backend::changes(self)
+    }
+
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String> {
         chunk_of(request)
     }
@@ -434,6 +447,14 @@ impl Plugin for Backend {
         now: OffsetDateTime,
     ) {
         Backend::restore(self, snapshot, blob, now);
+    }
+
+    fn replay(
+        &self,
+        changes: Vec<crate::engine::vendor::Change>,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+    ) {
+        Backend::replay(self, changes, blob);
     }
 
     fn upgrade(section: &mut serde_json::Value, version: u32) {

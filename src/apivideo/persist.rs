@@ -19,7 +19,8 @@ use super::videos::StoredVideo;
 use super::{Backend, Grant, Project, UploadToken};
 use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
-use crate::engine::vendor::Blob;
+use crate::engine::tracked::{Changed, Tracked};
+use crate::engine::vendor::{Blob, Change, Changes};
 use crate::upload::Retention;
 
 /// The api.video section of a state file, and of a seed file: a seed is a state a person wrote,
@@ -32,8 +33,9 @@ pub(crate) struct Document {
     /// Every upload token ever created → the API key of its project.
     #[serde(default)]
     token_projects: BTreeMap<String, String>,
+    /// Access token → API key and expiry.
     #[serde(default)]
-    access_tokens: Vec<AccessState>,
+    access_tokens: BTreeMap<String, Grant>,
     /// Unspent refresh token → API key and expiry.
     #[serde(default)]
     refresh_tokens: BTreeMap<String, RefreshState>,
@@ -43,18 +45,22 @@ pub(crate) struct Document {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 enum RefreshState {
-    Expiring(RefreshGrant),
+    Expiring(Grant),
     /// Files written before refresh tokens expired hold the API key alone; such a token gets
     /// a full lifetime from the restart.
     Key(String),
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RefreshGrant {
-    api_key: String,
-    #[serde(with = "time::serde::rfc3339")]
-    expires_at: OffsetDateTime,
+impl RefreshState {
+    fn grant(self, now: OffsetDateTime) -> Grant {
+        match self {
+            RefreshState::Expiring(grant) => grant,
+            RefreshState::Key(key) => Grant {
+                key,
+                expires_at: now + super::REFRESH_TOKEN_TTL,
+            },
+        }
+    }
 }
 
 /// One project: its key, its upload tokens and its videos, each saved as the live struct.
@@ -68,20 +74,24 @@ struct ProjectDoc {
     videos: Vec<StoredVideo>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AccessState {
-    token: String,
-    api_key: String,
-    #[serde(with = "time::serde::rfc3339")]
-    expires_at: OffsetDateTime,
-}
-
 /// Moves a section written by version 1 of the state file to today's layout: a source's
-/// `size` and `sha256` now sit in its `digest`.
+/// `size` and `sha256` now sit in its `digest`, and access tokens are a map like refresh
+/// tokens.
 pub(crate) fn upgrade(section: &mut serde_json::Value, version: u32) {
     if version >= 2 {
         return;
+    }
+    if let Some(serde_json::Value::Array(list)) =
+        section.get_mut("accessTokens").map(std::mem::take)
+    {
+        let map: serde_json::Map<String, serde_json::Value> = list
+            .into_iter()
+            .filter_map(|mut access| {
+                let token = access.as_object_mut()?.remove("token")?;
+                Some((token.as_str()?.to_owned(), access))
+            })
+            .collect();
+        section["accessTokens"] = serde_json::Value::Object(map);
     }
     let projects = section.get_mut("projects").and_then(|p| p.as_array_mut());
     for project in projects.into_iter().flatten() {
@@ -137,16 +147,6 @@ impl Backend {
                     .collect(),
             })
             .collect();
-        let mut access_tokens: Vec<AccessState> = state
-            .access
-            .iter()
-            .map(|(token, grant)| AccessState {
-                token: token.clone(),
-                api_key: grant.key.clone(),
-                expires_at: grant.expires_at,
-            })
-            .collect();
-        access_tokens.sort_by(|a, b| a.token.cmp(&b.token));
         let document = Document {
             projects,
             token_projects: state
@@ -154,17 +154,15 @@ impl Backend {
                 .iter()
                 .map(|(t, k)| (t.clone(), k.clone()))
                 .collect(),
-            access_tokens,
+            access_tokens: state
+                .access
+                .iter()
+                .map(|(token, grant)| (token.clone(), grant.clone()))
+                .collect(),
             refresh_tokens: state
                 .refresh
                 .iter()
-                .map(|(token, grant)| {
-                    let saved = RefreshGrant {
-                        api_key: grant.key.clone(),
-                        expires_at: grant.expires_at,
-                    };
-                    (token.clone(), RefreshState::Expiring(saved))
-                })
+                .map(|(token, grant)| (token.clone(), RefreshState::Expiring(grant.clone())))
                 .collect(),
         };
         // Plain data: serialising cannot fail.
@@ -192,6 +190,8 @@ impl Backend {
                 .projects
                 .entry(saved.api_key)
                 .or_insert_with(Project::new);
+            project.tokens.clear();
+            project.videos.clear();
             project.tokens = saved
                 .upload_tokens
                 .into_iter()
@@ -210,28 +210,175 @@ impl Backend {
                 .collect();
         }
         state.token_projects.extend(document.token_projects);
-        for access in document.access_tokens {
-            state.access.insert(
-                access.token,
-                Grant {
-                    key: access.api_key,
-                    expires_at: access.expires_at,
-                },
-            );
-        }
+        state.access.extend(document.access_tokens);
         for (token, saved) in document.refresh_tokens {
-            let grant = match saved {
-                RefreshState::Expiring(saved) => Grant {
-                    key: saved.api_key,
-                    expires_at: saved.expires_at,
-                },
-                RefreshState::Key(key) => Grant {
-                    key,
-                    expires_at: now + super::REFRESH_TOKEN_TTL,
-                },
-            };
-            state.refresh.insert(token, grant);
+            state.refresh.insert(token, saved.grant(now));
         }
+    }
+
+    /// What changed since the last call, object by object (see `Key`).
+    pub(crate) fn changes(&self) -> Changes {
+        let retention = self.retention;
+        let mut state = self.lock();
+        let mut everything = std::mem::take(&mut state.projects_added);
+        let mut out = Vec::new();
+        let (mut blobs, mut unhashed) = (Vec::new(), Vec::new());
+        let mut record = |key: Key, value: Option<serde_json::Value>| {
+            out.push(Change {
+                // Plain data: serialising cannot fail.
+                key: serde_json::to_value(key).unwrap_or_default(),
+                value,
+            });
+        };
+        for (api_key, project) in state.projects.iter_mut() {
+            match project.tokens.take_changes() {
+                Changed::Everything => everything = true,
+                Changed::Keys(tokens) => {
+                    for token in tokens {
+                        let value = project.tokens.get(&token).map(to_json);
+                        record(Key::Token(api_key.clone(), token), value);
+                    }
+                }
+            }
+            match project.videos.take_changes() {
+                Changed::Everything => everything = true,
+                Changed::Keys(ids) => {
+                    for id in ids {
+                        let video = project.videos.get(&id);
+                        let digest = video.and_then(|v| v.source.digest.as_ref());
+                        if let Some(digest) = digest.filter(|d| !d.is_known()) {
+                            unhashed.push(digest.clone());
+                            project.videos.mark(id);
+                            continue;
+                        }
+                        if let (Some(video), Some(digest), Retention::Memory) =
+                            (video, digest, retention)
+                        {
+                            if let Some(file) = &video.source.assembly {
+                                let sha256 = digest.sha256().to_owned();
+                                blobs.push(Blob {
+                                    sha256,
+                                    file: file.clone(),
+                                });
+                            }
+                        }
+                        record(Key::Video(api_key.clone(), id), video.map(to_json));
+                    }
+                }
+            }
+        }
+        let state = &mut *state;
+        for (map, key) in [
+            (&mut state.access, Key::Access as fn(String) -> Key),
+            (&mut state.refresh, Key::Refresh),
+        ] {
+            if let Changed::Keys(tokens) = map.take_changes() {
+                for token in tokens {
+                    let value = map.get(&token).map(to_json);
+                    record(key(token), value);
+                }
+            }
+        }
+        match state.token_projects.take_changes() {
+            Changed::Everything => everything = true,
+            Changed::Keys(tokens) => {
+                for token in tokens {
+                    let value = state.token_projects.get(&token).map(to_json);
+                    record(Key::TokenProject(token), value);
+                }
+            }
+        }
+        if everything {
+            return Changes::Everything;
+        }
+        Changes::Objects {
+            changes: out,
+            blobs,
+            unhashed,
+        }
+    }
+
+    /// Applies changes [`Backend::changes`] described, after a restore.
+    pub(crate) fn replay(
+        &self,
+        changes: Vec<Change>,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+    ) {
+        let retention = self.retention;
+        let mut state = self.lock();
+        for change in changes {
+            let applied = match serde_json::from_value::<Key>(change.key.clone()) {
+                Ok(Key::Token(api_key, token)) => {
+                    let project = project(&mut state, api_key);
+                    match change.value.map(serde_json::from_value::<UploadToken>) {
+                        None => project.tokens.shift_remove(&token).map(|_| ()).ok_or(None),
+                        Some(Ok(t)) => {
+                            let t = UploadToken::new(token.clone(), t.ttl, t.created_at);
+                            project.tokens.insert(token, t);
+                            Ok(())
+                        }
+                        Some(Err(error)) => Err(Some(error)),
+                    }
+                }
+                Ok(Key::Video(api_key, id)) => {
+                    let project = project(&mut state, api_key);
+                    match change.value.map(serde_json::from_value::<StoredVideo>) {
+                        None => project.videos.shift_remove(&id).map(|_| ()).ok_or(None),
+                        Some(Ok(mut video)) => {
+                            video.source.restore(retention, blob);
+                            project.videos.insert(id, video);
+                            Ok(())
+                        }
+                        Some(Err(error)) => Err(Some(error)),
+                    }
+                }
+                Ok(Key::Access(token)) => put(&mut state.access, token, change.value),
+                Ok(Key::Refresh(token)) => put(&mut state.refresh, token, change.value),
+                Ok(Key::TokenProject(token)) => put(&mut state.token_projects, token, change.value),
+                Err(error) => Err(Some(error)),
+            };
+            if let Err(Some(error)) = applied {
+                tracing::warn!(key = %change.key, %error, "a saved api.video change was skipped");
+            }
+        }
+    }
+}
+
+/// Which object a change is about: `{"video": [apiKey, videoId]}`, `{"access": token}`…
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Key {
+    Token(String, String),
+    Video(String, String),
+    Access(String),
+    Refresh(String),
+    TokenProject(String),
+}
+
+/// Plain data as JSON: serialising it cannot fail.
+fn to_json(value: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// The project `api_key`, added when a change names one the state does not have yet.
+fn project(state: &mut super::State, api_key: String) -> &mut Project {
+    state.projects.entry(api_key).or_insert_with(Project::new)
+}
+
+/// Puts a saved value in `map` (or removes the key); `Err(None)` when there was nothing to
+/// remove, `Err(Some(_))` when the value cannot be read.
+fn put<V: serde::de::DeserializeOwned>(
+    map: &mut Tracked<String, V>,
+    key: String,
+    value: Option<serde_json::Value>,
+) -> Result<(), Option<serde_json::Error>> {
+    match value.map(serde_json::from_value::<V>) {
+        None => map.shift_remove(&key).map(|_| ()).ok_or(None),
+        Some(Ok(value)) => {
+            map.insert(key, value);
+            Ok(())
+        }
+        Some(Err(error)) => Err(Some(error)),
     }
 }
 

@@ -17,4 +17,5 @@ pub(crate) mod hex;
 pub(crate) mod ids;
 pub(crate) mod journal;
 pub mod matchers;
+pub(crate) mod tracked;
 pub(crate) mod vendor;

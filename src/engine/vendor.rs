@@ -100,6 +100,11 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// Its section of the state file, and the kept files the section names.
     fn snapshot(&self) -> Snapshot;
 
+    /// What changed in its section of the state file since the last call (or the last
+    /// snapshot): each changed object as the section holds it, so that saving one change costs
+    /// the same however large the state.
+    fn changes(&self) -> Changes;
+
     /// For a recorded request that carried part of an upload: which upload (the token or
     /// video it went to), so that expectations can follow one upload's chunks.
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String>;
@@ -147,6 +152,11 @@ pub(crate) trait Plugin: Contract + Sized {
         now: OffsetDateTime,
     );
 
+    /// Applies changes [`Contract::changes`] described, in order, after its section was
+    /// restored. A change it cannot read is skipped with a warning (it could only come from a
+    /// file edited by hand).
+    fn replay(&self, changes: Vec<Change>, blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>);
+
     /// Moves its section of a state file written by an earlier `version` of the file's layout
     /// to today's, before it is read.
     fn upgrade(section: &mut serde_json::Value, version: u32) {
@@ -185,3 +195,27 @@ pub(crate) struct Blob {
 
 /// What a vendor's snapshot yields: its JSON, and the kept files it names.
 pub(crate) type Snapshot = (serde_json::Value, Vec<Blob>);
+
+/// One object of a vendor's state-file section that changed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Change {
+    /// Which object, in the vendor's own terms (`["video", apiKey, videoId]`).
+    pub key: serde_json::Value,
+    /// The object as the section holds it; `None` once it is gone.
+    pub value: Option<serde_json::Value>,
+}
+
+/// What [`Contract::changes`] reports.
+pub(crate) enum Changes {
+    /// These objects changed (none, when nothing did).
+    Objects {
+        changes: Vec<Change>,
+        /// The kept files the changed objects name.
+        blobs: Vec<Blob>,
+        /// Finished uploads whose sha256 is not known yet: their objects are left out (and
+        /// stay changed) until it is computed, which the caller does off the lock.
+        unhashed: Vec<Digest256>,
+    },
+    /// The state was cleared (a reset): only a whole snapshot describes it.
+    Everything,
+}

@@ -49,6 +49,7 @@ pub use store::{
 
 use crate::engine::body::{Request, Response};
 use crate::engine::journal::Handled;
+use crate::engine::tracked::Tracked;
 use crate::engine::vendor::Vendor;
 use crate::engine::vendor::{Context, Contract, Plugin};
 use multipart::FileParts;
@@ -150,7 +151,9 @@ struct State {
     partners: IndexMap<i64, Partner>,
     /// KS strings revoked by `session.end`, with the instant each expires (unix seconds); a
     /// revoked KS stays revoked, resets included, until it would have expired anyway.
-    ended: HashMap<String, i64>,
+    ended: Tracked<String, i64>,
+    /// Set when a partner was added while serving: only a whole snapshot records it.
+    partners_added: bool,
     /// When the next `session.end` forgets the revocations that have expired.
     ended_sweeps: crate::engine::clock::SweepSchedule,
     /// KS strings already read and found signed, with the secret that signed them: a client
@@ -183,7 +186,8 @@ impl Backend {
         }
         let state = State {
             partners: partners.into_iter().map(|p| (p.id, p)).collect(),
-            ended: HashMap::new(),
+            ended: Tracked::new(),
+            partners_added: false,
             ended_sweeps: crate::engine::clock::SweepSchedule::default(),
             read: HashMap::new(),
         };
@@ -221,7 +225,9 @@ impl Backend {
     }
 
     fn add_partner(&self, partner: Partner) {
-        self.lock().partners.insert(partner.id, partner);
+        let mut state = self.lock();
+        state.partners.insert(partner.id, partner);
+        state.partners_added = true;
     }
 
     /// Reads and verifies a KS with the admin secret of the partner it names.
@@ -376,6 +382,10 @@ impl Contract for Backend {
         Backend::snapshot(self)
     }
 
+    fn changes(&self) -> crate::engine::vendor::Changes {
+        Backend::changes(self)
+    }
+
     fn chunk_of(&self, request: &crate::RecordedRequest) -> Option<String> {
         chunk_of(request)
     }
@@ -415,6 +425,14 @@ impl Plugin for Backend {
         _now: time::OffsetDateTime,
     ) {
         Backend::restore(self, snapshot, blob);
+    }
+
+    fn replay(
+        &self,
+        changes: Vec<crate::engine::vendor::Change>,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+    ) {
+        Backend::replay(self, changes, blob);
     }
 
     fn upgrade(section: &mut serde_json::Value, version: u32) {

@@ -19,7 +19,8 @@ use super::store::{
 use super::{Backend, Partner};
 use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
-use crate::engine::vendor::Blob;
+use crate::engine::tracked::Changed;
+use crate::engine::vendor::{Blob, Change, Changes};
 use crate::upload::Retention;
 
 /// The Kaltura section of a state file, and of a seed file: a seed is a state a person wrote,
@@ -161,19 +162,138 @@ impl Backend {
         blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
     ) {
         self.put(document, |token, retention| {
-            let receiving = matches!(
-                token.status,
-                UploadTokenStatus::PartialUpload
-                    | UploadTokenStatus::FullUpload
-                    | UploadTokenStatus::Closed
-            );
-            // Still receiving, or complete but not yet hashed: the bytes are gone, start again.
-            if !token.reattach(retention, blob) && receiving {
-                token.status = UploadTokenStatus::Pending;
-                token.uploaded_file_size = None;
-                token.auto = AutoFinalize::default();
-            }
+            restore_file(token, retention, blob)
         });
+    }
+
+    /// What changed since the last call, object by object (see `Key`).
+    pub(crate) fn changes(&self) -> Changes {
+        let mut out = Vec::new();
+        let mut record = |key: Key, value: Option<Value>| {
+            out.push(Change {
+                // Plain data: serialising cannot fail.
+                key: serde_json::to_value(key).unwrap_or_default(),
+                value,
+            });
+        };
+        let mut everything = false;
+        {
+            let mut state = self.lock();
+            everything |= std::mem::take(&mut state.partners_added);
+            if let Changed::Keys(sessions) = state.ended.take_changes() {
+                for ks in sessions {
+                    let value = state.ended.contains_key(&ks).then_some(Value::Bool(true));
+                    record(Key::Ended(ks), value);
+                }
+            }
+        }
+        let retention = self.store.retention;
+        let (mut blobs, mut unhashed) = (Vec::new(), Vec::new());
+        let mut tenants = self.store.lock();
+        for (&partner, tenant) in tenants.iter_mut() {
+            match tenant.tokens.take_changes() {
+                Changed::Everything => everything = true,
+                Changed::Keys(ids) => {
+                    for id in ids {
+                        let token = tenant.tokens.get(&id);
+                        let digest = token.and_then(|t| t.digest.as_ref());
+                        if let Some(digest) = digest.filter(|d| !d.is_known()) {
+                            unhashed.push(digest.clone());
+                            tenant.tokens.mark(id);
+                            continue;
+                        }
+                        if let (Some(token), Some(digest), Retention::Memory) =
+                            (token, digest, retention)
+                        {
+                            if let Some(file) = &token.file {
+                                let sha256 = digest.sha256().to_owned();
+                                blobs.push(Blob {
+                                    sha256,
+                                    file: file.clone(),
+                                });
+                            }
+                        }
+                        record(Key::Token(partner, id), token.map(to_json));
+                    }
+                }
+            }
+            match tenant.entries.take_changes() {
+                Changed::Everything => everything = true,
+                Changed::Keys(ids) => {
+                    for id in ids {
+                        let value = tenant.entries.get(&id).map(to_json);
+                        record(Key::Entry(partner, id), value);
+                    }
+                }
+            }
+        }
+        if everything {
+            return Changes::Everything;
+        }
+        Changes::Objects {
+            changes: out,
+            blobs,
+            unhashed,
+        }
+    }
+
+    /// Applies changes [`Backend::changes`] described, after a restore.
+    pub(crate) fn replay(
+        &self,
+        changes: Vec<Change>,
+        blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+    ) {
+        let retention = self.store.retention;
+        let mut tenants = self.store.lock();
+        let mut ended = Vec::new();
+        for change in changes {
+            let applied = match serde_json::from_value::<Key>(change.key.clone()) {
+                Ok(Key::Token(partner, id)) => {
+                    let tokens = &mut tenants.entry(partner).or_default().tokens;
+                    match change.value.map(serde_json::from_value::<StoredToken>) {
+                        None => tokens.shift_remove(&id).map(|_| ()).ok_or(None),
+                        Some(Ok(mut token)) => {
+                            token.partner_id = partner;
+                            restore_file(&mut token, retention, blob);
+                            tokens.insert(id, token);
+                            Ok(())
+                        }
+                        Some(Err(error)) => Err(Some(error)),
+                    }
+                }
+                Ok(Key::Entry(partner, id)) => {
+                    let entries = &mut tenants.entry(partner).or_default().entries;
+                    match change.value.map(serde_json::from_value::<StoredEntry>) {
+                        None => entries.shift_remove(&id).map(|_| ()).ok_or(None),
+                        Some(Ok(mut entry)) => {
+                            entry.partner_id = partner;
+                            entries.insert(id, entry);
+                            Ok(())
+                        }
+                        Some(Err(error)) => Err(Some(error)),
+                    }
+                }
+                Ok(Key::Ended(ks)) => {
+                    ended.push((ks, change.value.is_some()));
+                    Ok(())
+                }
+                Err(error) => Err(Some(error)),
+            };
+            if let Err(Some(error)) = applied {
+                tracing::warn!(key = %change.key, %error, "a saved Kaltura change was skipped");
+            }
+        }
+        tenants.values_mut().for_each(wait_for_lost_files);
+        drop(tenants);
+        let mut state = self.lock();
+        for (ks, revoked) in ended {
+            if revoked {
+                // The file keeps no expiry: a restored revocation is kept for good.
+                state.ended.insert(ks, i64::MAX);
+            } else {
+                state.ended.shift_remove(&ks);
+            }
+        }
     }
 
     /// Puts a document's partners, sessions, tokens and entries in place; `file` gives each
@@ -208,20 +328,66 @@ impl Backend {
                 entry.partner_id = saved.id;
                 tenant.entries.insert(entry.id.clone(), entry);
             }
-            // An entry made READY by a token whose file did not come back waits for it again.
-            for entry in tenant.entries.values_mut() {
-                let lost = entry
-                    .upload_token_id
-                    .as_ref()
-                    .and_then(|id| tenant.tokens.get(id))
-                    .is_some_and(|token| token.status == UploadTokenStatus::Pending);
-                if entry.status == EntryStatus::Ready && lost {
-                    entry.status = EntryStatus::Import;
-                }
-            }
+            wait_for_lost_files(&mut tenant);
             tenants.insert(saved.id, tenant);
         }
     }
+}
+
+/// Gives a token read back its finished file; a token still receiving, or complete but not
+/// yet hashed when it was saved, lost its bytes and starts again.
+fn restore_file(
+    token: &mut StoredToken,
+    retention: Retention,
+    blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>,
+) {
+    let receiving = matches!(
+        token.status,
+        UploadTokenStatus::PartialUpload
+            | UploadTokenStatus::FullUpload
+            | UploadTokenStatus::Closed
+    );
+    if !token.reattach(retention, blob) && receiving {
+        token.status = UploadTokenStatus::Pending;
+        token.uploaded_file_size = None;
+        token.auto = AutoFinalize::default();
+    }
+}
+
+/// An entry made READY by a token whose file did not come back waits for it again.
+fn wait_for_lost_files(tenant: &mut Tenant) {
+    let lost: Vec<String> = tenant
+        .entries
+        .iter()
+        .filter(|(_, entry)| entry.status == EntryStatus::Ready)
+        .filter(|(_, entry)| {
+            entry
+                .upload_token_id
+                .as_ref()
+                .and_then(|id| tenant.tokens.get(id))
+                .is_some_and(|token| token.status == UploadTokenStatus::Pending)
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in lost {
+        if let Some(entry) = tenant.entries.get_mut(&id) {
+            entry.status = EntryStatus::Import;
+        }
+    }
+}
+
+/// Which object a change is about: `{"token": [partnerId, id]}`, `{"ended": ks}`…
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Key {
+    Token(i64, String),
+    Entry(i64, String),
+    Ended(String),
+}
+
+/// Plain data as JSON: serialising it cannot fail.
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 fn hex_id(id: &str, digits: usize) -> bool {

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::engine::tracked::Tracked;
 use bytes::Bytes;
-use indexmap::IndexMap;
 use time::OffsetDateTime;
 
 use super::Kaltura;
@@ -740,8 +740,8 @@ impl Entry {
 /// One partner's tokens and entries, in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Tenant {
-    pub tokens: IndexMap<String, StoredToken>,
-    pub entries: IndexMap<String, StoredEntry>,
+    pub tokens: Tracked<String, StoredToken>,
+    pub entries: Tracked<String, StoredEntry>,
 }
 
 impl Tenant {
@@ -830,7 +830,10 @@ impl Store {
 
     /// Forgets every token and entry.
     pub(crate) fn reset(&self) {
-        self.lock().clear();
+        for tenant in self.lock().values_mut() {
+            tenant.tokens.clear();
+            tenant.entries.clear();
+        }
     }
 
     /// The admin API's view of one partner: its tokens with their upload progress, and its

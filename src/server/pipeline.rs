@@ -80,7 +80,7 @@ async fn serve(shared: Arc<Shared>, request: Request) -> Response {
 
 /// With a state file, a request is answered only once its changes are saved: a client that
 /// saw a token or a completed upload acknowledged never loses it, whenever the process dies.
-/// A request that changed nothing costs one snapshot, compared with the last one written.
+/// A request that changed nothing costs a look at the vendors' change marks.
 async fn persisted(shared: Arc<Shared>, request: Request) -> Response {
     let Some(persister) = shared.persister.clone() else {
         return routed(shared, request).await;

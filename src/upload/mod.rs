@@ -596,10 +596,24 @@ pub(crate) mod digest_doc {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Digest256>, D::Error> {
-        Ok(Option::<Doc>::deserialize(deserializer)?.and_then(|doc| {
-            doc.sha256
-                .map(|sha256| Digest256::known(doc.size, sha256.into_owned()))
-        }))
+        let Some(doc) = Option::<Doc>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        match doc.sha256 {
+            // It names the file of kept bytes: 64 lower-case hex digits and nothing else.
+            Some(sha256)
+                if sha256.len() != 64
+                    || !sha256
+                        .bytes()
+                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
+                Err(serde::de::Error::custom(
+                    "sha256 is not 64 lower-case hex digits",
+                ))
+            }
+            Some(sha256) => Ok(Some(Digest256::known(doc.size, sha256.into_owned()))),
+            None => Ok(None),
+        }
     }
 }
 

@@ -211,7 +211,7 @@ async fn filenames_from_requests_never_become_paths_and_the_state_file_stays_whe
     assert_eq!(file_names, evil, "a fileName set on add is kept as text");
     let mut files = tree(&dir);
     files.retain(|f| !f.starts_with("state.json.d"));
-    assert_eq!(files, ["state.json"]);
+    assert_eq!(files, ["state.json", "state.json.log"]);
     for blob in tree(&dir.join("state.json.d")) {
         assert!(
             blob.len() == 64 && blob.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -226,7 +226,7 @@ async fn filenames_from_requests_never_become_paths_and_the_state_file_stays_whe
 }
 
 #[tokio::test]
-async fn a_state_file_that_cannot_be_replaced_leaves_no_temporary_file_behind() {
+async fn a_state_file_that_cannot_be_replaced_refuses_the_change_and_leaves_no_temporary_file() {
     // Arrange
     let dir = temp_dir("limits-failed-save");
     let state = dir.join("state.json");
@@ -246,15 +246,25 @@ async fn a_state_file_that_cannot_be_replaced_leaves_no_temporary_file_behind() 
     std::fs::remove_file(&state).unwrap();
     std::fs::create_dir_all(state.join("occupied")).unwrap();
 
-    // Act
-    let refused = create().await.unwrap().status();
+    // Act: a reset is saved as a whole new state file, which cannot replace a directory.
+    let refused = http
+        .post(format!("{}/__vidmock/reset", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let still_refused = create().await.unwrap().status();
     std::fs::remove_dir_all(&state).unwrap();
     let saved = create().await.unwrap().status();
 
     // Assert
     assert_eq!(refused, 500, "an unsaved change is not acknowledged");
+    assert_eq!(
+        still_refused, 500,
+        "nor is one after it, until the state is saved whole"
+    );
     assert_eq!(saved, 200);
-    assert_eq!(tree(&dir), ["state.json"]);
+    assert_eq!(tree(&dir), ["state.json", "state.json.log"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -338,4 +348,54 @@ async fn off_loopback_the_binary_makes_up_an_admin_token_and_enforces_it() {
     assert_eq!(wrong, 401);
     assert_eq!(with, 200);
     assert_eq!(vendor, 200);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinks_planted_where_the_state_is_written_are_replaced_never_followed() {
+    // Arrange: a file to protect, and symlinks to it at the change log's name and at the
+    // temporary names saving once used (`.NAME.tmp-PID-N`).
+    let dir = temp_dir("limits-symlinks");
+    let state = dir.join("state.json");
+    let victim = dir.join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("state.json.log")).unwrap();
+    for n in 0..64 {
+        let name = format!(".state.json.tmp-{}-{n}", std::process::id());
+        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+    }
+    let server = MockServer::builder()
+        .state_file(&state)
+        .unwrap()
+        .start()
+        .await;
+    let http = reqwest::Client::new();
+
+    // Act: changes appended to the log, and a reset saved as a whole new state file.
+    for _ in 0..3 {
+        let created = http
+            .post(format!("{}/upload-tokens", server.uri()))
+            .basic_auth(KEY, Some(""))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 200);
+    }
+    let reset = http
+        .post(format!("{}/__vidmock/reset", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    server.shutdown().await;
+
+    // Assert
+    assert_eq!(reset.status(), 204);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    let log = std::fs::symlink_metadata(dir.join("state.json.log")).unwrap();
+    assert!(
+        log.file_type().is_file(),
+        "the log is a file of its own now"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -428,6 +428,8 @@ async fn refresh_tokens_come_back_with_their_expiry_and_older_files_without_one_
     .await;
     let saved_token = grant["refresh_token"].as_str().unwrap().to_owned();
     drop(first);
+    // A start writes everything, the log's changes included, into the state file itself.
+    drop(start(&path, &[]));
     let mut document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let saved = document["apivideo"]["refreshTokens"][&saved_token].clone();
     // What a file written before refresh tokens expired holds: the API key alone.
@@ -532,5 +534,33 @@ async fn a_state_file_of_layout_version_1_loads_with_every_moved_field() {
     assert_eq!(kaltura[2]["statusName"], "PENDING", "{}", kaltura[2]);
     assert_eq!(kaltura[2]["auto"]["received"], 0, "{}", kaltura[2]);
     drop(running);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_state_file_naming_kept_bytes_by_anything_but_a_sha256_exits_with_code_2() {
+    // Arrange: the version 1 file, its finished upload's sha256 made a path.
+    let dir = temp_dir("state-bad-sha");
+    let path = dir.join("state.json");
+    let mut document: Value =
+        serde_json::from_str(&std::fs::read_to_string(STATE_V1).unwrap()).unwrap();
+    document["apivideo"]["projects"][0]["videos"][0]["source"]["sha256"] =
+        Value::from("../../etc/passwd");
+    std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+
+    // Act
+    let output = Command::new(env!("CARGO_BIN_EXE_vidmock"))
+        .args(["--port", "0", "--state-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+
+    // Assert
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sha256 is not 64 lower-case hex digits"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,216 @@
+//! A map that remembers which of its keys changed, so a save writes what changed and nothing
+//! else.
+//!
+//! The state file's promise (a request is answered once its change is durable) used to cost a
+//! snapshot of the whole state per change, which grows with the state. Vendors keep the objects
+//! they save in these maps instead: every way to change an entry marks its key, and a save takes
+//! the marks ([`Tracked::take_changes`]) and writes those entries alone. Marking cannot be
+//! forgotten, because the map hands out no mutable access without marking.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use indexmap::IndexMap;
+
+/// An insertion-ordered map whose changed keys are recorded until taken.
+#[derive(Debug)]
+pub(crate) struct Tracked<K, V> {
+    map: IndexMap<K, V>,
+    /// Keys inserted, changed or removed since the last [`Tracked::take_changes`].
+    changed: HashSet<K>,
+    /// Set by [`Tracked::clear`]: only a whole snapshot describes the map now.
+    cleared: bool,
+}
+
+impl<K, V> Default for Tracked<K, V> {
+    fn default() -> Self {
+        Self {
+            map: IndexMap::new(),
+            changed: HashSet::new(),
+            cleared: false,
+        }
+    }
+}
+
+/// What changed in a [`Tracked`] map since the changes were last taken.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Changed<K> {
+    /// These keys were inserted, changed or removed.
+    Keys(Vec<K>),
+    /// The map was cleared: describe it whole.
+    Everything,
+}
+
+impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
+    /// An empty map.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get(key)
+    }
+
+    pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.contains_key(key)
+    }
+
+    /// The entry to change; its key is marked changed.
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (_, key, value) = self.map.get_full_mut(key)?;
+        if !self.changed.contains::<K>(key) {
+            self.changed.insert(key.clone());
+        }
+        Some(value)
+    }
+
+    /// Inserts or replaces (keeping the key's place), and marks the key.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.changed.insert(key.clone());
+        self.map.insert(key, value)
+    }
+
+    /// Removes, keeping the order of the rest, and marks the key.
+    pub(crate) fn shift_remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (key, value) = self.map.shift_remove_entry(key)?;
+        self.changed.insert(key);
+        Some(value)
+    }
+
+    /// Adds or replaces every entry, marking their keys.
+    pub(crate) fn extend(&mut self, entries: impl IntoIterator<Item = (K, V)>) {
+        for (key, value) in entries {
+            self.insert(key, value);
+        }
+    }
+
+    /// Keeps the entries `keep` accepts; the others' keys are marked.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        let changed = &mut self.changed;
+        self.map.retain(|key, value| {
+            let kept = keep(key, value);
+            if !kept {
+                changed.insert(key.clone());
+            }
+            kept
+        });
+    }
+
+    /// Empties the map; the next changes taken are [`Changed::Everything`].
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+        self.changed.clear();
+        self.cleared = true;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.map.keys()
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    /// Takes what changed since the last call.
+    pub(crate) fn take_changes(&mut self) -> Changed<K> {
+        if std::mem::take(&mut self.cleared) {
+            self.changed.clear();
+            return Changed::Everything;
+        }
+        Changed::Keys(self.changed.drain().collect())
+    }
+
+    /// Marks `key` changed again (a change taken that could not be written yet).
+    pub(crate) fn mark(&mut self, key: K) {
+        self.changed.insert(key);
+    }
+
+    /// Whether anything changed since the changes were last taken.
+    #[cfg(test)]
+    fn is_changed(&self) -> bool {
+        self.cleared || !self.changed.is_empty()
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> FromIterator<(K, V)> for Tracked<K, V> {
+    /// A map of these entries, every key marked.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
+        let mut map = Tracked::new();
+        for (key, value) in entries {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(changed: Changed<&'static str>) -> Vec<&'static str> {
+        match changed {
+            Changed::Keys(mut keys) => {
+                keys.sort_unstable();
+                keys
+            }
+            Changed::Everything => panic!("expected keys"),
+        }
+    }
+
+    #[test]
+    fn every_way_to_change_an_entry_marks_its_key_and_reading_marks_nothing() {
+        let mut map: Tracked<&str, u32> = [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+            .into_iter()
+            .collect();
+        let _ = map.take_changes();
+
+        let _ = map.get("a");
+        let _ = map.values().count();
+        assert!(!map.is_changed());
+        if let Some(b) = map.get_mut("b") {
+            *b += 1;
+        }
+        map.shift_remove("c");
+        map.retain(|key, _| *key != "d");
+        map.insert("e", 5);
+
+        assert_eq!(keys(map.take_changes()), vec!["b", "c", "d", "e"]);
+        assert_eq!(map.take_changes(), Changed::Keys(Vec::new()));
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), vec!["a", "b", "e"]);
+    }
+
+    #[test]
+    fn a_cleared_map_asks_for_everything_once() {
+        let mut map: Tracked<&str, u32> = [("a", 1)].into_iter().collect();
+
+        map.clear();
+
+        assert_eq!(map.take_changes(), Changed::Everything);
+        assert_eq!(map.take_changes(), Changed::Keys(Vec::new()));
+    }
+}
