@@ -142,7 +142,9 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
             self.changed.clear();
             return Changed::Everything;
         }
-        Changed::Keys(self.changed.drain().collect())
+        // Taken rather than drained: a set that once held every key (after a restore) would
+        // keep its capacity, and draining scans every bucket.
+        Changed::Keys(std::mem::take(&mut self.changed).into_iter().collect())
     }
 
     /// Marks `key` changed again (a change taken that could not be written yet).
