@@ -19,7 +19,7 @@ use super::videos::StoredVideo;
 use super::{Backend, Grant, Project, UploadToken};
 use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
-use crate::engine::tracked::{Changed, Tracked};
+use crate::engine::tracked::{replay_into, Recorder};
 use crate::engine::vendor::{Blob, Change, Changes};
 use crate::upload::Retention;
 
@@ -218,84 +218,23 @@ impl Backend {
 
     /// What changed since the last call, object by object (see `Key`).
     pub(crate) fn changes(&self) -> Changes {
-        let retention = self.retention;
         let mut state = self.lock();
-        let mut everything = std::mem::take(&mut state.projects_added);
-        let mut out = Vec::new();
-        let (mut blobs, mut unhashed) = (Vec::new(), Vec::new());
-        let mut record = |key: Key, value: Option<serde_json::Value>| {
-            out.push(Change {
-                // Plain data: serialising cannot fail.
-                key: serde_json::to_value(key).unwrap_or_default(),
-                value,
-            });
-        };
+        let mut recorder = Recorder::new(self.retention);
+        if std::mem::take(&mut state.projects_added) {
+            recorder.everything();
+        }
         for (api_key, project) in state.projects.iter_mut() {
-            match project.tokens.take_changes() {
-                Changed::Everything => everything = true,
-                Changed::Keys(tokens) => {
-                    for token in tokens {
-                        let value = project.tokens.get(&token).map(to_json);
-                        record(Key::Token(api_key.clone(), token), value);
-                    }
-                }
-            }
-            match project.videos.take_changes() {
-                Changed::Everything => everything = true,
-                Changed::Keys(ids) => {
-                    for id in ids {
-                        let video = project.videos.get(&id);
-                        let digest = video.and_then(|v| v.source.digest.as_ref());
-                        if let Some(digest) = digest.filter(|d| !d.is_known()) {
-                            unhashed.push(digest.clone());
-                            project.videos.mark(id);
-                            continue;
-                        }
-                        if let (Some(video), Some(digest), Retention::Memory) =
-                            (video, digest, retention)
-                        {
-                            if let Some(file) = &video.source.assembly {
-                                let sha256 = digest.sha256().to_owned();
-                                blobs.push(Blob {
-                                    sha256,
-                                    file: file.clone(),
-                                });
-                            }
-                        }
-                        record(Key::Video(api_key.clone(), id), video.map(to_json));
-                    }
-                }
-            }
+            recorder.map(&mut project.tokens, |t| Key::Token(api_key.clone(), t));
+            recorder.map_with_files(
+                &mut project.videos,
+                |id| Key::Video(api_key.clone(), id),
+                |video| (video.source.digest.as_ref(), video.source.assembly.as_ref()),
+            );
         }
-        let state = &mut *state;
-        for (map, key) in [
-            (&mut state.access, Key::Access as fn(String) -> Key),
-            (&mut state.refresh, Key::Refresh),
-        ] {
-            if let Changed::Keys(tokens) = map.take_changes() {
-                for token in tokens {
-                    let value = map.get(&token).map(to_json);
-                    record(key(token), value);
-                }
-            }
-        }
-        match state.token_projects.take_changes() {
-            Changed::Everything => everything = true,
-            Changed::Keys(tokens) => {
-                for token in tokens {
-                    let value = state.token_projects.get(&token).map(to_json);
-                    record(Key::TokenProject(token), value);
-                }
-            }
-        }
-        if everything {
-            return Changes::Everything;
-        }
-        Changes::Objects {
-            changes: out,
-            blobs,
-            unhashed,
-        }
+        recorder.map(&mut state.access, Key::Access);
+        recorder.map(&mut state.refresh, Key::Refresh);
+        recorder.map(&mut state.token_projects, Key::TokenProject);
+        recorder.finish()
     }
 
     /// Applies changes [`Backend::changes`] described, after a restore.
@@ -306,39 +245,28 @@ impl Backend {
     ) {
         let retention = self.retention;
         let mut state = self.lock();
-        for change in changes {
-            let applied = match serde_json::from_value::<Key>(change.key.clone()) {
-                Ok(Key::Token(api_key, token)) => {
-                    let project = project(&mut state, api_key);
-                    match change.value.map(serde_json::from_value::<UploadToken>) {
-                        None => project.tokens.shift_remove(&token).map(|_| ()).ok_or(None),
-                        Some(Ok(t)) => {
-                            let t = UploadToken::new(token.clone(), t.ttl, t.created_at);
-                            project.tokens.insert(token, t);
-                            Ok(())
-                        }
-                        Some(Err(error)) => Err(Some(error)),
-                    }
+        for Change { key, value } in changes {
+            let applied = serde_json::from_value::<Key>(key.clone()).and_then(|k| match k {
+                Key::Token(api_key, token) => {
+                    let tokens = &mut project(&mut state, api_key).tokens;
+                    replay_into(tokens, token, value, |t: &mut UploadToken| {
+                        *t = UploadToken::new(t.token.clone(), t.ttl, t.created_at);
+                    })
                 }
-                Ok(Key::Video(api_key, id)) => {
-                    let project = project(&mut state, api_key);
-                    match change.value.map(serde_json::from_value::<StoredVideo>) {
-                        None => project.videos.shift_remove(&id).map(|_| ()).ok_or(None),
-                        Some(Ok(mut video)) => {
-                            video.source.restore(retention, blob);
-                            project.videos.insert(id, video);
-                            Ok(())
-                        }
-                        Some(Err(error)) => Err(Some(error)),
-                    }
+                Key::Video(api_key, id) => {
+                    let videos = &mut project(&mut state, api_key).videos;
+                    replay_into(videos, id, value, |video: &mut StoredVideo| {
+                        video.source.restore(retention, blob);
+                    })
                 }
-                Ok(Key::Access(token)) => put(&mut state.access, token, change.value),
-                Ok(Key::Refresh(token)) => put(&mut state.refresh, token, change.value),
-                Ok(Key::TokenProject(token)) => put(&mut state.token_projects, token, change.value),
-                Err(error) => Err(Some(error)),
-            };
-            if let Err(Some(error)) = applied {
-                tracing::warn!(key = %change.key, %error, "a saved api.video change was skipped");
+                Key::Access(token) => replay_into(&mut state.access, token, value, |_| {}),
+                Key::Refresh(token) => replay_into(&mut state.refresh, token, value, |_| {}),
+                Key::TokenProject(token) => {
+                    replay_into(&mut state.token_projects, token, value, |_| {})
+                }
+            });
+            if let Err(error) = applied {
+                tracing::warn!(%key, %error, "a saved api.video change was skipped");
             }
         }
     }
@@ -355,31 +283,9 @@ enum Key {
     TokenProject(String),
 }
 
-/// Plain data as JSON: serialising it cannot fail.
-fn to_json(value: &impl Serialize) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or_default()
-}
-
 /// The project `api_key`, added when a change names one the state does not have yet.
 fn project(state: &mut super::State, api_key: String) -> &mut Project {
     state.projects.entry(api_key).or_insert_with(Project::new)
-}
-
-/// Puts a saved value in `map` (or removes the key); `Err(None)` when there was nothing to
-/// remove, `Err(Some(_))` when the value cannot be read.
-fn put<V: serde::de::DeserializeOwned>(
-    map: &mut Tracked<String, V>,
-    key: String,
-    value: Option<serde_json::Value>,
-) -> Result<(), Option<serde_json::Error>> {
-    match value.map(serde_json::from_value::<V>) {
-        None => map.shift_remove(&key).map(|_| ()).ok_or(None),
-        Some(Ok(value)) => {
-            map.insert(key, value);
-            Ok(())
-        }
-        Some(Err(error)) => Err(Some(error)),
-    }
 }
 
 impl Document {

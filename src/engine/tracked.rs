@@ -12,6 +12,11 @@ use std::collections::HashSet;
 use std::hash::Hash;
 
 use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::engine::vendor::{Blob, Change, Changes};
+use crate::upload::{Assembly, Digest256, Retention};
+use std::sync::Arc;
 
 /// An insertion-ordered map whose changed keys are recorded until taken.
 #[derive(Debug)]
@@ -168,6 +173,126 @@ impl<K: Hash + Eq + Clone, V> FromIterator<(K, V)> for Tracked<K, V> {
         }
         map
     }
+}
+
+/// Gathers what changed in a vendor's tracked maps into the [`Changes`] a save writes.
+pub(crate) struct Recorder {
+    changes: Vec<Change>,
+    blobs: Vec<Blob>,
+    unhashed: Vec<Digest256>,
+    everything: bool,
+    retention: Retention,
+}
+
+impl Recorder {
+    /// A recorder for a vendor keeping `retention` of uploads.
+    pub(crate) fn new(retention: Retention) -> Self {
+        Self {
+            changes: Vec::new(),
+            blobs: Vec::new(),
+            unhashed: Vec::new(),
+            everything: false,
+            retention,
+        }
+    }
+
+    /// Something changed that only a whole snapshot describes.
+    pub(crate) fn everything(&mut self) {
+        self.everything = true;
+    }
+
+    /// Records each changed entry of `map` under `key(k)`: its value, or its removal.
+    pub(crate) fn map<K, V, S>(&mut self, map: &mut Tracked<K, V>, key: impl Fn(K) -> S)
+    where
+        K: Hash + Eq + Clone,
+        V: Serialize,
+        S: Serialize,
+    {
+        self.map_with_files(map, key, |_| (None, None));
+    }
+
+    /// Like [`Recorder::map`], for entries that hold a finished upload: `file` gives an entry's
+    /// digest and file. An entry whose sha256 is not known yet is left out and stays marked (its
+    /// digest is handed back to be computed off the lock); a file whose bytes are kept is listed
+    /// to be written beside the state.
+    pub(crate) fn map_with_files<K, V, S>(
+        &mut self,
+        map: &mut Tracked<K, V>,
+        key: impl Fn(K) -> S,
+        file: impl Fn(&V) -> (Option<&Digest256>, Option<&Arc<Assembly>>),
+    ) where
+        K: Hash + Eq + Clone,
+        V: Serialize,
+        S: Serialize,
+    {
+        let keys = match map.take_changes() {
+            Changed::Everything => return self.everything(),
+            Changed::Keys(keys) => keys,
+        };
+        for k in keys {
+            let value = map.get(&k);
+            let (digest, assembly) = value.map_or((None, None), &file);
+            if let Some(digest) = digest.filter(|d| !d.is_known()) {
+                self.unhashed.push(digest.clone());
+                map.mark(k);
+                continue;
+            }
+            if let (Some(digest), Some(assembly), Retention::Memory) =
+                (digest, assembly, self.retention)
+            {
+                self.blobs.push(Blob {
+                    sha256: digest.sha256().to_owned(),
+                    file: assembly.clone(),
+                });
+            }
+            self.changes.push(Change {
+                key: to_json(&key(k)),
+                value: value.map(to_json),
+            });
+        }
+    }
+
+    /// What was recorded.
+    pub(crate) fn finish(self) -> Changes {
+        if self.everything {
+            return Changes::Everything;
+        }
+        Changes::Objects {
+            changes: self.changes,
+            blobs: self.blobs,
+            unhashed: self.unhashed,
+        }
+    }
+}
+
+/// Puts an entry a change saved back into `map` (`fix` makes it whole: what a document does not
+/// hold), or removes it when the change is a removal.
+pub(crate) fn replay_into<K, V>(
+    map: &mut Tracked<K, V>,
+    key: K,
+    value: Option<serde_json::Value>,
+    fix: impl FnOnce(&mut V),
+) -> Result<(), serde_json::Error>
+where
+    K: Hash + Eq + Clone,
+    V: serde::de::DeserializeOwned,
+{
+    match value {
+        None => {
+            map.shift_remove(&key);
+        }
+        Some(value) => {
+            let mut value: V = serde_json::from_value(value)?;
+            fix(&mut value);
+            map.insert(key, value);
+        }
+    }
+    Ok(())
+}
+
+/// Plain data as JSON: serialising it cannot fail.
+fn to_json(value: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::store::{
 use super::{Backend, Partner};
 use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
-use crate::engine::tracked::Changed;
+use crate::engine::tracked::{replay_into, Recorder};
 use crate::engine::vendor::{Blob, Change, Changes};
 use crate::upload::Retention;
 
@@ -168,73 +168,24 @@ impl Backend {
 
     /// What changed since the last call, object by object (see `Key`).
     pub(crate) fn changes(&self) -> Changes {
-        let mut out = Vec::new();
-        let mut record = |key: Key, value: Option<Value>| {
-            out.push(Change {
-                // Plain data: serialising cannot fail.
-                key: serde_json::to_value(key).unwrap_or_default(),
-                value,
-            });
-        };
-        let mut everything = false;
+        let mut recorder = Recorder::new(self.store.retention);
         {
             let mut state = self.lock();
-            everything |= std::mem::take(&mut state.partners_added);
-            if let Changed::Keys(sessions) = state.ended.take_changes() {
-                for ks in sessions {
-                    let value = state.ended.contains_key(&ks).then_some(Value::Bool(true));
-                    record(Key::Ended(ks), value);
-                }
+            if std::mem::take(&mut state.partners_added) {
+                recorder.everything();
             }
+            recorder.map(&mut state.ended, Key::Ended);
         }
-        let retention = self.store.retention;
-        let (mut blobs, mut unhashed) = (Vec::new(), Vec::new());
         let mut tenants = self.store.lock();
         for (&partner, tenant) in tenants.iter_mut() {
-            match tenant.tokens.take_changes() {
-                Changed::Everything => everything = true,
-                Changed::Keys(ids) => {
-                    for id in ids {
-                        let token = tenant.tokens.get(&id);
-                        let digest = token.and_then(|t| t.digest.as_ref());
-                        if let Some(digest) = digest.filter(|d| !d.is_known()) {
-                            unhashed.push(digest.clone());
-                            tenant.tokens.mark(id);
-                            continue;
-                        }
-                        if let (Some(token), Some(digest), Retention::Memory) =
-                            (token, digest, retention)
-                        {
-                            if let Some(file) = &token.file {
-                                let sha256 = digest.sha256().to_owned();
-                                blobs.push(Blob {
-                                    sha256,
-                                    file: file.clone(),
-                                });
-                            }
-                        }
-                        record(Key::Token(partner, id), token.map(to_json));
-                    }
-                }
-            }
-            match tenant.entries.take_changes() {
-                Changed::Everything => everything = true,
-                Changed::Keys(ids) => {
-                    for id in ids {
-                        let value = tenant.entries.get(&id).map(to_json);
-                        record(Key::Entry(partner, id), value);
-                    }
-                }
-            }
+            recorder.map_with_files(
+                &mut tenant.tokens,
+                |id| Key::Token(partner, id),
+                |token| (token.digest.as_ref(), token.file.as_ref()),
+            );
+            recorder.map(&mut tenant.entries, |id| Key::Entry(partner, id));
         }
-        if everything {
-            return Changes::Everything;
-        }
-        Changes::Objects {
-            changes: out,
-            blobs,
-            unhashed,
-        }
+        recorder.finish()
     }
 
     /// Applies changes [`Backend::changes`] described, after a restore.
@@ -246,41 +197,28 @@ impl Backend {
         let retention = self.store.retention;
         let mut tenants = self.store.lock();
         let mut ended = Vec::new();
-        for change in changes {
-            let applied = match serde_json::from_value::<Key>(change.key.clone()) {
-                Ok(Key::Token(partner, id)) => {
+        for Change { key, value } in changes {
+            let applied = serde_json::from_value::<Key>(key.clone()).and_then(|k| match k {
+                Key::Token(partner, id) => {
                     let tokens = &mut tenants.entry(partner).or_default().tokens;
-                    match change.value.map(serde_json::from_value::<StoredToken>) {
-                        None => tokens.shift_remove(&id).map(|_| ()).ok_or(None),
-                        Some(Ok(mut token)) => {
-                            token.partner_id = partner;
-                            restore_file(&mut token, retention, blob);
-                            tokens.insert(id, token);
-                            Ok(())
-                        }
-                        Some(Err(error)) => Err(Some(error)),
-                    }
+                    replay_into(tokens, id, value, |token: &mut StoredToken| {
+                        token.partner_id = partner;
+                        restore_file(token, retention, blob);
+                    })
                 }
-                Ok(Key::Entry(partner, id)) => {
+                Key::Entry(partner, id) => {
                     let entries = &mut tenants.entry(partner).or_default().entries;
-                    match change.value.map(serde_json::from_value::<StoredEntry>) {
-                        None => entries.shift_remove(&id).map(|_| ()).ok_or(None),
-                        Some(Ok(mut entry)) => {
-                            entry.partner_id = partner;
-                            entries.insert(id, entry);
-                            Ok(())
-                        }
-                        Some(Err(error)) => Err(Some(error)),
-                    }
+                    replay_into(entries, id, value, |entry: &mut StoredEntry| {
+                        entry.partner_id = partner;
+                    })
                 }
-                Ok(Key::Ended(ks)) => {
-                    ended.push((ks, change.value.is_some()));
+                Key::Ended(ks) => {
+                    ended.push((ks, value.is_some()));
                     Ok(())
                 }
-                Err(error) => Err(Some(error)),
-            };
-            if let Err(Some(error)) = applied {
-                tracing::warn!(key = %change.key, %error, "a saved Kaltura change was skipped");
+            });
+            if let Err(error) = applied {
+                tracing::warn!(%key, %error, "a saved Kaltura change was skipped");
             }
         }
         tenants.values_mut().for_each(wait_for_lost_files);
@@ -383,11 +321,6 @@ enum Key {
     Token(i64, String),
     Entry(i64, String),
     Ended(String),
-}
-
-/// Plain data as JSON: serialising it cannot fail.
-fn to_json(value: &impl Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or_default()
 }
 
 fn hex_id(id: &str, digits: usize) -> bool {
