@@ -286,7 +286,7 @@ fn a_seed_file_that_is_not_json_exits_with_code_2_and_says_where() {
 }
 
 #[test]
-fn a_seed_file_with_an_unknown_field_or_a_repeated_id_exits_with_code_2() {
+fn a_seed_file_with_an_unknown_field_a_repeated_id_or_no_status_exits_with_code_2() {
     let unknown = temp_file(
         "seed-unknown",
         r#"{"apivideo": {"projects": [{"apiKey": "k", "tokens": []}]}}"#,
@@ -307,12 +307,26 @@ fn a_seed_file_with_an_unknown_field_or_a_repeated_id_exits_with_code_2() {
         "{stderr}"
     );
 
+    let no_status = temp_file(
+        "seed-bad-status",
+        r#"{"kaltura": {"partners": [{"id": 5, "adminSecret": "a",
+            "uploadTokens": [{"status": "DONE"}]}]}}"#,
+    );
+    let (code, stderr) = refused(&no_status);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("not a KalturaUploadTokenStatus"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 2 column"), "{stderr}");
+
     let missing = std::env::temp_dir().join("vidmock-no-such-seed.json");
     let (code, stderr) = refused(&missing);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("vidmock-no-such-seed.json"), "{stderr}");
     let _ = std::fs::remove_file(unknown);
     let _ = std::fs::remove_file(twice);
+    let _ = std::fs::remove_file(no_status);
 }
 
 #[tokio::test]
@@ -427,21 +441,4 @@ async fn a_seed_may_give_any_field_the_state_file_holds_and_the_admin_state_show
     );
     assert_eq!(partner["entries"][0]["conversionProfileId"], 7, "{partner}");
     assert_eq!(partner["entries"][0]["status"], "7", "{partner}");
-}
-
-#[test]
-fn a_seed_token_status_that_is_no_status_exits_with_code_2_and_says_where() {
-    let path = temp_file(
-        "seed-bad-status",
-        r#"{"kaltura": {"partners": [{"id": 5, "adminSecret": "a",
-            "uploadTokens": [{"status": "DONE"}]}]}}"#,
-    );
-    let (code, stderr) = refused(&path);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("not a KalturaUploadTokenStatus"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("line 2 column"), "{stderr}");
-    let _ = std::fs::remove_file(path);
 }

@@ -461,18 +461,25 @@ async fn refresh_tokens_come_back_with_their_expiry_and_older_files_without_one_
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Starts the binary on the state file at `path`, expecting it to refuse: the exit code and
+/// what it printed on stderr.
+fn refused(path: &Path) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_vidmock"))
+        .args(["--port", "0", "--state-file"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr)
+}
+
 #[test]
 fn a_state_file_that_is_not_one_exits_with_code_2() {
     let dir = temp_dir("bad-state");
     let path = dir.join("state.json");
     std::fs::write(&path, "{\"format\": \"something else\"").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(["--port", "0", "--state-file"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (code, stderr) = refused(&path);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.starts_with("vidmock: --state-file: state file "),
         "{stderr}"
@@ -549,15 +556,10 @@ fn a_state_file_naming_kept_bytes_by_anything_but_a_sha256_exits_with_code_2() {
     std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
 
     // Act
-    let output = Command::new(env!("CARGO_BIN_EXE_vidmock"))
-        .args(["--port", "0", "--state-file"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let (code, stderr) = refused(&path);
 
     // Assert
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("sha256 is not 64 lower-case hex digits"),
         "{stderr}"
