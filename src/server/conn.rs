@@ -34,12 +34,91 @@ const DRAIN_BYTES: u64 = 1 << 30;
 /// How long that reading may take.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
+/// How much of a request's first bytes is kept to tell whose path a request the HTTP layer
+/// refused was for.
+const HEAD_KEPT: usize = 256;
+
 /// The socket as hyper sees it, obeying its [`ConnControl`].
 struct FaultIo {
     inner: TcpStream,
     control: Arc<ConnControl>,
     /// Replacement bytes still to write.
     pending_replacement: Option<bytes::Bytes>,
+    /// The server, for the vendors' own form of an answer hyper makes itself.
+    shared: Arc<Shared>,
+    /// The first bytes read since the last write (at most [`HEAD_KEPT`]): the start of the
+    /// request being read.
+    head: Vec<u8>,
+    /// Whether bytes were written since the last read: the next read starts a new request.
+    answered: bool,
+}
+
+impl FaultIo {
+    fn new(inner: TcpStream, control: Arc<ConnControl>, shared: Arc<Shared>) -> Self {
+        Self {
+            inner,
+            control,
+            pending_replacement: None,
+            shared,
+            head: Vec::new(),
+            answered: true,
+        }
+    }
+
+    /// Keeps the start of a request from the bytes just read.
+    fn keep_head(&mut self, read: &[u8]) {
+        if self.answered {
+            self.head.clear();
+            self.answered = false;
+        }
+        let room = HEAD_KEPT.saturating_sub(self.head.len()).min(read.len());
+        self.head.extend_from_slice(&read[..room]);
+    }
+
+    /// When `buf` is hyper's own `414 URI Too Long` (written for a request line longer than it
+    /// reads, which never reached the service), the answer of the vendor whose path the
+    /// request named, in that vendor's form.
+    fn vendor_answer_for(&self, buf: &[u8], served: bool) -> Option<bytes::Bytes> {
+        if served || !buf.starts_with(b"HTTP/1.1 414 ") {
+            return None;
+        }
+        let status = http::StatusCode::URI_TOO_LONG;
+        let path = request_path(&self.head);
+        let (content_type, body) = self
+            .shared
+            .vendors
+            .owner(&path)?
+            .refused_by_transport(status)?;
+        let cors = if self.shared.cors {
+            "access-control-allow-origin: *\r\n"
+        } else {
+            ""
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+             {cors}connection: close\r\n\r\n",
+            body.len()
+        );
+        let mut answer = bytes::BytesMut::with_capacity(head.len() + body.len());
+        answer.extend_from_slice(head.as_bytes());
+        answer.extend_from_slice(&body);
+        Some(answer.freeze())
+    }
+}
+
+/// The path of a request line's start (`GET /videos?… HTTP/1.1`), or `/` when it cannot be
+/// read.
+fn request_path(head: &[u8]) -> String {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let target = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
+    let path = target
+        .split(|b| *b == b'?' || *b == b'#')
+        .next()
+        .unwrap_or_default();
+    match std::str::from_utf8(path) {
+        Ok(path) if path.starts_with('/') => path.to_owned(),
+        _ => "/".to_owned(),
+    }
 }
 
 impl AsyncRead for FaultIo {
@@ -50,7 +129,12 @@ impl AsyncRead for FaultIo {
     ) -> Poll<io::Result<()>> {
         let budget = self.control.read_budget.load(Ordering::SeqCst);
         if budget == u64::MAX {
-            return Pin::new(&mut self.inner).poll_read(cx, buf);
+            let before = buf.filled().len();
+            let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+            if self.answered || self.head.len() < HEAD_KEPT {
+                self.keep_head(&buf.filled()[before..]);
+            }
+            return polled;
         }
         if budget == 0 {
             self.control.reset();
@@ -67,6 +151,7 @@ impl AsyncRead for FaultIo {
         if let Poll::Ready(Ok(())) = polled {
             let filled = limited.filled();
             buf.put_slice(filled);
+            self.keep_head(filled);
             self.control
                 .read_budget
                 .store(budget - filled.len() as u64, Ordering::SeqCst);
@@ -81,6 +166,11 @@ impl AsyncWrite for FaultIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.answered = true;
+        let served = self.control.served.swap(false, Ordering::SeqCst);
+        if let Some(answer) = self.vendor_answer_for(buf, served) {
+            self.control.replace_output(answer);
+        }
         if self.pending_replacement.is_none() {
             let replacement = self
                 .control
@@ -189,11 +279,7 @@ async fn serve_connection(
     tls: Option<Tls>,
 ) {
     let control = info.control.clone();
-    let io = FaultIo {
-        inner: stream,
-        control: control.clone(),
-        pending_replacement: None,
-    };
+    let io = FaultIo::new(stream, control.clone(), shared.clone());
     match tls {
         None => serve_io(io, info, shared, shutdown).await,
         #[cfg(feature = "tls")]
@@ -221,6 +307,7 @@ where
     let control = info.control.clone();
     let app = crate::server::app(shared);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        info.control.served.store(true, Ordering::SeqCst);
         request.extensions_mut().insert(info.clone());
         tower_service::Service::call(
             &mut app.clone(),
