@@ -109,3 +109,37 @@ async fn a_scripted_414_still_answers_as_scripted() {
     assert_eq!(answer.status, 414);
     assert_eq!(answer.text, "scripted");
 }
+
+#[tokio::test]
+async fn a_page_of_videos_over_32_mib_is_refused_naming_page_size() {
+    // Arrange: 40 videos with titles of a million characters (each within the 1 MiB payload).
+    let server = MockServer::start().await;
+    let title = "v".repeat(1_000_000);
+    for _ in 0..40 {
+        let created = send(basic(
+            client()
+                .post(format!("{}/videos", server.uri()))
+                .json(&serde_json::json!({ "title": title })),
+            "vidmock-api-key",
+        ))
+        .await;
+        assert_eq!(created.status, 201);
+    }
+
+    // Act
+    let whole = send(basic(
+        client().get(format!("{}/videos?pageSize=100", server.uri())),
+        "vidmock-api-key",
+    ))
+    .await;
+    let smaller = send(basic(
+        client().get(format!("{}/videos?pageSize=10", server.uri())),
+        "vidmock-api-key",
+    ))
+    .await;
+
+    // Assert
+    insta::assert_json_snapshot!(whole.wire());
+    assert_eq!(smaller.status, 200);
+    assert_eq!(smaller.json()["data"].as_array().map(Vec::len), Some(10));
+}
