@@ -3,7 +3,9 @@
 //!
 //! Owning the `TcpStream` is what lets a test ask for failures no HTTP framework can express
 //! (reset a connection, close it without an answer, cut an upload after N bytes), and what lets
-//! a dropped server end its connections at once instead of waiting for idle clients.
+//! a dropped server end its connections at once instead of waiting for idle clients. It is also
+//! the only place that sees the answer hyper writes itself to a request it cannot read (a
+//! request line over 64 KiB), before any service could give it a vendor's form.
 
 use std::io;
 
@@ -167,7 +169,12 @@ impl AsyncWrite for FaultIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.answered = true;
-        let served = self.control.served.swap(false, Ordering::SeqCst);
+        // An interim `100 Continue` is not the answer: the request is still being served.
+        let served = if buf.starts_with(b"HTTP/1.1 100 ") {
+            self.control.served.load(Ordering::SeqCst)
+        } else {
+            self.control.served.swap(false, Ordering::SeqCst)
+        };
         if let Some(answer) = self.vendor_answer_for(buf, served) {
             self.control.replace_output(answer);
         }
