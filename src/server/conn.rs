@@ -420,3 +420,26 @@ impl Drop for Unread {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::request_path;
+
+    #[test]
+    fn the_path_of_a_refused_request_is_read_from_its_first_bytes() {
+        assert_eq!(request_path(b"GET /videos?title=ttt"), "/videos");
+        assert_eq!(
+            request_path(b"GET /api_v3/service/x HTTP/1.1\r\n"),
+            "/api_v3/service/x"
+        );
+        assert_eq!(request_path(b"GET /vod/v#frag HTTP/1.1"), "/vod/v");
+    }
+
+    #[test]
+    fn a_start_that_names_no_path_is_the_root() {
+        assert_eq!(request_path(b""), "/");
+        assert_eq!(request_path(b"GET"), "/");
+        assert_eq!(request_path(b"GET http://host/x HTTP/1.1"), "/");
+        assert_eq!(request_path(b"GET /\xff\xfe HTTP/1.1"), "/");
+    }
+}
