@@ -46,24 +46,38 @@ struct FaultIo {
     control: Arc<ConnControl>,
     /// Replacement bytes still to write.
     pending_replacement: Option<bytes::Bytes>,
-    /// The server, for the vendors' own form of an answer hyper makes itself.
+}
+
+/// The connection as hyper sees it, above TLS when there is TLS: where an answer hyper writes
+/// itself, to a request it could not read, is given the form of the vendor whose path the
+/// request named.
+struct VendorAnswers<I> {
+    inner: I,
+    control: Arc<ConnControl>,
+    /// The server, for its vendors.
     shared: Arc<Shared>,
     /// The first bytes read since the last write (at most [`HEAD_KEPT`]): the start of the
     /// request being read.
     head: Vec<u8>,
     /// Whether bytes were written since the last read: the next read starts a new request.
     answered: bool,
+    /// The vendor's answer, while it is still being written in place of hyper's.
+    replacing: Option<bytes::Bytes>,
+    /// Set once a vendor's answer replaced hyper's: whatever hyper writes after it is dropped
+    /// (the connection ends after such an answer).
+    replaced: bool,
 }
 
-impl FaultIo {
-    fn new(inner: TcpStream, control: Arc<ConnControl>, shared: Arc<Shared>) -> Self {
+impl<I> VendorAnswers<I> {
+    fn new(inner: I, control: Arc<ConnControl>, shared: Arc<Shared>) -> Self {
         Self {
             inner,
             control,
-            pending_replacement: None,
             shared,
             head: Vec::new(),
             answered: true,
+            replacing: None,
+            replaced: false,
         }
     }
 
@@ -108,6 +122,71 @@ impl FaultIo {
     }
 }
 
+impl<I: AsyncRead + Unpin> AsyncRead for VendorAnswers<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if self.answered || self.head.len() < HEAD_KEPT {
+            self.keep_head(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for VendorAnswers<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.replaced {
+            self.answered = true;
+            // An interim `100 Continue` is not the answer: the request is still being served.
+            let served = if buf.starts_with(b"HTTP/1.1 100 ") {
+                self.control.served.load(Ordering::SeqCst)
+            } else {
+                self.control.served.swap(false, Ordering::SeqCst)
+            };
+            self.replacing = self.vendor_answer_for(buf, served);
+            self.replaced = self.replacing.is_some();
+        }
+        if !self.replaced {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
+        }
+        while let Some(mut answer) = self.replacing.take() {
+            if answer.is_empty() {
+                break;
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &answer) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    let _ = answer.split_to(n);
+                    self.replacing = Some(answer);
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => {
+                    self.replacing = Some(answer);
+                    return Poll::Pending;
+                }
+            }
+        }
+        // hyper's own bytes are swallowed: the vendor's answer stands in for them.
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// The path of a request line's start (`GET /videos?… HTTP/1.1`), or `/` when it cannot be
 /// read.
 fn request_path(head: &[u8]) -> String {
@@ -131,12 +210,7 @@ impl AsyncRead for FaultIo {
     ) -> Poll<io::Result<()>> {
         let budget = self.control.read_budget.load(Ordering::SeqCst);
         if budget == u64::MAX {
-            let before = buf.filled().len();
-            let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-            if self.answered || self.head.len() < HEAD_KEPT {
-                self.keep_head(&buf.filled()[before..]);
-            }
-            return polled;
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
         }
         if budget == 0 {
             self.control.reset();
@@ -153,7 +227,6 @@ impl AsyncRead for FaultIo {
         if let Poll::Ready(Ok(())) = polled {
             let filled = limited.filled();
             buf.put_slice(filled);
-            self.keep_head(filled);
             self.control
                 .read_budget
                 .store(budget - filled.len() as u64, Ordering::SeqCst);
@@ -168,16 +241,6 @@ impl AsyncWrite for FaultIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.answered = true;
-        // An interim `100 Continue` is not the answer: the request is still being served.
-        let served = if buf.starts_with(b"HTTP/1.1 100 ") {
-            self.control.served.load(Ordering::SeqCst)
-        } else {
-            self.control.served.swap(false, Ordering::SeqCst)
-        };
-        if let Some(answer) = self.vendor_answer_for(buf, served) {
-            self.control.replace_output(answer);
-        }
         if self.pending_replacement.is_none() {
             let replacement = self
                 .control
@@ -286,7 +349,11 @@ async fn serve_connection(
     tls: Option<Tls>,
 ) {
     let control = info.control.clone();
-    let io = FaultIo::new(stream, control.clone(), shared.clone());
+    let io = FaultIo {
+        inner: stream,
+        control: control.clone(),
+        pending_replacement: None,
+    };
     match tls {
         None => serve_io(io, info, shared, shutdown).await,
         #[cfg(feature = "tls")]
@@ -312,6 +379,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let control = info.control.clone();
+    let io = VendorAnswers::new(io, control.clone(), shared.clone());
     let app = crate::server::app(shared);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         info.control.served.store(true, Ordering::SeqCst);
