@@ -384,6 +384,21 @@ impl Contract for Backend {
         Box::pin(async move { handle(&self, &cx, request).await })
     }
 
+    /// A problem, like every other error the API sends.
+    fn refused_by_transport(
+        &self,
+        status: http::StatusCode,
+    ) -> Option<(&'static str, bytes::Bytes)> {
+        let problem = match status {
+            http::StatusCode::URI_TOO_LONG => Problem::uri_too_long(),
+            _ => return None,
+        };
+        Some((
+            "application/problem+json",
+            bytes::Bytes::from(serde_json::to_vec(&problem).ok()?),
+        ))
+    }
+
     fn reset(&self) {
         Backend::reset(self);
     }
@@ -607,7 +622,7 @@ fn hls_manifest(backend: &Backend, id: &str, now: OffsetDateTime) -> Response {
             .map(|video| video.is_playable(now, delay))
     };
     match playable {
-        None => StatusCode::NOT_FOUND.into_response(),
+        None => Problem::resource_not_found("videoId").into_response(),
         Some(false) => StatusCode::ACCEPTED.into_response(),
         Some(true) => {
             let mut response = (

@@ -259,6 +259,11 @@ impl Problem {
         )
     }
 
+    /// A request line longer than the HTTP layer reads (64 KiB): refused before routing.
+    pub(crate) fn uri_too_long() -> Self {
+        Self::new(414, "request-uri-too-long", "The request URI is too long.")
+    }
+
     pub(crate) fn too_many_requests() -> Self {
         Self::new(429, "too-many-requests", "Too many requests.")
     }

@@ -500,6 +500,32 @@ struct ListBody {
     pagination: Pagination,
 }
 
+/// The largest `GET /videos` page vidmock builds, as [`StoredVideo::weight`] measures it. The
+/// vendor documents no length for a video's texts, so each is bounded only by the 1 MiB
+/// payload that sets it, and a page of 100 videos could otherwise grow to hundreds of MiB.
+pub(crate) const MAX_PAGE_BYTES: usize = 32 << 20;
+
+impl StoredVideo {
+    /// An upper bound of the bytes of its `Video` JSON: the fixed fields and URLs, and the
+    /// texts it holds with every character at its longest escape.
+    fn weight(&self, base: &str) -> usize {
+        fn text(value: &str) -> usize {
+            let escaped = value
+                .bytes()
+                .filter(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+                .count();
+            value.len().saturating_add(escaped.saturating_mul(5)) + 16
+        }
+        let texts = [&self.title, &self.description]
+            .into_iter()
+            .chain(&self.tags)
+            .chain(self.metadata.iter().flat_map(|m| [&m.key, &m.value]))
+            .map(|value| text(value))
+            .fold(0usize, usize::saturating_add);
+        texts.saturating_add(2048 + 8 * (base.len() + self.id.len()))
+    }
+}
+
 /// `GET /videos`: sorted, filtered by exact `title` when given, and paged.
 pub(crate) fn list(
     mut videos: Vec<StoredVideo>,
@@ -524,6 +550,16 @@ pub(crate) fn list(
     }
     // Absolute, as in the document's example for this list (upload tokens' are relative).
     let (page, pagination) = query.page(videos, &format!("{base}/videos"));
+    let weight = page
+        .iter()
+        .map(|video| video.weight(base))
+        .fold(0usize, usize::saturating_add);
+    if weight > MAX_PAGE_BYTES {
+        return Err(Problem::invalid_query_parameter(
+            "pageSize",
+            format!("The page would be larger than {MAX_PAGE_BYTES} bytes. Ask for fewer items."),
+        ));
+    }
     let data = page.iter().map(|v| v.to_json(base)).collect();
     Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
 }

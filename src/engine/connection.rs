@@ -5,7 +5,7 @@
 //! carries it out. Kept in the engine so that the fault engine needs nothing of the server.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -34,6 +34,10 @@ pub(crate) struct ConnControl {
     pub(crate) read_budget: AtomicU64,
     /// Bytes written in place of the next response, after which the connection closes.
     pub(crate) replacement: Mutex<Option<bytes::Bytes>>,
+    /// Set when a request reaches the service, cleared when the next bytes are written: an
+    /// answer written while it is clear is one the HTTP layer made itself (a request it could
+    /// not read).
+    pub(crate) served: AtomicBool,
 }
 
 impl ConnControl {
@@ -43,6 +47,7 @@ impl ConnControl {
             killed: Notify::new(),
             read_budget: AtomicU64::new(u64::MAX),
             replacement: Mutex::new(None),
+            served: AtomicBool::new(false),
         }
     }
 

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 
@@ -86,6 +87,13 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// the server's CORS layer leaves its requests alone.
     fn answers_cors(&self) -> bool {
         false
+    }
+
+    /// The answer, as its content type and body, to a request the HTTP layer refuses before any
+    /// vendor sees it (`414 URI Too Long`), when the vendor writes its errors its own way; `None`
+    /// leaves the HTTP layer's empty answer.
+    fn refused_by_transport(&self, _status: http::StatusCode) -> Option<(&'static str, Bytes)> {
+        None
     }
 
     /// Forgets what requests made; credentials stay.

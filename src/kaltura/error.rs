@@ -58,6 +58,11 @@ const CATALOG: &[(&str, &[&str], &str)] = &[
         "The property \"@PROP_NAME@\" cannot be updated",
     ),
     (
+        "PROPERTY_VALIDATION_MAX_LENGTH",
+        &["PROP_NAME", "MAX_LEN"],
+        "The property \"@PROP_NAME@\" cannot have more than @MAX_LEN@ characters",
+    ),
+    (
         "PROPERTY_VALIDATION_WRONG_FORMAT",
         &["PROP_NAME", "FORMAT"],
         "The property \"@PROP_NAME@\" must match format @FORMAT@",

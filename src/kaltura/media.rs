@@ -9,6 +9,7 @@
 
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
+use super::limits;
 use super::params::{Args, Object, Prop};
 use super::store::{
     EntryStatus, StoredEntry, Tenant, UploadTokenStatus, ENTRY_TYPE_DATA, ENTRY_TYPE_DOCUMENT,
@@ -93,11 +94,27 @@ impl EntryInput {
                 break;
             }
         }
-        input.name = object.string("name")?;
-        input.description = object.string("description")?;
+        // Cut to the width of their columns, as MySQL stores them; `userId` is bounded by the
+        // API itself.
+        let cut = |value: Option<String>, width: fn(String) -> String| value.map(width);
+        input.name = cut(object.string("name")?, |v| {
+            limits::varchar(v, limits::ENTRY_NAME_CHARS)
+        });
+        input.description = cut(object.string("description")?, |v| {
+            limits::text(v, limits::TEXT_BYTES)
+        });
         input.user_id = object.string("userId")?;
-        input.tags = object.string("tags")?;
-        input.partner_data = object.string("partnerData")?;
+        limits::max_length(
+            "userId",
+            input.user_id.as_deref(),
+            limits::ENTRY_USER_ID_BYTES,
+        )?;
+        input.tags = cut(object.string("tags")?, |v| {
+            limits::text(v, limits::TEXT_BYTES)
+        });
+        input.partner_data = cut(object.string("partnerData")?, |v| {
+            limits::varchar(v, limits::PARTNER_DATA_CHARS)
+        });
         input.access_control_id = object.int("accessControlId");
         input.reference_id = object.string("referenceId")?;
         input.conversion_profile_id = object.int("conversionProfileId");

@@ -22,6 +22,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod ks;
+mod limits;
 mod matchers;
 mod media;
 pub(crate) mod multipart;
@@ -481,11 +482,21 @@ async fn handle(served: Served, request: Request) -> Response {
     };
     let content_type = params.get("content-type").map(to_php_string);
     let body = if service == "multirequest" {
-        Body::Multi(multirequest::run(&served, &params).await)
+        match multirequest::run(&served, &params).await {
+            Ok(items) => Body::Multi(items),
+            Err(error) => Body::Single(Out::Error(error)),
+        }
     } else {
-        Body::Single(Out::from(
-            dispatch::invoke_named(served.clone(), &params, &service, &action).await,
-        ))
+        let out =
+            Out::from(dispatch::invoke_named(served.clone(), &params, &service, &action).await);
+        if limits::weight(&out) > limits::MAX_ANSWER_BYTES {
+            Body::Single(Out::Error(limits::too_much_work(format_args!(
+                "the answer to {service}.{action} would exceed {} bytes",
+                limits::MAX_ANSWER_BYTES
+            ))))
+        } else {
+            Body::Single(out)
+        }
     };
     let unrecognized = match &body {
         Body::Single(out) => is_unrouted(out),

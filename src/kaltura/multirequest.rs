@@ -11,11 +11,17 @@ use super::Served;
 
 use super::dispatch;
 use super::error::ApiError;
+use super::limits;
 use super::params::{Map, Value};
 use super::wire::{reference_text, Out};
 
 /// Runs every sub-request of `params`, returning one result (or error) per processed request.
-pub(crate) async fn run(served: &Served, params: &Map) -> Vec<Out> {
+///
+/// A multirequest of more than [`limits::MAX_SUBREQUESTS`] sub-requests is refused before any
+/// runs, and one whose answer would grow past [`limits::MAX_ANSWER_BYTES`] stops there: both
+/// are answered as one error. Between sub-requests the task yields, so that the connection
+/// notices a client that has gone and drops this future, ending the work.
+pub(crate) async fn run(served: &Served, params: &Map) -> Result<Vec<Out>, ApiError> {
     let mut requests: std::collections::BTreeMap<i64, Value> = std::collections::BTreeMap::new();
     let mut common = Map::default();
     for (key, value) in params {
@@ -29,15 +35,27 @@ pub(crate) async fn run(served: &Served, params: &Map) -> Vec<Out> {
         }
     }
     let first = requests.keys().next().copied().unwrap_or(1).min(1);
-    let last = requests.keys().next_back().copied().unwrap_or(1).max(1);
-    let mut results: Vec<Out> = Vec::new();
-    for index in first..=last {
+    let runnable = |index: i64| {
+        matches!(requests.get(&index), Some(Value::Map(request))
+            if request.contains_key("service") && request.contains_key("action"))
+    };
+    let count = (0..)
+        .map_while(|offset: i64| first.checked_add(offset))
+        .take(limits::MAX_SUBREQUESTS + 1)
+        .take_while(|index| runnable(*index))
+        .count();
+    if count > limits::MAX_SUBREQUESTS {
+        return Err(limits::too_much_work(format_args!(
+            "a multirequest may carry at most {} sub-requests",
+            limits::MAX_SUBREQUESTS
+        )));
+    }
+    let mut results: Vec<Out> = Vec::with_capacity(count);
+    let mut answer = 0usize;
+    for index in (0..count).filter_map(|offset| first.checked_add(offset as i64)) {
         let Some(Value::Map(request)) = requests.get(&index) else {
             break;
         };
-        if !request.contains_key("service") || !request.contains_key("action") {
-            break;
-        }
         let mut request = request.clone();
         for inherited in ["clientTag", "ks", "partnerId"] {
             if let Some(value) = common.get(inherited) {
@@ -51,9 +69,18 @@ pub(crate) async fn run(served: &Served, params: &Map) -> Vec<Out> {
             Err(error) => Out::Error(error),
             Ok(()) => Out::from(dispatch::invoke(served.clone(), &request).await),
         };
+        answer = answer.saturating_add(limits::weight(&result));
+        if answer > limits::MAX_ANSWER_BYTES {
+            return Err(limits::too_much_work(format_args!(
+                "the answer to a multirequest would exceed {} bytes (at sub-request {})",
+                limits::MAX_ANSWER_BYTES,
+                results.len() + 1
+            )));
+        }
         results.push(result);
+        tokio::task::yield_now().await;
     }
-    results
+    Ok(results)
 }
 
 /// Replaces, in every string value, the first `{N:result…}` reference to a request already

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
+use super::limits;
 use super::params::{Args, Prop, UploadedFile};
 use super::store::{AutoFinalize, ReceivedChunk, StoredToken, Tenant, UploadTokenStatus};
 use super::wire::{self, Out};
@@ -114,7 +115,11 @@ impl Action for Add {
                 "autoFinalize" => {
                     add.auto_finalize = token.nullable_bool(name)? == Some(true);
                 }
-                "fileName" => add.file_name = token.string(name)?,
+                "fileName" => {
+                    add.file_name = token
+                        .string(name)?
+                        .map(|file_name| limits::varchar(file_name, limits::FILE_NAME_CHARS));
+                }
                 "fileSize" => add.file_size = token.float(name),
                 "id" | "userId" | "uploadUrl" | "attachedObjectType" | "attachedObjectId" => {
                     token.string(name)?;
@@ -468,8 +473,10 @@ impl Upload {
         if !accepts_uploads(token.status) {
             return Err(ApiError::new("UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD", &[]));
         }
+        // The part's name goes into the same `varchar(256)` column as `add`'s.
+        let file_name = limits::varchar(self.file.filename.clone(), limits::FILE_NAME_CHARS);
         if token.file_name.as_deref().is_none_or(str::is_empty) {
-            token.file_name = Some(self.file.filename.clone());
+            token.file_name = Some(file_name.clone());
             token.updated_at = now;
         }
         let size = self.file.len();
@@ -477,7 +484,7 @@ impl Upload {
             resume: self.resume,
             resume_at: self.resume_at,
             final_chunk: self.final_chunk,
-            file_name: self.file.filename.clone(),
+            file_name,
             size,
             data: (retention == Retention::Memory)
                 .then(|| self.file.in_memory())

@@ -3,7 +3,9 @@
 //!
 //! Owning the `TcpStream` is what lets a test ask for failures no HTTP framework can express
 //! (reset a connection, close it without an answer, cut an upload after N bytes), and what lets
-//! a dropped server end its connections at once instead of waiting for idle clients.
+//! a dropped server end its connections at once instead of waiting for idle clients. It is also
+//! the only place that sees the answer hyper writes itself to a request it cannot read (a
+//! request line over 64 KiB), before any service could give it a vendor's form.
 
 use std::io;
 
@@ -34,12 +36,170 @@ const DRAIN_BYTES: u64 = 1 << 30;
 /// How long that reading may take.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
+/// How much of a request's first bytes is kept to tell whose path a request the HTTP layer
+/// refused was for.
+const HEAD_KEPT: usize = 256;
+
 /// The socket as hyper sees it, obeying its [`ConnControl`].
 struct FaultIo {
     inner: TcpStream,
     control: Arc<ConnControl>,
     /// Replacement bytes still to write.
     pending_replacement: Option<bytes::Bytes>,
+}
+
+/// The connection as hyper sees it, above TLS when there is TLS: where an answer hyper writes
+/// itself, to a request it could not read, is given the form of the vendor whose path the
+/// request named.
+struct VendorAnswers<I> {
+    inner: I,
+    control: Arc<ConnControl>,
+    /// The server, for its vendors.
+    shared: Arc<Shared>,
+    /// The first bytes read since the last write (at most [`HEAD_KEPT`]): the start of the
+    /// request being read.
+    head: Vec<u8>,
+    /// Whether bytes were written since the last read: the next read starts a new request.
+    answered: bool,
+    /// The vendor's answer, while it is still being written in place of hyper's.
+    replacing: Option<bytes::Bytes>,
+    /// Set once a vendor's answer replaced hyper's: whatever hyper writes after it is dropped
+    /// (the connection ends after such an answer).
+    replaced: bool,
+}
+
+impl<I> VendorAnswers<I> {
+    fn new(inner: I, control: Arc<ConnControl>, shared: Arc<Shared>) -> Self {
+        Self {
+            inner,
+            control,
+            shared,
+            head: Vec::new(),
+            answered: true,
+            replacing: None,
+            replaced: false,
+        }
+    }
+
+    /// Keeps the start of a request from the bytes just read.
+    fn keep_head(&mut self, read: &[u8]) {
+        if self.answered {
+            self.head.clear();
+            self.answered = false;
+        }
+        let room = HEAD_KEPT.saturating_sub(self.head.len()).min(read.len());
+        self.head.extend_from_slice(&read[..room]);
+    }
+
+    /// When `buf` is hyper's own `414 URI Too Long` (written for a request line longer than it
+    /// reads, which never reached the service), the answer of the vendor whose path the
+    /// request named, in that vendor's form.
+    fn vendor_answer_for(&self, buf: &[u8], served: bool) -> Option<bytes::Bytes> {
+        if served || !buf.starts_with(b"HTTP/1.1 414 ") {
+            return None;
+        }
+        let status = http::StatusCode::URI_TOO_LONG;
+        let path = request_path(&self.head);
+        let (content_type, body) = self
+            .shared
+            .vendors
+            .owner(&path)?
+            .refused_by_transport(status)?;
+        let cors = if self.shared.cors {
+            "access-control-allow-origin: *\r\n"
+        } else {
+            ""
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+             {cors}connection: close\r\n\r\n",
+            body.len()
+        );
+        let mut answer = bytes::BytesMut::with_capacity(head.len() + body.len());
+        answer.extend_from_slice(head.as_bytes());
+        answer.extend_from_slice(&body);
+        Some(answer.freeze())
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for VendorAnswers<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if self.answered || self.head.len() < HEAD_KEPT {
+            self.keep_head(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for VendorAnswers<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.replaced {
+            self.answered = true;
+            // An interim `100 Continue` is not the answer: the request is still being served.
+            let served = if buf.starts_with(b"HTTP/1.1 100 ") {
+                self.control.served.load(Ordering::SeqCst)
+            } else {
+                self.control.served.swap(false, Ordering::SeqCst)
+            };
+            self.replacing = self.vendor_answer_for(buf, served);
+            self.replaced = self.replacing.is_some();
+        }
+        if !self.replaced {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
+        }
+        while let Some(mut answer) = self.replacing.take() {
+            if answer.is_empty() {
+                break;
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &answer) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    let _ = answer.split_to(n);
+                    self.replacing = Some(answer);
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => {
+                    self.replacing = Some(answer);
+                    return Poll::Pending;
+                }
+            }
+        }
+        // hyper's own bytes are swallowed: the vendor's answer stands in for them.
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The path of a request line's start (`GET /videos?… HTTP/1.1`), or `/` when it cannot be
+/// read.
+fn request_path(head: &[u8]) -> String {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let target = line.split(|b| *b == b' ').nth(1).unwrap_or_default();
+    let path = target
+        .split(|b| *b == b'?' || *b == b'#')
+        .next()
+        .unwrap_or_default();
+    match std::str::from_utf8(path) {
+        Ok(path) if path.starts_with('/') => path.to_owned(),
+        _ => "/".to_owned(),
+    }
 }
 
 impl AsyncRead for FaultIo {
@@ -219,8 +379,10 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let control = info.control.clone();
+    let io = VendorAnswers::new(io, control.clone(), shared.clone());
     let app = crate::server::app(shared);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        info.control.served.store(true, Ordering::SeqCst);
         request.extensions_mut().insert(info.clone());
         tower_service::Service::call(
             &mut app.clone(),
@@ -324,5 +486,28 @@ impl Drop for Unread {
             };
             let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_path;
+
+    #[test]
+    fn the_path_of_a_refused_request_is_read_from_its_first_bytes() {
+        assert_eq!(request_path(b"GET /videos?title=ttt"), "/videos");
+        assert_eq!(
+            request_path(b"GET /api_v3/service/x HTTP/1.1\r\n"),
+            "/api_v3/service/x"
+        );
+        assert_eq!(request_path(b"GET /vod/v#frag HTTP/1.1"), "/vod/v");
+    }
+
+    #[test]
+    fn a_start_that_names_no_path_is_the_root() {
+        assert_eq!(request_path(b""), "/");
+        assert_eq!(request_path(b"GET"), "/");
+        assert_eq!(request_path(b"GET http://host/x HTTP/1.1"), "/");
+        assert_eq!(request_path(b"GET /\xff\xfe HTTP/1.1"), "/");
     }
 }

@@ -9,6 +9,7 @@ mod raw;
 
 mod auth;
 mod bad_input;
+mod edges;
 mod fixtures;
 mod tokens;
 mod transport;

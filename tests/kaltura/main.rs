@@ -7,6 +7,7 @@ mod raw;
 mod support;
 
 mod bad_input;
+mod bounds;
 mod chunks_prop;
 mod front_door;
 mod media;
