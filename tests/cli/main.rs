@@ -5,6 +5,7 @@
 mod binary;
 
 mod contract;
+mod edge;
 mod limits_and_exposure;
 mod seed_file;
 mod soak;

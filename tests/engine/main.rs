@@ -10,6 +10,7 @@ mod admin_faults;
 mod concurrency;
 mod cors_and_admin_token;
 mod dashboard;
+mod edge;
 mod expectations;
 mod faults;
 mod journal;
