@@ -2,7 +2,9 @@
 //! tests/browser/run.sh): `@api.video/video-uploader` sends a 12 MiB file in 5 MiB chunks, and a
 //! page sends a 12 MiB file in 2 MiB chunks the way Kaltura's browser client's parallel upload
 //! adapter does (chunk 0 alone, then the rest together); the test checks each upload's sha256
-//! through the admin API and in the dashboard's DOM.
+//! through the admin API and in the dashboard's DOM. A page of another origin then tries to
+//! read and change the admin API, and a page reaching the mock through a rebound name tries
+//! every route: both are refused.
 //!
 //! Without Debian's Chromium at /usr/bin/chromium the run is skipped (loudly) and passes,
 //! unless `VIDMOCK_REQUIRE_BROWSER=1`, as in CI, where it fails.

@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -60,9 +61,45 @@ struct Args {
     no_cors: bool,
 
     /// Require this token on the admin API (`Authorization: Bearer TOKEN`). When listening
-    /// beyond loopback without one, a random token is made up and printed.
+    /// beyond loopback without one, a random token is made up and printed. Never empty.
     #[arg(long, env = "VIDMOCK_ADMIN_TOKEN")]
     admin_token: Option<String>,
+
+    /// Also answer requests whose Host is this name (repeatable; `.example.test` for a domain
+    /// and its subdomains, `*` for any). localhost and IP addresses are always answered.
+    #[arg(
+        long = "allowed-host",
+        env = "VIDMOCK_ALLOWED_HOST",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+
+    /// Seconds a client may take to send a request head once it has begun (0: no limit).
+    #[arg(long, env = "VIDMOCK_HEADER_READ_TIMEOUT", default_value = "30", value_parser = seconds)]
+    header_read_timeout: Limit,
+
+    /// Seconds a connection may stay open with no request in progress (0: no limit).
+    #[arg(long, env = "VIDMOCK_IDLE_TIMEOUT", default_value = "120", value_parser = seconds)]
+    idle_timeout: Limit,
+
+    /// Seconds a request body may stop arriving before the request is ended (0: no limit).
+    #[arg(long, env = "VIDMOCK_BODY_STALL_TIMEOUT", default_value = "60", value_parser = seconds)]
+    body_stall_timeout: Limit,
+}
+
+/// A time limit given in seconds; `None` for no limit.
+#[derive(Clone, Copy, Debug)]
+struct Limit(Option<Duration>);
+
+/// A number of seconds (decimals allowed); 0 means no limit.
+fn seconds(text: &str) -> Result<Limit, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    let limit = Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("{text:?} is not a number of seconds >= 0"))?;
+    Ok(Limit((!limit.is_zero()).then_some(limit)))
 }
 
 fn main() -> ExitCode {
@@ -130,7 +167,14 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
         // Uploads are checked by their own sha256; a second pass over every body for the
         // journal would halve upload throughput.
         .journal_body_digests(false)
-        .cors(!args.no_cors);
+        .cors(!args.no_cors)
+        .header_read_timeout(args.header_read_timeout.0)
+        .idle_timeout(args.idle_timeout.0)
+        .body_stall_timeout(args.body_stall_timeout.0);
+    // An empty entry (an empty VIDMOCK_ALLOWED_HOST) allows nothing more.
+    for host in args.allowed_hosts.iter().filter(|host| !host.is_empty()) {
+        builder = builder.allowed_host(host.clone());
+    }
     // Off loopback, anyone who can reach the port could drive the admin API: never without
     // a token there.
     let admin_token = match &args.admin_token {
@@ -185,6 +229,15 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     let shutdown = shutdown_signal();
     let server = match builder.try_start().await {
         Ok(server) => server,
+        // Settings that cannot be used end the start as a bad flag does.
+        Err(error @ vidmock::Error::EmptyAdminToken) => {
+            eprintln!("vidmock: --admin-token: {error}");
+            return ExitCode::from(2);
+        }
+        Err(error @ vidmock::Error::AllowedHost { .. }) => {
+            eprintln!("vidmock: --allowed-host: {error}");
+            return ExitCode::from(2);
+        }
         Err(error) => {
             // The error names the address when binding it failed.
             eprintln!("vidmock: cannot start: {error}");

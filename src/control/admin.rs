@@ -1,6 +1,14 @@
 //! The control plane under `/__vidmock`: what a test suite in any language uses to drive the
 //! same server a Rust test drives through the library. Each route calls the same methods the
 //! Rust API exposes. The prefix is one no vendor uses, so it never shadows a vendor path.
+//!
+//! It answers its owner only. The vendors' routes carry CORS headers for browser uploaders;
+//! these do not, so a page from another origin cannot read the journal (which holds
+//! Authorization headers and KSs) or the state. And since a page can still *send* a request
+//! it cannot read the answer of (a form, or a fetch of plain text, needs no preflight), a
+//! request that a browser marks as coming from another origin is refused before anything
+//! happens, whatever its method and content type. Programs that are not browsers (curl, a test
+//! suite, the official clients) send neither `Origin` nor `Sec-Fetch-Site` and are unaffected.
 
 use std::time::Duration;
 
@@ -10,6 +18,7 @@ use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use crate::control::Shared;
 use crate::engine::body::{Body, IntoResponse, Request, Response};
@@ -85,7 +94,8 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
     handler.ok_or(NoRoute::Method(allow))
 }
 
-/// Answers a request to the admin API: the token first, then the route. As HTTP wants, `HEAD`
+/// Answers a request to the admin API: where it comes from first, then the token, then the
+/// route. As HTTP wants, `HEAD`
 /// gets `GET`'s headers and Content-Length without a body, and a method a route does not take
 /// gets 405 with the methods it does in `Allow` (a 401 for it too).
 pub(crate) async fn answer(shared: &Shared, request: Request) -> Response {
@@ -98,11 +108,16 @@ pub(crate) async fn answer(shared: &Shared, request: Request) -> Response {
         Err(NoRoute::Method(allow)) => Some(allow),
         _ => None,
     };
-    let mut response = match (has_token(shared, &request), routed) {
-        (false, _) => error(StatusCode::UNAUTHORIZED, "this admin API needs its token"),
-        (true, Ok(handler)) => handle(shared, handler, request).await,
-        (true, Err(NoRoute::NotFound)) => error(StatusCode::NOT_FOUND, "no such admin route"),
-        (true, Err(NoRoute::Method(_))) => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    let mut response = match (
+        from_elsewhere(&request),
+        has_token(shared, &request),
+        routed,
+    ) {
+        (Some(why), _, _) => error(StatusCode::FORBIDDEN, why),
+        (None, false, _) => error(StatusCode::UNAUTHORIZED, "this admin API needs its token"),
+        (None, true, Ok(handler)) => handle(shared, handler, request).await,
+        (None, true, Err(NoRoute::NotFound)) => error(StatusCode::NOT_FOUND, "no such admin route"),
+        (None, true, Err(NoRoute::Method(_))) => StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
     let size = hyper::body::Body::size_hint(response.body()).exact();
     let headers = response.headers_mut();
@@ -162,7 +177,54 @@ async fn read_body(request: Request) -> Result<Bytes, Response> {
     }
 }
 
-/// With an admin token configured, admin routes answer 401 without it.
+/// Why a browser sent `request` from a page of another origin, or `None`.
+///
+/// `Origin`, when present, must be the server's own (the `Host` the request was sent to), on
+/// every method: browsers send it on every cross-origin fetch and on any `POST`. `Sec-Fetch-Site`,
+/// which browsers send on every request, must be `same-origin` or `none` (typed in the address
+/// bar), except for following a link to a page (a `GET` navigation), which shows the dashboard
+/// but lets no other page read it. `same-site` counts as elsewhere: a page on another port of
+/// localhost is another origin.
+fn from_elsewhere(request: &Request) -> Option<String> {
+    let headers = request.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let own = text(header::HOST)
+            .map(str::to_owned)
+            .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+        let given = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.parse::<http::Uri>().ok())
+            .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()));
+        let same =
+            matches!((&own, &given), (Some(own), Some(given)) if own.eq_ignore_ascii_case(given));
+        if !same {
+            return Some(format!(
+                "vidmock: the admin API answers pages of its own origin only, not {:?}; call it                  from a program (curl, a test) or from the dashboard at /__vidmock/",
+                String::from_utf8_lossy(origin.as_bytes())
+            ));
+        }
+    }
+    let site = text(http::HeaderName::from_static("sec-fetch-site"));
+    let navigating = text(http::HeaderName::from_static("sec-fetch-mode")) == Some("navigate")
+        && (request.method() == Method::GET || request.method() == Method::HEAD);
+    match site {
+        Some("same-origin" | "none") | None => None,
+        Some(_) if navigating => None,
+        Some(site) => Some(format!(
+            "vidmock: the admin API answers pages of its own origin only (this request is              {site}); call it from a program (curl, a test) or from the dashboard at /__vidmock/"
+        )),
+    }
+}
+
+/// With an admin token configured, admin routes answer 401 without it. The comparison takes
+/// the same time whatever the given token shares with the right one: both are hashed, and
+/// the digests compared in constant time.
 fn has_token(shared: &Shared, request: &Request) -> bool {
     let Some(expected) = shared.admin_token.as_deref() else {
         return true;
@@ -181,7 +243,11 @@ fn has_token(shared: &Shared, request: &Request) -> bool {
             .map(|(_, v)| v.into_owned())
     });
     let given = [bearer.map(str::to_owned), header.map(str::to_owned), query];
-    given.iter().flatten().any(|token| token == expected)
+    let expected = sha2::Sha256::digest(expected.as_bytes());
+    given.iter().flatten().fold(false, |found, token| {
+        let digest = sha2::Sha256::digest(token.as_bytes());
+        found | bool::from(subtle::ConstantTimeEq::ct_eq(&digest[..], &expected[..]))
+    })
 }
 
 /// A JSON response body.

@@ -1,11 +1,12 @@
 //! The control plane: what drives a running server from outside its vendors' APIs.
 //!
-//! The admin API under `/__vidmock` (with the dashboard page it serves) and the state and seed
-//! files. It reaches the vendors only through the registry and their contract. [`Shared`], the
+//! The admin API under `/__vidmock` (with the dashboard page it serves), the state and seed
+//! files, and who may reach a server at all (the `Host` allow-list). It reaches the vendors only through the registry and their contract. [`Shared`], the
 //! state one server's connections and its control plane work on, is defined here, so that the
 //! control plane needs nothing of the server that runs it.
 
 pub(crate) mod admin;
+pub(crate) mod hosts;
 pub(crate) mod persist;
 
 use std::sync::Arc;
@@ -27,8 +28,10 @@ pub(crate) struct Shared {
     pub expectations: Arc<crate::engine::expect::Expectations>,
     /// Whether responses carry CORS headers and preflights are answered.
     pub cors: bool,
-    /// When set, admin routes require it.
+    /// When set (never empty: the builder refuses that), admin routes require it.
     pub admin_token: Option<String>,
+    /// The names, besides addresses and `localhost`, that requests may give in `Host`.
+    pub allowed_hosts: hosts::AllowedHosts,
     /// The emulated vendors, reached through their contract.
     pub vendors: Vendors,
     /// With a state file: saves the state; every change is on disk before it is answered.

@@ -72,6 +72,15 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// The admin token is empty ([`crate::MockServerBuilder::admin_token`]): an empty token
+    /// would be matched by an empty `?token=`, so it would guard nothing.
+    EmptyAdminToken,
+    /// A name given to [`crate::MockServerBuilder::allowed_host`] is not a host name, an
+    /// address, a `.domain` or `*`.
+    AllowedHost {
+        /// The name as given.
+        host: String,
+    },
     /// The state file could not be written when the server started.
     Save {
         /// The state file.
@@ -145,6 +154,14 @@ impl fmt::Display for Error {
                 address: None,
                 source,
             } => write!(f, "cannot listen: {source}"),
+            Error::EmptyAdminToken => f.write_str(
+                "the admin token is empty, which would guard nothing: give a non-empty token, \
+                 or none",
+            ),
+            Error::AllowedHost { host } => write!(
+                f,
+                "allowed host {host:?} is not a host name, an address, a .domain or *"
+            ),
             Error::Save { path, source } => {
                 write!(
                     f,

@@ -12,12 +12,14 @@ use tokio_util::task::TaskTracker;
 #[cfg(feature = "tls")]
 use super::tls::tls_acceptor;
 use super::{MockServer, Shared};
+use crate::control::hosts::AllowedHosts;
 use crate::engine::clock::Clock;
 use crate::engine::ids::Ids;
 use crate::engine::journal::{self, Journal};
 use crate::engine::vendor::Context;
 use crate::registry::Vendors;
 use crate::server::conn;
+use crate::server::shed::Timeouts;
 
 /// Configures a [`MockServer`] before it starts.
 ///
@@ -48,6 +50,10 @@ pub struct MockServerBuilder {
     strict: bool,
     cors: bool,
     admin_token: Option<String>,
+    /// Names allowed in `Host` besides addresses and `localhost`, as written.
+    allowed_hosts: Vec<String>,
+    /// When connections that stall are closed.
+    timeouts: Timeouts,
     /// Certificate chain and key (PEM) to serve HTTPS with.
     /// The PEM certificate chain and private key, or why none could be made.
     #[cfg(feature = "tls")]
@@ -75,6 +81,8 @@ impl Default for MockServerBuilder {
             strict: false,
             cors: true,
             admin_token: None,
+            allowed_hosts: Vec::new(),
+            timeouts: Timeouts::default(),
             #[cfg(feature = "tls")]
             tls: None,
             journal_capacity: journal::DEFAULT_CAPACITY,
@@ -252,15 +260,110 @@ impl MockServerBuilder {
     }
 
     /// Requires `token` on every admin route (`/__vidmock`), as `Authorization: Bearer TOKEN`,
-    /// an `X-Vidmock-Admin-Token` header, or a `token` query parameter (for the dashboard).
+    /// an `X-Vidmock-Admin-Token` header, or a `token` query parameter (for the dashboard). The
+    /// token is compared in constant time. An empty token guards nothing, so
+    /// [`MockServerBuilder::try_start`] refuses it ([`crate::Error::EmptyAdminToken`]).
     ///
     /// # Example
     ///
     /// ```
-    /// let builder = vidmock::MockServer::builder().admin_token("s3cret");
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().admin_token("s3cret").start().await;
+    /// let health = format!("{}/__vidmock/health", server.uri());
+    /// let http = reqwest::Client::new();
+    /// assert_eq!(http.get(&health).send().await.unwrap().status(), 401);
+    /// assert_eq!(http.get(&health).bearer_auth("s3cret").send().await.unwrap().status(), 200);
+    ///
+    /// let empty = vidmock::MockServer::builder().admin_token("").try_start().await;
+    /// assert!(matches!(empty, Err(vidmock::Error::EmptyAdminToken)));
+    /// # }
     /// ```
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Answers requests whose `Host` names the server `host` (repeatable). Without it, the
+    /// server answers to `localhost` (and names under `.localhost`) and to IP addresses only,
+    /// so that no page on another site can reach it through DNS rebinding; any other name gets
+    /// 403. `.example.test` allows that domain and its subdomains; `*` allows any name. The
+    /// port is not compared. [`MockServerBuilder::try_start`] refuses a value that is none of
+    /// these ([`crate::Error::AllowedHost`]).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder().allowed_host("mock.test").start().await;
+    /// let health = format!("{}/__vidmock/health", server.uri());
+    /// let http = reqwest::Client::new();
+    /// let named = |host: &str| http.get(&health).header("host", host).send();
+    /// assert_eq!(named("mock.test:8484").await.unwrap().status(), 200);
+    /// assert_eq!(named("localhost").await.unwrap().status(), 200);
+    /// assert_eq!(named("attacker.example").await.unwrap().status(), 403);
+    /// # }
+    /// ```
+    pub fn allowed_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// How long a client may take to send a request head once its first byte has arrived
+    /// (default 30 s; `None`: no limit). Past it, the connection is closed without an answer.
+    /// Real time, not the server's [`Clock`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let server = vidmock::MockServer::builder()
+    ///     .header_read_timeout(std::time::Duration::from_millis(100))
+    ///     .start()
+    ///     .await;
+    /// let mut socket = tokio::net::TcpStream::connect(server.address()).await.unwrap();
+    /// socket.write_all(b"GET /upload-tokens HTTP/1.1\r\nHost: loc").await.unwrap();
+    /// let mut rest = Vec::new();
+    /// socket.read_to_end(&mut rest).await.unwrap(); // closed by the server
+    /// assert!(rest.is_empty());
+    /// # }
+    /// ```
+    pub fn header_read_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.header_read = limit.into();
+        self
+    }
+
+    /// How long a connection may stay open with no request in progress and no byte of the
+    /// next one (default 120 s, longer than the pools of hyper and reqwest keep an idle
+    /// connection; `None`: no limit). Real time, not the server's [`Clock`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder = vidmock::MockServer::builder().idle_timeout(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn idle_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.idle = limit.into();
+        self
+    }
+
+    /// How long a handler may wait for the next bytes of a request body (default 60 s; `None`:
+    /// no limit). Past it, the handler sees the body end in an error and answers as it does
+    /// for a broken body, and the connection closes after that answer. Requests in progress
+    /// are otherwise never cut: a scripted hang or a dribbled answer lasts as long as it was
+    /// told to. Real time, not the server's [`Clock`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let builder =
+    ///     vidmock::MockServer::builder().body_stall_timeout(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn body_stall_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.body_stall = limit.into();
         self
     }
 
@@ -441,9 +544,10 @@ impl MockServerBuilder {
     ///
     /// # Errors
     ///
-    /// [`crate::Error::Bind`] when the address cannot be bound, [`crate::Error::Tls`] when the
-    /// certificate or key cannot be used, [`crate::Error::Save`] when a state file cannot be
-    /// written.
+    /// [`crate::Error::EmptyAdminToken`] for an empty admin token, [`crate::Error::AllowedHost`]
+    /// for an allowed host that is not one, [`crate::Error::Bind`] when the address cannot be
+    /// bound, [`crate::Error::Tls`] when the certificate or key cannot be used,
+    /// [`crate::Error::Save`] when a state file cannot be written.
     ///
     /// # Example
     ///
@@ -458,6 +562,12 @@ impl MockServerBuilder {
     /// # }
     /// ```
     pub async fn try_start(mut self) -> Result<MockServer, crate::Error> {
+        if self.admin_token.as_deref() == Some("") {
+            return Err(crate::Error::EmptyAdminToken);
+        }
+        if let Err(host) = AllowedHosts::new(self.allowed_hosts.iter().map(String::as_str)) {
+            return Err(crate::Error::AllowedHost { host });
+        }
         let handed_over = |source| crate::Error::Bind {
             address: None,
             source,
@@ -486,6 +596,7 @@ impl MockServerBuilder {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let timeouts = self.timeouts;
         let shared = self.into_shared(format!("{scheme}://{address}"), base);
         let listener = Arc::new(listener);
         let shutdown = CancellationToken::new();
@@ -512,6 +623,7 @@ impl MockServerBuilder {
             shutdown.clone(),
             tracker.clone(),
             tls,
+            timeouts,
         ));
         Ok(MockServer {
             #[cfg(feature = "tls")]
@@ -547,6 +659,10 @@ impl MockServerBuilder {
             expectations: Arc::new(crate::engine::expect::Expectations::new(self.strict)),
             cors: self.cors,
             admin_token: self.admin_token,
+            // `try_start` has refused a list that does not parse; an unparsed one allows no
+            // name, failing closed.
+            allowed_hosts: AllowedHosts::new(self.allowed_hosts.iter().map(String::as_str))
+                .unwrap_or_default(),
             vendors: Vendors::new(self.configs, self.retention),
             persister: self
                 .state_file

@@ -3,9 +3,11 @@
 //!
 //! Owning the `TcpStream` is what lets a test ask for failures no HTTP framework can express
 //! (reset a connection, close it without an answer, cut an upload after N bytes), and what lets
-//! a dropped server end its connections at once instead of waiting for idle clients. It is also
-//! the only place that sees the answer hyper writes itself to a request it cannot read (a
-//! request line over 64 KiB), before any service could give it a vendor's form.
+//! a dropped server end its connections at once instead of waiting for idle clients. It is
+//! also where connections that stall are shed (see `shed`): each one is served beside its
+//! watchdog, and the accept loop survives running out of file descriptors. And it is the only
+//! place that sees the answer hyper writes itself to a request it cannot read (a request line
+//! over 64 KiB), before any service could give it a vendor's form.
 
 use std::io;
 
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::engine::connection::{ConnControl, ConnInfo, RESET};
+use crate::server::shed::{Activity, Busy, Connections, Timeouts, Watchdog};
 use crate::server::Shared;
 
 /// How long in-flight requests may run on after a shutdown before their connections are cut.
@@ -44,6 +47,8 @@ const HEAD_KEPT: usize = 256;
 struct FaultIo {
     inner: TcpStream,
     control: Arc<ConnControl>,
+    /// Told of every read, for the watchdog.
+    activity: Arc<Activity>,
     /// Replacement bytes still to write.
     pending_replacement: Option<bytes::Bytes>,
 }
@@ -210,7 +215,12 @@ impl AsyncRead for FaultIo {
     ) -> Poll<io::Result<()>> {
         let budget = self.control.read_budget.load(Ordering::SeqCst);
         if budget == u64::MAX {
-            return Pin::new(&mut self.inner).poll_read(cx, buf);
+            let before = buf.filled().len();
+            let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+            if buf.filled().len() > before {
+                self.activity.read();
+            }
+            return polled;
         }
         if budget == 0 {
             self.control.reset();
@@ -226,6 +236,9 @@ impl AsyncRead for FaultIo {
         let polled = Pin::new(&mut self.inner).poll_read(cx, &mut limited);
         if let Poll::Ready(Ok(())) = polled {
             let filled = limited.filled();
+            if !filled.is_empty() {
+                self.activity.read();
+            }
             buf.put_slice(filled);
             self.control
                 .read_budget
@@ -295,7 +308,10 @@ pub(crate) async fn accept_loop(
     shutdown: CancellationToken,
     tracker: TaskTracker,
     tls: Option<Tls>,
+    timeouts: Timeouts,
 ) {
+    let connections = Arc::new(Connections::default());
+    let mut backoff = Backoff::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -308,16 +324,22 @@ pub(crate) async fn accept_loop(
                 if shutdown.is_cancelled() {
                     break;
                 }
-                // Out of file descriptors and similar: back off instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
+                let pause = backoff.failed(&error, &connections);
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(pause) => continue,
+                }
             }
         };
+        backoff.succeeded();
         let _ = stream.set_nodelay(true);
+        let activity = Activity::new();
+        let registered = connections.register(activity.clone());
         // Without the `tls` feature `Tls` is an uninhabited `Copy` type.
         #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
-        tracker.spawn(serve_connection(
+        let tls = tls.clone();
+        let connection = serve_connection(
             stream,
             ConnInfo {
                 peer,
@@ -325,8 +347,70 @@ pub(crate) async fn accept_loop(
             },
             shared.clone(),
             shutdown.clone(),
-            tls.clone(),
-        ));
+            tls,
+            Watchdog::new(activity, timeouts),
+        );
+        tracker.spawn(async move {
+            connection.await;
+            drop(registered);
+        });
+    }
+}
+
+/// How many quiet connections one failed accept closes to make room.
+const SHED_BATCH: usize = 32;
+/// The first pause after an accept failed with nothing to shed; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+/// At most one warning about failing accepts in this long.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// What the accept loop does when accepting fails: an error about one connection (it was reset
+/// while queued) is skipped; any other (out of file descriptors, of memory) closes quiet
+/// connections to make room and pauses, longer each time nothing could be closed, so a
+/// server that cannot accept neither spins nor floods its log.
+#[derive(Default)]
+struct Backoff {
+    /// The pause after the last failure with nothing to shed; zero after a success.
+    pause: Duration,
+    /// When the last warning was logged, and failures since.
+    warned: Option<std::time::Instant>,
+    unreported: u64,
+}
+
+impl Backoff {
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+
+    /// How long to wait before accepting again after `error`.
+    fn failed(&mut self, error: &io::Error, connections: &Connections) -> Duration {
+        if matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::Interrupted
+        ) {
+            return Duration::ZERO;
+        }
+        let shed = connections.shed_idle(SHED_BATCH);
+        self.unreported += 1;
+        if self.warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            tracing::warn!(
+                %error,
+                failures = self.unreported,
+                closed_quiet_connections = shed,
+                "accept failed; closing quiet connections and pausing"
+            );
+            self.warned = Some(std::time::Instant::now());
+            self.unreported = 0;
+        }
+        if shed > 0 {
+            // The shed connections close on their own tasks within a moment.
+            return Duration::from_millis(1);
+        }
+        self.pause = (self.pause * 2).clamp(FIRST_PAUSE, MAX_PAUSE);
+        self.pause
     }
 }
 
@@ -347,24 +431,28 @@ async fn serve_connection(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
     tls: Option<Tls>,
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut watchdog: Watchdog,
 ) {
     let control = info.control.clone();
     let io = FaultIo {
         inner: stream,
         control: control.clone(),
+        activity: watchdog.activity().clone(),
         pending_replacement: None,
     };
     match tls {
-        None => serve_io(io, info, shared, shutdown).await,
+        None => serve_io(io, info, shared, shutdown, watchdog).await,
         #[cfg(feature = "tls")]
         Some(acceptor) => {
             let handshake = tokio::select! {
                 _ = shutdown.cancelled() => return,
+                // A handshake stalls like a head: the watchdog sees its bytes.
+                _ = &mut watchdog => return,
                 handshake = tokio::time::timeout(HANDSHAKE, acceptor.accept(io)) => handshake,
             };
             // A client that cannot finish a handshake gets nothing more.
             if let Ok(Ok(stream)) = handshake {
-                serve_io(stream, info, shared, shutdown).await;
+                serve_io(stream, info, shared, shutdown, watchdog).await;
             }
         }
         #[cfg(not(feature = "tls"))]
@@ -374,20 +462,33 @@ async fn serve_connection(
 
 /// Serves HTTP/1 (and HTTP/2 with the `http2` feature) on one connection until it ends, a fault
 /// kills it, or the server shuts down.
-async fn serve_io<I>(io: I, info: ConnInfo, shared: Arc<Shared>, shutdown: CancellationToken)
-where
+async fn serve_io<I>(
+    io: I,
+    info: ConnInfo,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    mut watchdog: Watchdog,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let control = info.control.clone();
     let io = VendorAnswers::new(io, control.clone(), shared.clone());
     let app = crate::server::app(shared);
+    let activity = watchdog.activity().clone();
+    let stall = watchdog.timeouts().body_stall;
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         info.control.served.store(true, Ordering::SeqCst);
+        // In progress until its answer has been sent whole (or dropped with the connection).
+        let busy = activity.begin();
         request.extensions_mut().insert(info.clone());
-        tower_service::Service::call(
+        let answer = tower_service::Service::call(
             &mut app.clone(),
-            request.map(|body| crate::engine::body::Body::new(Unread::new(body))),
-        )
+            request.map(|body| crate::engine::body::Body::new(Unread::new(body, stall))),
+        );
+        async move {
+            let response = answer.await?;
+            Ok::<_, std::convert::Infallible>(response.map(|body| Answer { body, _busy: busy }))
+        }
     });
     // HTTP/2 is what browsers speak over TLS; a Rust test's client speaks HTTP/1.1, so the
     // library alone does not compile an HTTP/2 server it would never use.
@@ -405,6 +506,9 @@ where
         // A fault ended the connection: dropping it drops the socket (a reset if asked).
         _ = control.killed.notified() => return,
         _ = connection.as_mut() => return,
+        // Stalled or shed: dropping the connection closes the socket. Polled last, so that it
+        // sees what this poll of the connection read and answered.
+        _ = &mut watchdog => return,
     }
     // Shutting down: idle connections close now, busy ones get a short grace period.
     connection.as_mut().graceful_shutdown();
@@ -420,36 +524,92 @@ where
 /// gets a broken pipe, and often loses the answer that was already on its way. Reading the rest
 /// lets the client finish its request, read the answer and keep the connection, as it would
 /// with the vendor.
+///
+/// It also ends a body that stops arriving: when a handler waits longer than the body-stall
+/// limit for the next piece, it gets an error instead, and the rest of the body is abandoned
+/// (hyper closes the connection once the answer is out). tower-http's `TimeoutBody` does the
+/// same but hides the body's size hint and end, which the journal and the vendors read.
 struct Unread {
     body: Option<Incoming>,
     ended: bool,
+    /// How long a handler may wait for the next piece (`None`: for ever).
+    stall: Option<Duration>,
+    /// Runs while a handler waits; allocated on the first wait.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether `timer` counts the current wait (it is re-armed when a wait begins).
+    waiting: bool,
 }
 
 impl Unread {
-    fn new(body: Incoming) -> Self {
+    fn new(body: Incoming, stall: Option<Duration>) -> Self {
         Self {
             body: Some(body),
             ended: false,
+            stall,
+            timer: None,
+            waiting: false,
         }
     }
 }
 
+/// Why a request body ended early: the client stopped sending it.
+#[derive(Debug)]
+struct Stalled(Duration);
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the request body stalled: nothing arrived for {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Stalled {}
+
 impl hyper::body::Body for Unread {
     type Data = bytes::Bytes;
-    type Error = hyper::Error;
+    type Error = crate::engine::body::BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let Some(body) = self.body.as_mut() else {
+        let this = &mut *self;
+        let Some(body) = this.body.as_mut() else {
             return Poll::Ready(None);
         };
         let frame = Pin::new(body).poll_frame(cx);
-        if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
-            self.ended = true;
+        match frame {
+            Poll::Ready(frame) => {
+                this.waiting = false;
+                if matches!(frame, None | Some(Err(_))) {
+                    this.ended = true;
+                }
+                Poll::Ready(frame.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let Some(limit) = this.stall else {
+                    return Poll::Pending;
+                };
+                let deadline = tokio::time::Instant::now() + limit;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if !this.waiting {
+                    timer.as_mut().reset(deadline);
+                    this.waiting = true;
+                }
+                if std::future::Future::poll(timer.as_mut(), cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // Dropping hyper's body tells it the rest will not be read.
+                this.body = None;
+                this.ended = true;
+                Poll::Ready(Some(Err(Box::new(Stalled(limit)))))
+            }
         }
-        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -473,11 +633,12 @@ impl Drop for Unread {
         else {
             return;
         };
+        let stall = self.stall.unwrap_or(DRAIN_TIME);
         runtime.spawn(async move {
             use http_body_util::BodyExt;
             let discard = async {
                 let mut read = 0u64;
-                while let Some(Ok(frame)) = body.frame().await {
+                while let Ok(Some(Ok(frame))) = tokio::time::timeout(stall, body.frame()).await {
                     read += frame.data_ref().map_or(0, |d| d.len() as u64);
                     if read > DRAIN_BYTES {
                         break;
@@ -486,6 +647,33 @@ impl Drop for Unread {
             };
             let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
         });
+    }
+}
+
+/// An answer on its way out: its request counts as in progress until hyper has sent the whole
+/// body (or dropped it with the connection).
+struct Answer {
+    body: crate::engine::body::Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Answer {
+    type Data = bytes::Bytes;
+    type Error = crate::engine::body::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        hyper::body::Body::is_end_stream(&self.body)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::Body::size_hint(&self.body)
     }
 }
 

@@ -11,12 +11,13 @@
 //! configures and starts a server (binding, TLS, restoring a state file or loading a seed);
 //! `pipeline` answers one request, its steps written in the order a request takes them (`app`
 //! is the whole pipeline as one service); `conn` accepts connections and serves each one,
-//! carrying out what faults do to sockets; `tls` (with the `tls` feature) makes the HTTPS
+//! carrying out what faults do to sockets; `shed` closes the connections that stall; `tls` (with the `tls` feature) makes the HTTPS
 //! acceptor.
 
 mod builder;
 pub(crate) mod conn;
 mod pipeline;
+mod shed;
 #[cfg(feature = "tls")]
 mod tls;
 

@@ -2,7 +2,9 @@
 //!
 //! [`app`] is the whole pipeline as one service, built from a server's shared state: what each
 //! connection serves, and what the tests below drive without a socket. A request goes through
-//! these functions in the order they are written, each one calling the next: `serve` (CORS) → `persisted` (the state file is saved before the answer leaves) →
+//! these functions in the order they are written, each one calling the next: `serve` (the
+//! `Host` allow-list, then CORS on the vendors' routes) → `persisted` (the state file is saved
+//! before the answer leaves) →
 //! `routed` (the admin API, or on to the vendors) → `record` (the journal) → `rules` (faults and
 //! expectations) → `dispatch` (the vendor that owns the path). Reading down the file is reading
 //! down the call chain. The CORS layer `serve` wraps around `persisted` comes last.
@@ -50,19 +52,26 @@ impl tower_service::Service<Request> for App {
     }
 }
 
-/// Answers one request of the server `shared`: CORS, then (with a state file) saving after the
-/// answer, then the admin API or the vendors. Plain function calls rather than a stack of
+/// Answers one request of the server `shared`: the `Host` check, CORS, then (with a state file)
+/// saving after the answer, then the admin API or the vendors. Plain function calls rather than a stack of
 /// middleware, which would clone and box each layer's inner service for every request; only
 /// CORS is a tower layer, built once per process and shared by every server (its inner service
 /// finds the server in the request's extensions, which the connection fills).
 async fn serve(shared: Arc<Shared>, request: Request) -> Response {
+    // Against DNS rebinding, before anything else: a request that names the server by a name
+    // nobody allowed is not answered, on any route.
+    if let Some(refusal) = shared.allowed_hosts.refusal(&request) {
+        return refusal;
+    }
     // A vendor that answers preflights and sets its CORS headers itself (as Kaltura does) is
-    // left to do so.
+    // left to do so; the admin API and the dashboard get none, so that no page of another
+    // origin can read them.
+    let path = request.uri().path();
     let vendor_owned = shared
         .vendors
-        .owner(request.uri().path())
+        .owner(path)
         .is_some_and(|vendor| vendor.answers_cors());
-    if !shared.cors || vendor_owned {
+    if !shared.cors || vendor_owned || crate::control::admin::owns(path) {
         return persisted(shared, request).await;
     }
     let mut cors = cors_service().clone();
@@ -371,16 +380,63 @@ mod tests {
     async fn the_admin_api_is_answered_without_being_recorded() {
         // Arrange
         let shared = shared();
+        let mut own = request(Method::GET, "/__vidmock/requests", "");
+        own.headers_mut().remove(header::ORIGIN);
 
         // Act
         let response = app(shared.clone())
-            .oneshot(request(Method::GET, "/__vidmock/requests", ""))
+            .oneshot(own)
             .await
             .expect("the pipeline never fails");
 
         // Assert
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(text(response).await, "[]");
+        assert!(shared.journal.snapshot().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_admin_request_from_another_origin_is_refused_without_cors_headers() {
+        // Arrange
+        let shared = shared();
+        crate::FaultBuilder::new(&shared.faults, crate::Fault::close()).mount();
+
+        // Act
+        let response = app(shared.clone())
+            .oneshot(request(Method::DELETE, "/__vidmock/faults", ""))
+            .await
+            .expect("the pipeline never fails");
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(!response
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert!(text(response).await.contains("its own origin only"));
+        assert_eq!(shared.faults.list().len(), 1, "the faults are untouched");
+    }
+
+    #[tokio::test]
+    async fn a_vendor_request_naming_an_unknown_host_is_refused_before_the_journal() {
+        // Arrange
+        let shared = shared();
+        let mut rebound = request(Method::POST, "/upload-tokens", "{}");
+        rebound.headers_mut().insert(
+            header::HOST,
+            http::HeaderValue::from_static("attacker.example:8484"),
+        );
+
+        // Act
+        let response = app(shared.clone())
+            .oneshot(rebound)
+            .await
+            .expect("the pipeline never fails");
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(text(response)
+            .await
+            .contains("--allowed-host attacker.example"));
         assert!(shared.journal.snapshot().is_empty());
     }
 

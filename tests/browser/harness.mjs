@@ -144,7 +144,7 @@ export async function startPageServer() {
 // ------------------------------------------------------------------ browser
 // Debian's Chromium, never a downloaded one. The flags are the ones known to work on these
 // machines (no network beyond loopback), plus --ignore-certificate-errors for the mock's
-// self-signed certificate.
+// self-signed certificate and a host resolver rule that plays a DNS-rebinding attacker.
 export async function launchBrowser() {
   const executablePath = env("VIDMOCK_CHROMIUM", "/usr/bin/chromium");
   const userDataDir = await mkdtemp(join(tmpdir(), "vidmock-chromium-"));
@@ -161,6 +161,8 @@ export async function launchBrowser() {
       "--disable-component-update",
       "--disable-sync",
       "--ignore-certificate-errors",
+      // crossorigin.mjs: a name that resolves to the mock, as a DNS-rebinding attacker's does.
+      "--host-resolver-rules=MAP rebind.test 127.0.0.1",
     ],
     viewport: { width: 1400, height: 1000 },
   });

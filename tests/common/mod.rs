@@ -100,7 +100,7 @@ pub async fn answer_before_the_body_then_next(
         .unwrap();
     let body = vec![b'x'; 4 * 1024 * 1024];
     let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: vidmock\r\n\
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\n\
          content-type: multipart/form-data; boundary=b\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
@@ -108,7 +108,7 @@ pub async fn answer_before_the_body_then_next(
     stream.write_all(&body[..64 * 1024]).await.unwrap();
     let early = read_answer(&mut stream).await;
     stream.write_all(&body[64 * 1024..]).await.unwrap();
-    let request = format!("GET {next} HTTP/1.1\r\nhost: vidmock\r\n\r\n");
+    let request = format!("GET {next} HTTP/1.1\r\nhost: localhost\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     (early, read_answer(&mut stream).await)
 }
