@@ -18,14 +18,20 @@ use crate::engine::vendor::{Blob, Change, Changes};
 use crate::upload::{Assembly, Digest256, Retention};
 use std::sync::Arc;
 
+/// Marks kept beyond the map's own size plus this give way to one "everything": a map whose
+/// changes nobody takes (a server without a state file) stops marking, so its marks never
+/// outgrow it, however many keys come and go.
+const SLACK: usize = 1024;
+
 /// An insertion-ordered map whose changed keys are recorded until taken.
 #[derive(Debug)]
 pub(crate) struct Tracked<K, V> {
     map: IndexMap<K, V>,
     /// Keys inserted, changed or removed since the last [`Tracked::take_changes`].
     changed: HashSet<K>,
-    /// Set by [`Tracked::clear`]: only a whole snapshot describes the map now.
-    cleared: bool,
+    /// Only a whole snapshot describes the map now: it was cleared, or changed more than its
+    /// marks may hold.
+    whole: bool,
 }
 
 impl<K, V> Default for Tracked<K, V> {
@@ -33,7 +39,7 @@ impl<K, V> Default for Tracked<K, V> {
         Self {
             map: IndexMap::new(),
             changed: HashSet::new(),
-            cleared: false,
+            whole: false,
         }
     }
 }
@@ -75,16 +81,21 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (_, key, value) = self.map.get_full_mut(key)?;
-        if !self.changed.contains::<K>(key) {
-            self.changed.insert(key.clone());
+        let index = self.map.get_index_of(key)?;
+        if let Some((key, _)) = self.map.get_index(index) {
+            if !self.whole && !self.changed.contains::<K>(key) {
+                let key = key.clone();
+                self.mark(key);
+            }
         }
-        Some(value)
+        self.map.get_index_mut(index).map(|(_, value)| value)
     }
 
     /// Inserts or replaces (keeping the key's place), and marks the key.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.changed.insert(key.clone());
+        if !self.whole {
+            self.mark(key.clone());
+        }
         self.map.insert(key, value)
     }
 
@@ -95,7 +106,7 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let (key, value) = self.map.shift_remove_entry(key)?;
-        self.changed.insert(key);
+        self.mark(key);
         Some(value)
     }
 
@@ -108,21 +119,22 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
 
     /// Keeps the entries `keep` accepts; the others' keys are marked.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let changed = &mut self.changed;
+        let mut gone = Vec::new();
         self.map.retain(|key, value| {
             let kept = keep(key, value);
             if !kept {
-                changed.insert(key.clone());
+                gone.push(key.clone());
             }
             kept
         });
+        gone.into_iter().for_each(|key| self.mark(key));
     }
 
     /// Empties the map; the next changes taken are [`Changed::Everything`].
     pub(crate) fn clear(&mut self) {
         self.map.clear();
-        self.changed.clear();
-        self.cleared = true;
+        self.changed = HashSet::new();
+        self.whole = true;
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -143,8 +155,8 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
 
     /// Takes what changed since the last call.
     pub(crate) fn take_changes(&mut self) -> Changed<K> {
-        if std::mem::take(&mut self.cleared) {
-            self.changed.clear();
+        if std::mem::take(&mut self.whole) {
+            self.changed = HashSet::new();
             return Changed::Everything;
         }
         // Taken rather than drained: a set that once held every key (after a restore) would
@@ -152,15 +164,23 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
         Changed::Keys(std::mem::take(&mut self.changed).into_iter().collect())
     }
 
-    /// Marks `key` changed again (a change taken that could not be written yet).
+    /// Marks `key` changed (again, for a change taken that could not be written yet).
     pub(crate) fn mark(&mut self, key: K) {
+        if self.whole {
+            return;
+        }
+        if self.changed.len() >= self.map.len() + SLACK {
+            self.changed = HashSet::new();
+            self.whole = true;
+            return;
+        }
         self.changed.insert(key);
     }
 
     /// Whether anything changed since the changes were last taken.
     #[cfg(test)]
     fn is_changed(&self) -> bool {
-        self.cleared || !self.changed.is_empty()
+        self.whole || !self.changed.is_empty()
     }
 }
 
@@ -329,6 +349,21 @@ mod tests {
         assert_eq!(keys(map.take_changes()), vec!["b", "c", "d", "e"]);
         assert_eq!(map.take_changes(), Changed::Keys(Vec::new()));
         assert_eq!(map.keys().copied().collect::<Vec<_>>(), vec!["a", "b", "e"]);
+    }
+
+    #[test]
+    fn marks_never_outgrow_the_map_when_nobody_takes_them() {
+        let mut map: Tracked<u32, ()> = Tracked::new();
+
+        for key in 0..(3 * SLACK as u32) {
+            map.insert(key, ());
+            map.shift_remove(&key);
+        }
+
+        assert!(map.changed.is_empty());
+        assert_eq!(map.take_changes(), Changed::Everything);
+        map.insert(1, ());
+        assert_eq!(map.take_changes(), Changed::Keys(vec![1]));
     }
 
     #[test]
