@@ -278,6 +278,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        let slug = self.body.type_url.rsplit('/').next().unwrap_or_default();
+        response
+            .extensions_mut()
+            .insert(crate::engine::journal::ErrorCode(slug.to_owned()));
         response
     }
 }

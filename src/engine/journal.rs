@@ -35,6 +35,13 @@ pub(crate) struct Handled {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Unrecognized;
 
+/// Put in a response's extensions by a vendor module whose answer is one of its errors: the
+/// error as the vendor names it (a Kaltura exception code such as `INVALID_KS`, an api.video
+/// problem's slug such as `authentication-missing-authorization-header`), whatever the HTTP status says (a Kaltura
+/// error is a 200).
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorCode(pub String);
+
 /// Put in a response's extensions by a handler to name the resource it acted on; the vendor
 /// module moves it into [`Handled`].
 #[derive(Clone, Debug)]
@@ -87,6 +94,10 @@ pub struct RecordedRequest {
     pub status: Option<u16>,
     /// The fault rule applied to this request, if any.
     pub fault: Option<String>,
+    /// The vendor's error, when the answer was one: a Kaltura exception code (`INVALID_KS`,
+    /// which the vendor sends with status 200; a multirequest's failed calls' codes, comma
+    /// separated), or an api.video problem's slug (`authentication-missing-authorization-header`).
+    pub error: Option<String>,
     /// Time from arrival to the response head.
     pub duration: Option<Duration>,
 }
@@ -179,6 +190,7 @@ impl serde::Serialize for RecordedRequest {
                 operation: self.operation.as_deref(),
                 target: self.target.as_deref(),
                 status: self.status,
+                error: self.error.as_deref(),
                 fault: self.fault.as_deref(),
                 duration_ms: self.duration.map(|d| d.as_secs_f64() * 1000.0),
             },
@@ -204,6 +216,7 @@ struct RecordedJson<'a> {
     operation: Option<&'a str>,
     target: Option<&'a str>,
     status: Option<u16>,
+    error: Option<&'a str>,
     fault: Option<&'a str>,
     duration_ms: Option<f64>,
 }
@@ -264,16 +277,18 @@ enum Field {
     Target = 3,
     Fault = 4,
     Body = 5,
+    Error = 6,
 }
 
 impl Field {
-    const ALL: [Field; 6] = [
+    const ALL: [Field; 7] = [
         Field::PathAndQuery,
         Field::Header,
         Field::Operation,
         Field::Target,
         Field::Fault,
         Field::Body,
+        Field::Error,
     ];
 }
 
@@ -364,8 +379,18 @@ impl Entry {
         push_record(&mut self.packed, Field::Fault, &[name.as_bytes()]);
     }
 
-    /// Notes the answer: its status, who handled it, and how long it took to get ready.
-    pub(crate) fn set_answer(&mut self, status: u16, handled: Option<Handled>, took: Duration) {
+    /// Notes the answer: its status, who handled it, the vendor's error if it was one, and how
+    /// long it took to get ready.
+    pub(crate) fn set_answer(
+        &mut self,
+        status: u16,
+        handled: Option<Handled>,
+        error: Option<ErrorCode>,
+        took: Duration,
+    ) {
+        if let Some(ErrorCode(code)) = error {
+            push_record(&mut self.packed, Field::Error, &[code.as_bytes()]);
+        }
         if let Some(handled) = handled {
             self.vendor = Some(handled.vendor);
             if let Some(operation) = &handled.operation {
@@ -453,6 +478,7 @@ impl Entry {
             target: self.text(Field::Target),
             status: self.status,
             fault: self.text(Field::Fault),
+            error: self.text(Field::Error),
             duration: self.duration,
         }
     }
@@ -1133,6 +1159,7 @@ mod tests {
                     operation: Some("updateVideo".into()),
                     target: Some(String::new()),
                 }),
+                Some(ErrorCode("not-found".into())),
                 Duration::from_millis(3),
             );
 
@@ -1152,6 +1179,7 @@ mod tests {
             assert_eq!(recorded.operation.as_deref(), Some("updateVideo"));
             assert_eq!(recorded.target.as_deref(), Some(""));
             assert_eq!(recorded.fault.as_deref(), Some("slow"));
+            assert_eq!(recorded.error.as_deref(), Some("not-found"));
             assert_eq!(recorded.status, Some(201));
             assert_eq!(recorded.duration, Some(Duration::from_millis(3)));
         }

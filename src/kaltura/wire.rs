@@ -192,7 +192,30 @@ pub(crate) fn respond(
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type);
     common_headers(response.headers_mut());
+    if let Some(codes) = error_codes(&body) {
+        response
+            .extensions_mut()
+            .insert(crate::engine::journal::ErrorCode(codes));
+    }
     response
+}
+
+/// The exception codes an answer carries, for the journal: a call's, or a multirequest's
+/// failed calls' (comma separated, each once, in order).
+fn error_codes(body: &Body) -> Option<String> {
+    let mut codes: Vec<&str> = Vec::new();
+    let outs = match body {
+        Body::Single(out) => std::slice::from_ref(out),
+        Body::Multi(outs) => outs.as_slice(),
+    };
+    for out in outs {
+        if let Out::Error(error) = out {
+            if !codes.contains(&error.code()) {
+                codes.push(error.code());
+            }
+        }
+    }
+    (!codes.is_empty()).then(|| codes.join(","))
 }
 
 /// The answer when no serializer can be built: 200, no body, the reason in `X-Kaltura`.
@@ -208,6 +231,10 @@ pub(crate) fn respond_without_format(reason: NoFormat) -> Response {
         HeaderValue::from_static(value),
     );
     common_headers(response.headers_mut());
+    let code = value.trim_start_matches("error- ").to_owned();
+    response
+        .extensions_mut()
+        .insert(crate::engine::journal::ErrorCode(code));
     response
 }
 

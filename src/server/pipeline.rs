@@ -172,12 +172,13 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
     };
     // Only the journal reads it: taken, not copied.
     let handled = response.extensions_mut().remove::<Handled>();
+    let error = response.extensions_mut().remove::<journal::ErrorCode>();
     let status = response.status().as_u16();
     shared.journal.complete(seq, |entry| {
         if let Some((prefix, size, sha256)) = read {
             entry.set_body(prefix, size, sha256);
         }
-        entry.set_answer(status, handled, started.elapsed());
+        entry.set_answer(status, handled, error, started.elapsed());
     });
     response
 }

@@ -186,3 +186,67 @@ async fn wiremock_matchers_query_the_journal_through_the_adapter() {
     assert_eq!(by_path.len(), 1);
     assert_eq!(by_query.len(), 1);
 }
+
+#[tokio::test]
+async fn each_vendor_error_is_named_in_the_journal_a_kaltura_200_included() {
+    // Arrange: a Kaltura call with a KS that is no KS (the vendor answers 200 with an
+    // exception), an api.video call without credentials (a 401 problem), a call that succeeds,
+    // and a scripted Kaltura error.
+    let server = MockServer::start().await;
+    server
+        .fault(vidmock::Fault::kaltura(vidmock::kaltura::ApiError::new(
+            "UPLOAD_TOKEN_NOT_FOUND",
+            &[],
+        )))
+        .when(vidmock::kaltura::action("uploadtoken", "get"))
+        .mount();
+    let kaltura = |action: &str| {
+        client()
+            .post(format!(
+                "{}/api_v3/service/uploadtoken/action/{action}?format=1",
+                server.uri()
+            ))
+            .form(&[("ks", "not-a-ks"), ("uploadTokenId", "0_x")])
+    };
+
+    // Act
+    let invalid = send(kaltura("list")).await;
+    let faulted = send(kaltura("get")).await;
+    send(client().get(format!("{}/upload-tokens", server.uri()))).await;
+    send(basic(
+        client().get(format!("{}/upload-tokens", server.uri())),
+        "vidmock-api-key",
+    ))
+    .await;
+    let listed: serde_json::Value = client()
+        .get(format!("{}/__vidmock/requests", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(invalid.status, 200);
+    assert_eq!(faulted.status, 200);
+    let errors: Vec<(Option<u16>, Option<String>)> = server
+        .received_requests()
+        .into_iter()
+        .map(|r| (r.status, r.error))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (Some(200), Some("INVALID_KS".to_owned())),
+            (Some(200), Some("UPLOAD_TOKEN_NOT_FOUND".to_owned())),
+            (
+                Some(401),
+                Some("authentication-missing-authorization-header".to_owned())
+            ),
+            (Some(200), None),
+        ]
+    );
+    assert_eq!(listed[0]["error"], "INVALID_KS");
+    assert_eq!(listed[3]["error"], serde_json::Value::Null);
+}
