@@ -319,6 +319,24 @@ export async function run({ vidmock, pages, browser, checks, artifacts }) {
     operations.length === CHUNKS && operations.every(([op, status]) => op === "uploadtoken.upload" && status === "200"),
     operations,
   );
+  // A Kaltura error is an HTTP 200: the dashboard names it, and its errors filter finds it.
+  await fetch(`${vidmock.url}/api_v3/service/uploadtoken/action/list?format=1`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "ks=not-a-ks",
+  });
+  await dashboard.selectOption("#filter-operation", "");
+  await dashboard.selectOption("#filter-status", "error");
+  const invalid = dashboard.locator("#journal tbody tr", { hasText: "200 · INVALID_KS" });
+  const named = await invalid
+    .first()
+    .waitFor()
+    .then(() => true, () => false);
+  checks.check(
+    "the dashboard's journal, filtered to errors, shows a Kaltura error answered 200 as `200 · INVALID_KS`",
+    named && (await invalid.getAttribute("data-operation")) === "uploadtoken.list",
+    await dashboard.locator("#journal tbody tr").evaluateAll((rows) => rows.map((r) => r.textContent)),
+  );
   const screenshot = join(artifacts, "dashboard-kaltura.png");
   await dashboard.selectOption("#filter-status", "");
   await dashboard.selectOption("#filter-operation", "");
