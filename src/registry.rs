@@ -344,7 +344,11 @@ impl Vendors {
         self.each
             .iter()
             .find_map(|(_, vendor)| vendor.operation(name))
-            .ok_or_else(|| format!("no vendor of this build has an operation named {name:?}"))
+            .unwrap_or_else(|| {
+                Err(format!(
+                    "no vendor of this build has an operation named {name:?}"
+                ))
+            })
     }
 
     /// Matchers for an upload token, one per vendor: a rule matches when any does.

@@ -424,8 +424,18 @@ impl Contract for Backend {
     }
 
     /// An operation id (`createToken`); a name with a dot is Kaltura's.
-    fn operation(&self, name: &str) -> Option<Box<dyn crate::Match>> {
-        (!name.contains('.')).then(|| Box::new(op(name)) as Box<dyn crate::Match>)
+    fn operation(&self, name: &str) -> Option<Result<Box<dyn crate::Match>, String>> {
+        if name.contains('.') {
+            return None;
+        }
+        if Route::operations().any(|known| known == name) {
+            return Some(Ok(Box::new(op(name))));
+        }
+        let known: Vec<&str> = Route::operations().collect();
+        Some(Err(format!(
+            "api.video has no operation named {name:?}; its operations are {}",
+            known.join(", ")
+        )))
     }
 
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {

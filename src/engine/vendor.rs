@@ -119,7 +119,9 @@ pub(crate) trait Contract: Send + Sync + 'static {
 
     /// A matcher for an operation as the admin API names it, when the name is in this vendor's
     /// form (`createToken`, `uploadtoken.upload`).
-    fn operation(&self, name: &str) -> Option<Box<dyn crate::Match>>;
+    /// `None` when the name is not in its form; an error naming its operations when it is in
+    /// its form but names none of them (a misspelt operation would never match).
+    fn operation(&self, name: &str) -> Option<Result<Box<dyn crate::Match>, String>>;
 
     /// A matcher for requests that carry this vendor's upload token `token`.
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match>;

@@ -249,3 +249,34 @@ async fn a_misspelt_field_of_an_action_is_named_in_the_refusal() {
         unknown.text
     );
 }
+
+#[tokio::test]
+async fn a_misspelt_operation_is_refused_with_the_vendors_operations() {
+    // Arrange
+    let server = MockServer::start().await;
+    let on = |operation: &str| json!({"match": {"operation": operation}, "action": {"type": "status", "status": 503}});
+
+    // Act
+    let apivideo = add(&server, on("createTokne")).await;
+    let kaltura = add(&server, on("uploadtoken.uplaod")).await;
+    let known = add(&server, on("uploadToken.upload")).await;
+
+    // Assert
+    assert_eq!(apivideo.status, 400, "{}", apivideo.text);
+    let said = apivideo.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        said.contains("\"createTokne\"") && said.contains("createToken"),
+        "{said}"
+    );
+    assert_eq!(kaltura.status, 400, "{}", kaltura.text);
+    let said = kaltura.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(said.contains("uploadtoken.upload"), "{said}");
+    assert_eq!(known.status, 201, "{}", known.text);
+    assert_eq!(server.faults().len(), 1);
+}
