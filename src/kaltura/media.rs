@@ -11,10 +11,9 @@ use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
 use super::params::{Args, Object, Prop};
 use super::store::{
-    EntryStatus, StoredEntry, Tenant, UploadTokenStatus, ENTRY_TYPE_DATA, ENTRY_TYPE_DOCUMENT,
-    ENTRY_TYPE_MEDIA_CLIP,
+    EntryStatus, StoredEntry, StoredToken, Tenant, UploadTokenStatus, ATTACHED_ENTRY,
+    ATTACHED_FLAVOR, ENTRY_TYPE_DATA, ENTRY_TYPE_DOCUMENT, ENTRY_TYPE_MEDIA_CLIP,
 };
-use super::uploadtoken::visible;
 use super::wire::{self, Out};
 
 /// `KalturaMediaType` values.
@@ -160,6 +159,7 @@ impl EntryInput {
             created_at: now,
             updated_at: now,
             upload_token_id: None,
+            source_flavor_id: None,
         }
     }
 }
@@ -169,6 +169,18 @@ fn readable<'t>(tenant: Option<&'t Tenant>, id: &str) -> Option<&'t StoredEntry>
     tenant
         .and_then(|t| t.entries.get(id))
         .filter(|e| e.status != EntryStatus::Deleted)
+}
+
+/// `KalturaMediaType::IMAGE`.
+const MEDIA_TYPE_IMAGE: i64 = 2;
+
+/// Whether the entry calls may use `token`: any token of the session's partner that is not
+/// deleted, whoever created it. Only `UploadTokenService` restricts a USER session to its own
+/// tokens (`restrictPeerToCurrentUser`); the media service reads the token with
+/// `UploadTokenPeer::retrieveByPK`, whose default criteria exclude only DELETED
+/// (`KalturaUploadedFileTokenResource::toObject`, `kUploadTokenMgr::getFullPathByUploadTokenId`).
+fn usable(token: &StoredToken, session: &Session) -> bool {
+    token.partner_id == session.partner_id && token.status != UploadTokenStatus::Deleted
 }
 
 /// `@validateUser entry entryId edit`: a USER session edits only its own entries.
@@ -271,24 +283,24 @@ impl Action for MediaAddContent {
                 ));
             }
             Some(Resource::Token(Some(token_id))) => {
-                let token = tenant
+                let status = tenant
                     .tokens
-                    .get_mut(&token_id)
-                    .filter(|t| visible(t, &session))
+                    .get(&token_id)
+                    .filter(|t| usable(t, &session))
+                    .map(|t| t.status)
                     .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
-                match token.status {
+                match status {
                     UploadTokenStatus::Pending | UploadTokenStatus::PartialUpload => {
-                        token.attach("entry", &self.entry_id);
-                        token.updated_at = now;
-                        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
-                            entry.status = EntryStatus::Import;
-                            entry.upload_token_id = Some(token_id);
-                            entry.updated_at = now;
-                        }
+                        attach_pending(call, tenant, &self.entry_id, &token_id, now);
                     }
                     UploadTokenStatus::FullUpload => {
-                        token.attach("entry", &self.entry_id);
-                        tenant.consume_if_attached(&token_id, now);
+                        // A complete token is a ready local file: the entry takes it at once
+                        // and the token is closed without being attached to anything
+                        // (`KalturaEntryService::attachLocalFileResource` with `getIsReady`).
+                        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
+                            source_flavor(call, entry);
+                        }
+                        tenant.consume(&token_id, &self.entry_id, now);
                     }
                     _ => {
                         return Err(ApiError::new(
@@ -304,6 +316,47 @@ impl Action for MediaAddContent {
             .get(&self.entry_id)
             .map(wire::entry)
             .ok_or_else(|| entry_not_found(&self.entry_id))
+    }
+}
+
+/// The id of a media entry's source flavor asset, made the first time the entry is given
+/// content (`kFlowHelper::createOriginalFlavorAsset` returns the existing original when there
+/// is one); `None` for an image entry, whose file is the entry's own, and for entries that are
+/// not media clips.
+fn source_flavor(call: &Call, entry: &mut StoredEntry) -> Option<String> {
+    if entry.entry_type != ENTRY_TYPE_MEDIA_CLIP || entry.media_type == Some(MEDIA_TYPE_IMAGE) {
+        return None;
+    }
+    let flavor = entry
+        .source_flavor_id
+        .get_or_insert_with(|| call.served.cx.ids.hex("0_", 8));
+    Some(flavor.clone())
+}
+
+/// Attaches a token still uploading to entry `entry_id`, which waits for it (IMPORT), as
+/// `KalturaEntryService::attachLocalFileResource` does: an image entry is the attached object
+/// itself (`entry`); any other media entry gets its source flavor asset (created once, its id
+/// kept on the entry), and the token is attached to that (`flavorAsset`).
+fn attach_pending(
+    call: &Call,
+    tenant: &mut Tenant,
+    entry_id: &str,
+    token_id: &str,
+    now: time::OffsetDateTime,
+) {
+    let Some(entry) = tenant.entries.get_mut(entry_id) else {
+        return;
+    };
+    entry.status = EntryStatus::Import;
+    entry.upload_token_id = Some(token_id.to_owned());
+    entry.updated_at = now;
+    let (object_type, object_id) = match source_flavor(call, entry) {
+        Some(flavor) => (ATTACHED_FLAVOR, flavor),
+        None => (ATTACHED_ENTRY, entry.id.clone()),
+    };
+    if let Some(token) = tenant.tokens.get_mut(token_id) {
+        token.attach(object_type, &object_id);
+        token.updated_at = now;
     }
 }
 
@@ -324,7 +377,7 @@ fn add_from_token(
     let token = tenant
         .tokens
         .get(token_id)
-        .filter(|t| visible(t, session))
+        .filter(|t| usable(t, session))
         .ok_or_else(|| ApiError::new("UPLOADED_FILE_NOT_FOUND_BY_TOKEN", &[]))?;
     if token.status != UploadTokenStatus::FullUpload {
         return Err(ApiError::new(
@@ -336,11 +389,11 @@ fn add_from_token(
     let mut entry = input.create(call, session, EntryStatus::Import);
     let entry_id = entry.id.clone();
     entry.upload_token_id = Some(token_id.to_owned());
+    source_flavor(call, &mut entry);
     tenant.entries.insert(entry_id.clone(), entry);
-    if let Some(token) = tenant.tokens.get_mut(token_id) {
-        token.attach("entry", &entry_id);
-    }
-    tenant.consume_if_attached(token_id, now);
+    // The file is taken by path and the token closed; nothing is attached to it
+    // (`MediaService::addFromUploadedFileAction`).
+    tenant.consume(token_id, &entry_id, now);
     tenant
         .entries
         .get(&entry_id)

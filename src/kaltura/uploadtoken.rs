@@ -137,7 +137,9 @@ impl Action for Add {
             ));
         }
         let file_size = self.file_size.map(|size| size as i64);
-        if self.auto_finalize && file_size.is_none_or(|size| size == 0) {
+        // `!isset($this->fileSize)` (KalturaUploadToken::validateForInsert): only an absent or
+        // null size is missing; 0 is a size.
+        if self.auto_finalize && file_size.is_none() {
             return Err(ApiError::new("UPLOAD_TOKEN_MISSING_FILE_SIZE", &[]));
         }
         let served = &call.served;
@@ -468,7 +470,7 @@ impl Upload {
         if !accepts_uploads(token.status) {
             return Err(ApiError::new("UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD", &[]));
         }
-        if token.file_name.as_deref().is_none_or(str::is_empty) {
+        if token.file_name.as_deref().is_none_or(php_falsy) {
             token.file_name = Some(self.file.filename.clone());
             token.updated_at = now;
         }
@@ -483,6 +485,17 @@ impl Upload {
                 .then(|| self.file.in_memory())
                 .flatten(),
         });
+        // The manager's late check of the part (`kUploadTokenMgr::checkIfFileIsValid`): the
+        // deserializer already refused a part without a temporary file, so what is left is a
+        // name PHP takes as false, `"0"`. A whole upload that fails here deletes its token
+        // (`kFlowHelper::handleUploadFailed`).
+        if php_falsy(&self.file.filename) {
+            if !self.resume && self.final_chunk {
+                token.status = UploadTokenStatus::Deleted;
+                token.updated_at = now;
+            }
+            return Err(ApiError::new("UPLOAD_ERROR", &[]));
+        }
         let piece = self.file.content.clone();
         // The empty-chunk shortcut: nothing happens.
         if size == 0 && !self.final_chunk && self.resume_at > 0.0 {
@@ -628,6 +641,11 @@ fn finaliser(token: &mut StoredToken, size: u64, now: OffsetDateTime) -> Result<
         return Err(ApiError::new("INTERNAL_SERVERL_ERROR", &[]));
     }
     Ok(true)
+}
+
+/// Whether PHP takes a string as false: `""` and `"0"`.
+fn php_falsy(text: &str) -> bool {
+    text.is_empty() || text == "0"
 }
 
 /// A byte offset from `resumeAt` (≥ 0): whole bytes, saturating.

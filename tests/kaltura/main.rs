@@ -10,5 +10,6 @@ mod bad_input;
 mod chunks_prop;
 mod front_door;
 mod media;
+mod server_source;
 mod sessions;
 mod uploads;
