@@ -113,6 +113,11 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         run: entry::<session::End>,
     },
     ActionDef {
+        service: "session",
+        action: "startwidgetsession",
+        run: entry::<session::StartWidgetSession>,
+    },
+    ActionDef {
         service: "uploadtoken",
         action: "add",
         run: entry::<uploadtoken::Add>,

@@ -23,6 +23,16 @@ const CATALOG: &[(&str, &[&str], &str)] = &[
         "Error while starting session for partner [@PID@]",
     ),
     (
+        "INVALID_WIDGET_ID",
+        &["WIDGET_ID"],
+        "Unknown widget [@WIDGET_ID@]",
+    ),
+    (
+        "START_WIDGET_SESSION_ERROR",
+        &["WIDGET_ID"],
+        "error while starting session for widget id [@WIDGET_ID@]",
+    ),
+    (
         "SERVICE_NOT_SPECIFIED",
         &[],
         "Service name was not specified, please specify one",

@@ -750,6 +750,19 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
 }
 
 /// `KalturaPartner`, as much of it as clients read (`id`, `name`).
+/// `KalturaStartWidgetSessionResponse`: the widget's partner, the KS and the user, which the
+/// server sets to the number 0 (`$userId = 0`, written as it is).
+pub(crate) fn widget_session(partner_id: i64, ks: String) -> Out {
+    Out::Object(
+        Object::new("KalturaStartWidgetSessionResponse")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("partnerId", Out::Int(partner_id))
+            .prop("ks", Out::Str(ks))
+            .prop("userId", Out::Int(0)),
+    )
+}
+
 pub(crate) fn partner(id: i64) -> Out {
     Out::Object(
         Object::new("KalturaPartner")

@@ -13,3 +13,4 @@ mod media;
 mod server_source;
 mod sessions;
 mod uploads;
+mod widget_sessions;
