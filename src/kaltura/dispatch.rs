@@ -14,7 +14,7 @@ use std::pin::Pin;
 use super::error::ApiError;
 use super::params::{to_php_string, Args, Map, Value};
 use super::wire::Out;
-use super::{media, session, uploadtoken};
+use super::{apptoken, media, session, uploadtoken};
 
 /// Who may call an action, and whether it reads the KS at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,6 @@ pub(crate) enum Access {
     /// Any session, widget sessions included (`uploadToken.get`, `uploadToken.list`).
     AnySession,
     /// An ADMIN session (type ≥ 1).
-    #[allow(dead_code)]
     Admin,
 }
 
@@ -116,6 +115,31 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         service: "session",
         action: "startwidgetsession",
         run: entry::<session::StartWidgetSession>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "add",
+        run: entry::<apptoken::Add>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "get",
+        run: entry::<apptoken::Get>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "list",
+        run: entry::<apptoken::List>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "delete",
+        run: entry::<apptoken::Delete>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "startsession",
+        run: entry::<apptoken::StartSession>,
     },
     ActionDef {
         service: "uploadtoken",
@@ -235,6 +259,14 @@ fn authorize(
         }
         if call.served.backend.is_ended(&session.ks) {
             return Err(ApiError::refused_ks("LOGOUT"));
+        }
+        // A session started from an app token since deleted is logged out; widget sessions
+        // are never checked (`kSessionBase::isValid`).
+        if session.privileges.contains("sessionid:") && !session.is_widget() {
+            let tenants = call.served.backend.store.lock();
+            if apptoken::session_revoked(tenants.get(&session.partner_id), &session.privileges) {
+                return Err(ApiError::refused_ks("LOGOUT"));
+            }
         }
     }
     let forbidden = || ApiError::new("SERVICE_FORBIDDEN", &[&call.name()]);

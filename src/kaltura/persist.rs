@@ -1,7 +1,8 @@
 //! Kaltura's section of the state file and of the seed file.
 //!
 //! The state section holds the partners (with their secrets, so the KSs they signed stay
-//! valid), the sessions ended with `session.end`, and every partner's upload tokens and entries.
+//! valid), the sessions ended with `session.end`, and every partner's upload tokens, entries
+//! and app tokens.
 //! A token whose file was complete and hashed comes back complete (its bytes too, when the
 //! server keeps them); a token still receiving chunks comes back PENDING without a file,
 //! because its bytes were not saved: a `resume` then fails with `UPLOAD_TOKEN_CANNOT_RESUME`
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::apptoken::StoredAppToken;
 use super::store::{
     AutoFinalize, EntryStatus, StoredEntry, StoredToken, Tenant, UploadTokenStatus,
 };
@@ -47,6 +49,8 @@ struct PartnerDoc {
     upload_tokens: Vec<StoredToken>,
     #[serde(default)]
     entries: Vec<StoredEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    app_tokens: Vec<StoredAppToken>,
 }
 
 /// Moves a section written by version 1 of the state file to today's layout: a token's
@@ -122,6 +126,7 @@ impl Backend {
                 let tenant = tenants.get(&id);
                 let tokens = tenant.into_iter().flat_map(|t| t.tokens.values());
                 let entries = tenant.into_iter().flat_map(|t| t.entries.values());
+                let app_tokens = tenant.into_iter().flat_map(|t| t.app_tokens.values());
                 PartnerDoc {
                     id,
                     admin_secret: partner.map(|p| p.admin_secret.clone()).unwrap_or_default(),
@@ -142,6 +147,7 @@ impl Backend {
                         .cloned()
                         .collect(),
                     entries: entries.cloned().collect(),
+                    app_tokens: app_tokens.cloned().collect(),
                 }
             })
             .collect();
@@ -226,6 +232,15 @@ impl Backend {
                     }
                 }
             }
+            match tenant.app_tokens.take_changes() {
+                Changed::Everything => everything = true,
+                Changed::Keys(ids) => {
+                    for id in ids {
+                        let value = tenant.app_tokens.get(&id).map(to_json);
+                        record(Key::AppToken(partner, id), value);
+                    }
+                }
+            }
         }
         if everything {
             return Changes::Everything;
@@ -268,6 +283,18 @@ impl Backend {
                         Some(Ok(mut entry)) => {
                             entry.partner_id = partner;
                             entries.insert(id, entry);
+                            Ok(())
+                        }
+                        Some(Err(error)) => Err(Some(error)),
+                    }
+                }
+                Ok(Key::AppToken(partner, id)) => {
+                    let app_tokens = &mut tenants.entry(partner).or_default().app_tokens;
+                    match change.value.map(serde_json::from_value::<StoredAppToken>) {
+                        None => app_tokens.shift_remove(&id).map(|_| ()).ok_or(None),
+                        Some(Ok(mut app_token)) => {
+                            app_token.partner_id = partner;
+                            app_tokens.insert(id, app_token);
                             Ok(())
                         }
                         Some(Err(error)) => Err(Some(error)),
@@ -328,6 +355,10 @@ impl Backend {
                 entry.partner_id = saved.id;
                 tenant.entries.insert(entry.id.clone(), entry);
             }
+            for mut app_token in saved.app_tokens {
+                app_token.partner_id = saved.id;
+                tenant.app_tokens.insert(app_token.id.clone(), app_token);
+            }
             wait_for_lost_files(&mut tenant);
             tenants.insert(saved.id, tenant);
         }
@@ -382,6 +413,7 @@ fn wait_for_lost_files(tenant: &mut Tenant) {
 enum Key {
     Token(i64, String),
     Entry(i64, String),
+    AppToken(i64, String),
     Ended(String),
 }
 

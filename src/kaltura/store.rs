@@ -751,11 +751,13 @@ pub(crate) const ATTACHED_ENTRY: &str = "entry";
 /// `attachedObjectType` of a token the source flavor asset of a media entry waits for.
 pub(crate) const ATTACHED_FLAVOR: &str = "flavorAsset";
 
-/// One partner's tokens and entries, in creation order.
+/// One partner's upload tokens, entries and app tokens, in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Tenant {
     pub tokens: Tracked<String, StoredToken>,
     pub entries: Tracked<String, StoredEntry>,
+    /// App tokens, deleted ones included (kept across resets, like the partners' secrets).
+    pub app_tokens: Tracked<String, super::apptoken::StoredAppToken>,
 }
 
 impl Tenant {

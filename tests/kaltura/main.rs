@@ -6,6 +6,7 @@
 mod raw;
 mod support;
 
+mod app_tokens;
 mod bad_input;
 mod chunks_prop;
 mod front_door;
