@@ -192,6 +192,16 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         run: entry::<media::MediaDelete>,
     },
     ActionDef {
+        service: "media",
+        action: "list",
+        run: entry::<media::EntryList<true>>,
+    },
+    ActionDef {
+        service: "media",
+        action: "update",
+        run: entry::<media::MediaUpdate>,
+    },
+    ActionDef {
         service: "baseentry",
         action: "addfromuploadedfile",
         run: entry::<media::BaseEntryAddFromUploadedFile>,
@@ -200,6 +210,11 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         service: "baseentry",
         action: "get",
         run: entry::<media::EntryGet<false>>,
+    },
+    ActionDef {
+        service: "baseentry",
+        action: "list",
+        run: entry::<media::EntryList<false>>,
     },
     ActionDef {
         service: "partner",

@@ -1,7 +1,7 @@
 //! Entries, minimal but real: the calls that consume an upload token (`media.add` +
 //! `media.addContent`, `media.addFromUploadedFile`, `baseEntry.addFromUploadedFile`), the
-//! reads and the delete around them, and `partner.get`, which `kaltura-uploader` calls between
-//! uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
+//! reads, lists, update and delete around them, and `partner.get`, which `kaltura-uploader`
+//! calls between uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
 //!
 //! An entry exists here to close the token's life: a token consumed while complete is CLOSED at
 //! once; a token attached while incomplete is closed by the very upload that completes it.
@@ -554,5 +554,239 @@ impl Action for PartnerGet {
             }
             _ => Ok(wire::partner(session.partner_id)),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// media.list, baseEntry.list
+// ---------------------------------------------------------------------------------------------
+
+/// Page sizes of the entry lists (`KalturaFilterPager`).
+const DEFAULT_PAGE_SIZE: i64 = 30;
+const MAX_PAGE_SIZE: i64 = 500;
+
+/// The common fields of `KalturaMediaEntryFilter` (and `KalturaBaseEntryFilter`), as read.
+#[derive(Default)]
+struct EntryFilter {
+    id_equal: Option<String>,
+    id_in: Option<String>,
+    name_like: Option<String>,
+    status_equal: Option<String>,
+    status_in: Option<String>,
+    media_type_equal: Option<i64>,
+    user_id_equal: Option<String>,
+    tags_like: Option<String>,
+    reference_id_equal: Option<String>,
+    order_by: Option<String>,
+}
+
+/// A comma-separated filter value; empty means "not set".
+fn split_list(value: Option<&str>) -> Option<Vec<&str>> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| v.split(',').map(str::trim).collect())
+}
+
+impl EntryFilter {
+    fn read(args: &Args<'_>, media: bool) -> Result<Self, ApiError> {
+        let mut filter = EntryFilter::default();
+        let Some(f) = args.object("filter")? else {
+            return Ok(filter);
+        };
+        filter.order_by = f.string("orderBy")?;
+        filter.id_equal = f.string("idEqual")?;
+        filter.id_in = f.string("idIn")?;
+        filter.name_like = f.string("nameLike")?;
+        filter.user_id_equal = f.string("userIdEqual")?;
+        filter.tags_like = f.string("tagsLike")?;
+        filter.reference_id_equal = f.string("referenceIdEqual")?;
+        filter.status_equal = f.string("statusEqual")?;
+        filter.status_in = f.string("statusIn")?;
+        if media {
+            filter.media_type_equal =
+                f.int_enum("mediaTypeEqual", "KalturaMediaType", MEDIA_TYPES)?;
+        }
+        Ok(filter)
+    }
+
+    /// Whether the filter names entries by id or reference, which lifts a USER session's
+    /// restriction to its own entries (`KalturaEntryService::listEntriesByFilter`).
+    fn names_entries(&self) -> bool {
+        [&self.id_equal, &self.id_in, &self.reference_id_equal]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+    }
+
+    fn matches(&self, e: &StoredEntry) -> bool {
+        let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+        let ids_in = split_list(self.id_in.as_deref());
+        let statuses_in = split_list(self.status_in.as_deref());
+        let status_equal = set(&self.status_equal);
+        // `setDefaultStatus`: READY only, unless a status is asked or one entry is named.
+        let status_ok = match (&status_equal, &statuses_in) {
+            (Some(status), _) => e.status.code() == status,
+            (None, Some(statuses)) => statuses.contains(&e.status.code()),
+            (None, None) if set(&self.id_equal).is_some() => e.status != EntryStatus::Deleted,
+            (None, None) => e.status == EntryStatus::Ready,
+        };
+        let lower = |s: &str| s.to_lowercase();
+        status_ok
+            && set(&self.id_equal).is_none_or(|id| e.id == id)
+            && ids_in.is_none_or(|ids| ids.contains(&e.id.as_str()))
+            && set(&self.name_like).is_none_or(|n| lower(&e.name).contains(&lower(&n)))
+            && self
+                .media_type_equal
+                .is_none_or(|t| e.media_type == Some(t))
+            && set(&self.user_id_equal).is_none_or(|u| e.user_id == u)
+            && set(&self.tags_like).is_none_or(|t| lower(&e.tags).contains(&lower(&t)))
+            && set(&self.reference_id_equal)
+                .is_none_or(|r| e.reference_id.as_deref() == Some(r.as_str()))
+    }
+
+    fn sort(&self, entries: &mut [&StoredEntry]) {
+        for order in self.order_by.as_deref().unwrap_or("").split(',').rev() {
+            match order.trim() {
+                "+createdAt" => entries.sort_by_key(|e| e.created_at),
+                "-createdAt" => entries.sort_by_key(|e| std::cmp::Reverse(e.created_at)),
+                "+updatedAt" => entries.sort_by_key(|e| e.updated_at),
+                "-updatedAt" => entries.sort_by_key(|e| std::cmp::Reverse(e.updated_at)),
+                "+name" => entries.sort_by(|a, b| a.name.cmp(&b.name)),
+                "-name" => entries.sort_by(|a, b| b.name.cmp(&a.name)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `media.list(filter = null, pager = null)` (`MEDIA_ONLY`) and `baseEntry.list`.
+pub(crate) struct EntryList<const MEDIA_ONLY: bool> {
+    filter: EntryFilter,
+    page_size: i64,
+    page_index: i64,
+}
+
+impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
+    const ACCESS: Access = Access::AnySession;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let filter = EntryFilter::read(&args, MEDIA_ONLY)?;
+        let (mut page_size, mut page_index) = (DEFAULT_PAGE_SIZE, 1);
+        if let Some(pager) = args.object("pager")? {
+            page_size = pager.int("pageSize").unwrap_or(DEFAULT_PAGE_SIZE);
+            page_index = pager.int("pageIndex").unwrap_or(1);
+        }
+        Ok(Self {
+            filter,
+            page_size: page_size.clamp(0, MAX_PAGE_SIZE),
+            page_index: page_index.max(1),
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        // `KalturaEntryService::initService`: a session neither ADMIN nor with `list:*` sees
+        // only its own user's entries, unless the filter names entries.
+        let may_list_all =
+            session.is_admin() || session.privileges.split(',').any(|p| p.trim() == "list:*");
+        let own_only = !may_list_all && !self.filter.names_entries();
+        let tenants = call.served.backend.store.lock();
+        let mut matched: Vec<&StoredEntry> = tenants
+            .get(&session.partner_id)
+            .map(|t| t.entries.values().collect())
+            .unwrap_or_default();
+        matched.retain(|e| {
+            (!MEDIA_ONLY || e.class == "KalturaMediaEntry")
+                && (!own_only || e.user_id == session.user_id)
+                && self.filter.matches(e)
+        });
+        self.filter.sort(&mut matched);
+        let total = matched.len();
+        let size = usize::try_from(self.page_size).unwrap_or(0);
+        let page: Vec<&StoredEntry> = if size == 0 {
+            matched
+        } else {
+            let skip = usize::try_from(self.page_index - 1)
+                .unwrap_or(0)
+                .saturating_mul(size);
+            matched.into_iter().skip(skip).take(size).collect()
+        };
+        let class = if MEDIA_ONLY {
+            "KalturaMediaListResponse"
+        } else {
+            "KalturaBaseEntryListResponse"
+        };
+        Ok(wire::entry_list(class, &page, total))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// media.update
+// ---------------------------------------------------------------------------------------------
+
+/// `media.update(entryId, mediaEntry)` (`@validateUser entry entryId edit`): name,
+/// description, tags, referenceId and partnerData; `mediaType` is insert-only.
+pub(crate) struct MediaUpdate {
+    entry_id: String,
+    entry: EntryInput,
+    media_type_sent: bool,
+}
+
+impl Action for MediaUpdate {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let entry_id = args.required_string("entryId")?;
+        let object = args
+            .object("mediaEntry")?
+            .ok_or_else(|| ApiError::missing_parameter("mediaEntry"))?;
+        let media_type_sent = matches!(object.prop("mediaType"), Prop::Value(_));
+        Ok(Self {
+            entry_id,
+            entry: EntryInput::read(Some(object), "KalturaMediaEntry")?,
+            media_type_sent,
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        let now = call.served.cx.clock.now();
+        let mut tenants = call.served.backend.store.lock();
+        let tenant = tenants.entry(session.partner_id).or_default();
+        let entry = readable(Some(tenant), &self.entry_id)
+            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
+            .ok_or_else(|| entry_not_found(&self.entry_id))?;
+        check_owner(entry, &session)?;
+        let readonly = self
+            .entry
+            .readonly
+            .or(self.media_type_sent.then_some("mediaType"));
+        if let Some(name) = readonly {
+            return Err(ApiError::new(
+                "PROPERTY_VALIDATION_NOT_UPDATABLE",
+                &[&format!("KalturaMediaEntry::{name}")],
+            ));
+        }
+        let input = self.entry;
+        let entry = tenant
+            .entries
+            .get_mut(&self.entry_id)
+            .ok_or_else(|| entry_not_found(&self.entry_id))?;
+        if let Some(name) = input.name {
+            entry.name = name;
+        }
+        if let Some(description) = input.description {
+            entry.description = description;
+        }
+        if let Some(tags) = input.tags {
+            entry.tags = tags;
+        }
+        if input.reference_id.is_some() {
+            entry.reference_id = input.reference_id;
+        }
+        if input.partner_data.is_some() {
+            entry.partner_data = input.partner_data;
+        }
+        entry.updated_at = now;
+        Ok(wire::entry(entry))
     }
 }

@@ -641,6 +641,25 @@ pub(crate) fn upload_token_list(tokens: &[&StoredToken], total: usize) -> Out {
     )
 }
 
+/// `KalturaMediaListResponse` or `KalturaBaseEntryListResponse`: `objects` always an array,
+/// `totalCount` before paging.
+pub(crate) fn entry_list(class: &'static str, entries: &[&StoredEntry], total: usize) -> Out {
+    Out::Object(
+        Object::new(class)
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop(
+                "totalCount",
+                Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
+            )
+            .subclass()
+            .prop(
+                "objects",
+                Out::Array(entries.iter().map(|e| entry(e)).collect()),
+            ),
+    )
+}
+
 /// `KalturaMediaEntry`, `KalturaDataEntry`, `KalturaDocumentEntry` or `KalturaBaseEntry`:
 /// `KalturaBaseEntry`'s properties, then the subclass's.
 pub(crate) fn entry(e: &StoredEntry) -> Out {

@@ -9,6 +9,7 @@ mod support;
 mod app_tokens;
 mod bad_input;
 mod chunks_prop;
+mod entries;
 mod front_door;
 mod media;
 mod server_source;
