@@ -85,17 +85,20 @@ fn default_duration() -> i64 {
     MAX_EXPIRY
 }
 
-/// An app token as the server stores it, and (through serde) as the state file and the admin
-/// API hold it.
+/// An app token as the server stores it, and (through serde) as the state file and the seed
+/// file hold it. A seed may leave out the id, the token and the dates: [`StoredAppToken::fill`]
+/// supplies them.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct StoredAppToken {
     /// `0_` + 8 lower-case hex from the server's id generator.
+    #[serde(default)]
     pub id: String,
     /// The partner's id, which a document gives once for all its app tokens.
     #[serde(skip)]
     pub partner_id: i64,
     /// 32 lower-case hex (`bin2hex` of 16 random bytes): the secret `tokenHash` proves.
+    #[serde(default)]
     pub token: String,
     /// 1 DISABLED, 2 ACTIVE, 3 DELETED.
     #[serde(default = "default_status")]
@@ -120,13 +123,30 @@ pub(crate) struct StoredAppToken {
     pub hash_type: String,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 impl StoredAppToken {
+    /// Supplies what a seed may leave out: an id, a token, and dates (the creation defaults to
+    /// `now`, the last change to the creation).
+    pub(crate) fn fill(&mut self, ids: &crate::engine::ids::Ids, now: OffsetDateTime) {
+        if self.id.is_empty() {
+            self.id = ids.hex("0_", 8);
+        }
+        if self.token.is_empty() {
+            self.token = ids.hex("", 32);
+        }
+        if crate::engine::clock::is_unset(self.created_at) {
+            self.created_at = now;
+        }
+        if crate::engine::clock::is_unset(self.updated_at) {
+            self.updated_at = self.created_at;
+        }
+    }
+
     /// `AppToken::calcHash`: `hash(hashType, ks . token)`, lower-case hex.
     fn hash(&self, ks: &str) -> String {
         use sha2::Digest as _;

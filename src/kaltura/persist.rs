@@ -431,8 +431,8 @@ fn hex_id(id: &str, digits: usize) -> bool {
 }
 
 impl Document {
-    /// Checks what serde cannot: ids positive, unique and well formed, sizes and media types
-    /// known.
+    /// Checks what serde cannot: ids positive, unique and well formed (upload tokens, entries
+    /// and app tokens), sizes and media types known.
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let mut partners = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
@@ -459,6 +459,15 @@ impl Document {
                     return Err(Invalid::at(
                         format!("{at}.uploadTokens[{t}].fileSize"),
                         "is negative",
+                    ));
+                }
+            }
+            for (a, app_token) in partner.app_tokens.iter().enumerate() {
+                let id = &app_token.id;
+                if !id.is_empty() && (!hex_id(id, 8) || !ids.insert(id.clone())) {
+                    return Err(Invalid::at(
+                        format!("{at}.appTokens[{a}].id"),
+                        format!("{id:?} is not `0_` and 8 lower-case hex digits of its own"),
                     ));
                 }
             }
@@ -494,6 +503,7 @@ impl Backend {
                 .iter_mut()
                 .for_each(|t| t.fill(ids, now));
             partner.entries.iter_mut().for_each(|e| e.fill(ids, now));
+            partner.app_tokens.iter_mut().for_each(|t| t.fill(ids, now));
         }
         self.put(seed, |token, retention| {
             token.reattach(retention, &|_, _| None);

@@ -298,3 +298,35 @@ async fn list_filters_and_pages_the_partners_app_tokens() {
     assert_eq!(paged["objects"].as_array().unwrap().len(), 1);
     assert_eq!(by_user["objectType"], "KalturaAppTokenListResponse");
 }
+
+/// A seed may give app tokens with their token (so a test knows it in advance) and leave out
+/// the id and dates; a malformed id is refused at start.
+#[tokio::test]
+async fn a_seeded_app_token_starts_sessions_with_its_known_token() {
+    let token = "0123456789abcdef0123456789abcdef";
+    let server = MockServer::builder()
+        .seed_json(&format!(
+            r#"{{"kaltura": {{"partners": [{{"id": 101, "adminSecret": "vidmock-admin-secret",
+                "appTokens": [{{"id": "0_a0a0a0a0", "token": "{token}", "sessionUserId": "seeded"}}]}}]}}}}"#
+        ))
+        .unwrap()
+        .start()
+        .await;
+    let refused = MockServer::builder().seed_json(
+        r#"{"kaltura": {"partners": [{"id": 101, "adminSecret": "x",
+            "appTokens": [{"id": "app-1"}]}]}}"#,
+    );
+    let widget = widget_api(&server).await;
+
+    let info = start_session(
+        &widget,
+        "0_a0a0a0a0",
+        &token_hash("SHA1", &widget.ks, token),
+        &[],
+    )
+    .await;
+
+    assert_eq!(info["userId"], "seeded", "{info}");
+    let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("appTokens[0].id"), "{error}");
+}
