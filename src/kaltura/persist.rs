@@ -470,6 +470,15 @@ impl Document {
                         format!("{id:?} is not `0_` and 8 lower-case hex digits of its own"),
                     ));
                 }
+                if !(1..=3).contains(&app_token.status) {
+                    return Err(Invalid::at(
+                        format!("{at}.appTokens[{a}].status"),
+                        format!(
+                            "{} is not 1 (disabled), 2 (active) or 3 (deleted)",
+                            app_token.status
+                        ),
+                    ));
+                }
             }
             for (e, entry) in partner.entries.iter().enumerate() {
                 let id = &entry.id;

@@ -300,14 +300,15 @@ async fn list_filters_and_pages_the_partners_app_tokens() {
 }
 
 /// A seed may give app tokens with their token (so a test knows it in advance) and leave out
-/// the id and dates; a malformed id is refused at start.
+/// the id and dates; a DISABLED one starts nothing; a malformed id is refused at start.
 #[tokio::test]
 async fn a_seeded_app_token_starts_sessions_with_its_known_token() {
     let token = "0123456789abcdef0123456789abcdef";
     let server = MockServer::builder()
         .seed_json(&format!(
             r#"{{"kaltura": {{"partners": [{{"id": 101, "adminSecret": "vidmock-admin-secret",
-                "appTokens": [{{"id": "0_a0a0a0a0", "token": "{token}", "sessionUserId": "seeded"}}]}}]}}}}"#
+                "appTokens": [{{"id": "0_a0a0a0a0", "token": "{token}", "sessionUserId": "seeded"}},
+                              {{"id": "0_b0b0b0b0", "token": "{token}", "status": 1}}]}}]}}}}"#
         ))
         .unwrap()
         .start()
@@ -326,7 +327,17 @@ async fn a_seeded_app_token_starts_sessions_with_its_known_token() {
     )
     .await;
 
+    let disabled = start_session(
+        &widget,
+        "0_b0b0b0b0",
+        &token_hash("SHA1", &widget.ks, token),
+        &[],
+    )
+    .await;
+
     assert_eq!(info["userId"], "seeded", "{info}");
+    // AppTokenService.php:172–173: only an ACTIVE app token starts sessions.
+    assert_eq!(code(&disabled), "APP_TOKEN_NOT_ACTIVE", "{disabled}");
     let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("appTokens[0].id"), "{error}");
 }
