@@ -14,7 +14,7 @@ use std::pin::Pin;
 use super::error::ApiError;
 use super::params::{to_php_string, Args, Map, Value};
 use super::wire::Out;
-use super::{media, session, uploadtoken};
+use super::{apptoken, media, session, uploadtoken};
 
 /// Who may call an action, and whether it reads the KS at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,6 @@ pub(crate) enum Access {
     /// Any session, widget sessions included (`uploadToken.get`, `uploadToken.list`).
     AnySession,
     /// An ADMIN session (type ≥ 1).
-    #[allow(dead_code)]
     Admin,
 }
 
@@ -113,6 +112,36 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         run: entry::<session::End>,
     },
     ActionDef {
+        service: "session",
+        action: "startwidgetsession",
+        run: entry::<session::StartWidgetSession>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "add",
+        run: entry::<apptoken::Add>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "get",
+        run: entry::<apptoken::Get>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "list",
+        run: entry::<apptoken::List>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "delete",
+        run: entry::<apptoken::Delete>,
+    },
+    ActionDef {
+        service: "apptoken",
+        action: "startsession",
+        run: entry::<apptoken::StartSession>,
+    },
+    ActionDef {
         service: "uploadtoken",
         action: "add",
         run: entry::<uploadtoken::Add>,
@@ -163,6 +192,16 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         run: entry::<media::MediaDelete>,
     },
     ActionDef {
+        service: "media",
+        action: "list",
+        run: entry::<media::EntryList<true>>,
+    },
+    ActionDef {
+        service: "media",
+        action: "update",
+        run: entry::<media::MediaUpdate>,
+    },
+    ActionDef {
         service: "baseentry",
         action: "addfromuploadedfile",
         run: entry::<media::BaseEntryAddFromUploadedFile>,
@@ -171,6 +210,11 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         service: "baseentry",
         action: "get",
         run: entry::<media::EntryGet<false>>,
+    },
+    ActionDef {
+        service: "baseentry",
+        action: "list",
+        run: entry::<media::EntryList<false>>,
     },
     ActionDef {
         service: "partner",
@@ -230,6 +274,14 @@ fn authorize(
         }
         if call.served.backend.is_ended(&session.ks) {
             return Err(ApiError::refused_ks("LOGOUT"));
+        }
+        // A session started from an app token since deleted is logged out; widget sessions
+        // are never checked (`kSessionBase::isValid`).
+        if session.privileges.contains("sessionid:") && !session.is_widget() {
+            let tenants = call.served.backend.store.lock();
+            if apptoken::session_revoked(tenants.get(&session.partner_id), &session.privileges) {
+                return Err(ApiError::refused_ks("LOGOUT"));
+            }
         }
     }
     let forbidden = || ApiError::new("SERVICE_FORBIDDEN", &[&call.name()]);

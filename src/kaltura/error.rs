@@ -23,6 +23,36 @@ const CATALOG: &[(&str, &[&str], &str)] = &[
         "Error while starting session for partner [@PID@]",
     ),
     (
+        "APP_TOKEN_ID_NOT_FOUND",
+        &["ID"],
+        "Application token id \"@ID@\" not found",
+    ),
+    (
+        "APP_TOKEN_NOT_ACTIVE",
+        &["ID"],
+        "Application token id \"@ID@\" not active",
+    ),
+    (
+        "APP_TOKEN_EXPIRED",
+        &["ID"],
+        "Application token id \"@ID@\" expired",
+    ),
+    (
+        "INVALID_APP_TOKEN_HASH",
+        &[],
+        "Invalid application token hash",
+    ),
+    (
+        "INVALID_WIDGET_ID",
+        &["WIDGET_ID"],
+        "Unknown widget [@WIDGET_ID@]",
+    ),
+    (
+        "START_WIDGET_SESSION_ERROR",
+        &["WIDGET_ID"],
+        "error while starting session for widget id [@WIDGET_ID@]",
+    ),
+    (
         "SERVICE_NOT_SPECIFIED",
         &[],
         "Service name was not specified, please specify one",

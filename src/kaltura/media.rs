@@ -1,7 +1,7 @@
 //! Entries, minimal but real: the calls that consume an upload token (`media.add` +
 //! `media.addContent`, `media.addFromUploadedFile`, `baseEntry.addFromUploadedFile`), the
-//! reads and the delete around them, and `partner.get`, which `kaltura-uploader` calls between
-//! uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
+//! reads, lists, update and delete around them, and `partner.get`, which `kaltura-uploader`
+//! calls between uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
 //!
 //! An entry exists here to close the token's life: a token consumed while complete is CLOSED at
 //! once; a token attached while incomplete is closed by the very upload that completes it.
@@ -12,10 +12,9 @@ use super::error::ApiError;
 use super::limits;
 use super::params::{Args, Object, Prop};
 use super::store::{
-    EntryStatus, StoredEntry, Tenant, UploadTokenStatus, ENTRY_TYPE_DATA, ENTRY_TYPE_DOCUMENT,
-    ENTRY_TYPE_MEDIA_CLIP,
+    EntryStatus, StoredEntry, StoredToken, Tenant, UploadTokenStatus, ATTACHED_ENTRY,
+    ATTACHED_FLAVOR, ENTRY_TYPE_DATA, ENTRY_TYPE_DOCUMENT, ENTRY_TYPE_MEDIA_CLIP,
 };
-use super::uploadtoken::visible;
 use super::wire::{self, Out};
 
 /// `KalturaMediaType` values.
@@ -177,6 +176,7 @@ impl EntryInput {
             created_at: now,
             updated_at: now,
             upload_token_id: None,
+            source_flavor_id: None,
         }
     }
 }
@@ -186,6 +186,18 @@ fn readable<'t>(tenant: Option<&'t Tenant>, id: &str) -> Option<&'t StoredEntry>
     tenant
         .and_then(|t| t.entries.get(id))
         .filter(|e| e.status != EntryStatus::Deleted)
+}
+
+/// `KalturaMediaType::IMAGE`.
+const MEDIA_TYPE_IMAGE: i64 = 2;
+
+/// Whether the entry calls may use `token`: any token of the session's partner that is not
+/// deleted, whoever created it. Only `UploadTokenService` restricts a USER session to its own
+/// tokens (`restrictPeerToCurrentUser`); the media service reads the token with
+/// `UploadTokenPeer::retrieveByPK`, whose default criteria exclude only DELETED
+/// (`KalturaUploadedFileTokenResource::toObject`, `kUploadTokenMgr::getFullPathByUploadTokenId`).
+fn usable(token: &StoredToken, session: &Session) -> bool {
+    token.partner_id == session.partner_id && token.status != UploadTokenStatus::Deleted
 }
 
 /// `@validateUser entry entryId edit`: a USER session edits only its own entries.
@@ -288,24 +300,24 @@ impl Action for MediaAddContent {
                 ));
             }
             Some(Resource::Token(Some(token_id))) => {
-                let token = tenant
+                let status = tenant
                     .tokens
-                    .get_mut(&token_id)
-                    .filter(|t| visible(t, &session))
+                    .get(&token_id)
+                    .filter(|t| usable(t, &session))
+                    .map(|t| t.status)
                     .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
-                match token.status {
+                match status {
                     UploadTokenStatus::Pending | UploadTokenStatus::PartialUpload => {
-                        token.attach("entry", &self.entry_id);
-                        token.updated_at = now;
-                        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
-                            entry.status = EntryStatus::Import;
-                            entry.upload_token_id = Some(token_id);
-                            entry.updated_at = now;
-                        }
+                        attach_pending(call, tenant, &self.entry_id, &token_id, now);
                     }
                     UploadTokenStatus::FullUpload => {
-                        token.attach("entry", &self.entry_id);
-                        tenant.consume_if_attached(&token_id, now);
+                        // A complete token is a ready local file: the entry takes it at once
+                        // and the token is closed without being attached to anything
+                        // (`KalturaEntryService::attachLocalFileResource` with `getIsReady`).
+                        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
+                            source_flavor(call, entry);
+                        }
+                        tenant.consume(&token_id, &self.entry_id, now);
                     }
                     _ => {
                         return Err(ApiError::new(
@@ -321,6 +333,47 @@ impl Action for MediaAddContent {
             .get(&self.entry_id)
             .map(wire::entry)
             .ok_or_else(|| entry_not_found(&self.entry_id))
+    }
+}
+
+/// The id of a media entry's source flavor asset, made the first time the entry is given
+/// content (`kFlowHelper::createOriginalFlavorAsset` returns the existing original when there
+/// is one); `None` for an image entry, whose file is the entry's own, and for entries that are
+/// not media clips.
+fn source_flavor(call: &Call, entry: &mut StoredEntry) -> Option<String> {
+    if entry.entry_type != ENTRY_TYPE_MEDIA_CLIP || entry.media_type == Some(MEDIA_TYPE_IMAGE) {
+        return None;
+    }
+    let flavor = entry
+        .source_flavor_id
+        .get_or_insert_with(|| call.served.cx.ids.hex("0_", 8));
+    Some(flavor.clone())
+}
+
+/// Attaches a token still uploading to entry `entry_id`, which waits for it (IMPORT), as
+/// `KalturaEntryService::attachLocalFileResource` does: an image entry is the attached object
+/// itself (`entry`); any other media entry gets its source flavor asset (created once, its id
+/// kept on the entry), and the token is attached to that (`flavorAsset`).
+fn attach_pending(
+    call: &Call,
+    tenant: &mut Tenant,
+    entry_id: &str,
+    token_id: &str,
+    now: time::OffsetDateTime,
+) {
+    let Some(entry) = tenant.entries.get_mut(entry_id) else {
+        return;
+    };
+    entry.status = EntryStatus::Import;
+    entry.upload_token_id = Some(token_id.to_owned());
+    entry.updated_at = now;
+    let (object_type, object_id) = match source_flavor(call, entry) {
+        Some(flavor) => (ATTACHED_FLAVOR, flavor),
+        None => (ATTACHED_ENTRY, entry.id.clone()),
+    };
+    if let Some(token) = tenant.tokens.get_mut(token_id) {
+        token.attach(object_type, &object_id);
+        token.updated_at = now;
     }
 }
 
@@ -341,7 +394,7 @@ fn add_from_token(
     let token = tenant
         .tokens
         .get(token_id)
-        .filter(|t| visible(t, session))
+        .filter(|t| usable(t, session))
         .ok_or_else(|| ApiError::new("UPLOADED_FILE_NOT_FOUND_BY_TOKEN", &[]))?;
     if token.status != UploadTokenStatus::FullUpload {
         return Err(ApiError::new(
@@ -353,11 +406,11 @@ fn add_from_token(
     let mut entry = input.create(call, session, EntryStatus::Import);
     let entry_id = entry.id.clone();
     entry.upload_token_id = Some(token_id.to_owned());
+    source_flavor(call, &mut entry);
     tenant.entries.insert(entry_id.clone(), entry);
-    if let Some(token) = tenant.tokens.get_mut(token_id) {
-        token.attach("entry", &entry_id);
-    }
-    tenant.consume_if_attached(token_id, now);
+    // The file is taken by path and the token closed; nothing is attached to it
+    // (`MediaService::addFromUploadedFileAction`).
+    tenant.consume(token_id, &entry_id, now);
     tenant
         .entries
         .get(&entry_id)
@@ -518,5 +571,239 @@ impl Action for PartnerGet {
             }
             _ => Ok(wire::partner(session.partner_id)),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// media.list, baseEntry.list
+// ---------------------------------------------------------------------------------------------
+
+/// Page sizes of the entry lists (`KalturaFilterPager`).
+const DEFAULT_PAGE_SIZE: i64 = 30;
+const MAX_PAGE_SIZE: i64 = 500;
+
+/// The common fields of `KalturaMediaEntryFilter` (and `KalturaBaseEntryFilter`), as read.
+#[derive(Default)]
+struct EntryFilter {
+    id_equal: Option<String>,
+    id_in: Option<String>,
+    name_like: Option<String>,
+    status_equal: Option<String>,
+    status_in: Option<String>,
+    media_type_equal: Option<i64>,
+    user_id_equal: Option<String>,
+    tags_like: Option<String>,
+    reference_id_equal: Option<String>,
+    order_by: Option<String>,
+}
+
+/// A comma-separated filter value; empty means "not set".
+fn split_list(value: Option<&str>) -> Option<Vec<&str>> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| v.split(',').map(str::trim).collect())
+}
+
+impl EntryFilter {
+    fn read(args: &Args<'_>, media: bool) -> Result<Self, ApiError> {
+        let mut filter = EntryFilter::default();
+        let Some(f) = args.object("filter")? else {
+            return Ok(filter);
+        };
+        filter.order_by = f.string("orderBy")?;
+        filter.id_equal = f.string("idEqual")?;
+        filter.id_in = f.string("idIn")?;
+        filter.name_like = f.string("nameLike")?;
+        filter.user_id_equal = f.string("userIdEqual")?;
+        filter.tags_like = f.string("tagsLike")?;
+        filter.reference_id_equal = f.string("referenceIdEqual")?;
+        filter.status_equal = f.string("statusEqual")?;
+        filter.status_in = f.string("statusIn")?;
+        if media {
+            filter.media_type_equal =
+                f.int_enum("mediaTypeEqual", "KalturaMediaType", MEDIA_TYPES)?;
+        }
+        Ok(filter)
+    }
+
+    /// Whether the filter names entries by id or reference, which lifts a USER session's
+    /// restriction to its own entries (`KalturaEntryService::listEntriesByFilter`).
+    fn names_entries(&self) -> bool {
+        [&self.id_equal, &self.id_in, &self.reference_id_equal]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+    }
+
+    fn matches(&self, e: &StoredEntry) -> bool {
+        let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+        let ids_in = split_list(self.id_in.as_deref());
+        let statuses_in = split_list(self.status_in.as_deref());
+        let status_equal = set(&self.status_equal);
+        // `setDefaultStatus`: READY only, unless a status is asked or one entry is named.
+        let status_ok = match (&status_equal, &statuses_in) {
+            (Some(status), _) => e.status.code() == status,
+            (None, Some(statuses)) => statuses.contains(&e.status.code()),
+            (None, None) if set(&self.id_equal).is_some() => e.status != EntryStatus::Deleted,
+            (None, None) => e.status == EntryStatus::Ready,
+        };
+        let lower = |s: &str| s.to_lowercase();
+        status_ok
+            && set(&self.id_equal).is_none_or(|id| e.id == id)
+            && ids_in.is_none_or(|ids| ids.contains(&e.id.as_str()))
+            && set(&self.name_like).is_none_or(|n| lower(&e.name).contains(&lower(&n)))
+            && self
+                .media_type_equal
+                .is_none_or(|t| e.media_type == Some(t))
+            && set(&self.user_id_equal).is_none_or(|u| e.user_id == u)
+            && set(&self.tags_like).is_none_or(|t| lower(&e.tags).contains(&lower(&t)))
+            && set(&self.reference_id_equal)
+                .is_none_or(|r| e.reference_id.as_deref() == Some(r.as_str()))
+    }
+
+    fn sort(&self, entries: &mut [&StoredEntry]) {
+        for order in self.order_by.as_deref().unwrap_or("").split(',').rev() {
+            match order.trim() {
+                "+createdAt" => entries.sort_by_key(|e| e.created_at),
+                "-createdAt" => entries.sort_by_key(|e| std::cmp::Reverse(e.created_at)),
+                "+updatedAt" => entries.sort_by_key(|e| e.updated_at),
+                "-updatedAt" => entries.sort_by_key(|e| std::cmp::Reverse(e.updated_at)),
+                "+name" => entries.sort_by(|a, b| a.name.cmp(&b.name)),
+                "-name" => entries.sort_by(|a, b| b.name.cmp(&a.name)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `media.list(filter = null, pager = null)` (`MEDIA_ONLY`) and `baseEntry.list`.
+pub(crate) struct EntryList<const MEDIA_ONLY: bool> {
+    filter: EntryFilter,
+    page_size: i64,
+    page_index: i64,
+}
+
+impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
+    const ACCESS: Access = Access::AnySession;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let filter = EntryFilter::read(&args, MEDIA_ONLY)?;
+        let (mut page_size, mut page_index) = (DEFAULT_PAGE_SIZE, 1);
+        if let Some(pager) = args.object("pager")? {
+            page_size = pager.int("pageSize").unwrap_or(DEFAULT_PAGE_SIZE);
+            page_index = pager.int("pageIndex").unwrap_or(1);
+        }
+        Ok(Self {
+            filter,
+            page_size: page_size.clamp(0, MAX_PAGE_SIZE),
+            page_index: page_index.max(1),
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        // `KalturaEntryService::initService`: a session neither ADMIN nor with `list:*` sees
+        // only its own user's entries, unless the filter names entries.
+        let may_list_all =
+            session.is_admin() || session.privileges.split(',').any(|p| p.trim() == "list:*");
+        let own_only = !may_list_all && !self.filter.names_entries();
+        let tenants = call.served.backend.store.lock();
+        let mut matched: Vec<&StoredEntry> = tenants
+            .get(&session.partner_id)
+            .map(|t| t.entries.values().collect())
+            .unwrap_or_default();
+        matched.retain(|e| {
+            (!MEDIA_ONLY || e.class == "KalturaMediaEntry")
+                && (!own_only || e.user_id == session.user_id)
+                && self.filter.matches(e)
+        });
+        self.filter.sort(&mut matched);
+        let total = matched.len();
+        let size = usize::try_from(self.page_size).unwrap_or(0);
+        let page: Vec<&StoredEntry> = if size == 0 {
+            matched
+        } else {
+            let skip = usize::try_from(self.page_index - 1)
+                .unwrap_or(0)
+                .saturating_mul(size);
+            matched.into_iter().skip(skip).take(size).collect()
+        };
+        let class = if MEDIA_ONLY {
+            "KalturaMediaListResponse"
+        } else {
+            "KalturaBaseEntryListResponse"
+        };
+        Ok(wire::entry_list(class, &page, total))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// media.update
+// ---------------------------------------------------------------------------------------------
+
+/// `media.update(entryId, mediaEntry)` (`@validateUser entry entryId edit`): name,
+/// description, tags, referenceId and partnerData; `mediaType` is insert-only.
+pub(crate) struct MediaUpdate {
+    entry_id: String,
+    entry: EntryInput,
+    media_type_sent: bool,
+}
+
+impl Action for MediaUpdate {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let entry_id = args.required_string("entryId")?;
+        let object = args
+            .object("mediaEntry")?
+            .ok_or_else(|| ApiError::missing_parameter("mediaEntry"))?;
+        let media_type_sent = matches!(object.prop("mediaType"), Prop::Value(_));
+        Ok(Self {
+            entry_id,
+            entry: EntryInput::read(Some(object), "KalturaMediaEntry")?,
+            media_type_sent,
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        let now = call.served.cx.clock.now();
+        let mut tenants = call.served.backend.store.lock();
+        let tenant = tenants.entry(session.partner_id).or_default();
+        let entry = readable(Some(tenant), &self.entry_id)
+            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
+            .ok_or_else(|| entry_not_found(&self.entry_id))?;
+        check_owner(entry, &session)?;
+        let readonly = self
+            .entry
+            .readonly
+            .or(self.media_type_sent.then_some("mediaType"));
+        if let Some(name) = readonly {
+            return Err(ApiError::new(
+                "PROPERTY_VALIDATION_NOT_UPDATABLE",
+                &[&format!("KalturaMediaEntry::{name}")],
+            ));
+        }
+        let input = self.entry;
+        let entry = tenant
+            .entries
+            .get_mut(&self.entry_id)
+            .ok_or_else(|| entry_not_found(&self.entry_id))?;
+        if let Some(name) = input.name {
+            entry.name = name;
+        }
+        if let Some(description) = input.description {
+            entry.description = description;
+        }
+        if let Some(tags) = input.tags {
+            entry.tags = tags;
+        }
+        if input.reference_id.is_some() {
+            entry.reference_id = input.reference_id;
+        }
+        if input.partner_data.is_some() {
+            entry.partner_data = input.partner_data;
+        }
+        entry.updated_at = now;
+        Ok(wire::entry(entry))
     }
 }

@@ -9,13 +9,14 @@
 //! one serialisation layer for JSON, XML and JSONP (`wire`), sessions signed and verified in
 //! both KS formats (`ks`, `session`), and multirequests (`multirequest`). Services plug into the
 //! action table of `dispatch`: `uploadtoken` (the five actions and the chunk engine),
-//! `media` (entries, `partner.get`). The reference is `../shared/specs/kaltura.md`; the choices
+//! `media` (entries, `partner.get`), `apptoken` (app tokens and the sessions they start). The reference is `../shared/specs/kaltura.md`; the choices
 //! it leaves open are in `FIDELITY.md`.
 //!
 //! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
-//! and, in `store`, upload tokens and entries, each behind a `std::sync::Mutex` held only for
+//! and, in `store`, upload tokens, entries and app tokens, each behind a `std::sync::Mutex` held only for
 //! bookkeeping, never across an `.await`.
 
+mod apptoken;
 pub(crate) mod dispatch;
 mod error;
 #[cfg(feature = "fuzzing")]

@@ -1,7 +1,8 @@
 //! Kaltura's section of the state file and of the seed file.
 //!
 //! The state section holds the partners (with their secrets, so the KSs they signed stay
-//! valid), the sessions ended with `session.end`, and every partner's upload tokens and entries.
+//! valid), the sessions ended with `session.end`, and every partner's upload tokens, entries
+//! and app tokens.
 //! A token whose file was complete and hashed comes back complete (its bytes too, when the
 //! server keeps them); a token still receiving chunks comes back PENDING without a file,
 //! because its bytes were not saved: a `resume` then fails with `UPLOAD_TOKEN_CANNOT_RESUME`
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::apptoken::StoredAppToken;
 use super::store::{
     AutoFinalize, EntryStatus, StoredEntry, StoredToken, Tenant, UploadTokenStatus,
 };
@@ -47,6 +49,8 @@ struct PartnerDoc {
     upload_tokens: Vec<StoredToken>,
     #[serde(default)]
     entries: Vec<StoredEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    app_tokens: Vec<StoredAppToken>,
 }
 
 /// Moves a section written by version 1 of the state file to today's layout: a token's
@@ -122,6 +126,7 @@ impl Backend {
                 let tenant = tenants.get(&id);
                 let tokens = tenant.into_iter().flat_map(|t| t.tokens.values());
                 let entries = tenant.into_iter().flat_map(|t| t.entries.values());
+                let app_tokens = tenant.into_iter().flat_map(|t| t.app_tokens.values());
                 PartnerDoc {
                     id,
                     admin_secret: partner.map(|p| p.admin_secret.clone()).unwrap_or_default(),
@@ -142,6 +147,7 @@ impl Backend {
                         .cloned()
                         .collect(),
                     entries: entries.cloned().collect(),
+                    app_tokens: app_tokens.cloned().collect(),
                 }
             })
             .collect();
@@ -184,6 +190,7 @@ impl Backend {
                 |token| (token.digest.as_ref(), token.file.as_ref()),
             );
             recorder.map(&mut tenant.entries, |id| Key::Entry(partner, id));
+            recorder.map(&mut tenant.app_tokens, |id| Key::AppToken(partner, id));
         }
         recorder.finish()
     }
@@ -210,6 +217,12 @@ impl Backend {
                     let entries = &mut tenants.entry(partner).or_default().entries;
                     replay_into(entries, id, value, |entry: &mut StoredEntry| {
                         entry.partner_id = partner;
+                    })
+                }
+                Key::AppToken(partner, id) => {
+                    let app_tokens = &mut tenants.entry(partner).or_default().app_tokens;
+                    replay_into(app_tokens, id, value, |app_token: &mut StoredAppToken| {
+                        app_token.partner_id = partner;
                     })
                 }
                 Key::Ended(ks) => {
@@ -266,6 +279,10 @@ impl Backend {
                 entry.partner_id = saved.id;
                 tenant.entries.insert(entry.id.clone(), entry);
             }
+            for mut app_token in saved.app_tokens {
+                app_token.partner_id = saved.id;
+                tenant.app_tokens.insert(app_token.id.clone(), app_token);
+            }
             wait_for_lost_files(&mut tenant);
             tenants.insert(saved.id, tenant);
         }
@@ -320,6 +337,7 @@ fn wait_for_lost_files(tenant: &mut Tenant) {
 enum Key {
     Token(i64, String),
     Entry(i64, String),
+    AppToken(i64, String),
     Ended(String),
 }
 
@@ -332,8 +350,8 @@ fn hex_id(id: &str, digits: usize) -> bool {
 }
 
 impl Document {
-    /// Checks what serde cannot: ids positive, unique and well formed, sizes and media types
-    /// known.
+    /// Checks what serde cannot: ids positive, unique and well formed (upload tokens, entries
+    /// and app tokens), sizes and media types known.
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let mut partners = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
@@ -360,6 +378,24 @@ impl Document {
                     return Err(Invalid::at(
                         format!("{at}.uploadTokens[{t}].fileSize"),
                         "is negative",
+                    ));
+                }
+            }
+            for (a, app_token) in partner.app_tokens.iter().enumerate() {
+                let id = &app_token.id;
+                if !id.is_empty() && (!hex_id(id, 8) || !ids.insert(id.clone())) {
+                    return Err(Invalid::at(
+                        format!("{at}.appTokens[{a}].id"),
+                        format!("{id:?} is not `0_` and 8 lower-case hex digits of its own"),
+                    ));
+                }
+                if !(1..=3).contains(&app_token.status) {
+                    return Err(Invalid::at(
+                        format!("{at}.appTokens[{a}].status"),
+                        format!(
+                            "{} is not 1 (disabled), 2 (active) or 3 (deleted)",
+                            app_token.status
+                        ),
                     ));
                 }
             }
@@ -395,6 +431,7 @@ impl Backend {
                 .iter_mut()
                 .for_each(|t| t.fill(ids, now));
             partner.entries.iter_mut().for_each(|e| e.fill(ids, now));
+            partner.app_tokens.iter_mut().for_each(|t| t.fill(ids, now));
         }
         self.put(seed, |token, retention| {
             token.reattach(retention, &|_, _| None);

@@ -246,7 +246,9 @@ pub(crate) struct StoredToken {
     /// Bumped on every save.
     #[serde(default = "crate::engine::clock::unset", with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-    /// What waits for this token's file: its class as the server names it (`entry`)…
+    /// What waits for this token's file: its class as the server names it (`flavorAsset` for
+    /// the source flavor of a media entry, `entry` for an image entry); null when the token
+    /// was consumed complete…
     #[serde(default)]
     pub attached_object_type: Option<String>,
     /// …and its id.
@@ -387,9 +389,10 @@ pub struct UploadToken {
     pub created_at: OffsetDateTime,
     /// The last change, on the server's clock.
     pub updated_at: OffsetDateTime,
-    /// `entry` while an entry waits for this token's file.
+    /// What waits for this token's file: `flavorAsset` (the source flavor of a media entry)
+    /// or `entry` (an image entry); `None` for a token consumed complete.
     pub attached_object_type: Option<String>,
-    /// The waiting entry's id.
+    /// The id of the flavor asset or entry that waits.
     pub attached_object_id: Option<String>,
     /// Every upload call that reached the file, in arrival order.
     pub chunks: Vec<ReceivedChunk>,
@@ -567,6 +570,12 @@ pub(crate) struct StoredEntry {
     /// The upload token whose file is this entry's content (set when attached or consumed).
     #[serde(default)]
     pub upload_token_id: Option<String>,
+    /// The id of the entry's source (original) flavor asset: `0_` + 8 lower-case hex from the
+    /// server's id generator, made when a token still uploading is attached to a non-image
+    /// media entry (the server creates the source flavor asset then and attaches the token to
+    /// it); kept for the entry's life so that a later flavor feature reuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_flavor_id: Option<String>,
 }
 
 /// An API class's name. Named so that serde does not take the field for text borrowed from
@@ -737,29 +746,57 @@ impl Entry {
     }
 }
 
-/// One partner's tokens and entries, in creation order.
+/// `attachedObjectType` of a token an entry waits for (`get_class` of the object).
+pub(crate) const ATTACHED_ENTRY: &str = "entry";
+/// `attachedObjectType` of a token the source flavor asset of a media entry waits for.
+pub(crate) const ATTACHED_FLAVOR: &str = "flavorAsset";
+
+/// One partner's upload tokens, entries and app tokens, in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Tenant {
     pub tokens: Tracked<String, StoredToken>,
     pub entries: Tracked<String, StoredEntry>,
+    /// App tokens, deleted ones included (kept across resets, like the partners' secrets).
+    pub app_tokens: Tracked<String, super::apptoken::StoredAppToken>,
 }
 
 impl Tenant {
+    /// The entry a token's attachment names: the entry itself (`entry`), or the entry whose
+    /// source flavor asset it is (`flavorAsset`), as `kUploadTokenMgr::getAttachedEntry` finds it.
+    pub(crate) fn attached_entry_id(&self, token: &StoredToken) -> Option<String> {
+        let object_id = token.attached_object_id.as_deref()?;
+        match token.attached_object_type.as_deref()? {
+            ATTACHED_ENTRY => Some(object_id.to_owned()),
+            ATTACHED_FLAVOR => self
+                .entries
+                .values()
+                .find(|e| e.source_flavor_id.as_deref() == Some(object_id))
+                .map(|e| e.id.clone()),
+            _ => None,
+        }
+    }
+
     /// If token `id` is complete and an entry waits for it, the entry takes the file: the
     /// token is CLOSED and the entry READY (../shared/specs/kaltura.md §4.8).
     pub(crate) fn consume_if_attached(&mut self, id: &str, now: OffsetDateTime) {
+        let Some(entry_id) = self.tokens.get(id).and_then(|t| self.attached_entry_id(t)) else {
+            return;
+        };
+        self.consume(id, &entry_id, now);
+    }
+
+    /// Entry `entry_id` takes the file of token `id` when the token is complete: the token is
+    /// CLOSED and the entry READY. A deleted entry takes nothing.
+    pub(crate) fn consume(&mut self, id: &str, entry_id: &str, now: OffsetDateTime) {
         let Some(token) = self.tokens.get_mut(id) else {
             return;
         };
         if token.status != UploadTokenStatus::FullUpload {
             return;
         }
-        let Some(object_id) = token.attached_object_id.as_ref() else {
-            return;
-        };
         let Some(entry) = self
             .entries
-            .get_mut(object_id)
+            .get_mut(entry_id)
             .filter(|e| e.status != EntryStatus::Deleted)
         else {
             return;

@@ -142,7 +142,9 @@ impl Action for Add {
             ));
         }
         let file_size = self.file_size.map(|size| size as i64);
-        if self.auto_finalize && file_size.is_none_or(|size| size == 0) {
+        // `!isset($this->fileSize)` (KalturaUploadToken::validateForInsert): only an absent or
+        // null size is missing; 0 is a size.
+        if self.auto_finalize && file_size.is_none() {
             return Err(ApiError::new("UPLOAD_TOKEN_MISSING_FILE_SIZE", &[]));
         }
         let served = &call.served;
@@ -475,7 +477,7 @@ impl Upload {
         }
         // The part's name goes into the same `varchar(256)` column as `add`'s.
         let file_name = limits::varchar(self.file.filename.clone(), limits::FILE_NAME_CHARS);
-        if token.file_name.as_deref().is_none_or(str::is_empty) {
+        if token.file_name.as_deref().is_none_or(php_falsy) {
             token.file_name = Some(file_name.clone());
             token.updated_at = now;
         }
@@ -490,6 +492,17 @@ impl Upload {
                 .then(|| self.file.in_memory())
                 .flatten(),
         });
+        // The manager's late check of the part (`kUploadTokenMgr::checkIfFileIsValid`): the
+        // deserializer already refused a part without a temporary file, so what is left is a
+        // name PHP takes as false, `"0"`. A whole upload that fails here deletes its token
+        // (`kFlowHelper::handleUploadFailed`).
+        if php_falsy(&self.file.filename) {
+            if !self.resume && self.final_chunk {
+                token.status = UploadTokenStatus::Deleted;
+                token.updated_at = now;
+            }
+            return Err(ApiError::new("UPLOAD_ERROR", &[]));
+        }
         let piece = self.file.content.clone();
         // The empty-chunk shortcut: nothing happens.
         if size == 0 && !self.final_chunk && self.resume_at > 0.0 {
@@ -635,6 +648,11 @@ fn finaliser(token: &mut StoredToken, size: u64, now: OffsetDateTime) -> Result<
         return Err(ApiError::new("INTERNAL_SERVERL_ERROR", &[]));
     }
     Ok(true)
+}
+
+/// Whether PHP takes a string as false: `""` and `"0"`.
+fn php_falsy(text: &str) -> bool {
+    text.is_empty() || text == "0"
 }
 
 /// A byte offset from `resumeAt` (≥ 0): whole bytes, saturating.

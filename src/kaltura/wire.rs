@@ -668,6 +668,25 @@ pub(crate) fn upload_token_list(tokens: &[&StoredToken], total: usize) -> Out {
     )
 }
 
+/// `KalturaMediaListResponse` or `KalturaBaseEntryListResponse`: `objects` always an array,
+/// `totalCount` before paging.
+pub(crate) fn entry_list(class: &'static str, entries: &[&StoredEntry], total: usize) -> Out {
+    Out::Object(
+        Object::new(class)
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop(
+                "totalCount",
+                Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
+            )
+            .subclass()
+            .prop(
+                "objects",
+                Out::Array(entries.iter().map(|e| entry(e)).collect()),
+            ),
+    )
+}
+
 /// `KalturaMediaEntry`, `KalturaDataEntry`, `KalturaDocumentEntry` or `KalturaBaseEntry`:
 /// `KalturaBaseEntry`'s properties, then the subclass's.
 pub(crate) fn entry(e: &StoredEntry) -> Out {
@@ -777,6 +796,89 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
 }
 
 /// `KalturaPartner`, as much of it as clients read (`id`, `name`).
+/// `KalturaAppToken`, in its declared order; `token` is always answered (the server has no
+/// response profile hiding it).
+pub(crate) fn app_token(t: &super::apptoken::StoredAppToken) -> Out {
+    Out::Object(
+        Object::new("KalturaAppToken")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("id", text(&t.id))
+            .prop("token", text(&t.token))
+            .prop("partnerId", Out::Int(t.partner_id))
+            .prop("createdAt", time(t.created_at))
+            .prop("updatedAt", time(t.updated_at))
+            .prop("status", Out::Int(t.status))
+            .prop("expiry", t.expiry.map_or(Out::Null, Out::Int))
+            .prop("sessionType", t.session_type.map_or(Out::Null, Out::Int))
+            .prop("sessionUserId", opt_text(t.session_user_id.as_deref()))
+            .prop("sessionDuration", Out::Int(t.session_duration))
+            .prop(
+                "sessionPrivileges",
+                opt_text(t.session_privileges.as_deref()),
+            )
+            .prop("hashType", text(&t.hash_type))
+            .prop("description", opt_text(t.description.as_deref())),
+    )
+}
+
+/// `KalturaAppTokenListResponse`: `objects` always an array, `totalCount` before paging.
+pub(crate) fn app_token_list(tokens: &[&super::apptoken::StoredAppToken], total: usize) -> Out {
+    Out::Object(
+        Object::new("KalturaAppTokenListResponse")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop(
+                "totalCount",
+                Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
+            )
+            .subclass()
+            .prop(
+                "objects",
+                Out::Array(tokens.iter().map(|t| app_token(t)).collect()),
+            ),
+    )
+}
+
+/// What `KalturaSessionInfo` carries.
+pub(crate) struct SessionInfo {
+    pub ks: String,
+    pub session_type: i64,
+    pub partner_id: i64,
+    pub user_id: String,
+    /// `valid_until` of the KS (unix seconds).
+    pub expiry: i64,
+    pub privileges: String,
+}
+
+/// `KalturaSessionInfo` (`appToken.startSession`).
+pub(crate) fn session_info(info: &SessionInfo) -> Out {
+    Out::Object(
+        Object::new("KalturaSessionInfo")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("ks", text(&info.ks))
+            .prop("sessionType", Out::Int(info.session_type))
+            .prop("partnerId", Out::Int(info.partner_id))
+            .prop("userId", text(&info.user_id))
+            .prop("expiry", Out::Int(info.expiry))
+            .prop("privileges", text(&info.privileges)),
+    )
+}
+
+/// `KalturaStartWidgetSessionResponse`: the widget's partner, the KS and the user, which the
+/// server sets to the number 0 (`$userId = 0`, written as it is).
+pub(crate) fn widget_session(partner_id: i64, ks: String) -> Out {
+    Out::Object(
+        Object::new("KalturaStartWidgetSessionResponse")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("partnerId", Out::Int(partner_id))
+            .prop("ks", Out::Str(ks))
+            .prop("userId", Out::Int(0)),
+    )
+}
+
 pub(crate) fn partner(id: i64) -> Out {
     Out::Object(
         Object::new("KalturaPartner")

@@ -248,10 +248,15 @@ export async function run({ vidmock, pages, browser, checks, artifacts }) {
       token.chunks === CHUNKS && token.receivedBytes === SIZE && (token.waitingChunks ?? []).length === 0,
       token,
     );
+    // As on the server, a token added to a video entry before it was complete is attached to
+    // the entry's source flavor.
+    const entryState = (partnerState?.entries ?? []).find((e) => e.id === entry.id);
     checks.check(
-      "the token is attached to the entry",
-      token.attachedObjectType === "entry" && token.attachedObjectId === entry.id,
-      token,
+      "the token is attached to the entry's source flavor",
+      token.attachedObjectType === "flavorAsset" &&
+        typeof entryState?.sourceFlavorId === "string" &&
+        token.attachedObjectId === entryState.sourceFlavorId,
+      { token, entry: entryState },
     );
   }
   const storedEntry = (partnerState?.entries ?? []).find((e) => e.id === entry.id);

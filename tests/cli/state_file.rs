@@ -566,3 +566,64 @@ fn a_state_file_naming_kept_bytes_by_anything_but_a_sha256_exits_with_code_2() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Kaltura app token is saved like the other objects: after a restart it is read back, with
+/// its token, and still starts sessions.
+#[tokio::test]
+async fn a_kaltura_app_token_comes_back_after_a_restart() {
+    // Arrange
+    let dir = temp_dir("apptoken");
+    let path = dir.join("state.json");
+    let client = reqwest::Client::new();
+    let call = |base: &str, query: &str| {
+        let url = format!("{base}/api_v3/{query}&format=1");
+        let client = client.clone();
+        async move {
+            let answer: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            answer
+        }
+    };
+    let first = start(&path, &[]);
+    let ks = call(
+        &first.base,
+        "service/session/action/start?secret=vidmock-admin-secret&partnerId=101&type=2",
+    )
+    .await;
+    let ks = ks.as_str().unwrap().to_owned();
+    let added = call(
+        &first.base,
+        &format!("service/appToken/action/add?ks={ks}&appToken:sessionUserId=player"),
+    )
+    .await;
+    let id = added["id"].as_str().unwrap().to_owned();
+    let token = added["token"].as_str().unwrap().to_owned();
+    drop(first);
+
+    // Act
+    let second = start(&path, &[]);
+    let got = call(
+        &second.base,
+        &format!("service/appToken/action/get?ks={ks}&id={id}"),
+    )
+    .await;
+    let widget = call(
+        &second.base,
+        "service/session/action/startWidgetSession?widgetId=_101",
+    )
+    .await;
+    let widget = widget["ks"].as_str().unwrap().to_owned();
+    let hash = hex::encode(sha1::Sha1::digest(format!("{widget}{token}").as_bytes()));
+    let session = call(
+        &second.base,
+        &format!("service/appToken/action/startSession?ks={widget}&id={id}&tokenHash={hash}"),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(got["token"], token.as_str(), "{got}");
+    assert_eq!(got["sessionUserId"], "player");
+    assert_eq!(got["status"], 2);
+    assert_eq!(session["userId"], "player", "{session}");
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}

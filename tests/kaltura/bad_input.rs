@@ -519,15 +519,16 @@ fn rows(w: &World) -> Vec<Row> {
             );
         }
         for (what, size) in [
+            // KalturaUploadToken.php:158 checks `!isset`: 0 and letters (cast to 0.0) are set.
             ("no fileSize", None),
-            ("fileSize 0", Some(&b"0"[..])),
-            ("fileSize of letters", Some(b"big")),
+            (
+                "a null fileSize",
+                Some(("uploadToken:fileSize__null", &b"1"[..])),
+            ),
         ] {
             let mut fields: Vec<(&str, &[u8])> =
                 vec![("ks", ks), ("uploadToken:autoFinalize", b"1")];
-            if let Some(size) = size {
-                fields.push(("uploadToken:fileSize", size));
-            }
+            fields.extend(size);
             add(
                 format!("uploadToken.add with autoFinalize and {what}"),
                 form("uploadtoken", "add", format, &fields),

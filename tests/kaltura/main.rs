@@ -6,10 +6,14 @@
 mod raw;
 mod support;
 
+mod app_tokens;
 mod bad_input;
 mod bounds;
 mod chunks_prop;
+mod entries;
 mod front_door;
 mod media;
+mod server_source;
 mod sessions;
 mod uploads;
+mod widget_sessions;

@@ -143,8 +143,8 @@ async fn a_token_attached_before_its_upload_is_closed_by_the_upload_that_complet
 
     assert_eq!(attached["status"], "0");
     assert_eq!(pending["status"], 0);
-    assert_eq!(pending["attachedObjectType"], "entry");
-    assert_eq!(pending["attachedObjectId"], entry.as_str());
+    assert_eq!(pending["attachedObjectType"], "flavorAsset");
+    assert!(pending["attachedObjectId"].is_string(), "{pending}");
     assert_eq!(uploaded["status"], 3);
     assert_eq!(uploaded["uploadedFileSize"], "10");
     let stored = server.kaltura().entry(&entry).unwrap();
