@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::redact;
+use crate::support::{call, call_json, redact};
 use serde_json::Value;
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
@@ -16,20 +16,6 @@ const VECTOR_SECRET: &str = "abcdef0123456789abcdef0123456789";
 const VECTOR_V1: &str = "ZjJhZTZkMjBiMmIyNjk5MDgwNWU0NDNiZjFjNjQxNmZiYmQ2N2Y0MXwxMjM0NTsxMjM0NTsxODkzNDU2MDAwOzI7NDI7dXNlckBleGFtcGxlLmNvbTs=";
 const VECTOR_V2: &str = "djJ8MTIzNDV85hwKjTQH_l3yN1sKgPEK33qw5ynYrk3j26CrqcLAS0wOx_6c6YsuKSCJkt6ILEg6JmhZU9Ec0E9H9ml7VUxi3x0Hn6yaRiv6rnogNFHl2qs=";
 const VECTOR_VALID_UNTIL: i64 = 1_893_456_000;
-
-async fn call(server: &MockServer, query: &str) -> String {
-    reqwest::get(format!("{}/api_v3/{query}", server.uri()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn call_json(server: &MockServer, query: &str) -> Value {
-    let text = call(server, query).await;
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 async fn form(server: &MockServer, body: &str) -> String {
     reqwest::Client::new()

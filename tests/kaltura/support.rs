@@ -308,3 +308,19 @@ pub fn bytes(len: usize, seed: u8) -> Vec<u8> {
         })
         .collect()
 }
+
+/// `GET /api_v3/{query}`: the answer's text.
+pub async fn call(server: &vidmock::MockServer, query: &str) -> String {
+    reqwest::get(format!("{}/api_v3/{query}", server.uri()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// `GET /api_v3/{query}`: the answer as JSON.
+pub async fn call_json(server: &vidmock::MockServer, query: &str) -> serde_json::Value {
+    let text = call(server, query).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}

@@ -3,24 +3,10 @@
 
 use std::time::Duration;
 
-use crate::support::redact;
+use crate::support::{call, call_json, redact};
 use serde_json::Value;
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
-
-async fn call(server: &MockServer, query: &str) -> String {
-    reqwest::get(format!("{}/api_v3/{query}", server.uri()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn call_json(server: &MockServer, query: &str) -> Value {
-    let text = call(server, query).await;
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 async fn widget_ks(server: &MockServer, query: &str) -> String {
     let answer = call_json(
