@@ -667,8 +667,21 @@ pub(crate) fn with_rate(mut response: Response, rate: RateInfo) -> Response {
 /// assert_eq!(server.received(vidmock::apivideo::op("deleteToken")).len(), 1);
 /// # }
 /// ```
+///
+/// # Panics
+///
+/// When `operation` names no api.video operation: a misspelt name (`createTokne`) would never
+/// match, so it is refused at once, with the operations there are.
 pub fn op(operation: impl Into<String>) -> OperationMatcher {
-    OperationMatcher(operation.into())
+    let operation = operation.into();
+    if !Route::operations().any(|known| known == operation) {
+        let known: Vec<&str> = Route::operations().collect();
+        panic!(
+            "api.video has no operation named {operation:?}; its operations are {}",
+            known.join(", ")
+        );
+    }
+    OperationMatcher(operation)
 }
 
 /// See [`op`].

@@ -99,6 +99,25 @@ pub(crate) struct ActionDef {
     pub run: for<'a> fn(&'a Call, &'a Map) -> Pending<'a>,
 }
 
+/// Whether vidmock serves `service.action` (case-insensitive); else a message listing the
+/// actions it serves.
+pub(crate) fn known_action(service: &str, action: &str) -> Result<(), String> {
+    let known = |def: &ActionDef| {
+        def.service.eq_ignore_ascii_case(service) && def.action.eq_ignore_ascii_case(action)
+    };
+    if ACTIONS.iter().any(known) {
+        return Ok(());
+    }
+    let actions: Vec<String> = ACTIONS
+        .iter()
+        .map(|def| format!("{}.{}", def.service, def.action))
+        .collect();
+    Err(format!(
+        "Kaltura has no action {service}.{action} in vidmock; its actions are {}",
+        actions.join(", ")
+    ))
+}
+
 /// Every action vidmock serves (service and action in lower case).
 pub(crate) const ACTIONS: &[ActionDef] = &[
     ActionDef {

@@ -17,7 +17,15 @@ use super::params::path_pairs;
 /// assert_eq!(server.received(vidmock::kaltura::action("uploadToken", "upload")).len(), 0);
 /// # }
 /// ```
+///
+/// # Panics
+///
+/// When vidmock serves no such action: a misspelt name (`uploadtoken.uplaod`) would never
+/// match, so it is refused at once, with the actions there are.
 pub fn action(service: &str, action: &str) -> ActionMatcher {
+    if let Err(message) = super::dispatch::known_action(service, action) {
+        panic!("{message}");
+    }
     ActionMatcher {
         service: service.to_ascii_lowercase(),
         action: action.to_ascii_lowercase(),

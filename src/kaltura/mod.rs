@@ -395,20 +395,10 @@ impl Contract for Backend {
     /// `service.action` (`uploadtoken.upload`); a name without a dot is api.video's.
     fn operation(&self, name: &str) -> Option<Result<Box<dyn crate::Match>, String>> {
         let (service, name) = name.split_once('.')?;
-        let known = |def: &&dispatch::ActionDef| {
-            def.service.eq_ignore_ascii_case(service) && def.action.eq_ignore_ascii_case(name)
-        };
-        if dispatch::ACTIONS.iter().any(|def| known(&def)) {
-            return Some(Ok(Box::new(action(service, name))));
-        }
-        let actions: Vec<String> = dispatch::ACTIONS
-            .iter()
-            .map(|def| format!("{}.{}", def.service, def.action))
-            .collect();
-        Some(Err(format!(
-            "Kaltura has no action {service}.{name} in vidmock; its actions are {}",
-            actions.join(", ")
-        )))
+        Some(
+            dispatch::known_action(service, name)
+                .map(|()| Box::new(action(service, name)) as Box<dyn crate::Match>),
+        )
     }
 
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {

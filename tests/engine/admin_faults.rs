@@ -280,3 +280,15 @@ async fn a_misspelt_operation_is_refused_with_the_vendors_operations() {
     assert_eq!(known.status, 201, "{}", known.text);
     assert_eq!(server.faults().len(), 1);
 }
+
+#[test]
+#[should_panic(expected = "api.video has no operation named \"createTokne\"; its operations are")]
+fn a_misspelt_api_video_operation_in_rust_is_refused_with_the_operations() {
+    let _ = vidmock::apivideo::op("createTokne");
+}
+
+#[test]
+#[should_panic(expected = "Kaltura has no action uploadtoken.uplaod in vidmock; its actions are")]
+fn a_misspelt_kaltura_action_in_rust_is_refused_with_the_actions() {
+    let _ = vidmock::kaltura::action("uploadtoken", "uplaod");
+}
