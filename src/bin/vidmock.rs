@@ -56,6 +56,10 @@ struct Args {
     #[arg(long, env = "VIDMOCK_KEEP_UPLOADS")]
     keep_uploads: bool,
 
+    /// Print no line per request (warnings only); `VIDMOCK_LOG` overrides both.
+    #[arg(long, env = "VIDMOCK_QUIET")]
+    quiet: bool,
+
     /// Send no CORS headers.
     #[arg(long, env = "VIDMOCK_NO_CORS")]
     no_cors: bool,
@@ -107,8 +111,15 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIDMOCK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("VIDMOCK_LOG").unwrap_or_else(|_| {
+                // One line per request, as a dev server prints them, unless asked for quiet.
+                let default = if args.quiet {
+                    "warn"
+                } else {
+                    "warn,vidmock::request=info"
+                };
+                tracing_subscriber::EnvFilter::new(default)
+            }),
         )
         .init();
     #[cfg_attr(not(feature = "kaltura"), allow(unused_mut))]
@@ -274,6 +285,10 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
             ),
         }
     }
+    let token = admin_token
+        .as_ref()
+        .map_or(String::new(), |token| format!("?token={token}"));
+    say(&format!("dashboard: {}/__vidmock/{token}", server.uri()));
     shutdown.await;
     server.shutdown().await;
     ExitCode::SUCCESS

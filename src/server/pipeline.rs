@@ -131,6 +131,9 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
         path_and_query,
         &parts.headers,
     );
+    // The request line for the terminal, built only when someone listens (the binary does).
+    let logged = tracing::enabled!(target: "vidmock::request", tracing::Level::INFO)
+        .then(|| (parts.method.clone(), parts.uri.path().to_owned()));
     let Some(seq) = shared.journal.begin(entry) else {
         return rules(shared, Request::from_parts(parts, body), None).await;
     };
@@ -174,6 +177,22 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
     let handled = response.extensions_mut().remove::<Handled>();
     let error = response.extensions_mut().remove::<journal::ErrorCode>();
     let status = response.status().as_u16();
+    if let Some((method, path)) = logged {
+        // Method, path (never the query: it may hold a KS), status, vendor error, operation,
+        // time; as a dev server prints them.
+        let error = error
+            .as_ref()
+            .map_or(String::new(), |e| format!(" · {}", e.0));
+        let operation = handled
+            .as_ref()
+            .and_then(|h| h.operation.as_deref())
+            .unwrap_or("-");
+        tracing::info!(
+            target: "vidmock::request",
+            "{method} {path} {status}{error} {operation} {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     shared.journal.complete(seq, |entry| {
         if let Some((prefix, size, sha256)) = read {
             entry.set_body(prefix, size, sha256);

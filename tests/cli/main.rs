@@ -11,3 +11,4 @@ mod limits_and_exposure;
 mod seed_file;
 mod soak;
 mod state_file;
+mod terminal;
