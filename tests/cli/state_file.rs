@@ -48,8 +48,12 @@ fn start(state: &Path, extra: &[&str]) -> Running {
         panic!("the binary did not start: {line:?} {stderr}");
     };
     let base = base.to_owned();
-    // Keep reading stdout so the binary never blocks on a full pipe.
+    // Keep reading stdout and stderr (a line per request) so the binary never blocks on a
+    // full pipe.
     std::thread::spawn(move || for _ in stdout.lines() {});
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+    }
     Running { child, base }
 }
 
