@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
+use super::pager::Pager;
 use super::params::{Args, Object, Prop};
 use super::session::MAX_EXPIRY;
 use super::wire::{self, Out};
@@ -68,10 +69,6 @@ const SERVER_PRIVILEGES: &[&str] = &[
     "searchcontext",
     "disablesessiontypecheck",
 ];
-
-/// Page sizes of `list` (`KalturaFilterPager`).
-const DEFAULT_PAGE_SIZE: i64 = 30;
-const MAX_PAGE_SIZE: i64 = 500;
 
 fn default_hash_type() -> String {
     "SHA1".into()
@@ -357,8 +354,7 @@ pub(crate) struct List {
     status_in: Option<String>,
     session_user_id_equal: Option<String>,
     order_by: Option<String>,
-    page_size: i64,
-    page_index: i64,
+    pager: Pager,
 }
 
 impl Action for List {
@@ -372,8 +368,7 @@ impl Action for List {
             status_in: None,
             session_user_id_equal: None,
             order_by: None,
-            page_size: DEFAULT_PAGE_SIZE,
-            page_index: 1,
+            pager: Pager::read(&args)?,
         };
         if let Some(f) = args.object("filter")? {
             list.order_by = f.string("orderBy")?;
@@ -383,12 +378,6 @@ impl Action for List {
             list.status_in = f.string("statusIn")?;
             list.session_user_id_equal = f.string("sessionUserIdEqual")?;
         }
-        if let Some(pager) = args.object("pager")? {
-            list.page_size = pager.int("pageSize").unwrap_or(DEFAULT_PAGE_SIZE);
-            list.page_index = pager.int("pageIndex").unwrap_or(1);
-        }
-        list.page_size = list.page_size.clamp(0, MAX_PAGE_SIZE);
-        list.page_index = list.page_index.max(1);
         Ok(list)
     }
 
@@ -429,16 +418,17 @@ impl Action for List {
             }
         }
         let total = matched.len();
-        let size = usize::try_from(self.page_size).unwrap_or(0);
-        let page: Vec<&StoredAppToken> = if size == 0 {
-            matched
-        } else {
-            let skip = usize::try_from(self.page_index - 1)
-                .unwrap_or(0)
-                .saturating_mul(size);
-            matched.into_iter().skip(skip).take(size).collect()
-        };
-        Ok(wire::app_token_list(&page, total))
+        let page = self
+            .pager
+            .page(matched)
+            .into_iter()
+            .map(wire::app_token)
+            .collect();
+        Ok(wire::list_response(
+            "KalturaAppTokenListResponse",
+            page,
+            total,
+        ))
     }
 }
 

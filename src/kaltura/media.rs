@@ -10,6 +10,7 @@
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
 use super::limits;
+use super::pager::Pager;
 use super::params::{Args, Object, Prop};
 use super::store::{
     EntryStatus, StoredEntry, StoredToken, Tenant, UploadTokenStatus, ATTACHED_ENTRY,
@@ -209,6 +210,20 @@ fn check_owner(entry: &StoredEntry, session: &Session) -> Result<(), ApiError> {
     }
 }
 
+/// The media clip `id` that `session` may change (`media.addContent`, `media.update`,
+/// `media.delete`): not deleted, a media clip, and the session's own unless it is ADMIN.
+fn editable_media<'t>(
+    tenant: &'t Tenant,
+    id: &str,
+    session: &Session,
+) -> Result<&'t StoredEntry, ApiError> {
+    let entry = readable(Some(tenant), id)
+        .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
+        .ok_or_else(|| entry_not_found(id))?;
+    check_owner(entry, session)?;
+    Ok(entry)
+}
+
 // ---------------------------------------------------------------------------------------------
 // media.add, media.addContent
 // ---------------------------------------------------------------------------------------------
@@ -281,10 +296,7 @@ impl Action for MediaAddContent {
         let now = call.served.cx.clock.now();
         let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
-        let entry = readable(Some(tenant), &self.entry_id)
-            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
-            .ok_or_else(|| entry_not_found(&self.entry_id))?;
-        check_owner(entry, &session)?;
+        let entry = editable_media(tenant, &self.entry_id, &session)?;
         if entry.status != EntryStatus::NoContent {
             return Err(ApiError::new("ENTRY_ALREADY_WITH_CONTENT", &[]));
         }
@@ -533,10 +545,7 @@ impl Action for MediaDelete {
         let now = call.served.cx.clock.now();
         let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
-        let entry = readable(Some(tenant), &self.entry_id)
-            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
-            .ok_or_else(|| entry_not_found(&self.entry_id))?;
-        check_owner(entry, &session)?;
+        editable_media(tenant, &self.entry_id, &session)?;
         if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
             entry.status = EntryStatus::Deleted;
             entry.updated_at = now;
@@ -577,10 +586,6 @@ impl Action for PartnerGet {
 // ---------------------------------------------------------------------------------------------
 // media.list, baseEntry.list
 // ---------------------------------------------------------------------------------------------
-
-/// Page sizes of the entry lists (`KalturaFilterPager`).
-const DEFAULT_PAGE_SIZE: i64 = 30;
-const MAX_PAGE_SIZE: i64 = 500;
 
 /// The common fields of `KalturaMediaEntryFilter` (and `KalturaBaseEntryFilter`), as read.
 #[derive(Default)]
@@ -678,8 +683,7 @@ impl EntryFilter {
 /// `media.list(filter = null, pager = null)` (`MEDIA_ONLY`) and `baseEntry.list`.
 pub(crate) struct EntryList<const MEDIA_ONLY: bool> {
     filter: EntryFilter,
-    page_size: i64,
-    page_index: i64,
+    pager: Pager,
 }
 
 impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
@@ -687,15 +691,9 @@ impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
 
     fn parse(args: Args<'_>) -> Result<Self, ApiError> {
         let filter = EntryFilter::read(&args, MEDIA_ONLY)?;
-        let (mut page_size, mut page_index) = (DEFAULT_PAGE_SIZE, 1);
-        if let Some(pager) = args.object("pager")? {
-            page_size = pager.int("pageSize").unwrap_or(DEFAULT_PAGE_SIZE);
-            page_index = pager.int("pageIndex").unwrap_or(1);
-        }
         Ok(Self {
             filter,
-            page_size: page_size.clamp(0, MAX_PAGE_SIZE),
-            page_index: page_index.max(1),
+            pager: Pager::read(&args)?,
         })
     }
 
@@ -718,21 +716,18 @@ impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
         });
         self.filter.sort(&mut matched);
         let total = matched.len();
-        let size = usize::try_from(self.page_size).unwrap_or(0);
-        let page: Vec<&StoredEntry> = if size == 0 {
-            matched
-        } else {
-            let skip = usize::try_from(self.page_index - 1)
-                .unwrap_or(0)
-                .saturating_mul(size);
-            matched.into_iter().skip(skip).take(size).collect()
-        };
+        let page = self
+            .pager
+            .page(matched)
+            .into_iter()
+            .map(wire::entry)
+            .collect();
         let class = if MEDIA_ONLY {
             "KalturaMediaListResponse"
         } else {
             "KalturaBaseEntryListResponse"
         };
-        Ok(wire::entry_list(class, &page, total))
+        Ok(wire::list_response(class, page, total))
     }
 }
 
@@ -769,10 +764,7 @@ impl Action for MediaUpdate {
         let now = call.served.cx.clock.now();
         let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
-        let entry = readable(Some(tenant), &self.entry_id)
-            .filter(|e| e.entry_type == ENTRY_TYPE_MEDIA_CLIP)
-            .ok_or_else(|| entry_not_found(&self.entry_id))?;
-        check_owner(entry, &session)?;
+        editable_media(tenant, &self.entry_id, &session)?;
         let readonly = self
             .entry
             .readonly

@@ -28,6 +28,7 @@ mod matchers;
 mod media;
 pub(crate) mod multipart;
 mod multirequest;
+mod pager;
 pub(crate) mod params;
 pub(crate) mod persist;
 mod session;

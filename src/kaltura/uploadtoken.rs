@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
 use super::limits;
+use super::pager::Pager;
 use super::params::{Args, Prop, UploadedFile};
 use super::store::{AutoFinalize, ReceivedChunk, StoredToken, Tenant, UploadTokenStatus};
 use super::wire::{self, Out};
@@ -33,9 +34,6 @@ const MAX_RESUME_SECONDS: i64 = 604_800;
 const FINALISER_LOCK: Duration = Duration::from_secs(30);
 /// The finaliser attempt that fails (`MAX_AUTO_FINALIZE_RETIRES`).
 const FINALISER_ATTEMPTS: u32 = 5;
-/// Page sizes of `list`.
-const DEFAULT_PAGE_SIZE: i64 = 30;
-const MAX_PAGE_SIZE: i64 = 500;
 /// `idIn` reads at most this many ids.
 const MAX_IN_VALUES: usize = 500;
 
@@ -254,8 +252,7 @@ struct Filter {
 /// `uploadToken.list(filter = null, pager = null)`.
 pub(crate) struct List {
     filter: Filter,
-    page_size: i64,
-    page_index: i64,
+    pager: Pager,
 }
 
 /// A comma-separated filter value as the server splits it; empty means "not set".
@@ -286,15 +283,9 @@ impl Action for List {
             filter.file_name_equal = f.string("fileNameEqual")?;
             filter.file_size_equal = f.float("fileSizeEqual");
         }
-        let (mut page_size, mut page_index) = (DEFAULT_PAGE_SIZE, 1);
-        if let Some(pager) = args.object("pager")? {
-            page_size = pager.int("pageSize").unwrap_or(DEFAULT_PAGE_SIZE);
-            page_index = pager.int("pageIndex").unwrap_or(1);
-        }
         Ok(Self {
             filter,
-            page_size: page_size.clamp(0, MAX_PAGE_SIZE),
-            page_index: page_index.max(1),
+            pager: Pager::read(&args)?,
         })
     }
 
@@ -353,16 +344,17 @@ impl Action for List {
             None => {}
         }
         let total = matched.len();
-        let page: Vec<&StoredToken> = if self.page_size == 0 {
-            matched
-        } else {
-            let size = usize::try_from(self.page_size).unwrap_or(0);
-            let skip = usize::try_from(self.page_index - 1)
-                .unwrap_or(0)
-                .saturating_mul(size);
-            matched.into_iter().skip(skip).take(size).collect()
-        };
-        Ok(wire::upload_token_list(&page, total))
+        let page = self
+            .pager
+            .page(matched)
+            .into_iter()
+            .map(wire::upload_token)
+            .collect();
+        Ok(wire::list_response(
+            "KalturaUploadTokenListResponse",
+            page,
+            total,
+        ))
     }
 }
 

@@ -650,27 +650,9 @@ pub(crate) fn upload_token(token: &StoredToken) -> Out {
     )
 }
 
-/// `KalturaUploadTokenListResponse`: `objects` always an array, `totalCount` before paging.
-pub(crate) fn upload_token_list(tokens: &[&StoredToken], total: usize) -> Out {
-    Out::Object(
-        Object::new("KalturaUploadTokenListResponse")
-            .prop("relatedObjects", Out::Null)
-            .subclass()
-            .prop(
-                "totalCount",
-                Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
-            )
-            .subclass()
-            .prop(
-                "objects",
-                Out::Array(tokens.iter().map(|token| upload_token(token)).collect()),
-            ),
-    )
-}
-
-/// `KalturaMediaListResponse` or `KalturaBaseEntryListResponse`: `objects` always an array,
-/// `totalCount` before paging.
-pub(crate) fn entry_list(class: &'static str, entries: &[&StoredEntry], total: usize) -> Out {
+/// A `Kaltura…ListResponse` (`class`): `objects` always an array, `totalCount` before paging.
+/// Every list action answers this shape; only the class name and the objects differ.
+pub(crate) fn list_response(class: &'static str, objects: Vec<Out>, total: usize) -> Out {
     Out::Object(
         Object::new(class)
             .prop("relatedObjects", Out::Null)
@@ -680,10 +662,7 @@ pub(crate) fn entry_list(class: &'static str, entries: &[&StoredEntry], total: u
                 Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
             )
             .subclass()
-            .prop(
-                "objects",
-                Out::Array(entries.iter().map(|e| entry(e)).collect()),
-            ),
+            .prop("objects", Out::Array(objects)),
     )
 }
 
@@ -819,24 +798,6 @@ pub(crate) fn app_token(t: &super::apptoken::StoredAppToken) -> Out {
             )
             .prop("hashType", text(&t.hash_type))
             .prop("description", opt_text(t.description.as_deref())),
-    )
-}
-
-/// `KalturaAppTokenListResponse`: `objects` always an array, `totalCount` before paging.
-pub(crate) fn app_token_list(tokens: &[&super::apptoken::StoredAppToken], total: usize) -> Out {
-    Out::Object(
-        Object::new("KalturaAppTokenListResponse")
-            .prop("relatedObjects", Out::Null)
-            .subclass()
-            .prop(
-                "totalCount",
-                Out::Int(i64::try_from(total).unwrap_or(i64::MAX)),
-            )
-            .subclass()
-            .prop(
-                "objects",
-                Out::Array(tokens.iter().map(|t| app_token(t)).collect()),
-            ),
     )
 }
 
