@@ -1,7 +1,7 @@
 //! `--seed-file`: tenants and objects loaded at start, and `fixtures/seed.json`, the example.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use fake::faker::company::en::{Buzzword, CatchPhrase};
@@ -148,18 +148,20 @@ fn vidmock(args: &[&str]) -> Command {
     command
 }
 
-fn temp_file(name: &str, content: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("vidmock-{name}-{}.json", std::process::id()));
-    std::fs::write(&path, content).unwrap();
-    path
+/// What the binary prints when it refuses the seed file at `path`; it must exit with code 2.
+fn refused(path: &Path) -> String {
+    let output = vidmock(&["--seed-file"]).arg(path).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn refused(path: &Path) -> (Option<i32>, String) {
-    let output = vidmock(&["--seed-file"]).arg(path).output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// What the binary prints when it refuses a seed file holding `content`.
+fn refused_content(name: &str, content: &str) -> String {
+    let path = std::env::temp_dir().join(format!("vidmock-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    let stderr = refused(&path);
+    let _ = std::fs::remove_file(path);
+    stderr
 }
 
 #[tokio::test]
@@ -274,59 +276,44 @@ async fn the_binary_serves_what_the_seed_file_holds() {
 
 #[test]
 fn a_seed_file_that_is_not_json_exits_with_code_2_and_says_where() {
-    let path = temp_file("seed-not-json", "{\"apivideo\": {\"projects\": [}");
-    let (code, stderr) = refused(&path);
-    assert_eq!(code, Some(2));
+    let stderr = refused_content("seed-not-json", "{\"apivideo\": {\"projects\": [}");
+
     assert!(
         stderr.starts_with("vidmock: --seed-file: seed file "),
         "{stderr}"
     );
     assert!(stderr.contains("line 1 column"), "{stderr}");
-    let _ = std::fs::remove_file(path);
 }
 
 #[test]
 fn a_seed_file_with_an_unknown_field_a_repeated_id_or_no_status_exits_with_code_2() {
-    let unknown = temp_file(
+    let unknown = refused_content(
         "seed-unknown",
         r#"{"apivideo": {"projects": [{"apiKey": "k", "tokens": []}]}}"#,
     );
-    let (code, stderr) = refused(&unknown);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("unknown field `tokens`"), "{stderr}");
-
-    let twice = temp_file(
+    let twice = refused_content(
         "seed-twice",
         r#"{"kaltura": {"partners": [{"id": 5, "adminSecret": "a",
             "entries": [{"id": "0_abcdef12", "name": "a"}, {"id": "0_abcdef12", "name": "b"}]}]}}"#,
     );
-    let (code, stderr) = refused(&twice);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("kaltura.partners[0].entries[1].id"),
-        "{stderr}"
-    );
-
-    let no_status = temp_file(
+    let no_status = refused_content(
         "seed-bad-status",
         r#"{"kaltura": {"partners": [{"id": 5, "adminSecret": "a",
             "uploadTokens": [{"status": "DONE"}]}]}}"#,
     );
-    let (code, stderr) = refused(&no_status);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("not a KalturaUploadTokenStatus"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("line 2 column"), "{stderr}");
+    let missing = refused(&std::env::temp_dir().join("vidmock-no-such-seed.json"));
 
-    let missing = std::env::temp_dir().join("vidmock-no-such-seed.json");
-    let (code, stderr) = refused(&missing);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("vidmock-no-such-seed.json"), "{stderr}");
-    let _ = std::fs::remove_file(unknown);
-    let _ = std::fs::remove_file(twice);
-    let _ = std::fs::remove_file(no_status);
+    assert!(unknown.contains("unknown field `tokens`"), "{unknown}");
+    assert!(
+        twice.contains("kaltura.partners[0].entries[1].id"),
+        "{twice}"
+    );
+    assert!(
+        no_status.contains("not a KalturaUploadTokenStatus"),
+        "{no_status}"
+    );
+    assert!(no_status.contains("line 2 column"), "{no_status}");
+    assert!(missing.contains("vidmock-no-such-seed.json"), "{missing}");
 }
 
 #[tokio::test]

@@ -49,16 +49,7 @@ fn redact_app_token(text: &str) -> String {
 }
 
 async fn widget_api(server: &MockServer) -> Api {
-    let answer: Value = reqwest::get(format!(
-        "{}/api_v3/service/session/action/startWidgetSession?format=1&widgetId=_101",
-        server.uri()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    Api::new(server, answer["ks"].as_str().unwrap())
+    Api::started(server, "startWidgetSession?format=1&widgetId=_101").await
 }
 
 /// Makes an app token with `fields` (`appToken:` prefixed); its id and token.

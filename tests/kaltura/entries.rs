@@ -143,17 +143,12 @@ async fn a_user_session_lists_its_own_entries_unless_it_names_others() {
     let bob = user(&server, "bob");
     ready_entry(&alice, "alice's", &[]).await;
     let bobs = ready_entry(&bob, "bob's", &[]).await;
-    let carol: Value = reqwest::get(format!(
-        "{}/api_v3/service/session/action/start?format=1&secret=vidmock-user-secret\
-         &partnerId=101&userId=carol&type=0&privileges=list:*",
-        server.uri()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let lister = Api::new(&server, carol.as_str().unwrap());
+    let lister = Api::started(
+        &server,
+        "start?format=1&secret=vidmock-user-secret&partnerId=101&userId=carol&type=0\
+         &privileges=list:*",
+    )
+    .await;
 
     let own = alice.json("media", "list", &[]).await;
     let named = alice

@@ -206,6 +206,17 @@ impl Api {
         }
     }
 
+    /// An `Api` with the KS that `GET /api_v3/service/session/action/{query}` answers: a
+    /// `session.start` string, or the `ks` of a widget session.
+    pub async fn started(server: &vidmock::MockServer, query: &str) -> Self {
+        let answer = call_json(server, &format!("service/session/action/{query}")).await;
+        let ks = answer
+            .as_str()
+            .or_else(|| answer["ks"].as_str())
+            .unwrap_or_else(|| panic!("no KS in {answer}"));
+        Self::new(server, ks)
+    }
+
     /// A urlencoded `service.action` call; the body as text.
     pub async fn text(
         &self,

@@ -348,16 +348,11 @@ async fn partners_do_not_see_each_others_tokens() {
 #[tokio::test]
 async fn a_widget_session_may_get_and_list_but_not_add() {
     let server = MockServer::start().await;
-    let session: Value = reqwest::get(format!(
-        "{}/api_v3/service/session/action/start?format=1&secret=vidmock-admin-secret&partnerId=101&privileges=view:*,widget:1",
-        server.uri()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let widget = Api::new(&server, session.as_str().unwrap());
+    let widget = Api::started(
+        &server,
+        "start?format=1&secret=vidmock-admin-secret&partnerId=101&privileges=view:*,widget:1",
+    )
+    .await;
 
     let list = widget.json("uploadtoken", "list", &[]).await;
     let add = widget.json("uploadtoken", "add", &[]).await;
