@@ -5,19 +5,11 @@
 
 use std::time::Duration;
 
-use crate::support::{redact, Api};
+use crate::support::{admin, code, redact, Api};
 use serde_json::Value;
 use sha2::Digest;
 use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
-
-fn admin(server: &MockServer) -> Api {
-    Api::new(server, &server.kaltura().ks("editor", SessionType::Admin))
-}
-
-fn code(answer: &Value) -> &str {
-    answer["code"].as_str().unwrap_or("")
-}
 
 /// `hash($hashType, $ks . $token)` as PHP writes it (alpha/lib/model/AppToken.php:70–74).
 fn token_hash(hash_type: &str, ks: &str, token: &str) -> String {

@@ -3,22 +3,9 @@
 //! rules for USER and ADMIN sessions (api_v3/lib/KalturaEntryService.php,
 //! api_v3/services/MediaService.php, api_v3/lib/types/entry/filters/KalturaBaseEntryFilter.php).
 
-use crate::support::{redact_ids, Api, Chunk};
+use crate::support::{admin, code, redact_ids, user, Api, Chunk};
 use serde_json::Value;
-use vidmock::kaltura::SessionType;
 use vidmock::MockServer;
-
-fn admin(server: &MockServer) -> Api {
-    Api::new(server, &server.kaltura().ks("editor", SessionType::Admin))
-}
-
-fn user(server: &MockServer, name: &str) -> Api {
-    Api::new(server, &server.kaltura().ks(name, SessionType::User))
-}
-
-fn code(answer: &Value) -> &str {
-    answer["code"].as_str().unwrap_or("")
-}
 
 /// A READY video entry named `name` with `fields` added to `media.add`.
 async fn ready_entry(api: &Api, name: &str, fields: &[(&str, &str)]) -> String {

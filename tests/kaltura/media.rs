@@ -3,18 +3,10 @@
 //! and the delete, `partner.get`, and the token's move to CLOSED — at once when it is complete,
 //! or in the very upload that completes it (../shared/specs/kaltura.md §4.8).
 
-use crate::support::{bytes, redact, redact_ids, sha256, Api, Chunk};
+use crate::support::{admin, bytes, code, redact, redact_ids, sha256, Api, Chunk};
 use serde_json::Value;
 use vidmock::kaltura::{EntryStatus, SessionType, UploadTokenStatus};
 use vidmock::MockServer;
-
-fn admin(server: &MockServer) -> Api {
-    Api::new(server, &server.kaltura().ks("editor", SessionType::Admin))
-}
-
-fn code(answer: &Value) -> &str {
-    answer["code"].as_str().unwrap_or("")
-}
 
 async fn new_entry(api: &Api) -> String {
     let entry = api

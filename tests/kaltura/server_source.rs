@@ -3,22 +3,10 @@
 //! deletes its token, what a token is attached to, whose tokens the entry calls may use, and
 //! how sizes are written.
 
-use crate::support::{redact_ids, Api, Chunk};
+use crate::support::{admin, code, redact_ids, user, Api, Chunk};
 use serde_json::Value;
-use vidmock::kaltura::{EntryStatus, SessionType, UploadTokenStatus};
+use vidmock::kaltura::{EntryStatus, UploadTokenStatus};
 use vidmock::MockServer;
-
-fn admin(server: &MockServer) -> Api {
-    Api::new(server, &server.kaltura().ks("editor", SessionType::Admin))
-}
-
-fn user(server: &MockServer, name: &str) -> Api {
-    Api::new(server, &server.kaltura().ks(name, SessionType::User))
-}
-
-fn code(answer: &Value) -> &str {
-    answer["code"].as_str().unwrap_or("")
-}
 
 async fn new_entry(api: &Api, media_type: &str) -> String {
     let entry = api

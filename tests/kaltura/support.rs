@@ -335,3 +335,28 @@ pub async fn call_json(server: &vidmock::MockServer, query: &str) -> serde_json:
     let text = call(server, query).await;
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
+
+/// An ADMIN session's `Api` (user `editor`).
+pub fn admin(server: &vidmock::MockServer) -> Api {
+    Api::new(
+        server,
+        &server
+            .kaltura()
+            .ks("editor", vidmock::kaltura::SessionType::Admin),
+    )
+}
+
+/// A USER session's `Api` for `name`.
+pub fn user(server: &vidmock::MockServer, name: &str) -> Api {
+    Api::new(
+        server,
+        &server
+            .kaltura()
+            .ks(name, vidmock::kaltura::SessionType::User),
+    )
+}
+
+/// The exception code of a JSON answer, or "" when it is not an error.
+pub fn code(answer: &serde_json::Value) -> &str {
+    answer["code"].as_str().unwrap_or("")
+}

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{bytes, redact_ids, sha256, Api, Chunk};
+use crate::support::{bytes, code, redact_ids, sha256, Api, Chunk};
 use serde_json::Value;
 use vidmock::kaltura::{SessionType, UploadTokenStatus};
 use vidmock::MockServer;
@@ -33,10 +33,6 @@ async fn received_calls(server: &MockServer, id: &str, n: usize) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("token {id} never received {n} upload calls");
-}
-
-fn code(answer: &Value) -> &str {
-    answer["code"].as_str().unwrap_or("")
 }
 
 fn status(answer: &Value) -> i64 {
