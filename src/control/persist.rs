@@ -595,10 +595,7 @@ mod tests {
     use crate::engine::body::Body;
 
     fn shared() -> Arc<Shared> {
-        let base = "http://127.0.0.1:8484";
-        crate::MockServer::builder()
-            .seed(7)
-            .into_shared(base.to_owned(), http::Uri::from_static(base))
+        crate::server::MockServerBuilder::shared_for_tests()
     }
 
     async fn create_token(shared: &Arc<Shared>) {

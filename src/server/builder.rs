@@ -681,6 +681,16 @@ impl MockServerBuilder {
         }
         shared
     }
+
+    /// A server's state at the default address with a fixed seed, for unit tests that drive
+    /// the pipeline without a socket.
+    #[cfg(test)]
+    pub(crate) fn shared_for_tests() -> Arc<Shared> {
+        let base = "http://127.0.0.1:8484";
+        crate::MockServer::builder()
+            .seed(7)
+            .into_shared(base.to_owned(), http::Uri::from_static(base))
+    }
 }
 
 /// How often changes made through the Rust API (not over HTTP) are saved to the state file.
