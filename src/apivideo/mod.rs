@@ -391,6 +391,7 @@ impl Contract for Backend {
     ) -> Option<(&'static str, bytes::Bytes)> {
         let problem = match status {
             http::StatusCode::URI_TOO_LONG => Problem::uri_too_long(),
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Problem::headers_too_large(),
             _ => return None,
         };
         Some((

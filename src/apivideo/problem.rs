@@ -264,6 +264,14 @@ impl Problem {
         Self::new(414, "request-uri-too-long", "The request URI is too long.")
     }
 
+    pub(crate) fn headers_too_large() -> Self {
+        Self::new(
+            431,
+            "request-header-fields-too-large",
+            "The request header fields are too large.",
+        )
+    }
+
     pub(crate) fn too_many_requests() -> Self {
         Self::new(429, "too-many-requests", "Too many requests.")
     }

@@ -96,14 +96,20 @@ impl<I> VendorAnswers<I> {
         self.head.extend_from_slice(&read[..room]);
     }
 
-    /// When `buf` is hyper's own `414 URI Too Long` (written for a request line longer than it
-    /// reads, which never reached the service), the answer of the vendor whose path the
-    /// request named, in that vendor's form.
+    /// When `buf` is hyper's own `414 URI Too Long` or `431 Request Header Fields Too Large`
+    /// (written for a request line or a head larger than it reads, which never reached the
+    /// service), the answer of the vendor whose path the request named, in that vendor's form.
     fn vendor_answer_for(&self, buf: &[u8], served: bool) -> Option<bytes::Bytes> {
-        if served || !buf.starts_with(b"HTTP/1.1 414 ") {
+        if served {
             return None;
         }
-        let status = http::StatusCode::URI_TOO_LONG;
+        let status = if buf.starts_with(b"HTTP/1.1 414 ") {
+            http::StatusCode::URI_TOO_LONG
+        } else if buf.starts_with(b"HTTP/1.1 431 ") {
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        } else {
+            return None;
+        };
         let path = request_path(&self.head);
         let (content_type, body) = self
             .shared

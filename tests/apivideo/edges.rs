@@ -48,6 +48,33 @@ async fn a_query_of_100_kb_is_refused_with_a_414_problem() {
 }
 
 #[tokio::test]
+async fn a_head_of_200_header_fields_is_refused_with_a_431_problem() {
+    // Arrange: more fields than the HTTP layer reads (it answers before the service runs).
+    let server = MockServer::start().await;
+    let names: Vec<String> = (0..200).map(|i| format!("X-Field-{i}")).collect();
+    let mut headers: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"v"[..])).collect();
+    headers.push(("Authorization", b"Basic dmlkbW9jay1hcGkta2V5Og=="));
+
+    // Act
+    let answer = exchange(server.address(), &request("GET", b"/videos", &headers, b""))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(answer.status, 431);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        body["type"],
+        "https://docs.api.video/reference/request-header-fields-too-large"
+    );
+    assert_eq!(body["status"], 431);
+}
+
+#[tokio::test]
 async fn a_query_of_100_kb_to_kaltura_is_left_to_the_http_layer() {
     // Arrange
     let server = MockServer::start().await;
