@@ -451,6 +451,47 @@ impl Contract for Backend {
     fn part(&self, n: u64) -> Option<Box<dyn crate::Match>> {
         Some(Box::new(part(n)))
     }
+
+    /// `videos/{videoId}/encoding/finish` and `…/fail`: [`ApiVideo::finish_encoding`] and
+    /// [`ApiVideo::fail_encoding`] for a video of any project (`{"apiKey": …}` narrows it to
+    /// one); the answer is the video's status as `GET /videos/{id}/status` gives it.
+    fn admin_action(
+        &self,
+        cx: &Context,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Option<(http::StatusCode, serde_json::Value)> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let (id, finish) = match segments.as_slice() {
+            ["videos", id, "encoding", "finish"] => (*id, true),
+            ["videos", id, "encoding", "fail"] => (*id, false),
+            _ => return None,
+        };
+        let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+        let key = body.get("apiKey").and_then(serde_json::Value::as_str);
+        let now = cx.clock.now();
+        let schedule = self.config.schedule;
+        let mut state = self.lock();
+        let video = state
+            .projects
+            .iter_mut()
+            .filter(|(k, _)| key.is_none_or(|key| key == k.as_str()))
+            .find_map(|(_, project)| project.videos.get_mut(id.as_ref()));
+        Some(match video {
+            Some(video) => {
+                if finish {
+                    video.encoding.finished_at = Some(now);
+                } else {
+                    video.encoding.failed_at = Some(now);
+                }
+                (http::StatusCode::OK, video.status_json(now, &schedule))
+            }
+            None => (
+                http::StatusCode::NOT_FOUND,
+                serde_json::json!({ "error": format!("no api.video video {id:?}") }),
+            ),
+        })
+    }
 }
 
 impl Plugin for Backend {

@@ -463,3 +463,46 @@ async fn the_player_page_embeds_the_mp4_asset() {
         .unwrap()
         .contains(video["assets"]["player"].as_str().unwrap()));
 }
+
+#[tokio::test]
+async fn the_admin_api_finishes_and_fails_an_encoding_without_rust() {
+    // Arrange
+    let server = MockServer::start().await;
+    server.clock().freeze();
+    let first = upload(&server, "a.mp4", fixture("sample-320x240.mp4")).await;
+    let second = upload(&server, "b.mp4", fixture("sample-320x240.mp4")).await;
+    let admin = |path: String| {
+        client().post(format!(
+            "{}/__vidmock/vendors/apivideo/{path}",
+            server.uri()
+        ))
+    };
+
+    // Act
+    let finished = send(admin(format!(
+        "videos/{}/encoding/finish",
+        first["videoId"].as_str().unwrap()
+    )))
+    .await;
+    let failed = send(
+        admin(format!(
+            "videos/{}/encoding/fail",
+            second["videoId"].as_str().unwrap()
+        ))
+        .json(&json!({ "apiKey": KEY })),
+    )
+    .await;
+    let unknown = send(admin("videos/vi-nope/encoding/finish".into())).await;
+    server.clock().advance(Duration::from_secs(60));
+    let second_status = status(&server, second["videoId"].as_str().unwrap()).await;
+
+    // Assert
+    assert_eq!(finished.status, 200);
+    assert_eq!(finished.json()["encoding"]["playable"], true);
+    assert_eq!(failed.status, 200);
+    assert_eq!(
+        qualities(&second_status),
+        ["hls 240p failed", "mp4 240p failed"]
+    );
+    assert_eq!(unknown.status, 404);
+}
