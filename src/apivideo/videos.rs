@@ -594,3 +594,48 @@ pub(crate) fn list(
     let data = page.iter().map(|v| v.to_json(base)).collect();
     Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apivideo::assets::Thumbnail;
+    use crate::apivideo::lifecycle::Probe;
+
+    #[test]
+    fn a_videos_encoding_and_thumbnail_survive_its_saved_form() {
+        let mut video = StoredVideo::new("vi1".into(), "talk".into(), OffsetDateTime::UNIX_EPOCH);
+        video.encoding = EncodingState {
+            probe: Some(Probe::Media(crate::media::MediaInfo {
+                width: 640,
+                height: 360,
+                duration: 1.0,
+                bitrate: 212_328,
+                framerate: 30.0,
+                samplerate: Some(48_000),
+                video_codec: Some("h264".into()),
+                audio_codec: Some("aac".into()),
+            })),
+            finished_at: None,
+            failed_at: Some(OffsetDateTime::UNIX_EPOCH),
+        };
+        video.thumbnail = Some(Thumbnail::Uploaded {
+            jpeg: bytes::Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xE0]),
+        });
+
+        let saved = serde_json::to_value(&video).unwrap();
+        let back: StoredVideo = serde_json::from_value(saved).unwrap();
+
+        assert_eq!(back.encoding, video.encoding);
+        assert_eq!(back.thumbnail, video.thumbnail);
+    }
+
+    #[test]
+    fn a_video_nothing_happened_to_saves_as_before() {
+        let video = StoredVideo::new("vi1".into(), "talk".into(), OffsetDateTime::UNIX_EPOCH);
+
+        let saved = serde_json::to_value(&video).unwrap();
+
+        assert!(saved.get("encoding").is_none());
+        assert!(saved.get("thumbnail").is_none());
+    }
+}
