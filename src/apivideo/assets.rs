@@ -205,7 +205,11 @@ pub(crate) async fn serve(
                         Some(Thumbnail::Picked { seconds, .. }) => *seconds,
                         _ => 0.0,
                     };
-                    placeholder(media.as_ref(), seconds)
+                    // Encoding a JPEG is CPU work: off the threads that serve requests.
+                    let media = media.clone();
+                    tokio::task::spawn_blocking(move || placeholder(media.as_ref(), seconds))
+                        .await
+                        .unwrap_or_default()
                 }
             };
             with_type((StatusCode::OK, jpeg).into_response(), "image/jpeg")
