@@ -5,15 +5,18 @@
 //! (API key), like the vendor, so parallel tests can share one server through separate keys.
 //! The reference is `../shared/specs/apivideo.md`; choices it leaves open are in `FIDELITY.md`.
 
+mod assets;
 mod auth;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod lifecycle;
 pub(crate) mod paging;
 pub(crate) mod persist;
 mod problem;
 mod ratelimit;
 mod routes;
+mod thumbnails;
 pub(crate) mod tokens;
 pub(crate) mod upload;
 pub(crate) mod videos;
@@ -25,6 +28,9 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use time::OffsetDateTime;
 
+pub use lifecycle::{
+    Encoding, EncodingSchedule, Format, IngestStatus, QualityEncoded, QualityStatus, Rendition,
+};
 pub use problem::{Problem, ProblemItem};
 pub use ratelimit::RateLimits;
 pub use videos::ReceivedChunk;
@@ -60,8 +66,8 @@ pub(crate) struct Config {
     pub rate_limits: RateLimits,
     /// Largest file part one request may carry (whole uploads, parts and ranges).
     pub max_file_size: u64,
-    /// How long a completed upload "encodes" before its HLS manifest answers 200.
-    pub encoding_delay: Duration,
+    /// How long ingest and each quality's encoding take after an upload completes.
+    pub schedule: EncodingSchedule,
 }
 
 impl Default for Config {
@@ -71,7 +77,7 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(3600),
             rate_limits: RateLimits::default(),
             max_file_size: upload::MAX_CHUNK,
-            encoding_delay: Duration::from_secs(3),
+            schedule: EncodingSchedule::default(),
         }
     }
 }
@@ -446,6 +452,47 @@ impl Contract for Backend {
     fn part(&self, n: u64) -> Option<Box<dyn crate::Match>> {
         Some(Box::new(part(n)))
     }
+
+    /// `videos/{videoId}/encoding/finish` and `…/fail`: [`ApiVideo::finish_encoding`] and
+    /// [`ApiVideo::fail_encoding`] for a video of any project (`{"apiKey": …}` narrows it to
+    /// one); the answer is the video's status as `GET /videos/{id}/status` gives it.
+    fn admin_action(
+        &self,
+        cx: &Context,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Option<(http::StatusCode, serde_json::Value)> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let (id, finish) = match segments.as_slice() {
+            ["videos", id, "encoding", "finish"] => (*id, true),
+            ["videos", id, "encoding", "fail"] => (*id, false),
+            _ => return None,
+        };
+        let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+        let key = body.get("apiKey").and_then(serde_json::Value::as_str);
+        let now = cx.clock.now();
+        let schedule = self.config.schedule;
+        let mut state = self.lock();
+        let video = state
+            .projects
+            .iter_mut()
+            .filter(|(k, _)| key.is_none_or(|key| key == k.as_str()))
+            .find_map(|(_, project)| project.videos.get_mut(id.as_ref()));
+        Some(match video {
+            Some(video) => {
+                if finish {
+                    video.encoding.finished_at = Some(now);
+                } else {
+                    video.encoding.failed_at = Some(now);
+                }
+                (http::StatusCode::OK, video.status_json(now, &schedule))
+            }
+            None => (
+                http::StatusCode::NOT_FOUND,
+                serde_json::json!({ "error": format!("no api.video video {id:?}") }),
+            ),
+        })
+    }
 }
 
 impl Plugin for Backend {
@@ -549,6 +596,11 @@ async fn serve(
     let limits = backend.config.rate_limits;
     let class = route.class();
     let (parts, body) = request.into_parts();
+    if let Some((asset, id)) = assets::Asset::of(&route) {
+        let head = parts.method == http::Method::HEAD;
+        let base = cx.base_url.as_str();
+        return assets::serve(backend, asset, id, &parts.headers, head, base, now).await;
+    }
     match route {
         Route::Authenticate | Route::RefreshToken => {
             let result = match wire::read_json(body).await {
@@ -563,7 +615,6 @@ async fn serve(
                 RateInfo::untouched(&limits, Class::Write, now),
             );
         }
-        Route::HlsManifest(id) => return hls_manifest(backend, &id, now),
         Route::UploadWithUploadToken => {
             return upload::with_token(backend, cx, parts, body, now).await;
         }
@@ -604,50 +655,30 @@ async fn serve(
             .with_video(&key, &id, |video| video.to_json(base))
             .map(|video| wire::json(http::StatusCode::OK, &video)),
         Route::GetVideoStatus(id) => {
-            let delay = backend.config.encoding_delay;
+            let schedule = backend.config.schedule;
             backend
-                .with_video(&key, &id, |video| video.status_json(now, delay))
+                .with_video(&key, &id, |video| video.status_json(now, &schedule))
                 .map(|status| wire::json(http::StatusCode::OK, &status))
         }
+        Route::UploadThumbnail(id) => {
+            thumbnails::upload(backend, &key, &id, &parts, body, base, now).await
+        }
+        Route::PickThumbnail(id) => match wire::read_json(body).await {
+            Ok(body) => thumbnails::pick(backend, &key, &id, body, base, now),
+            Err(problem) => Err(problem),
+        },
         Route::DeleteVideo(id) => backend.delete_video(&key, &id),
         Route::UploadVideo(id) => upload::to_video(backend, cx, &key, id, &parts, body, now).await,
         Route::Authenticate
         | Route::RefreshToken
         | Route::HlsManifest(_)
+        | Route::HlsSegment(_)
+        | Route::Mp4Asset(_)
+        | Route::ThumbnailAsset(_)
+        | Route::PlayerPage(_)
         | Route::UploadWithUploadToken => unreachable!("answered above"),
     };
     with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
-}
-
-/// `assets.hls`: 202 with no body while the video "encodes", then a small VOD playlist, as the
-/// browser uploader's `onPlayable` polls for (spec §11.4). Public, like the vendor's CDN.
-fn hls_manifest(backend: &Backend, id: &str, now: OffsetDateTime) -> Response {
-    use http::{header, HeaderValue, StatusCode};
-    let delay = backend.config.encoding_delay;
-    let playable = {
-        let state = backend.lock();
-        state
-            .projects
-            .values()
-            .find_map(|project| project.videos.get(id))
-            .map(|video| video.is_playable(now, delay))
-    };
-    match playable {
-        None => Problem::resource_not_found("videoId").into_response(),
-        Some(false) => StatusCode::ACCEPTED.into_response(),
-        Some(true) => {
-            let mut response = (
-                StatusCode::OK,
-                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:10.0,\nsegment-0.ts\n#EXT-X-ENDLIST\n",
-            )
-                .into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/vnd.apple.mpegurl"),
-            );
-            response
-        }
-    }
 }
 
 pub(crate) fn with_rate(mut response: Response, rate: RateInfo) -> Response {
@@ -1140,13 +1171,17 @@ pub struct Video {
     pub complete: bool,
     /// Size of the completed source, once hashed.
     pub size: Option<u64>,
+    /// Its ingest and encoding at the instant it was read, as `GET /videos/{id}/status`
+    /// reports them.
+    pub encoding: Encoding,
     digest: Option<crate::upload::Digest256>,
     assembly: Option<Arc<crate::upload::Assembly>>,
 }
 
 impl Video {
-    fn of(video: &videos::StoredVideo) -> Self {
+    fn of(video: &videos::StoredVideo, schedule: &EncodingSchedule, now: OffsetDateTime) -> Self {
         Self {
+            encoding: video.facts().at(schedule, now),
             id: video.id.clone(),
             title: video.title.clone(),
             upload_token: video.upload_token.clone(),
@@ -1213,7 +1248,12 @@ impl ApiVideo<'_> {
             .lock()
             .projects
             .get(&self.key)
-            .map(|p| p.videos.values().map(Video::of).collect())
+            .map(|p| {
+                p.videos
+                    .values()
+                    .map(|v| Video::of(v, &self.backend().config.schedule, self.cx.clock.now()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -1235,7 +1275,96 @@ impl ApiVideo<'_> {
             .projects
             .get(&self.key)
             .and_then(|p| p.videos.get(id))
-            .map(Video::of)
+            .map(|v| Video::of(v, &self.backend().config.schedule, self.cx.clock.now()))
+    }
+
+    /// Finishes a video's ingest and encoding now: every quality not failed is encoded from
+    /// this instant on, as if the clock had reached the end of its schedule. `false` when the
+    /// project has no such video; a video still uploading finishes as soon as its upload does.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let video = server.apivideo().create_video("talk");
+    /// assert!(server.apivideo().finish_encoding(&video.id));
+    /// assert!(!server.apivideo().finish_encoding("vi-unknown"));
+    /// # }
+    /// ```
+    pub fn finish_encoding(&self, id: &str) -> bool {
+        let now = self.cx.clock.now();
+        self.change_encoding(id, |state| state.finished_at = Some(now))
+    }
+
+    /// Makes a video's encoding fail now, as api.video reports it: every quality not encoded
+    /// yet is `failed` from this instant on (those already encoded stay so, and the video
+    /// stays playable if one was). `false` when the project has no such video.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let video = server.apivideo().create_video("talk");
+    /// assert!(server.apivideo().fail_encoding(&video.id));
+    /// # }
+    /// ```
+    pub fn fail_encoding(&self, id: &str) -> bool {
+        let now = self.cx.clock.now();
+        self.change_encoding(id, |state| state.failed_at = Some(now))
+    }
+
+    fn change_encoding(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut lifecycle::EncodingState),
+    ) -> bool {
+        let mut state = self.backend().lock();
+        match state
+            .projects
+            .get_mut(&self.key)
+            .and_then(|p| p.videos.get_mut(id))
+        {
+            Some(video) => {
+                change(&mut video.encoding);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The renditions of this project's videos that became encoded after `from` and at or
+    /// before `to` on the server's clock: each `video.encoding.quality.completed` event
+    /// api.video would send for that span, in order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// let now = server.clock().now();
+    /// assert!(server.apivideo().encoded_between(now, now).is_empty());
+    /// # }
+    /// ```
+    pub fn encoded_between(&self, from: OffsetDateTime, to: OffsetDateTime) -> Vec<QualityEncoded> {
+        let schedule = self.backend().config.schedule;
+        let state = self.backend().lock();
+        let mut events: Vec<QualityEncoded> = state
+            .projects
+            .get(&self.key)
+            .map(|p| {
+                p.videos
+                    .values()
+                    .flat_map(|video| lifecycle::encoded_between(video, &schedule, from, to))
+                    .collect()
+            })
+            .unwrap_or_default();
+        events.sort_by_key(|event| event.at);
+        events
     }
 
     /// Creates an empty video container, as `POST /videos` would.
@@ -1257,7 +1386,7 @@ impl ApiVideo<'_> {
             title.to_owned(),
             self.cx.clock.now(),
         );
-        let snapshot = Video::of(&video);
+        let snapshot = Video::of(&video, &self.backend().config.schedule, self.cx.clock.now());
         if let Some(project) = self.backend().lock().projects.get_mut(&self.key) {
             project.videos.insert(video.id.clone(), video);
         }
@@ -1329,8 +1458,11 @@ impl crate::MockServerBuilder {
         self
     }
 
-    /// How long a completed api.video upload "encodes" before its HLS manifest (`assets.hls`)
-    /// answers 200 instead of 202, measured on the server's clock (default 3 s).
+    /// How long after its upload an api.video video is first playable (its lowest quality
+    /// encoded, its HLS manifest answering 200 instead of 202), measured on the server's clock
+    /// (default 3 s): the time is split evenly between waiting to ingest, ingesting and
+    /// encoding one quality, and each further quality takes as long again
+    /// ([`EncodingSchedule::spread`]). `Duration::ZERO` makes every upload playable at once.
     ///
     /// # Example
     ///
@@ -1339,7 +1471,27 @@ impl crate::MockServerBuilder {
     ///     .apivideo_encoding_delay(std::time::Duration::ZERO);
     /// ```
     pub fn apivideo_encoding_delay(mut self, delay: Duration) -> Self {
-        self.configs_mut().apivideo.encoding_delay = delay;
+        self.configs_mut().apivideo.schedule = EncodingSchedule::spread(delay);
+        self
+    }
+
+    /// Each step of an api.video video's life after its upload, on the server's clock.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = vidmock::MockServer::builder().apivideo_encoding_schedule(
+    ///     vidmock::apivideo::EncodingSchedule {
+    ///         ingest_wait: Duration::from_secs(1),
+    ///         ingest: Duration::from_secs(5),
+    ///         per_quality: Duration::from_secs(30),
+    ///         not_media_fails: true,
+    ///     },
+    /// );
+    /// ```
+    pub fn apivideo_encoding_schedule(mut self, schedule: EncodingSchedule) -> Self {
+        self.configs_mut().apivideo.schedule = schedule;
         self
     }
 

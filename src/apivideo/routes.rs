@@ -25,6 +25,16 @@ pub(crate) enum Route {
     GetVideoStatus(String),
     /// The HLS manifest behind a video's `assets.hls` (a CDN URL at the vendor).
     HlsManifest(String),
+    /// The segment the HLS manifest names.
+    HlsSegment(String),
+    /// `assets.mp4`.
+    Mp4Asset(String),
+    /// `assets.thumbnail`.
+    ThumbnailAsset(String),
+    /// `assets.player`, which `assets.iframe` embeds (an embed host at the vendor).
+    PlayerPage(String),
+    UploadThumbnail(String),
+    PickThumbnail(String),
 }
 
 /// Why a request matched no operation.
@@ -71,13 +81,29 @@ impl Route {
             (["vod", v, "hls", "manifest.m3u8"], Method::GET | Method::HEAD) if !v.is_empty() => {
                 Route::HlsManifest(id(v)?)
             }
+            (["vod", v, "hls", "segment-0.ts"], Method::GET | Method::HEAD) if !v.is_empty() => {
+                Route::HlsSegment(id(v)?)
+            }
+            (["vod", v, "mp4", "source.mp4"], Method::GET | Method::HEAD) if !v.is_empty() => {
+                Route::Mp4Asset(id(v)?)
+            }
+            (["vod", v, "thumbnail.jpg"], Method::GET | Method::HEAD) if !v.is_empty() => {
+                Route::ThumbnailAsset(id(v)?)
+            }
+            (["vod", v], Method::GET | Method::HEAD) if !v.is_empty() => Route::PlayerPage(id(v)?),
+            (["videos", v, "thumbnail"], Method::POST) if !v.is_empty() => {
+                Route::UploadThumbnail(id(v)?)
+            }
+            (["videos", v, "thumbnail"], Method::PATCH) if !v.is_empty() => {
+                Route::PickThumbnail(id(v)?)
+            }
             (["auth", "api-key" | "refresh"] | ["upload-tokens"] | ["upload"] | ["videos"], _) => {
                 return Err(NoRoute::MethodNotAllowed)
             }
             (["upload-tokens" | "videos", v], _) if !v.is_empty() => {
                 return Err(NoRoute::MethodNotAllowed)
             }
-            (["videos", v, "status" | "source"], _) if !v.is_empty() => {
+            (["videos", v, "status" | "source" | "thumbnail"], _) if !v.is_empty() => {
                 return Err(NoRoute::MethodNotAllowed)
             }
             _ => return Err(NoRoute::NotFound),
@@ -105,6 +131,12 @@ impl Route {
             Route::DeleteVideo(id()),
             Route::GetVideoStatus(id()),
             Route::HlsManifest(id()),
+            Route::HlsSegment(id()),
+            Route::Mp4Asset(id()),
+            Route::ThumbnailAsset(id()),
+            Route::PlayerPage(id()),
+            Route::UploadThumbnail(id()),
+            Route::PickThumbnail(id()),
         ]
         .into_iter()
         .map(|route| route.operation())
@@ -128,12 +160,24 @@ impl Route {
             Route::DeleteVideo(_) => "deleteVideo",
             Route::GetVideoStatus(_) => "getVideoStatus",
             Route::HlsManifest(_) => "hlsManifest",
+            Route::HlsSegment(_) => "hlsSegment",
+            Route::Mp4Asset(_) => "mp4Asset",
+            Route::ThumbnailAsset(_) => "thumbnailAsset",
+            Route::PlayerPage(_) => "playerPage",
+            Route::UploadThumbnail(_) => "uploadThumbnail",
+            Route::PickThumbnail(_) => "pickThumbnail",
         }
     }
 
     pub(crate) fn class(&self) -> Class {
         match self {
-            Route::Authenticate | Route::RefreshToken | Route::HlsManifest(_) => Class::Exempt,
+            Route::Authenticate
+            | Route::RefreshToken
+            | Route::HlsManifest(_)
+            | Route::HlsSegment(_)
+            | Route::Mp4Asset(_)
+            | Route::ThumbnailAsset(_)
+            | Route::PlayerPage(_) => Class::Exempt,
             Route::ListTokens
             | Route::GetToken(_)
             | Route::ListVideos
@@ -143,7 +187,9 @@ impl Route {
             | Route::DeleteToken(_)
             | Route::CreateVideo
             | Route::UpdateVideo(_)
-            | Route::DeleteVideo(_) => Class::Write,
+            | Route::DeleteVideo(_)
+            | Route::PickThumbnail(_) => Class::Write,
+            Route::UploadThumbnail(_) => Class::Upload,
             Route::UploadWithUploadToken | Route::UploadVideo(_) => Class::Upload,
         }
     }

@@ -605,6 +605,7 @@ pub(crate) async fn receive(
         return Ok(response);
     };
     let digest = assembly.finish(end).await;
+    let probe = probe(assembly.clone()).await;
     let mut state = backend.lock();
     let video = state
         .projects
@@ -613,6 +614,7 @@ pub(crate) async fn receive(
     let body = match video {
         Some(video) => {
             video.source.digest = Some(digest);
+            video.encoding.probe = Some(probe);
             video.to_json(base)
         }
         // Deleted while its last chunk was being hashed: the upload itself succeeded.
@@ -621,6 +623,24 @@ pub(crate) async fn receive(
     let mut response = wire::json(StatusCode::CREATED, &body);
     response.extensions_mut().insert(target);
     Ok(response)
+}
+
+/// What a completed upload holds, read on the blocking pool (a spilled file is read from disk).
+async fn probe(assembly: Arc<crate::upload::Assembly>) -> super::lifecycle::Probe {
+    use super::lifecycle::Probe;
+    let read = tokio::task::spawn_blocking(move || crate::media::probe_upload(&assembly)).await;
+    match read {
+        Ok(Some(Ok(info))) => Probe::Media(info),
+        Ok(Some(Err(crate::media::ProbeError::NotMedia(reason)))) => {
+            tracing::debug!(%reason, "an upload is not media");
+            Probe::NotMedia
+        }
+        Ok(Some(Err(crate::media::ProbeError::Io(error)))) => {
+            tracing::error!(%error, "reading an upload back failed");
+            Probe::Unread
+        }
+        Ok(None) | Err(_) => Probe::Unread,
+    }
 }
 
 /// `POST /upload?token=…`: no Authorization (any sent is ignored); the token says which project.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
+use super::lifecycle::{EncodingSchedule, EncodingState, Facts};
 use super::paging::{ListQuery, Pagination};
 use super::{wire, Problem};
 use crate::engine::body::Response;
@@ -178,6 +179,12 @@ pub(crate) struct StoredVideo {
     pub upload_token: Option<String>,
     #[serde(default)]
     pub source: Source,
+    /// Its encoding: what its source holds, and what a test did to it.
+    #[serde(default, skip_serializing_if = "EncodingState::is_empty")]
+    pub encoding: EncodingState,
+    /// An uploaded thumbnail, or the instant of the video picked as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<super::assets::Thumbnail>,
 }
 
 fn yes() -> bool {
@@ -240,6 +247,8 @@ impl StoredVideo {
             updated_at: now,
             upload_token: None,
             source: Source::default(),
+            encoding: EncodingState::default(),
+            thumbnail: None,
         }
     }
 
@@ -293,12 +302,21 @@ impl StoredVideo {
         video
     }
 
-    /// The `VideoStatus` object; `playable` once `encoding_delay` has passed since completion.
-    pub(crate) fn status_json(
-        &self,
-        now: OffsetDateTime,
-        encoding_delay: std::time::Duration,
-    ) -> Value {
+    /// What its lifecycle is computed from: the upload's completion (once hashed, so the
+    /// probe has run), what the probe found and what a test did.
+    pub(crate) fn facts(&self) -> Facts<'_> {
+        Facts {
+            completed_at: self
+                .source
+                .completed_at
+                .filter(|_| self.source.digest.is_some()),
+            state: &self.encoding,
+            mp4: self.mp4_support,
+        }
+    }
+
+    /// The `VideoStatus` object at `now` (OpenAPI `video-status`).
+    pub(crate) fn status_json(&self, now: OffsetDateTime, schedule: &EncodingSchedule) -> Value {
         let source = &self.source;
         let received_bytes: Vec<Value> = match &source.scheme {
             Scheme::Bytes { total, ranges } => ranges
@@ -316,40 +334,53 @@ impl StoredVideo {
             Scheme::Parts { total, received } => (received.keys().copied().collect(), *total),
             _ => (Vec::new(), None),
         };
-        let playable = self.is_playable(now, encoding_delay);
+        let encoding = self.facts().at(schedule, now);
+        let metadata = match &encoding.metadata {
+            Some(info) => json!({
+                "width": info.width,
+                "height": info.height,
+                // Kilobits per second, as the document's example (411.218 for a 424x240 film).
+                "bitrate": info.bitrate as f64 / 1000.0,
+                "duration": info.duration.round() as u64,
+                "framerate": info.framerate.round() as u64,
+                "samplerate": info.samplerate,
+                "videoCodec": info.video_codec,
+                "audioCodec": info.audio_codec,
+                "aspectRatio": info.aspect_ratio(),
+            }),
+            None => json!({
+                "width": null, "height": null, "bitrate": null, "duration": null,
+                "framerate": null, "samplerate": null, "videoCodec": null,
+                "audioCodec": null, "aspectRatio": null,
+            }),
+        };
         json!({
             "ingest": {
-                "status": if source.completed_at.is_some() { "uploaded" } else { "uploading" },
+                "status": encoding.ingest.as_str(),
                 "filesize": source.digest.as_ref().map(|d| d.size),
                 "receivedBytes": received_bytes,
                 "receivedParts": { "parts": parts, "total": total },
             },
             "encoding": {
-                "playable": playable,
-                "qualities": if source.completed_at.is_some() {
-                    vec![json!({"quality": "720p", "status": if playable { "encoded" } else { "encoding" }})]
-                } else {
-                    Vec::new()
-                },
-                "metadata": {
-                    "width": null, "height": null, "bitrate": null, "duration": null,
-                    "framerate": null, "samplerate": null, "videoCodec": null,
-                    "audioCodec": null, "aspectRatio": null,
-                },
+                "playable": encoding.playable,
+                "qualities": encoding.qualities,
+                "metadata": metadata,
             },
         })
     }
 
-    pub(crate) fn is_playable(
+    /// Whether some rendition of `format` is encoded at `now`.
+    pub(crate) fn is_encoded(
         &self,
         now: OffsetDateTime,
-        encoding_delay: std::time::Duration,
+        schedule: &EncodingSchedule,
+        format: super::lifecycle::Format,
     ) -> bool {
-        self.source.digest.is_some()
-            && self
-                .source
-                .completed_at
-                .is_some_and(|at| now >= at + encoding_delay)
+        self.facts()
+            .at(schedule, now)
+            .qualities
+            .iter()
+            .any(|r| r.format == format && r.status == super::lifecycle::QualityStatus::Encoded)
     }
 }
 
@@ -562,4 +593,49 @@ pub(crate) fn list(
     }
     let data = page.iter().map(|v| v.to_json(base)).collect();
     Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apivideo::assets::Thumbnail;
+    use crate::apivideo::lifecycle::Probe;
+
+    #[test]
+    fn a_videos_encoding_and_thumbnail_survive_its_saved_form() {
+        let mut video = StoredVideo::new("vi1".into(), "talk".into(), OffsetDateTime::UNIX_EPOCH);
+        video.encoding = EncodingState {
+            probe: Some(Probe::Media(crate::media::MediaInfo {
+                width: 640,
+                height: 360,
+                duration: 1.0,
+                bitrate: 212_328,
+                framerate: 30.0,
+                samplerate: Some(48_000),
+                video_codec: Some("h264".into()),
+                audio_codec: Some("aac".into()),
+            })),
+            finished_at: None,
+            failed_at: Some(OffsetDateTime::UNIX_EPOCH),
+        };
+        video.thumbnail = Some(Thumbnail::Uploaded {
+            jpeg: bytes::Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xE0]),
+        });
+
+        let saved = serde_json::to_value(&video).unwrap();
+        let back: StoredVideo = serde_json::from_value(saved).unwrap();
+
+        assert_eq!(back.encoding, video.encoding);
+        assert_eq!(back.thumbnail, video.thumbnail);
+    }
+
+    #[test]
+    fn a_video_nothing_happened_to_saves_as_before() {
+        let video = StoredVideo::new("vi1".into(), "talk".into(), OffsetDateTime::UNIX_EPOCH);
+
+        let saved = serde_json::to_value(&video).unwrap();
+
+        assert!(saved.get("encoding").is_none());
+        assert!(saved.get("thumbnail").is_none());
+    }
 }

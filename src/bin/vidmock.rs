@@ -30,6 +30,27 @@ struct Args {
     )]
     apivideo_keys: Vec<String>,
 
+    /// Seconds from an api.video upload to its first encoded quality (playable), split evenly
+    /// between waiting to ingest, ingesting and one quality; each further quality takes as
+    /// long again. Measured on the server's clock (`/__vidmock/clock/advance` moves it).
+    #[cfg(feature = "apivideo")]
+    #[arg(
+        long = "apivideo-encoding-delay",
+        env = "VIDMOCK_APIVIDEO_ENCODING_DELAY",
+        default_value = "3",
+        value_parser = delay_seconds
+    )]
+    apivideo_encoding_delay: Duration,
+
+    /// Make api.video fail to encode an upload that is not an MP4/MOV file, as the vendor does
+    /// (by default it is encoded to one quality, so placeholder bytes play).
+    #[cfg(feature = "apivideo")]
+    #[arg(
+        long = "apivideo-fail-non-media",
+        env = "VIDMOCK_APIVIDEO_FAIL_NON_MEDIA"
+    )]
+    apivideo_fail_non_media: bool,
+
     /// A Kaltura partner as ID:ADMIN_SECRET[:USER_SECRET] (repeatable).
     #[cfg(feature = "kaltura")]
     #[arg(
@@ -89,6 +110,19 @@ struct Args {
     /// Seconds a request body may stop arriving before the request is ended (0: no limit).
     #[arg(long, env = "VIDMOCK_BODY_STALL_TIMEOUT", default_value = "60", value_parser = seconds)]
     body_stall_timeout: Limit,
+}
+
+/// A delay in seconds (decimals allowed), at most a day.
+#[cfg(feature = "apivideo")]
+fn delay_seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&value) {
+        return Err(format!("{text} is not between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(value))
 }
 
 /// A time limit given in seconds; `None` for no limit.
@@ -226,8 +260,14 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
         };
     }
     #[cfg(feature = "apivideo")]
-    for key in &args.apivideo_keys {
-        builder = builder.apivideo_key(key.clone());
+    {
+        for key in &args.apivideo_keys {
+            builder = builder.apivideo_key(key.clone());
+        }
+        builder = builder.apivideo_encoding_schedule(vidmock::apivideo::EncodingSchedule {
+            not_media_fails: args.apivideo_fail_non_media,
+            ..vidmock::apivideo::EncodingSchedule::spread(args.apivideo_encoding_delay)
+        });
     }
     #[cfg(feature = "kaltura")]
     for (id, admin_secret, user_secret) in partners {

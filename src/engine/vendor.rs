@@ -126,6 +126,19 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// A matcher for requests that carry this vendor's upload token `token`.
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match>;
 
+    /// One of the vendor's own admin actions, `POST /__vidmock/vendors/{vendor}/{path}` with a
+    /// JSON body (`Value::Null` when empty), for what a test drives in the vendor's terms (an
+    /// encoding finished or failed now). `None` when the vendor has no action at `path`;
+    /// otherwise the status and JSON to answer.
+    fn admin_action(
+        &self,
+        _cx: &Context,
+        _path: &str,
+        _body: &serde_json::Value,
+    ) -> Option<(http::StatusCode, serde_json::Value)> {
+        None
+    }
+
     /// A matcher for the `n`-th part of an upload, when the vendor numbers parts.
     fn part(&self, _n: u64) -> Option<Box<dyn crate::Match>> {
         None

@@ -11,6 +11,7 @@ mod auth;
 mod bad_input;
 mod edges;
 mod fixtures;
+mod lifecycle;
 mod tokens;
 mod transport;
 mod uploads;

@@ -26,6 +26,7 @@ import { request as httpsRequest } from 'node:https';
 import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const CLIENT_PACKAGE = '@api.video/nodejs-client';
@@ -883,6 +884,53 @@ async function uploadScenarios(dir, recorder) {
       await expectApiError(check, 'deleteVideo', 'deleting it again gives 404', 404, () => wired.videos.delete(id), NOT_FOUND_TITLE);
       eq(check, 'deleteVideo', 'server: no video left', (await mockVideos()).length, 0);
     }
+  });
+
+  await scenario('getVideoStatus', 'lifecycle: ingest, then qualities encoded as the clock moves, with the file\'s metadata', async (check) => {
+    const op = 'getVideoStatus';
+    const fixture = fileURLToPath(new URL('../../fixtures/media/sample-640x360-audio.mp4', import.meta.url));
+    const created = await wired.videos.create({ title: 'compat lifecycle' });
+    const id = created.videoId;
+    await wired.videos.upload(id, fixture);
+    const before = await wired.videos.getStatus(id);
+    check(op, 'getStatus() right after the upload: uploaded or ingesting, not playable',
+      ['uploaded', 'ingesting'].includes(before.ingest.status) && before.encoding.playable === false, describe(before));
+
+    await admin('POST', '/__vidmock/clock/advance', { seconds: 3 }, 200);
+    const playable = await wired.videos.getStatus(id);
+    eq(check, op, 'getStatus() 3 s later: ingested and playable', [playable.ingest.status, playable.encoding.playable], ['ingested', true]);
+    eq(check, op, 'getStatus(): the lowest quality of each type encoded first',
+      (playable.encoding.qualities || []).filter((q) => q.quality === '240p').map((q) => [q.type, q.status]),
+      [['hls', 'encoded'], ['mp4', 'encoded']]);
+    const m = playable.encoding.metadata || {};
+    eq(check, op, 'getStatus(): metadata read from the uploaded file',
+      [m.width, m.height, m.duration, m.framerate, m.samplerate, m.videoCodec, m.audioCodec, m.aspectRatio],
+      [640, 360, 1, 30, 48000, 'h264', 'aac', '16/9']);
+
+    await admin('POST', '/__vidmock/clock/advance', { seconds: 60 }, 200);
+    const done = await wired.videos.getStatus(id);
+    eq(check, op, 'getStatus() a minute later: every quality encoded',
+      (done.encoding.qualities || []).map((q) => `${q.type} ${q.quality} ${q.status}`),
+      ['hls 240p encoded', 'hls 360p encoded', 'mp4 240p encoded', 'mp4 360p encoded']);
+
+    const video = await wired.videos.get(id);
+    const mp4 = await fetch(video.assets.mp4, { headers: { Range: 'bytes=0-99' } });
+    eq(check, 'getVideo', 'assets.mp4 answers a range of the uploaded file', [mp4.status, (await mp4.arrayBuffer()).byteLength], [206, 100]);
+    const thumb = await fetch(video.assets.thumbnail);
+    const jpeg = Buffer.from(await thumb.arrayBuffer());
+    eq(check, 'getVideo', 'assets.thumbnail is a JPEG', [thumb.status, jpeg[0], jpeg[1]], [200, 0xff, 0xd8]);
+
+    const dir = mkdtempSync(join(tmpdir(), 'vidmock-thumb-'));
+    try {
+      const file = join(dir, 'thumbnail.jpg');
+      writeFileSync(file, jpeg);
+      const [ok, withThumbnail] = await attempt(check, 'uploadThumbnail', 'uploadThumbnail() resolves', () => wired.videos.uploadThumbnail(id, file));
+      if (ok) checkVideoModel(check, 'uploadThumbnail', 'returned value', withThumbnail, { videoId: id, title: 'compat lifecycle' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const [picked, pickedVideo] = await attempt(check, 'pickThumbnail', 'pickThumbnail() resolves', () => wired.videos.pickThumbnail(id, { timecode: '00:00:00.50' }));
+    if (picked) checkVideoModel(check, 'pickThumbnail', 'returned value', pickedVideo, { videoId: id, title: 'compat lifecycle' });
   });
 }
 

@@ -47,6 +47,7 @@ from apivideo.exceptions import ApiException, ApiValueError
 from apivideo.model.metadata import Metadata
 from apivideo.model.token_creation_payload import TokenCreationPayload
 from apivideo.model.video_creation_payload import VideoCreationPayload
+from apivideo.model.video_thumbnail_pick_payload import VideoThumbnailPickPayload
 from apivideo.model.video_update_payload import VideoUpdatePayload
 
 CLIENT_DIST = "api.video"
@@ -1065,6 +1066,64 @@ def upload_scenarios(directory, recorder):
             sc.api_error("deleteVideo", "deleting it again gives 404", 404, lambda: videos_api.delete(vid),
                          NOT_FOUND_TITLE)
             sc.eq("deleteVideo", "server: no video left", len(mock_videos()), 0)
+
+    @scenario("getVideoStatus", "lifecycle: ingest, then qualities encoded as the clock moves, with the file's metadata",
+              wired)
+    def _(sc):
+        op = "getVideoStatus"
+        fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "media",
+                               "sample-640x360-audio.mp4")
+        created = videos_api.create(VideoCreationPayload(title="compat lifecycle"))
+        vid = created.video_id
+        with open(fixture, "rb") as f:
+            videos_api.upload(vid, f)
+        before = videos_api.get_status(vid)
+        sc.check(op, "get_status() right after the upload: uploaded or ingesting, not playable",
+                 before.ingest.status in ("uploaded", "ingesting") and before.encoding.playable is False,
+                 describe(before))
+
+        advance_clock(3)
+        playable = videos_api.get_status(vid)
+        sc.eq(op, "get_status() 3 s later: ingested and playable",
+              [playable.ingest.status, playable.encoding.playable], ["ingested", True])
+        sc.eq(op, "get_status(): the lowest quality of each type encoded first",
+              [[q.get("type"), q.get("status")] for q in playable.encoding.qualities if q.get("quality") == "240p"],
+              [["hls", "encoded"], ["mp4", "encoded"]])
+        m = playable.encoding.metadata
+        sc.eq(op, "get_status(): metadata read from the uploaded file",
+              [m.get(k) for k in ("width", "height", "duration", "framerate", "samplerate", "video_codec",
+                                  "audio_codec", "aspect_ratio")],
+              [640, 360, 1, 30, 48000, "h264", "aac", "16/9"])
+
+        advance_clock(60)
+        done = videos_api.get_status(vid)
+        sc.eq(op, "get_status() a minute later: every quality encoded",
+              ["{} {} {}".format(q.get("type"), q.get("quality"), q.get("status")) for q in done.encoding.qualities],
+              ["hls 240p encoded", "hls 360p encoded", "mp4 240p encoded", "mp4 360p encoded"])
+
+        video = videos_api.get(vid)
+        request = urllib.request.Request(video.assets.mp4, headers={"Range": "bytes=0-99"})
+        with urllib.request.urlopen(request) as answer:
+            sc.eq("getVideo", "assets.mp4 answers a range of the uploaded file",
+                  [answer.status, len(answer.read())], [206, 100])
+        with urllib.request.urlopen(video.assets.thumbnail) as answer:
+            jpeg = answer.read()
+            sc.eq("getVideo", "assets.thumbnail is a JPEG", [answer.status, list(jpeg[:2])], [200, [0xFF, 0xD8]])
+
+        with tempfile.TemporaryDirectory(prefix="vidmock-thumb-") as directory:
+            path = os.path.join(directory, "thumbnail.jpg")
+            with open(path, "wb") as out:
+                out.write(jpeg)
+            with open(path, "rb") as f:
+                ok, with_thumbnail = attempt(sc, "uploadThumbnail", "upload_thumbnail() returns",
+                                             lambda: videos_api.upload_thumbnail(vid, f))
+            if ok:
+                check_video_model(sc, "uploadThumbnail", "returned value", with_thumbnail, video_id=vid,
+                                  title="compat lifecycle")
+        ok, picked = attempt(sc, "pickThumbnail", "pick_thumbnail() returns",
+                             lambda: videos_api.pick_thumbnail(vid, VideoThumbnailPickPayload(timecode="00:00:00.50")))
+        if ok:
+            check_video_model(sc, "pickThumbnail", "returned value", picked, video_id=vid, title="compat lifecycle")
 
 
 def main():
