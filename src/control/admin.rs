@@ -50,6 +50,8 @@ enum Handler {
     ClearFaults,
     /// The path segment after `/faults/`, as sent (percent-encoded).
     RemoveFault(String),
+    /// `/{vendor}/{rest}`: a vendor's own controls, answered through its contract.
+    Vendor(String, String),
 }
 
 /// Why no handler answers a request.
@@ -88,7 +90,16 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
             Some(id) if !id.is_empty() && !id.contains('/') => {
                 (delete.then(|| RemoveFault(id.to_owned())), "DELETE")
             }
-            _ => return Err(NoRoute::NotFound),
+            _ => {
+                let (name, rest) = tail
+                    .trim_start_matches('/')
+                    .split_once('/')
+                    .ok_or(NoRoute::NotFound)?;
+                if !crate::Vendor::ALL.iter().any(|v| v.as_str() == name) {
+                    return Err(NoRoute::NotFound);
+                }
+                return Ok(Vendor(name.to_owned(), rest.to_owned()));
+            }
         },
     };
     handler.ok_or(NoRoute::Method(allow))
@@ -153,6 +164,26 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         Handler::ListFaults => list_faults(shared).into_response(),
         Handler::ClearFaults => clear_faults(shared).into_response(),
         Handler::RemoveFault(id) => remove_fault(shared, &id),
+        Handler::Vendor(name, rest) => {
+            let method = request.method().clone();
+            match read_body(request).await {
+                Ok(body) => vendor_admin(shared, &name, &method, &rest, &body),
+                Err(refused) => refused,
+            }
+        }
+    }
+}
+
+/// A vendor's own admin route, through its contract.
+fn vendor_admin(shared: &Shared, name: &str, method: &Method, rest: &str, body: &[u8]) -> Response {
+    let vendor = crate::Vendor::ALL
+        .iter()
+        .find(|v| v.as_str() == name)
+        .and_then(|v| shared.vendors.get(*v));
+    match vendor.and_then(|v| v.admin(&shared.cx, method, rest, body)) {
+        None => error(StatusCode::NOT_FOUND, "no such admin route"),
+        Some(Ok(value)) => Json(value).into_response(),
+        Some(Err((status, message))) => error(status, message),
     }
 }
 

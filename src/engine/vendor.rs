@@ -130,6 +130,20 @@ pub(crate) trait Contract: Send + Sync + 'static {
     fn part(&self, _n: u64) -> Option<Box<dyn crate::Match>> {
         None
     }
+
+    /// Answers an admin request to `/__vidmock/{vendor}/{rest}` (`rest` without its leading
+    /// slash) with the request's JSON body (empty when none): the vendor's own test controls,
+    /// such as finishing a conversion. `None` when the vendor has no such route; otherwise a
+    /// JSON answer, or a status and a message.
+    fn admin(
+        &self,
+        _cx: &Context,
+        _method: &http::Method,
+        _rest: &str,
+        _body: &[u8],
+    ) -> Option<Result<serde_json::Value, (http::StatusCode, String)>> {
+        None
+    }
 }
 
 /// What the registry needs to make a vendor and fill it: its settings, its seed and
