@@ -62,6 +62,8 @@ mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(any(feature = "apivideo", feature = "kaltura"))]
+pub mod media;
 mod registry;
 mod server;
 mod upload;

@@ -908,6 +908,99 @@ impl Assembly {
         }
         Some(out)
     }
+
+    /// The kept content as a reader that can seek (`Retention::Memory` or `Spill`), so a part
+    /// of a file can be read without reading the rest: a probe reads the index boxes of a media
+    /// file, a ranged download one range. `None` when only digests are kept.
+    pub(crate) fn reader(&self) -> Option<ContentReader> {
+        let inner = self.lock();
+        if !inner.retention.keeps_bytes() {
+            return None;
+        }
+        Some(ContentReader::new(inner.kept.clone()))
+    }
+}
+
+/// A completed file's kept bytes, read (and sought) across its segments; spilled segments are
+/// opened as they are reached. Reading is blocking.
+#[derive(Debug)]
+pub(crate) struct ContentReader {
+    segments: Vec<Segment>,
+    /// Where each segment starts in the file (same length as `segments`, ascending).
+    starts: Vec<u64>,
+    /// The file's length.
+    len: u64,
+    /// The position of the next read (may be past `len`: reads there return nothing).
+    pos: u64,
+    /// The spilled segment last read, open: its index and the file.
+    open: Option<(usize, File)>,
+}
+
+impl ContentReader {
+    fn new(segments: Vec<Segment>) -> Self {
+        let mut starts = Vec::with_capacity(segments.len());
+        let mut len = 0u64;
+        for segment in &segments {
+            starts.push(len);
+            len += segment.len();
+        }
+        Self {
+            segments,
+            starts,
+            len,
+            pos: 0,
+            open: None,
+        }
+    }
+}
+
+impl Read for ContentReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() || self.pos >= self.len {
+            return Ok(0);
+        }
+        // The last segment starting at or before `pos`; empty segments are skipped over.
+        let index = self.starts.partition_point(|&start| start <= self.pos) - 1;
+        let within = self.pos - self.starts[index];
+        let segment = &self.segments[index];
+        let left = segment.len() - within;
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let read = match segment {
+            Segment::Memory(bytes) => {
+                // `within < len`, and `len` came from a `usize`.
+                let from = within as usize;
+                buf[..want].copy_from_slice(&bytes[from..from + want]);
+                want
+            }
+            Segment::File { file, start, .. } => {
+                let file_handle = match &mut self.open {
+                    Some((open, handle)) if *open == index => handle,
+                    slot => &mut slot.insert((index, File::open(&file.path)?)).1,
+                };
+                file_handle.seek(SeekFrom::Start(start + within))?;
+                file_handle.read(&mut buf[..want])?
+            }
+        };
+        self.pos += read as u64;
+        Ok(read)
+    }
+}
+
+impl Seek for ContentReader {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(at) => Some(at),
+            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.pos.checked_add_signed(delta),
+        };
+        self.pos = target.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        Ok(self.pos)
+    }
 }
 
 impl Inner {
