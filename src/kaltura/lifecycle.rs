@@ -399,19 +399,18 @@ impl Tenant {
     }
 }
 
-/// What the shared media probe reads of a file: duration, picture size and bitrate.
-pub(crate) fn probe(bytes: &[u8]) -> MediaInfo {
-    let _ = bytes;
-    MediaInfo::default()
-}
-
-/// [`probe`] of a finished upload of `length` bytes, when it is small enough to read
-/// (`PROBED_BYTES`) and its bytes are kept.
-pub(crate) fn probe_file(file: &crate::upload::Assembly, length: u64) -> Option<MediaInfo> {
-    if length > super::store::PROBED_BYTES {
-        return None;
-    }
-    file.content().map(|bytes| probe(&bytes))
+/// What the shared media probe (`crate::media`) reads of a finished upload: its duration,
+/// picture size and bitrate; `None` when its bytes are not kept or it is not an MP4/MOV file
+/// (its entry then answers zeros, as the server does without media info).
+pub(crate) fn probe_file(file: &crate::upload::Assembly) -> Option<MediaInfo> {
+    let info = crate::media::probe_upload(file)?.ok()?;
+    let has_picture = info.width > 0 && info.height > 0;
+    Some(MediaInfo {
+        duration_ms: Some((info.duration * 1000.0).round() as u64),
+        width: has_picture.then_some(info.width),
+        height: has_picture.then_some(info.height),
+        bitrate_kbps: Some(info.bitrate / 1000),
+    })
 }
 
 /// Gives `entry` what was read of its file: its duration and size, and its flavors' sizes.

@@ -817,11 +817,6 @@ impl Entry {
     }
 }
 
-/// Files up to this size are read for their duration and picture size when an entry takes
-/// them; a larger one is left unread (its entry answers no duration), as reading it would hold
-/// the partner's lock for as long as the disk takes.
-pub(crate) const PROBED_BYTES: u64 = 64 * 1024 * 1024;
-
 /// `attachedObjectType` of a token an entry waits for (`get_class` of the object).
 pub(crate) const ATTACHED_ENTRY: &str = "entry";
 /// `attachedObjectType` of a token the source flavor asset of a media entry waits for.
@@ -899,7 +894,7 @@ impl Tenant {
             .file
             .as_ref()
             .filter(|_| token.digest.is_some())
-            .and_then(|file| super::lifecycle::probe_file(file, size))
+            .and_then(|file| super::lifecycle::probe_file(file))
             .unwrap_or_default();
         let ext = token
             .file_name

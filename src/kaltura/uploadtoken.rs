@@ -446,7 +446,7 @@ impl Action for Upload {
             if let Some(length) = complete {
                 let digest = file.finish(length).await;
                 // The file is whole now: an entry that took it reads its duration and size.
-                let media = super::lifecycle::probe_file(&file, length);
+                let media = super::lifecycle::probe_file(&file);
                 let mut tenants = store.lock();
                 if let Some(tenant) = tenants.get_mut(&session.partner_id) {
                     tenant.media_read(&self.id, media);

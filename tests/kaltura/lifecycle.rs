@@ -473,3 +473,45 @@ async fn a_server_without_an_upload_url_answers_none() {
 
     assert!(token.get("uploadUrl").is_none(), "{token}");
 }
+
+#[tokio::test]
+async fn an_entry_reads_its_duration_and_picture_size_from_the_uploaded_file() {
+    let server = MockServer::start().await;
+    let api = admin(&server);
+    let file = std::fs::read("fixtures/media/sample-320x240.mp4").unwrap();
+    let token = api.add_token(&[]).await;
+    let entry = api
+        .json(
+            "media",
+            "add",
+            &[("entry:name", "sample"), ("entry:mediaType", "1")],
+        )
+        .await;
+    let id = entry["id"].as_str().unwrap().to_owned();
+    api.json(
+        "media",
+        "addContent",
+        &[("entryId", &id), ("resource:token", &token)],
+    )
+    .await;
+
+    api.upload_text(1, &token, &file, "sample.mp4", Chunk::WHOLE)
+        .await;
+    let ready = api.json("media", "get", &[("entryId", &id)]).await;
+    let flavors = flavors(&api, &id).await;
+
+    assert_eq!(ready["status"], "2", "{ready}");
+    assert_eq!(
+        (&ready["width"], &ready["height"]),
+        (&Value::from(320), &Value::from(240))
+    );
+    assert_eq!(ready["duration"], 2);
+    assert_eq!(ready["msDuration"], 2000);
+    assert_eq!(flavors["objects"][0]["width"], 320, "{flavors}");
+    assert_eq!(flavors["objects"][3]["height"], 240, "capped by the source");
+    let entry = server.kaltura().entry(&id).unwrap();
+    assert_eq!(
+        (entry.width, entry.height, entry.duration_ms),
+        (Some(320), Some(240), Some(2000))
+    );
+}
