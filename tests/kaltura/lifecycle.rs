@@ -515,3 +515,42 @@ async fn an_entry_reads_its_duration_and_picture_size_from_the_uploaded_file() {
         (Some(320), Some(240), Some(2000))
     );
 }
+
+#[tokio::test]
+async fn a_conversion_under_way_and_its_flavors_come_back_from_the_state_file() {
+    let path = std::env::temp_dir().join(format!(
+        "vidmock-kaltura-lifecycle-{}.json",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let delays = (Duration::from_secs(600), Duration::from_secs(600));
+    let first = MockServer::builder()
+        .kaltura_conversion_delays(delays.0, delays.1)
+        .retention(vidmock::Retention::Memory)
+        .state_file(&path)
+        .unwrap()
+        .start()
+        .await;
+    let data = bytes(777, 14);
+    let id = entry_with(&admin(&first), &data).await;
+    first.shutdown().await;
+
+    let second = MockServer::builder()
+        .kaltura_conversion_delays(delays.0, delays.1)
+        .retention(vidmock::Retention::Memory)
+        .state_file(&path)
+        .unwrap()
+        .start()
+        .await;
+    let restored = second.kaltura().entry(&id).unwrap();
+    second.clock().advance(Duration::from_secs(1200));
+    let ready = second.kaltura().entry(&id).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(path.with_extension("json.d"));
+
+    assert_eq!(restored.status, EntryStatus::Import);
+    assert_eq!(restored.flavors.len(), 4);
+    assert_eq!(ready.status, EntryStatus::Ready);
+    assert!(ready.flavors.iter().all(|f| f.status == 2), "{ready:?}");
+    assert_eq!(ready.content(), Some(data));
+}
