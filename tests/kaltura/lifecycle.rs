@@ -546,6 +546,7 @@ async fn a_conversion_under_way_and_its_flavors_come_back_from_the_state_file() 
     second.clock().advance(Duration::from_secs(1200));
     let ready = second.kaltura().entry(&id).unwrap();
     let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("json.log"));
     let _ = std::fs::remove_dir_all(path.with_extension("json.d"));
 
     assert_eq!(restored.status, EntryStatus::Import);
