@@ -157,9 +157,9 @@ pub(crate) struct Starter<'a> {
     pub ids: &'a Ids,
 }
 
-/// Sets an entry's status: THE place where an entry's status changes once it has content (and
-/// where a notification of "entry ready" or "entry status changed" belongs). Its flavors
-/// follow it.
+/// Sets an entry's status: THE one place where an entry's status changes after `media.add`
+/// created it (attached, importing, converting, ready, failed, deleted, restored), and so where
+/// a notification of "entry ready" or "entry status changed" belongs. Its flavors follow it.
 pub(crate) fn set_status(entry: &mut StoredEntry, status: EntryStatus, now: OffsetDateTime) {
     let (source, converted) = match status {
         EntryStatus::Import => (flavor_status::IMPORTING, flavor_status::WAIT_FOR_CONVERT),
@@ -183,9 +183,7 @@ pub(crate) fn set_status(entry: &mut StoredEntry, status: EntryStatus, now: Offs
             flavor.updated_at = now;
         }
     }
-    if status != EntryStatus::Preconvert || entry.status != status {
-        entry.updated_at = now;
-    }
+    entry.updated_at = now;
     entry.status = status;
     if matches!(status, EntryStatus::Ready | EntryStatus::ErrorConverting) {
         entry.conversion = None;

@@ -3,9 +3,10 @@
 //! reads, lists, update and delete around them, and `partner.get`, which `kaltura-uploader`
 //! calls between uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
 //!
-//! An entry exists here to close the token's life: a token consumed while complete is CLOSED at
-//! once; a token attached while incomplete is closed by the very upload that completes it.
-//! vidmock does not transcode, so an entry with content is READY at once.
+//! An entry closes the token's life: a token consumed while complete is CLOSED at once; a token
+//! attached while incomplete is closed by the very upload that completes it. From then on the
+//! entry converts on the server's clock (`lifecycle`); `media.updateContent` replaces its
+//! content through a temporary entry, as the server does.
 
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
@@ -400,9 +401,8 @@ fn attach_pending(
     let Some(entry) = tenant.entries.get_mut(entry_id) else {
         return;
     };
-    entry.status = EntryStatus::Import;
+    super::lifecycle::set_status(entry, EntryStatus::Import, now);
     entry.upload_token_id = Some(token_id.to_owned());
-    entry.updated_at = now;
     let (object_type, object_id) = match source_flavor(call, entry) {
         Some(flavor) => (ATTACHED_FLAVOR, flavor),
         None => (ATTACHED_ENTRY, entry.id.clone()),
@@ -572,8 +572,7 @@ impl Action for MediaDelete {
         let tenant = tenants.entry(session.partner_id).or_default();
         editable_media(tenant, &self.entry_id, &session)?;
         if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
-            entry.status = EntryStatus::Deleted;
-            entry.updated_at = now;
+            super::lifecycle::set_status(entry, EntryStatus::Deleted, now);
         }
         Ok(Out::Null)
     }

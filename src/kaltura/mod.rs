@@ -9,8 +9,11 @@
 //! one serialisation layer for JSON, XML and JSONP (`wire`), sessions signed and verified in
 //! both KS formats (`ks`, `session`), and multirequests (`multirequest`). Services plug into the
 //! action table of `dispatch`: `uploadtoken` (the five actions and the chunk engine),
-//! `media` (entries, `partner.get`), `apptoken` (app tokens and the sessions they start). The reference is `../shared/specs/kaltura.md`; the choices
-//! it leaves open are in `FIDELITY.md`.
+//! `media` (entries, `partner.get`), `apptoken` (app tokens and the sessions they start),
+//! `flavors` (`flavorAsset`, `conversionProfile`). An entry's life after its file arrives is
+//! `lifecycle`'s, on the server's clock; `serve` answers the media URLs entries hand out
+//! (`/p/{partnerId}/…`). The reference is `../shared/specs/kaltura.md`; the choices it leaves
+//! open are in `FIDELITY.md`.
 //!
 //! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
 //! and, in `store`, upload tokens, entries and app tokens, each behind a `std::sync::Mutex` held only for
