@@ -258,6 +258,14 @@ impl Vendors {
             .map(|(_, vendor)| vendor)
     }
 
+    /// The vendor whose name (`Vendor::as_str`) is `name`, when it is compiled in.
+    pub(crate) fn named(&self, name: &str) -> Option<&Arc<dyn Contract>> {
+        self.each
+            .iter()
+            .find(|(vendor, _)| vendor.as_str() == name)
+            .map(|(_, vendor)| vendor)
+    }
+
     /// One vendor, when it is compiled in.
     pub(crate) fn get(&self, name: Vendor) -> Option<&Arc<dyn Contract>> {
         self.each

@@ -50,8 +50,8 @@ enum Handler {
     ClearFaults,
     /// The path segment after `/faults/`, as sent (percent-encoded).
     RemoveFault(String),
-    /// `/{vendor}/{rest}`: a vendor's own controls, answered through its contract.
-    Vendor(String, String),
+    /// A vendor's own action: the vendor's name and the path after it.
+    VendorAction(String, String),
 }
 
 /// Why no handler answers a request.
@@ -86,20 +86,21 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
                 .or(delete.then_some(ClearFaults)),
             "POST,GET,HEAD,DELETE",
         ),
-        _ => match tail.strip_prefix("/faults/") {
-            Some(id) if !id.is_empty() && !id.contains('/') => {
+        _ => match (
+            tail.strip_prefix("/faults/"),
+            tail.strip_prefix("/vendors/"),
+        ) {
+            (Some(id), _) if !id.is_empty() && !id.contains('/') => {
                 (delete.then(|| RemoveFault(id.to_owned())), "DELETE")
             }
-            _ => {
-                let (name, rest) = tail
-                    .trim_start_matches('/')
-                    .split_once('/')
-                    .ok_or(NoRoute::NotFound)?;
-                if !crate::Vendor::ALL.iter().any(|v| v.as_str() == name) {
-                    return Err(NoRoute::NotFound);
-                }
-                return Ok(Vendor(name.to_owned(), rest.to_owned()));
-            }
+            (_, Some(rest)) => match rest.split_once('/') {
+                Some((vendor, path)) if !vendor.is_empty() && !path.is_empty() => (
+                    post.then(|| VendorAction(vendor.to_owned(), path.to_owned())),
+                    "POST",
+                ),
+                _ => return Err(NoRoute::NotFound),
+            },
+            _ => return Err(NoRoute::NotFound),
         },
     };
     handler.ok_or(NoRoute::Method(allow))
@@ -164,26 +165,38 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         Handler::ListFaults => list_faults(shared).into_response(),
         Handler::ClearFaults => clear_faults(shared).into_response(),
         Handler::RemoveFault(id) => remove_fault(shared, &id),
-        Handler::Vendor(name, rest) => {
-            let method = request.method().clone();
-            match read_body(request).await {
-                Ok(body) => vendor_admin(shared, &name, &method, &rest, &body),
-                Err(refused) => refused,
-            }
-        }
+        Handler::VendorAction(vendor, path) => match read_body(request).await {
+            Ok(body) => vendor_action(shared, &vendor, &path, &body),
+            Err(refused) => refused,
+        },
     }
 }
 
-/// A vendor's own admin route, through its contract.
-fn vendor_admin(shared: &Shared, name: &str, method: &Method, rest: &str, body: &[u8]) -> Response {
-    let vendor = crate::Vendor::ALL
-        .iter()
-        .find(|v| v.as_str() == name)
-        .and_then(|v| shared.vendors.get(*v));
-    match vendor.and_then(|v| v.admin(&shared.cx, method, rest, body)) {
-        None => error(StatusCode::NOT_FOUND, "no such admin route"),
-        Some(Ok(value)) => Json(value).into_response(),
-        Some(Err((status, message))) => error(status, message),
+/// `POST /__vidmock/vendors/{vendor}/{path}`: the vendor's own action, with a JSON body or
+/// none.
+fn vendor_action(shared: &Shared, vendor: &str, path: &str, body: &[u8]) -> Response {
+    let Some(contract) = shared.vendors.named(vendor) else {
+        return error(StatusCode::NOT_FOUND, format!("no vendor named {vendor:?}"));
+    };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(body) => body,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not JSON: {e}"),
+                )
+            }
+        }
+    };
+    match contract.admin_action(&shared.cx, path, &body) {
+        Some((status, answer)) => (status, Json(answer)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("{vendor} has no admin action at {path:?}"),
+        ),
     }
 }
 

@@ -126,22 +126,21 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// A matcher for requests that carry this vendor's upload token `token`.
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match>;
 
-    /// A matcher for the `n`-th part of an upload, when the vendor numbers parts.
-    fn part(&self, _n: u64) -> Option<Box<dyn crate::Match>> {
+    /// One of the vendor's own admin actions, `POST /__vidmock/vendors/{vendor}/{path}` with a
+    /// JSON body (`Value::Null` when empty), for what a test drives in the vendor's terms (an
+    /// encoding finished or failed now). `None` when the vendor has no action at `path`;
+    /// otherwise the status and JSON to answer.
+    fn admin_action(
+        &self,
+        _cx: &Context,
+        _path: &str,
+        _body: &serde_json::Value,
+    ) -> Option<(http::StatusCode, serde_json::Value)> {
         None
     }
 
-    /// Answers an admin request to `/__vidmock/{vendor}/{rest}` (`rest` without its leading
-    /// slash) with the request's JSON body (empty when none): the vendor's own test controls,
-    /// such as finishing a conversion. `None` when the vendor has no such route; otherwise a
-    /// JSON answer, or a status and a message.
-    fn admin(
-        &self,
-        _cx: &Context,
-        _method: &http::Method,
-        _rest: &str,
-        _body: &[u8],
-    ) -> Option<Result<serde_json::Value, (http::StatusCode, String)>> {
+    /// A matcher for the `n`-th part of an upload, when the vendor numbers parts.
+    fn part(&self, _n: u64) -> Option<Box<dyn crate::Match>> {
         None
     }
 }

@@ -65,7 +65,14 @@ pub(crate) struct FlavorParams {
     pub bitrate: i64,
 }
 
-/// The id of every partner's default conversion profile.
+/// The id of every partner's default conversion profile (`conversionProfile.get`), whose
+/// flavors every video entry gets.
+///
+/// # Example
+///
+/// ```
+/// assert_eq!(vidmock::kaltura::DEFAULT_CONVERSION_PROFILE_ID, 1001);
+/// ```
 pub const DEFAULT_CONVERSION_PROFILE_ID: i64 = 1001;
 
 /// The flavor params of the default conversion profile, source first (id 0 is the source, as

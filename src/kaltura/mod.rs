@@ -474,24 +474,24 @@ impl Contract for Backend {
         Box::new(upload_token(token))
     }
 
-    /// `POST /__vidmock/kaltura/entries/{id}/ready` and `…/fail` end an entry's conversion now
-    /// (READY, or ERROR_CONVERTING); `POST /__vidmock/kaltura/conversions/fail-next` with
-    /// `{"count": N}` makes the next N conversions fail. Each takes `{"partnerId": N}` for
-    /// another partner than the default one.
-    fn admin(
+    /// `POST /__vidmock/vendors/kaltura/entries/{id}/ready` and `…/fail` end an entry's
+    /// conversion now (READY, or ERROR_CONVERTING);
+    /// `POST /__vidmock/vendors/kaltura/conversions/fail-next` with `{"count": N}` makes the
+    /// next N conversions fail. Each takes `{"partnerId": N}` for another partner than the
+    /// default one.
+    fn admin_action(
         &self,
         cx: &Context,
-        method: &Method,
-        rest: &str,
-        body: &[u8],
-    ) -> Option<Result<serde_json::Value, (http::StatusCode, String)>> {
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Option<(http::StatusCode, serde_json::Value)> {
         #[derive(serde::Deserialize, Default)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
         struct Args {
             partner_id: Option<i64>,
             count: Option<u32>,
         }
-        let segments: Vec<&str> = rest.split('/').collect();
+        let segments: Vec<&str> = path.split('/').collect();
         let known = matches!(
             segments.as_slice(),
             ["entries", _, "ready" | "fail"] | ["conversions", "fail-next"]
@@ -499,34 +499,28 @@ impl Contract for Backend {
         if !known {
             return None;
         }
-        if method != Method::POST {
-            return Some(Err((
-                http::StatusCode::METHOD_NOT_ALLOWED,
-                "this route takes POST".to_owned(),
-            )));
-        }
-        let args: Args = if body.iter().all(u8::is_ascii_whitespace) {
+        let refused = |status: http::StatusCode, message: String| {
+            Some((status, serde_json::json!({ "error": message })))
+        };
+        let args: Args = if body.is_null() {
             Args::default()
         } else {
-            match serde_json::from_slice(body) {
+            match serde_json::from_value(body.clone()) {
                 Ok(args) => args,
                 Err(e) => {
-                    return Some(Err((
+                    return refused(
                         http::StatusCode::BAD_REQUEST,
                         format!("expected {{\"partnerId\": N, \"count\": N}}: {e}"),
-                    )))
+                    )
                 }
             }
         };
         let kaltura = Kaltura::new(self, cx);
         let Some(kaltura) = kaltura.for_partner(args.partner_id.unwrap_or(kaltura.partner_id))
         else {
-            return Some(Err((
-                http::StatusCode::NOT_FOUND,
-                "no such partner".to_owned(),
-            )));
+            return refused(http::StatusCode::NOT_FOUND, "no such partner".to_owned());
         };
-        Some(match segments.as_slice() {
+        match segments.as_slice() {
             ["entries", id, action] => {
                 let ended = if *action == "ready" {
                     kaltura.finish_conversion(id)
@@ -534,25 +528,28 @@ impl Contract for Backend {
                     kaltura.fail_conversion(id)
                 };
                 match kaltura.entry(id).filter(|_| ended) {
-                    Some(entry) => Ok(serde_json::json!({
-                        "entryId": entry.id,
-                        "status": entry.status.code(),
-                    })),
-                    None => Err((
+                    Some(entry) => Some((
+                        http::StatusCode::OK,
+                        serde_json::json!({ "entryId": entry.id, "status": entry.status.code() }),
+                    )),
+                    None => refused(
                         http::StatusCode::NOT_FOUND,
                         format!(
                             "partner {} has no entry {id} with a file",
                             kaltura.partner_id
                         ),
-                    )),
+                    ),
                 }
             }
             _ => {
                 let count = args.count.unwrap_or(1);
                 kaltura.fail_next_conversions(count);
-                Ok(serde_json::json!({ "failNext": count }))
+                Some((
+                    http::StatusCode::OK,
+                    serde_json::json!({ "failNext": count }),
+                ))
             }
-        })
+        }
     }
 }
 

@@ -248,7 +248,7 @@ async fn a_conversion_failed_through_the_admin_api_is_error_converting() {
 
     let failed = client
         .post(format!(
-            "{}/__vidmock/kaltura/entries/{id}/fail",
+            "{}/__vidmock/vendors/kaltura/entries/{id}/fail",
             server.uri()
         ))
         .send()
@@ -262,7 +262,7 @@ async fn a_conversion_failed_through_the_admin_api_is_error_converting() {
         .await;
     let unknown = client
         .post(format!(
-            "{}/__vidmock/kaltura/entries/0_nothere/ready",
+            "{}/__vidmock/vendors/kaltura/entries/0_nothere/ready",
             server.uri()
         ))
         .send()
@@ -302,7 +302,7 @@ async fn the_admin_api_makes_an_entry_ready_at_once_and_shows_its_flavors_in_the
 
     let answer = reqwest::Client::new()
         .post(format!(
-            "{}/__vidmock/kaltura/entries/{id}/ready",
+            "{}/__vidmock/vendors/kaltura/entries/{id}/ready",
             server.uri()
         ))
         .send()
