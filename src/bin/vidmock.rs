@@ -60,6 +60,22 @@ struct Args {
     )]
     kaltura_partners: Vec<String>,
 
+    /// Seconds a Kaltura entry stays in IMPORT once its file has arrived (server clock).
+    #[cfg(feature = "kaltura")]
+    #[arg(long, env = "VIDMOCK_KALTURA_IMPORT_DELAY", default_value_t = 0.0, value_parser = delay)]
+    kaltura_import_delay: f64,
+
+    /// Seconds a Kaltura entry then stays in PRECONVERT before READY (server clock).
+    #[cfg(feature = "kaltura")]
+    #[arg(long, env = "VIDMOCK_KALTURA_CONVERT_DELAY", default_value_t = 0.0, value_parser = delay)]
+    kaltura_convert_delay: f64,
+
+    /// Host (and path) Kaltura's uploadToken answers as `uploadUrl`; the API answers under
+    /// that path too.
+    #[cfg(feature = "kaltura")]
+    #[arg(long, env = "VIDMOCK_KALTURA_UPLOAD_URL")]
+    kaltura_upload_url: Option<String>,
+
     /// JSON file of tenants, tokens, videos, partners and entries to load at start.
     #[arg(long, env = "VIDMOCK_SEED_FILE")]
     seed_file: Option<std::path::PathBuf>,
@@ -181,6 +197,17 @@ fn main() -> ExitCode {
     runtime.block_on(run(args, partners))
 }
 
+/// A delay in seconds, finite and not negative.
+#[cfg(feature = "kaltura")]
+fn delay(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && (0.0..=1e9).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 1e9"
+        )),
+    }
+}
+
 /// `ID:ADMIN_SECRET[:USER_SECRET]` → (id, admin secret, user secret; empty when not given).
 #[cfg(feature = "kaltura")]
 fn parse_partner(spec: &str) -> Result<(i64, String, String), &'static str> {
@@ -272,6 +299,16 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     #[cfg(feature = "kaltura")]
     for (id, admin_secret, user_secret) in partners {
         builder = builder.kaltura_partner(id, admin_secret, user_secret);
+    }
+    #[cfg(feature = "kaltura")]
+    {
+        builder = builder.kaltura_conversion_delays(
+            std::time::Duration::from_secs_f64(args.kaltura_import_delay),
+            std::time::Duration::from_secs_f64(args.kaltura_convert_delay),
+        );
+        if let Some(url) = &args.kaltura_upload_url {
+            builder = builder.kaltura_upload_url(url.clone());
+        }
     }
     #[cfg(not(feature = "kaltura"))]
     let _: Vec<(i64, String, String)> = partners;

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use super::error::ApiError;
 use super::params::{to_php_string, Args, Map, Value};
 use super::wire::Out;
-use super::{apptoken, media, session, uploadtoken};
+use super::{apptoken, flavors, media, session, uploadtoken};
 
 /// Who may call an action, and whether it reads the KS at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +219,41 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         service: "media",
         action: "update",
         run: entry::<media::MediaUpdate>,
+    },
+    ActionDef {
+        service: "media",
+        action: "updatecontent",
+        run: entry::<media::MediaUpdateContent>,
+    },
+    ActionDef {
+        service: "flavorasset",
+        action: "get",
+        run: entry::<flavors::Get>,
+    },
+    ActionDef {
+        service: "flavorasset",
+        action: "list",
+        run: entry::<flavors::List>,
+    },
+    ActionDef {
+        service: "flavorasset",
+        action: "geturl",
+        run: entry::<flavors::GetUrl<false>>,
+    },
+    ActionDef {
+        service: "flavorasset",
+        action: "getdownloadurl",
+        run: entry::<flavors::GetUrl<true>>,
+    },
+    ActionDef {
+        service: "conversionprofile",
+        action: "get",
+        run: entry::<flavors::ProfileGet>,
+    },
+    ActionDef {
+        service: "conversionprofile",
+        action: "list",
+        run: entry::<flavors::ProfileList>,
     },
     ActionDef {
         service: "baseentry",

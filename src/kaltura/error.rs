@@ -162,6 +162,26 @@ const CATALOG: &[(&str, &[&str], &str)] = &[
         "Entry id \"@ENTRY_ID@\" not found",
     ),
     (
+        "ENTRY_REPLACEMENT_ALREADY_EXISTS",
+        &[],
+        "Entry already in replacement",
+    ),
+    (
+        "CONVERSION_PROFILE_ID_NOT_FOUND",
+        &["ID"],
+        "Conversion profile id \"@ID@\" not found",
+    ),
+    (
+        "FLAVOR_ASSET_ID_NOT_FOUND",
+        &["ID"],
+        "Flavor asset id \"@ID@\" not found",
+    ),
+    (
+        "FLAVOR_ASSET_IS_NOT_READY",
+        &[],
+        "The flavor asset is not ready",
+    ),
+    (
         "ENTRY_ALREADY_WITH_CONTENT",
         &[],
         "Entry already associated with content",

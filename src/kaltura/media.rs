@@ -3,9 +3,10 @@
 //! reads, lists, update and delete around them, and `partner.get`, which `kaltura-uploader`
 //! calls between uploading and creating its entry (../shared/specs/kaltura.md §4.8, §7).
 //!
-//! An entry exists here to close the token's life: a token consumed while complete is CLOSED at
-//! once; a token attached while incomplete is closed by the very upload that completes it.
-//! vidmock does not transcode, so an entry with content is READY at once.
+//! An entry closes the token's life: a token consumed while complete is CLOSED at once; a token
+//! attached while incomplete is closed by the very upload that completes it. From then on the
+//! entry converts on the server's clock (`lifecycle`); `media.updateContent` replaces its
+//! content through a temporary entry, as the server does.
 
 use super::dispatch::{Access, Action, Call, Session};
 use super::error::ApiError;
@@ -178,6 +179,14 @@ impl EntryInput {
             updated_at: now,
             upload_token_id: None,
             source_flavor_id: None,
+            flavors: Vec::new(),
+            flavor_params_ids: String::new(),
+            conversion: None,
+            media: None,
+            replacing_entry_id: None,
+            replaced_entry_id: None,
+            replacement_status: 0,
+            version: 0,
         }
     }
 }
@@ -249,7 +258,7 @@ impl Action for MediaAdd {
         let session = required(session)?;
         self.entry.validate()?;
         let entry = self.entry.create(call, &session, EntryStatus::NoContent);
-        let out = wire::entry(&entry);
+        let out = wire::entry(&entry, &call.served.cx.base_url);
         let mut tenants = call.served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
         tenant.entries.insert(entry.id.clone(), entry);
@@ -300,52 +309,68 @@ impl Action for MediaAddContent {
         if entry.status != EntryStatus::NoContent {
             return Err(ApiError::new("ENTRY_ALREADY_WITH_CONTENT", &[]));
         }
-        match self.resource {
-            None => {}
-            Some(Resource::Other(class)) => {
-                return Err(ApiError::new("RESOURCE_TYPE_NOT_SUPPORTED", &[&class]));
-            }
-            Some(Resource::Token(None)) => {
-                return Err(ApiError::new(
-                    "PROPERTY_VALIDATION_CANNOT_BE_NULL",
-                    &["KalturaUploadedFileTokenResource::token"],
-                ));
-            }
-            Some(Resource::Token(Some(token_id))) => {
-                let status = tenant
-                    .tokens
-                    .get(&token_id)
-                    .filter(|t| usable(t, &session))
-                    .map(|t| t.status)
-                    .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
-                match status {
-                    UploadTokenStatus::Pending | UploadTokenStatus::PartialUpload => {
-                        attach_pending(call, tenant, &self.entry_id, &token_id, now);
-                    }
-                    UploadTokenStatus::FullUpload => {
-                        // A complete token is a ready local file: the entry takes it at once
-                        // and the token is closed without being attached to anything
-                        // (`KalturaEntryService::attachLocalFileResource` with `getIsReady`).
-                        if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
-                            source_flavor(call, entry);
-                        }
-                        tenant.consume(&token_id, &self.entry_id, now);
-                    }
-                    _ => {
-                        return Err(ApiError::new(
-                            "UPLOAD_TOKEN_INVALID_STATUS_FOR_ADD_ENTRY",
-                            &[],
-                        ))
-                    }
-                }
-            }
-        }
+        attach_resource(call, tenant, &self.entry_id, self.resource, &session, now)?;
         tenant
             .entries
             .get(&self.entry_id)
-            .map(wire::entry)
+            .map(|e| wire::entry(e, &call.served.cx.base_url))
             .ok_or_else(|| entry_not_found(&self.entry_id))
     }
+}
+
+/// Gives entry `entry_id` the content of `resource` (`KalturaEntryService::attachResource` for
+/// an upload token): a token still uploading is attached and the entry waits in IMPORT; a
+/// complete one is taken at once and its conversion starts.
+fn attach_resource(
+    call: &Call,
+    tenant: &mut Tenant,
+    entry_id: &str,
+    resource: Option<Resource>,
+    session: &Session,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    match resource {
+        None => {}
+        Some(Resource::Other(class)) => {
+            return Err(ApiError::new("RESOURCE_TYPE_NOT_SUPPORTED", &[&class]));
+        }
+        Some(Resource::Token(None)) => {
+            return Err(ApiError::new(
+                "PROPERTY_VALIDATION_CANNOT_BE_NULL",
+                &["KalturaUploadedFileTokenResource::token"],
+            ));
+        }
+        Some(Resource::Token(Some(token_id))) => {
+            let status = tenant
+                .tokens
+                .get(&token_id)
+                .filter(|t| usable(t, session))
+                .map(|t| t.status)
+                .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
+            match status {
+                UploadTokenStatus::Pending | UploadTokenStatus::PartialUpload => {
+                    attach_pending(call, tenant, entry_id, &token_id, now);
+                }
+                UploadTokenStatus::FullUpload => {
+                    // A complete token is a ready local file: the entry takes it at once
+                    // and the token is closed without being attached to anything
+                    // (`KalturaEntryService::attachLocalFileResource` with `getIsReady`).
+                    if let Some(entry) = tenant.entries.get_mut(entry_id) {
+                        source_flavor(call, entry);
+                    }
+                    let starter = call.served.backend.store.starter(&call.served.cx.ids);
+                    tenant.consume(&token_id, entry_id, now, &starter);
+                }
+                _ => {
+                    return Err(ApiError::new(
+                        "UPLOAD_TOKEN_INVALID_STATUS_FOR_ADD_ENTRY",
+                        &[],
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The id of a media entry's source flavor asset, made the first time the entry is given
@@ -376,9 +401,8 @@ fn attach_pending(
     let Some(entry) = tenant.entries.get_mut(entry_id) else {
         return;
     };
-    entry.status = EntryStatus::Import;
+    super::lifecycle::set_status(entry, EntryStatus::Import, now);
     entry.upload_token_id = Some(token_id.to_owned());
-    entry.updated_at = now;
     let (object_type, object_id) = match source_flavor(call, entry) {
         Some(flavor) => (ATTACHED_FLAVOR, flavor),
         None => (ATTACHED_ENTRY, entry.id.clone()),
@@ -422,11 +446,12 @@ fn add_from_token(
     tenant.entries.insert(entry_id.clone(), entry);
     // The file is taken by path and the token closed; nothing is attached to it
     // (`MediaService::addFromUploadedFileAction`).
-    tenant.consume(token_id, &entry_id, now);
+    let starter = call.served.backend.store.starter(&call.served.cx.ids);
+    tenant.consume(token_id, &entry_id, now, &starter);
     tenant
         .entries
         .get(&entry_id)
-        .map(wire::entry)
+        .map(|e| wire::entry(e, &call.served.cx.base_url))
         .ok_or_else(|| entry_not_found(&entry_id))
 }
 
@@ -521,7 +546,7 @@ impl<const MEDIA_ONLY: bool> Action for EntryGet<MEDIA_ONLY> {
         let tenants = call.served.backend.store.lock();
         readable(tenants.get(&session.partner_id), &self.entry_id)
             .filter(|e| !MEDIA_ONLY || e.class == "KalturaMediaEntry")
-            .map(wire::entry)
+            .map(|e| wire::entry(e, &call.served.cx.base_url))
             .ok_or_else(|| entry_not_found(&self.entry_id))
     }
 }
@@ -547,8 +572,7 @@ impl Action for MediaDelete {
         let tenant = tenants.entry(session.partner_id).or_default();
         editable_media(tenant, &self.entry_id, &session)?;
         if let Some(entry) = tenant.entries.get_mut(&self.entry_id) {
-            entry.status = EntryStatus::Deleted;
-            entry.updated_at = now;
+            super::lifecycle::set_status(entry, EntryStatus::Deleted, now);
         }
         Ok(Out::Null)
     }
@@ -711,6 +735,8 @@ impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
             .unwrap_or_default();
         matched.retain(|e| {
             (!MEDIA_ONLY || e.class == "KalturaMediaEntry")
+                // A replacement's temporary entry is not displayed in search.
+                && e.replaced_entry_id.is_none()
                 && (!own_only || e.user_id == session.user_id)
                 && self.filter.matches(e)
         });
@@ -720,7 +746,7 @@ impl<const MEDIA_ONLY: bool> Action for EntryList<MEDIA_ONLY> {
             .pager
             .page(matched)
             .into_iter()
-            .map(wire::entry)
+            .map(|e| wire::entry(e, &call.served.cx.base_url))
             .collect();
         let class = if MEDIA_ONLY {
             "KalturaMediaListResponse"
@@ -796,6 +822,154 @@ impl Action for MediaUpdate {
             entry.partner_data = input.partner_data;
         }
         entry.updated_at = now;
-        Ok(wire::entry(entry))
+        Ok(wire::entry(entry, &call.served.cx.base_url))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// media.updateContent
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a `KalturaResource` parameter: an upload token, or a class vidmock does not take.
+fn read_resource(args: &Args<'_>, name: &str) -> Result<Option<Resource>, ApiError> {
+    let Some(object) = args.object(name)? else {
+        return Ok(None);
+    };
+    let class = object.string("objectType")?;
+    Ok(Some(match class.as_deref() {
+        None | Some("KalturaUploadedFileTokenResource") => Resource::Token(object.string("token")?),
+        Some(other) => Resource::Other(other.to_owned()),
+    }))
+}
+
+/// `media.updateContent(entryId, resource, conversionProfileId = null, advancedOptions = null)`
+/// (`@validateUser entry entryId edit`): an entry without content (or an image) takes the
+/// resource as `addContent` would; any other gets a temporary replacement entry that converts
+/// the new file and, once READY, gives the entry its content and flavors
+/// (`MediaService::replaceResource`, `KalturaEntryService::replaceResourceByEntry`,
+/// `kFlowHelper::handleEntryReplacement`).
+pub(crate) struct MediaUpdateContent {
+    entry_id: String,
+    resource: Resource,
+    conversion_profile_id: Option<i64>,
+}
+
+impl Action for MediaUpdateContent {
+    const ACCESS: Access = Access::Session;
+
+    fn parse(args: Args<'_>) -> Result<Self, ApiError> {
+        let entry_id = args.required_string("entryId")?;
+        let resource = read_resource(&args, "resource")?
+            .ok_or_else(|| ApiError::missing_parameter("resource"))?;
+        let conversion_profile_id = args.optional_int("conversionProfileId");
+        args.object("advancedOptions")?;
+        Ok(Self {
+            entry_id,
+            resource,
+            conversion_profile_id,
+        })
+    }
+
+    async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let session = required(session)?;
+        let now = call.served.cx.clock.now();
+        let base = &call.served.cx.base_url;
+        let mut tenants = call.served.backend.store.lock();
+        let tenant = tenants.entry(session.partner_id).or_default();
+        let entry = editable_media(tenant, &self.entry_id, &session)?;
+        if entry.status == EntryStatus::NoContent || entry.media_type == Some(MEDIA_TYPE_IMAGE) {
+            if let (Some(id), Some(entry)) = (
+                self.conversion_profile_id,
+                tenant.entries.get_mut(&self.entry_id),
+            ) {
+                entry.conversion_profile_id = Some(id);
+            }
+            attach_resource(
+                call,
+                tenant,
+                &self.entry_id,
+                Some(self.resource),
+                &session,
+                now,
+            )?;
+        } else {
+            if entry.replacing_entry_id.is_some() {
+                return Err(ApiError::new("ENTRY_REPLACEMENT_ALREADY_EXISTS", &[]));
+            }
+            // `$resource->validateEntry`, before anything is created.
+            match &self.resource {
+                Resource::Other(class) => {
+                    return Err(ApiError::new("RESOURCE_TYPE_NOT_SUPPORTED", &[class]));
+                }
+                Resource::Token(None) => {
+                    return Err(ApiError::new(
+                        "PROPERTY_VALIDATION_CANNOT_BE_NULL",
+                        &["KalturaUploadedFileTokenResource::token"],
+                    ));
+                }
+                Resource::Token(Some(token_id)) => {
+                    let status = tenant
+                        .tokens
+                        .get(token_id)
+                        .filter(|t| usable(t, &session))
+                        .map(|t| t.status)
+                        .ok_or_else(|| ApiError::new("UPLOAD_TOKEN_NOT_FOUND", &[]))?;
+                    if !matches!(
+                        status,
+                        UploadTokenStatus::Pending
+                            | UploadTokenStatus::PartialUpload
+                            | UploadTokenStatus::FullUpload
+                    ) {
+                        return Err(ApiError::new(
+                            "UPLOAD_TOKEN_INVALID_STATUS_FOR_ADD_ENTRY",
+                            &[],
+                        ));
+                    }
+                }
+            }
+            let temp = StoredEntry {
+                id: call.served.cx.ids.hex("0_", 8),
+                partner_id: entry.partner_id,
+                user_id: entry.user_id.clone(),
+                creator_id: session.user_id.clone(),
+                class: entry.class,
+                entry_type: entry.entry_type,
+                media_type: entry.media_type,
+                name: String::new(),
+                description: String::new(),
+                tags: String::new(),
+                reference_id: None,
+                partner_data: None,
+                conversion_profile_id: self.conversion_profile_id.or(entry.conversion_profile_id),
+                access_control_id: entry.access_control_id,
+                status: EntryStatus::NoContent,
+                created_at: now,
+                updated_at: now,
+                upload_token_id: None,
+                source_flavor_id: None,
+                flavors: Vec::new(),
+                flavor_params_ids: String::new(),
+                conversion: None,
+                media: None,
+                replacing_entry_id: None,
+                replaced_entry_id: Some(entry.id.clone()),
+                replacement_status: 0,
+                version: 0,
+            };
+            let temp_id = temp.id.clone();
+            tenant.entries.insert(temp_id.clone(), temp);
+            if let Some(original) = tenant.entries.get_mut(&self.entry_id) {
+                original.replacing_entry_id = Some(temp_id.clone());
+                original.replacement_status =
+                    super::lifecycle::replacement_status::APPROVED_BUT_NOT_READY;
+                original.updated_at = now;
+            }
+            attach_resource(call, tenant, &temp_id, Some(self.resource), &session, now)?;
+        }
+        tenant
+            .entries
+            .get(&self.entry_id)
+            .map(|e| wire::entry(e, base))
+            .ok_or_else(|| entry_not_found(&self.entry_id))
     }
 }

@@ -9,8 +9,11 @@
 //! one serialisation layer for JSON, XML and JSONP (`wire`), sessions signed and verified in
 //! both KS formats (`ks`, `session`), and multirequests (`multirequest`). Services plug into the
 //! action table of `dispatch`: `uploadtoken` (the five actions and the chunk engine),
-//! `media` (entries, `partner.get`), `apptoken` (app tokens and the sessions they start). The reference is `../shared/specs/kaltura.md`; the choices
-//! it leaves open are in `FIDELITY.md`.
+//! `media` (entries, `partner.get`), `apptoken` (app tokens and the sessions they start),
+//! `flavors` (`flavorAsset`, `conversionProfile`). An entry's life after its file arrives is
+//! `lifecycle`'s, on the server's clock; `serve` answers the media URLs entries hand out
+//! (`/p/{partnerId}/…`). The reference is `../shared/specs/kaltura.md`; the choices it leaves
+//! open are in `FIDELITY.md`.
 //!
 //! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
 //! and, in `store`, upload tokens, entries and app tokens, each behind a `std::sync::Mutex` held only for
@@ -19,10 +22,12 @@
 mod apptoken;
 pub(crate) mod dispatch;
 mod error;
+mod flavors;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod ks;
+mod lifecycle;
 mod limits;
 mod matchers;
 mod media;
@@ -31,6 +36,7 @@ mod multirequest;
 mod pager;
 pub(crate) mod params;
 pub(crate) mod persist;
+mod serve;
 mod session;
 mod store;
 mod uploadtoken;
@@ -44,10 +50,12 @@ use http::Method;
 use indexmap::IndexMap;
 
 pub use error::ApiError;
+pub use lifecycle::{ConversionDelays, DEFAULT_CONVERSION_PROFILE_ID};
 pub(crate) use matchers::chunk_of;
 pub use matchers::{action, upload_token, ActionMatcher, KsUserMatcher, UploadTokenMatcher};
 pub use store::{
-    Entry, EntryStatus, ReceivedChunk, UploadToken, UploadTokenStatus, DEFAULT_FINAL_CHUNK_WAIT,
+    Entry, EntryStatus, Flavor, ReceivedChunk, UploadToken, UploadTokenStatus,
+    DEFAULT_FINAL_CHUNK_WAIT,
 };
 
 use crate::engine::body::{Request, Response};
@@ -146,6 +154,10 @@ pub(crate) struct Config {
     /// How long a verified final chunk waits for its predecessors; `None` is
     /// [`DEFAULT_FINAL_CHUNK_WAIT`].
     pub final_chunk_wait: Option<Duration>,
+    /// How long an entry imports and converts once its file has arrived.
+    pub conversion_delays: ConversionDelays,
+    /// The upload host `uploadToken` answers as `uploadUrl` (`host[:port][/path]`).
+    pub upload_url: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +187,36 @@ pub(crate) struct Backend {
     state: Mutex<State>,
     /// Upload tokens and entries, behind their own lock (never taken while `state` is held).
     store: store::Store,
+    /// The upload host (`host[:port]`) and the path under it, if configured.
+    upload_url: Option<UploadUrl>,
+}
+
+/// A configured upload host: what `uploadToken` answers, and the path prefix the API also
+/// answers under.
+#[derive(Debug)]
+pub(crate) struct UploadUrl {
+    /// `host[:port][/path]` without a scheme, as the server's data-center table holds it.
+    pub host: String,
+    /// The path part (`/upload`), empty when none; requests under it reach the API too.
+    pub prefix: String,
+}
+
+impl UploadUrl {
+    fn parse(given: &str) -> Self {
+        let bare = given
+            .strip_prefix("https://")
+            .or_else(|| given.strip_prefix("http://"))
+            .unwrap_or(given)
+            .trim_end_matches('/');
+        let prefix = bare
+            .find('/')
+            .map(|at| bare[at..].to_owned())
+            .unwrap_or_default();
+        Self {
+            host: bare.to_owned(),
+            prefix,
+        }
+    }
 }
 
 impl Backend {
@@ -199,7 +241,9 @@ impl Backend {
             store: store::Store::new(
                 retention,
                 config.final_chunk_wait.unwrap_or(DEFAULT_FINAL_CHUNK_WAIT),
+                config.conversion_delays,
             ),
+            upload_url: config.upload_url.as_deref().map(UploadUrl::parse),
         }
     }
 
@@ -304,7 +348,8 @@ impl Backend {
     }
 
     /// The admin API's view: partner ids, no secrets.
-    pub(crate) fn state_json(&self) -> serde_json::Value {
+    pub(crate) fn state_json(&self, now: time::OffsetDateTime) -> serde_json::Value {
+        self.store.advance(now);
         let partners: Vec<serde_json::Value> = self
             .lock()
             .partners
@@ -338,6 +383,11 @@ pub(crate) fn collapse_slashes(path: &str) -> String {
 
 /// Whether a request path belongs to Kaltura (`/api_v3`, `/api_v3/…`, also with `//`).
 pub(crate) fn owns(path: &str) -> bool {
+    is_api(path) || serve::owns(path)
+}
+
+/// Whether a path is the API's own (`/api_v3…`).
+fn is_api(path: &str) -> bool {
     // What `collapse_slashes(path)` being `/api_v3` or `/api_v3/…` means, without building it:
     // only the slashes before the first segment can differ.
     let first = path.trim_start_matches('/');
@@ -351,9 +401,27 @@ pub(crate) struct Served {
     pub cx: Arc<Context>,
 }
 
+impl Backend {
+    /// `uploadUrl` as `KalturaUploadToken` answers it: the request's protocol, `://`, the
+    /// configured host (`KalturaUploadToken::doFromObject`).
+    pub(crate) fn upload_url(&self, cx: &Context) -> Option<String> {
+        let host = &self.upload_url.as_ref()?.host;
+        let protocol = cx.base_url.split("://").next().unwrap_or("http");
+        Some(format!("{protocol}://{host}"))
+    }
+
+    /// The API path of a request sent under the upload host's path (`/upload/api_v3/…` →
+    /// `/api_v3/…`), if it was.
+    fn under_upload_prefix<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let prefix = self.upload_url.as_ref().map(|u| u.prefix.as_str())?;
+        let rest = path.strip_prefix(prefix).filter(|_| !prefix.is_empty())?;
+        is_api(rest).then_some(rest)
+    }
+}
+
 impl Contract for Backend {
     fn owns(&self, path: &str) -> bool {
-        owns(path)
+        owns(path) || self.under_upload_prefix(path).is_some()
     }
 
     fn handle(
@@ -374,7 +442,7 @@ impl Contract for Backend {
     }
 
     fn state_json(&self, _now: time::OffsetDateTime) -> serde_json::Value {
-        Backend::state_json(self)
+        Backend::state_json(self, _now)
     }
 
     fn digests(&self) -> Vec<crate::upload::Digest256> {
@@ -404,6 +472,84 @@ impl Contract for Backend {
 
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {
         Box::new(upload_token(token))
+    }
+
+    /// `POST /__vidmock/vendors/kaltura/entries/{id}/ready` and `…/fail` end an entry's
+    /// conversion now (READY, or ERROR_CONVERTING);
+    /// `POST /__vidmock/vendors/kaltura/conversions/fail-next` with `{"count": N}` makes the
+    /// next N conversions fail. Each takes `{"partnerId": N}` for another partner than the
+    /// default one.
+    fn admin_action(
+        &self,
+        cx: &Context,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Option<(http::StatusCode, serde_json::Value)> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Args {
+            partner_id: Option<i64>,
+            count: Option<u32>,
+        }
+        let segments: Vec<&str> = path.split('/').collect();
+        let known = matches!(
+            segments.as_slice(),
+            ["entries", _, "ready" | "fail"] | ["conversions", "fail-next"]
+        );
+        if !known {
+            return None;
+        }
+        let refused = |status: http::StatusCode, message: String| {
+            Some((status, serde_json::json!({ "error": message })))
+        };
+        let args: Args = if body.is_null() {
+            Args::default()
+        } else {
+            match serde_json::from_value(body.clone()) {
+                Ok(args) => args,
+                Err(e) => {
+                    return refused(
+                        http::StatusCode::BAD_REQUEST,
+                        format!("expected {{\"partnerId\": N, \"count\": N}}: {e}"),
+                    )
+                }
+            }
+        };
+        let kaltura = Kaltura::new(self, cx);
+        let Some(kaltura) = kaltura.for_partner(args.partner_id.unwrap_or(kaltura.partner_id))
+        else {
+            return refused(http::StatusCode::NOT_FOUND, "no such partner".to_owned());
+        };
+        match segments.as_slice() {
+            ["entries", id, action] => {
+                let ended = if *action == "ready" {
+                    kaltura.finish_conversion(id)
+                } else {
+                    kaltura.fail_conversion(id)
+                };
+                match kaltura.entry(id).filter(|_| ended) {
+                    Some(entry) => Some((
+                        http::StatusCode::OK,
+                        serde_json::json!({ "entryId": entry.id, "status": entry.status.code() }),
+                    )),
+                    None => refused(
+                        http::StatusCode::NOT_FOUND,
+                        format!(
+                            "partner {} has no entry {id} with a file",
+                            kaltura.partner_id
+                        ),
+                    ),
+                }
+            }
+            _ => {
+                let count = args.count.unwrap_or(1);
+                kaltura.fail_next_conversions(count);
+                Some((
+                    http::StatusCode::OK,
+                    serde_json::json!({ "failNext": count }),
+                ))
+            }
+        }
     }
 }
 
@@ -466,9 +612,23 @@ impl Plugin for Backend {
     }
 }
 
-/// Answers one request addressed to Kaltura API v3.
-async fn handle(served: Served, request: Request) -> Response {
+/// Answers one request addressed to Kaltura API v3 (or to the media it serves).
+async fn handle(served: Served, mut request: Request) -> Response {
     let started = Instant::now();
+    served.backend.store.advance(served.cx.clock.now());
+    if let Some(api_path) = served.backend.under_upload_prefix(request.uri().path()) {
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{api_path}?{query}"),
+            None => api_path.to_owned(),
+        };
+        if let Ok(uri) = rewritten.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    if !is_api(request.uri().path()) {
+        let (response, operation) = serve::answer(&served, &request);
+        return handled(response, Some(operation.to_owned()));
+    }
     if request.method() == Method::OPTIONS {
         return handled(wire::respond_to_options(), None);
     }
@@ -922,6 +1082,50 @@ impl crate::MockServerBuilder {
     /// ```
     pub fn kaltura_final_chunk_wait(mut self, wait: Duration) -> Self {
         self.configs_mut().kaltura.final_chunk_wait = Some(wait);
+        self
+    }
+
+    /// How long a Kaltura entry stays in IMPORT and then in PRECONVERT once its file has
+    /// arrived, on the server's clock (move it with [`crate::MockServer::advance`] or the admin
+    /// API's `/__vidmock/clock/advance`). Both default to zero: an entry is READY in the call
+    /// that gives it its file.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_conversion_delays(Duration::from_secs(5), Duration::from_secs(30))
+    ///     .start()
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn kaltura_conversion_delays(mut self, import: Duration, convert: Duration) -> Self {
+        self.configs_mut().kaltura.conversion_delays = ConversionDelays { import, convert };
+        self
+    }
+
+    /// The upload host `uploadToken` answers as `uploadUrl`: `host[:port][/path]` (a scheme
+    /// given is dropped: the answer takes the server's own, as Kaltura's takes the request's).
+    /// The API also answers under the path, so a client that sends its uploads to `uploadUrl`
+    /// reaches this server when the host names it (`127.0.0.1:PORT/upload`, or another name of
+    /// the same machine). Without it, `uploadUrl` is null.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::builder()
+    ///     .kaltura_upload_url("uploads.example.test/upload")
+    ///     .start()
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn kaltura_upload_url(mut self, url: impl Into<String>) -> Self {
+        self.configs_mut().kaltura.upload_url = Some(url.into());
         self
     }
 }

@@ -235,6 +235,8 @@ impl Backend {
             }
         }
         tenants.values_mut().for_each(wait_for_lost_files);
+        // Conversions restored mid-way are stepped on the next read.
+        tenants.values_mut().for_each(Tenant::wake);
         drop(tenants);
         let mut state = self.lock();
         for (ks, revoked) in ended {
@@ -326,7 +328,10 @@ fn wait_for_lost_files(tenant: &mut Tenant) {
         .collect();
     for id in lost {
         if let Some(entry) = tenant.entries.get_mut(&id) {
-            entry.status = EntryStatus::Import;
+            entry.conversion = None;
+            entry.media = None;
+            let at = entry.updated_at;
+            super::lifecycle::set_status(entry, EntryStatus::Import, at);
         }
     }
 }

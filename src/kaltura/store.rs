@@ -462,9 +462,13 @@ impl UploadToken {
 /// In the state and seed files it is its value on the wire (`"7"`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum EntryStatus {
-    /// `0` (IMPORT): waiting for the file of an attached upload token.
+    /// `-1` (ERROR_CONVERTING): its conversion failed (scripted: vidmock does not transcode).
+    ErrorConverting,
+    /// `0` (IMPORT): waiting for the file of an attached upload token, or importing it.
     Import,
-    /// `2` (READY): has its content (vidmock does not transcode).
+    /// `1` (PRECONVERT): its flavors are converting.
+    Preconvert,
+    /// `2` (READY): has its content and its flavors.
     Ready,
     /// `3` (DELETED): deleted; invisible to every action.
     Deleted,
@@ -481,10 +485,12 @@ impl serde::Serialize for EntryStatus {
 
 impl<'de> serde::Deserialize<'de> for EntryStatus {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const CODES: [&str; 4] = ["0", "2", "3", "7"];
+        const CODES: [&str; 6] = ["-1", "0", "1", "2", "3", "7"];
         let code = std::borrow::Cow::<str>::deserialize(deserializer)?;
         [
+            EntryStatus::ErrorConverting,
             EntryStatus::Import,
+            EntryStatus::Preconvert,
             EntryStatus::Ready,
             EntryStatus::Deleted,
             EntryStatus::NoContent,
@@ -505,7 +511,9 @@ impl EntryStatus {
     /// ```
     pub fn code(self) -> &'static str {
         match self {
+            EntryStatus::ErrorConverting => "-1",
             EntryStatus::Import => "0",
+            EntryStatus::Preconvert => "1",
             EntryStatus::Ready => "2",
             EntryStatus::Deleted => "3",
             EntryStatus::NoContent => "7",
@@ -576,6 +584,34 @@ pub(crate) struct StoredEntry {
     /// it); kept for the entry's life so that a later flavor feature reuses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_flavor_id: Option<String>,
+    /// Its flavor assets, source first, once its file has arrived.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flavors: Vec<super::lifecycle::StoredFlavor>,
+    /// `flavorParamsIds`: the flavor params of its flavors, comma-separated.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub flavor_params_ids: String,
+    /// Its conversion while it runs (IMPORT, PRECONVERT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<super::lifecycle::Conversion>,
+    /// What was read of its file (duration, picture size), once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::lifecycle::MediaInfo>,
+    /// The temporary entry converting its replacement content (`media.updateContent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacing_entry_id: Option<String>,
+    /// On a temporary replacement entry: the entry it replaces the content of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_entry_id: Option<String>,
+    /// `KalturaEntryReplacementStatus`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replacement_status: i64,
+    /// Bumped when replaced content takes the place of the old.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: i64,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 /// An API class's name. Named so that serde does not take the field for text borrowed from
@@ -692,8 +728,43 @@ pub struct Entry {
     pub created_at: OffsetDateTime,
     /// The upload token attached to it or consumed by it.
     pub upload_token_id: Option<String>,
+    /// Its duration in milliseconds, read from its file (`None` when unknown).
+    pub duration_ms: Option<u64>,
+    /// Its picture's width, read from its file.
+    pub width: Option<u32>,
+    /// Its picture's height, read from its file.
+    pub height: Option<u32>,
+    /// Its flavor assets, source first.
+    pub flavors: Vec<Flavor>,
+    /// The temporary entry converting its replacement content, while there is one.
+    pub replacing_entry_id: Option<String>,
     file: Option<Arc<Assembly>>,
     digest: Option<Digest256>,
+}
+
+/// A flavor asset of an entry, as a test sees it.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = vidmock::MockServer::start().await;
+/// let flavors: Vec<vidmock::kaltura::Flavor> =
+///     server.kaltura().entries().into_iter().flat_map(|e| e.flavors).collect();
+/// assert!(flavors.is_empty());
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flavor {
+    /// `0_` + 8 lower-case hex.
+    pub id: String,
+    /// Its flavor params (0 for the source).
+    pub flavor_params_id: i64,
+    /// `KalturaFlavorAssetStatus` (2 READY, 1 CONVERTING, -1 ERROR, …).
+    pub status: i64,
+    /// Whether it is the source (original) flavor.
+    pub is_original: bool,
 }
 
 impl Entry {
@@ -758,6 +829,10 @@ pub(crate) struct Tenant {
     pub entries: Tracked<String, StoredEntry>,
     /// App tokens, deleted ones included (kept across resets, like the partners' secrets).
     pub app_tokens: Tracked<String, super::apptoken::StoredAppToken>,
+    /// When the next conversion step is due (`None`: look at every entry on the next read).
+    pub due: Option<OffsetDateTime>,
+    /// How many of the next conversions to start end in ERROR_CONVERTING (scripted).
+    pub fail_next: u32,
 }
 
 impl Tenant {
@@ -778,16 +853,28 @@ impl Tenant {
 
     /// If token `id` is complete and an entry waits for it, the entry takes the file: the
     /// token is CLOSED and the entry READY (../shared/specs/kaltura.md §4.8).
-    pub(crate) fn consume_if_attached(&mut self, id: &str, now: OffsetDateTime) {
+    pub(crate) fn consume_if_attached(
+        &mut self,
+        id: &str,
+        now: OffsetDateTime,
+        starter: &super::lifecycle::Starter<'_>,
+    ) {
         let Some(entry_id) = self.tokens.get(id).and_then(|t| self.attached_entry_id(t)) else {
             return;
         };
-        self.consume(id, &entry_id, now);
+        self.consume(id, &entry_id, now, starter);
     }
 
     /// Entry `entry_id` takes the file of token `id` when the token is complete: the token is
-    /// CLOSED and the entry READY. A deleted entry takes nothing.
-    pub(crate) fn consume(&mut self, id: &str, entry_id: &str, now: OffsetDateTime) {
+    /// CLOSED and the entry's conversion starts (`lifecycle::begin`). A deleted entry takes
+    /// nothing.
+    pub(crate) fn consume(
+        &mut self,
+        id: &str,
+        entry_id: &str,
+        now: OffsetDateTime,
+        starter: &super::lifecycle::Starter<'_>,
+    ) {
         let Some(token) = self.tokens.get_mut(id) else {
             return;
         };
@@ -801,11 +888,37 @@ impl Tenant {
         else {
             return;
         };
-        entry.status = EntryStatus::Ready;
+        let size = token.uploaded_file_size.unwrap_or(0);
+        // A file still being finished is read when its upload ends (`media_read`).
+        let media = token
+            .file
+            .as_ref()
+            .filter(|_| token.digest.is_some())
+            .and_then(|file| super::lifecycle::probe_file(file))
+            .unwrap_or_default();
+        let ext = token
+            .file_name
+            .as_deref()
+            .and_then(|name| name.rsplit_once('.'))
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .filter(|ext| {
+                !ext.is_empty() && ext.len() <= 8 && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            .unwrap_or_else(|| "mp4".to_owned());
         entry.upload_token_id = Some(token.id.clone());
-        entry.updated_at = now;
         token.status = UploadTokenStatus::Closed;
         token.updated_at = now;
+        let fails = self.fail_next > 0;
+        self.fail_next = self.fail_next.saturating_sub(1);
+        let mut replaced_at_once = false;
+        if let Some(entry) = self.entries.get_mut(entry_id) {
+            super::lifecycle::begin(entry, size, media, &ext, fails, starter, now);
+            replaced_at_once = entry.replaced_entry_id.is_some() && entry.conversion.is_none();
+        }
+        if replaced_at_once {
+            self.finish_replacement(entry_id, now);
+        }
+        self.wake();
     }
 
     pub(crate) fn entry_view(&self, entry: &StoredEntry) -> Entry {
@@ -825,6 +938,20 @@ impl Tenant {
             status: entry.status,
             created_at: entry.created_at,
             upload_token_id: entry.upload_token_id.clone(),
+            duration_ms: entry.media.and_then(|m| m.duration_ms),
+            width: entry.media.and_then(|m| m.width),
+            height: entry.media.and_then(|m| m.height),
+            flavors: entry
+                .flavors
+                .iter()
+                .map(|f| Flavor {
+                    id: f.id.clone(),
+                    flavor_params_id: f.flavor_params_id,
+                    status: f.status,
+                    is_original: f.is_original,
+                })
+                .collect(),
+            replacing_entry_id: entry.replacing_entry_id.clone(),
             file: source.and_then(|t| t.file.clone()),
             digest: source.and_then(|t| t.digest.clone()),
         }
@@ -840,14 +967,39 @@ pub(crate) struct Store {
     pub retention: Retention,
     /// How long a verified final chunk waits for the chunks before it.
     pub final_chunk_wait: Duration,
+    /// How long an entry imports and converts.
+    pub delays: super::lifecycle::ConversionDelays,
 }
 
 impl Store {
-    pub(crate) fn new(retention: Retention, final_chunk_wait: Duration) -> Self {
+    pub(crate) fn new(
+        retention: Retention,
+        final_chunk_wait: Duration,
+        delays: super::lifecycle::ConversionDelays,
+    ) -> Self {
         Self {
             tenants: Mutex::new(HashMap::new()),
             retention,
             final_chunk_wait,
+            delays,
+        }
+    }
+
+    /// What starting a conversion needs.
+    pub(crate) fn starter<'a>(
+        &self,
+        ids: &'a crate::engine::ids::Ids,
+    ) -> super::lifecycle::Starter<'a> {
+        super::lifecycle::Starter {
+            delays: self.delays,
+            ids,
+        }
+    }
+
+    /// Applies every entry transition due at `now`, for every partner.
+    pub(crate) fn advance(&self, now: OffsetDateTime) {
+        for tenant in self.lock().values_mut() {
+            tenant.advance(now);
         }
     }
 
@@ -1012,6 +1164,7 @@ impl Kaltura<'_> {
     /// # }
     /// ```
     pub fn entries(&self) -> Vec<Entry> {
+        self.store().advance(self.cx.clock.now());
         self.store()
             .lock()
             .get(&self.partner_id)
@@ -1031,8 +1184,78 @@ impl Kaltura<'_> {
     /// # }
     /// ```
     pub fn entry(&self, id: &str) -> Option<Entry> {
+        self.store().advance(self.cx.clock.now());
         let tenants = self.store().lock();
         let tenant = tenants.get(&self.partner_id)?;
         tenant.entries.get(id).map(|e| tenant.entry_view(e))
+    }
+}
+
+/// Driving the entry lifecycle from a test.
+impl Kaltura<'_> {
+    fn end_conversion(&self, id: &str, fails: bool) -> bool {
+        let now = self.cx.clock.now();
+        self.store().advance(now);
+        let mut tenants = self.store().lock();
+        let ended = tenants
+            .get_mut(&self.partner_id)
+            .is_some_and(|t| t.end_conversion(id, fails, now));
+        if let Some(tenant) = tenants.get_mut(&self.partner_id) {
+            tenant.wake();
+        }
+        ended
+    }
+
+    /// Ends the conversion of entry `id` now: the entry and its flavors are READY, whatever
+    /// delays were configured. `false` when the partner has no such entry with a file.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(!server.kaltura().finish_conversion("0_nothere"));
+    /// # }
+    /// ```
+    pub fn finish_conversion(&self, id: &str) -> bool {
+        self.end_conversion(id, false)
+    }
+
+    /// Fails the conversion of entry `id` now: the entry is ERROR_CONVERTING (-1) and its
+    /// converted flavors ERROR (-1); a replacement being converted makes its entry's
+    /// replacement FAILED. `false` when the partner has no such entry with a file.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// assert!(!server.kaltura().fail_conversion("0_nothere"));
+    /// # }
+    /// ```
+    pub fn fail_conversion(&self, id: &str) -> bool {
+        self.end_conversion(id, true)
+    }
+
+    /// Makes the next `count` conversions this partner starts end in ERROR_CONVERTING (at the
+    /// time they would have been READY), for a test that does not know the entry id yet.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.kaltura().fail_next_conversions(1);
+    /// # }
+    /// ```
+    pub fn fail_next_conversions(&self, count: u32) {
+        self.store()
+            .lock()
+            .entry(self.partner_id)
+            .or_default()
+            .fail_next = count;
     }
 }

@@ -165,7 +165,10 @@ impl Action for Add {
             chunks: Vec::new(),
             auto: AutoFinalize::default(),
         };
-        let out = wire::upload_token(&token);
+        let out = wire::upload_token(
+            &token,
+            call.served.backend.upload_url(&call.served.cx).as_deref(),
+        );
         let mut tenants = served.backend.store.lock();
         let tenant = tenants.entry(session.partner_id).or_default();
         tenant.tokens.insert(token.id.clone(), token);
@@ -192,13 +195,15 @@ impl Action for Get {
     }
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let upload_url = call.served.backend.upload_url(&call.served.cx);
+        let url = upload_url.as_deref();
         let session = required(session)?;
         let tenants = call.served.backend.store.lock();
         tenants
             .get(&session.partner_id)
             .and_then(|tenant| tenant.tokens.get(&self.id))
             .filter(|token| visible(token, &session))
-            .map(wire::upload_token)
+            .map(|t| wire::upload_token(t, url))
             .ok_or_else(not_found)
     }
 }
@@ -290,6 +295,8 @@ impl Action for List {
     }
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
+        let upload_url = call.served.backend.upload_url(&call.served.cx);
+        let url = upload_url.as_deref();
         let session = required(session)?;
         let now = call.served.cx.clock.now();
         let f = &self.filter;
@@ -348,7 +355,7 @@ impl Action for List {
             .pager
             .page(matched)
             .into_iter()
-            .map(wire::upload_token)
+            .map(|t| wire::upload_token(t, url))
             .collect();
         Ok(wire::list_response(
             "KalturaUploadTokenListResponse",
@@ -401,11 +408,14 @@ impl Action for Upload {
         let session = required(session)?;
         let served = &call.served;
         let store = &served.backend.store;
+        let upload_url = served.backend.upload_url(&served.cx);
+        let url = upload_url.as_deref();
+        let starter = store.starter(&served.cx.ids);
         let next = {
             let now = served.cx.clock.now();
             let mut tenants = store.lock();
             let tenant = tenants.get_mut(&session.partner_id).ok_or_else(not_found)?;
-            self.begin(tenant, &session, store.retention, now)?
+            self.begin(tenant, &session, store.retention, now, url, &starter)?
         };
         let (out, file, complete) = match next {
             Next::Answer {
@@ -419,7 +429,15 @@ impl Action for Upload {
                 let now = served.cx.clock.now();
                 let mut tenants = store.lock();
                 let tenant = tenants.get_mut(&session.partner_id).ok_or_else(not_found)?;
-                let out = finish_verified(tenant, &session, &self.id, &file, expected, now)?;
+                let out = finish_verified(
+                    tenant,
+                    &session,
+                    &self.id,
+                    &file,
+                    expected,
+                    now,
+                    (url, &starter),
+                )?;
                 (out, Some(file), Some(expected))
             }
         };
@@ -427,7 +445,18 @@ impl Action for Upload {
             file.drain().await;
             if let Some(length) = complete {
                 let digest = file.finish(length).await;
+                // The file is whole now: an entry that took it reads its duration and size.
+                let media = {
+                    let file = Arc::clone(&file);
+                    tokio::task::spawn_blocking(move || super::lifecycle::probe_file(&file))
+                        .await
+                        .ok()
+                        .flatten()
+                };
                 let mut tenants = store.lock();
+                if let Some(tenant) = tenants.get_mut(&session.partner_id) {
+                    tenant.media_read(&self.id, media);
+                }
                 let token = tenants
                     .get_mut(&session.partner_id)
                     .and_then(|tenant| tenant.tokens.get_mut(&self.id))
@@ -450,6 +479,8 @@ impl Upload {
         session: &Session,
         retention: Retention,
         now: OffsetDateTime,
+        url: Option<&str>,
+        starter: &super::lifecycle::Starter<'_>,
     ) -> Result<Next, ApiError> {
         let token = tenant
             .tokens
@@ -499,7 +530,7 @@ impl Upload {
         // The empty-chunk shortcut: nothing happens.
         if size == 0 && !self.final_chunk && self.resume_at > 0.0 {
             return Ok(Next::Answer {
-                out: wire::upload_token(token),
+                out: wire::upload_token(token, url),
                 file: None,
                 complete: None,
             });
@@ -566,17 +597,17 @@ impl Upload {
         if !final_chunk {
             token.status = UploadTokenStatus::PartialUpload;
             return Ok(Next::Answer {
-                out: wire::upload_token(token),
+                out: wire::upload_token(token, url),
                 file: Some(file),
                 complete: None,
             });
         }
         token.status = UploadTokenStatus::FullUpload;
-        tenant.consume_if_attached(&self.id, now);
+        tenant.consume_if_attached(&self.id, now, starter);
         let out = tenant
             .tokens
             .get(&self.id)
-            .map(wire::upload_token)
+            .map(|t| wire::upload_token(t, url))
             .ok_or_else(not_found)?;
         Ok(Next::Answer {
             out,
@@ -595,6 +626,7 @@ fn finish_verified(
     file: &Arc<Assembly>,
     expected: u64,
     now: OffsetDateTime,
+    (url, starter): (Option<&str>, &super::lifecycle::Starter<'_>),
 ) -> Result<Out, ApiError> {
     let token = tenant
         .tokens
@@ -614,11 +646,11 @@ fn finish_verified(
     token.status = UploadTokenStatus::FullUpload;
     token.uploaded_file_size = Some(expected);
     token.updated_at = now;
-    tenant.consume_if_attached(id, now);
+    tenant.consume_if_attached(id, now, starter);
     tenant
         .tokens
         .get(id)
-        .map(wire::upload_token)
+        .map(|t| wire::upload_token(t, url))
         .ok_or_else(not_found)
 }
 

@@ -14,7 +14,7 @@ use quick_xml::Writer;
 
 use super::error::ApiError;
 use super::params::{php_float_string, Map, Value};
-use super::store::{EntryStatus, StoredEntry, StoredToken};
+use super::store::{StoredEntry, StoredToken};
 use crate::engine::body::{IntoResponse, Response};
 
 /// A result as the API's serializers see it.
@@ -612,8 +612,9 @@ fn time(value: time::OffsetDateTime) -> Out {
 }
 
 /// `KalturaUploadToken` (../shared/specs/kaltura.md §2.1): sizes as strings, `autoFinalize`
-/// always present, `uploadUrl` null.
-pub(crate) fn upload_token(token: &StoredToken) -> Out {
+/// always present, `uploadUrl` the configured upload host with the request's protocol
+/// (`KalturaUploadToken::doFromObject`), null without one.
+pub(crate) fn upload_token(token: &StoredToken, upload_url: Option<&str>) -> Out {
     Out::Object(
         Object::new("KalturaUploadToken")
             .prop("relatedObjects", Out::Null)
@@ -637,7 +638,7 @@ pub(crate) fn upload_token(token: &StoredToken) -> Out {
             )
             .prop("createdAt", time(token.created_at))
             .prop("updatedAt", time(token.updated_at))
-            .prop("uploadUrl", Out::Null)
+            .prop("uploadUrl", opt_text(upload_url))
             .prop("autoFinalize", Out::Bool(token.auto_finalize))
             .prop(
                 "attachedObjectType",
@@ -668,8 +669,53 @@ pub(crate) fn list_response(class: &'static str, objects: Vec<Out>, total: usize
 
 /// `KalturaMediaEntry`, `KalturaDataEntry`, `KalturaDocumentEntry` or `KalturaBaseEntry`:
 /// `KalturaBaseEntry`'s properties, then the subclass's.
-pub(crate) fn entry(e: &StoredEntry) -> Out {
-    let has_content = e.status == EntryStatus::Ready && e.upload_token_id.is_some();
+/// `base` is the server's own address (`http://host:port`), where the entry's media URLs point.
+pub(crate) fn entry(e: &StoredEntry, base: &str) -> Out {
+    let has_content = e.media.is_some();
+    let partner_path = format!("{base}/p/{0}/sp/{0}00", e.partner_id);
+    let protocol = base.split("://").next().unwrap_or("http");
+    let is_av = matches!(e.media_type, Some(1 | 5)) && e.class == "KalturaMediaEntry";
+    let is_image = e.media_type == Some(2) && e.class == "KalturaMediaEntry";
+    // `entry::createPlayManifestUrlByFormat`, `getDownloadUrl`, `getThumbnailUrl`.
+    let manifest = |format: &str| {
+        format!(
+            "{partner_path}/playManifest/entryId/{}/format/{format}/protocol/{protocol}",
+            e.id
+        )
+    };
+    let download_url = if is_av {
+        format!("{}/flavorParamIds/0", manifest("download"))
+    } else {
+        format!("{partner_path}/raw/entry_id/{}/version/{}", e.id, e.version)
+    };
+    let thumbnail_url = format!("{partner_path}/thumbnail/entry_id/{}/version/100000", e.id);
+    let data_url = if is_av {
+        text(&manifest("url"))
+    } else if is_image {
+        text(&format!(
+            "{partner_path}/thumbnail/entry_id/{}/def_height/480/def_width/640/version/{}/type/1",
+            e.id,
+            100_000 + e.version
+        ))
+    } else {
+        Out::Null
+    };
+    let ms = e.media.and_then(|m| m.duration_ms);
+    let (duration, ms_duration) = if has_content && e.class == "KalturaMediaEntry" {
+        let ms = ms.unwrap_or(0);
+        (
+            // `(int) round(lengthInMsecs / 1000)`.
+            Out::Int(i64::try_from(ms.saturating_add(500) / 1000).unwrap_or(0)),
+            Out::Int(i64::try_from(ms).unwrap_or(0)),
+        )
+    } else {
+        (Out::Null, Out::Null)
+    };
+    let picture = |side: Option<u32>| match side {
+        Some(v) if has_content => Out::Int(i64::from(v)),
+        _ if has_content => Out::Int(0),
+        _ => Out::Null,
+    };
     let mut object = Object::new(e.class)
         .prop("relatedObjects", Out::Null)
         .subclass()
@@ -694,11 +740,11 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
         .prop("votes", Out::Int(0))
         .prop("groupId", Out::Null)
         .prop("partnerData", opt_text(e.partner_data.as_deref()))
-        .prop("downloadUrl", Out::Null)
+        .prop("downloadUrl", text(&download_url))
         .prop("searchText", Out::Null)
         .prop("licenseType", Out::Int(-1))
-        .prop("version", Out::Int(0))
-        .prop("thumbnailUrl", Out::Null)
+        .prop("version", Out::Int(e.version))
+        .prop("thumbnailUrl", text(&thumbnail_url))
         .prop(
             "accessControlId",
             e.access_control_id.map_or(Out::Null, Out::Int),
@@ -706,9 +752,12 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
         .prop("startDate", Out::Null)
         .prop("endDate", Out::Null)
         .prop("referenceId", opt_text(e.reference_id.as_deref()))
-        .prop("replacingEntryId", Out::Null)
-        .prop("replacedEntryId", Out::Null)
-        .prop("replacementStatus", text("0"))
+        .prop(
+            "replacingEntryId",
+            opt_text(e.replacing_entry_id.as_deref()),
+        )
+        .prop("replacedEntryId", opt_text(e.replaced_entry_id.as_deref()))
+        .prop("replacementStatus", text(&e.replacement_status.to_string()))
         .prop("partnerSortValue", Out::Int(0))
         .prop(
             "conversionProfileId",
@@ -734,10 +783,10 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
                 .prop("plays", Out::Int(0))
                 .prop("views", Out::Int(0))
                 .prop("lastPlayedAt", Out::Null)
-                .prop("width", Out::Null)
-                .prop("height", Out::Null)
-                .prop("duration", Out::Null)
-                .prop("msDuration", Out::Null)
+                .prop("width", picture(e.media.and_then(|m| m.width)))
+                .prop("height", picture(e.media.and_then(|m| m.height)))
+                .prop("duration", duration)
+                .prop("msDuration", ms_duration)
                 .prop("durationType", Out::Null)
                 .subclass()
                 .prop("mediaType", e.media_type.map_or(Out::Null, Out::Int))
@@ -752,8 +801,8 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
                 .prop("creditUserName", Out::Null)
                 .prop("creditUrl", Out::Null)
                 .prop("mediaDate", Out::Null)
-                .prop("dataUrl", Out::Null)
-                .prop("flavorParamsIds", text(""))
+                .prop("dataUrl", data_url)
+                .prop("flavorParamsIds", text(&e.flavor_params_ids))
                 .prop("isTrimDisabled", Out::Null)
                 .prop("streams", Out::Null);
         }
@@ -772,6 +821,107 @@ pub(crate) fn entry(e: &StoredEntry) -> Out {
         _ => {}
     }
     Out::Object(object)
+}
+
+/// `KalturaFlavorAsset`: `KalturaAsset`'s properties, then the flavor's, in declared order.
+pub(crate) fn flavor_asset(
+    f: &super::lifecycle::StoredFlavor,
+    entry_id: &str,
+    partner_id: i64,
+) -> Out {
+    Out::Object(
+        Object::new("KalturaFlavorAsset")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("id", text(&f.id))
+            .prop("entryId", text(entry_id))
+            .prop("partnerId", Out::Int(partner_id))
+            .prop("version", text("1"))
+            .prop(
+                "size",
+                Out::Int(i64::try_from(f.size_bytes / 1024).unwrap_or(i64::MAX)),
+            )
+            .prop(
+                "tags",
+                text(if f.is_original {
+                    "source"
+                } else {
+                    "mobile,web,mbr,iphone,ipadnew"
+                }),
+            )
+            .prop("fileExt", text(&f.file_ext))
+            .prop("createdAt", time(f.created_at))
+            .prop("updatedAt", time(f.updated_at))
+            .prop("deletedAt", Out::Null)
+            .prop("description", text(""))
+            .prop("partnerData", Out::Null)
+            .prop("partnerDescription", Out::Null)
+            .prop("actualSourceAssetParamsIds", Out::Null)
+            .prop(
+                "sizeInBytes",
+                Out::Int(i64::try_from(f.size_bytes).unwrap_or(i64::MAX)),
+            )
+            .subclass()
+            .prop("flavorParamsId", Out::Int(f.flavor_params_id))
+            .prop("width", Out::Int(f.width))
+            .prop("height", Out::Int(f.height))
+            .prop("bitrate", Out::Int(f.bitrate))
+            .prop("frameRate", Out::Int(0))
+            .prop("isOriginal", Out::Bool(f.is_original))
+            .prop("isWeb", Out::Bool(true))
+            .prop(
+                "containerFormat",
+                text(if f.file_ext == "mov" { "qt" } else { "isom" }),
+            )
+            .prop("videoCodecId", text("avc1"))
+            .prop("status", Out::Int(f.status))
+            .prop("language", text("Undefined"))
+            .prop("label", Out::Null)
+            .prop("isDefault", Out::Bool(false)),
+    )
+}
+
+/// `KalturaConversionProfile`: the partner's default profile, in declared order.
+pub(crate) fn conversion_profile(partner_id: i64) -> Out {
+    let ids: Vec<String> = super::lifecycle::DEFAULT_FLAVOR_PARAMS
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    Out::Object(
+        Object::new("KalturaConversionProfile")
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop(
+                "id",
+                Out::Int(super::lifecycle::DEFAULT_CONVERSION_PROFILE_ID),
+            )
+            .prop("partnerId", Out::Int(partner_id))
+            .prop("status", text("2"))
+            .prop("type", text("1"))
+            .prop("name", text("Default"))
+            .prop("systemName", text("Default"))
+            .prop("tags", text(""))
+            .prop("description", text("The default set of flavors."))
+            .prop("defaultEntryId", Out::Null)
+            .prop("createdAt", Out::Int(0))
+            .prop("flavorParamsIds", text(&ids.join(",")))
+            .prop("isDefault", Out::Int(1))
+            .prop("isPartnerDefault", Out::Bool(false))
+            .prop("cropDimensions", Out::Null)
+            .prop("clipStart", Out::Null)
+            .prop("clipDuration", Out::Null)
+            .prop("xslTransformation", Out::Null)
+            .prop("storageProfileId", Out::Null)
+            .prop("mediaParserType", text("0"))
+            .prop("calculateComplexity", Out::Bool(true))
+            .prop("collectionTags", Out::Null)
+            .prop("conditionalProfiles", Out::Null)
+            .prop("detectGOP", Out::Int(0))
+            .prop("mediaInfoXslTransformation", Out::Null)
+            .prop("defaultReplacementOptions", Out::Null)
+            .prop("defaultAudioLang", Out::Null)
+            .prop("deliveryTag", Out::Null),
+    )
 }
 
 /// `KalturaPartner`, as much of it as clients read (`id`, `name`).

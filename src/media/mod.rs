@@ -146,8 +146,6 @@ pub fn probe<R: Read + Seek>(reader: &mut R) -> Result<MediaInfo, ProbeError> {
 
 /// Reads what a stored upload holds (a blocking call when it was spilled to disk); `None`
 /// when only its digest was kept, so there are no bytes to read.
-// Each vendor's lifecycle calls it; a build with one vendor only may not.
-#[allow(dead_code)]
 pub(crate) fn probe_upload(
     file: &crate::upload::Assembly,
 ) -> Option<Result<MediaInfo, ProbeError>> {

@@ -86,6 +86,52 @@ fn kaltura_partners_from_the_command_line_are_printed_after_the_apivideo_keys() 
 }
 
 #[test]
+fn the_kaltura_upload_url_from_the_command_line_is_what_upload_tokens_answer() {
+    let (_running, lines) = start(&[
+        "--port",
+        "0",
+        "--kaltura-upload-url",
+        "uploads.example.test:8443/up",
+        "--kaltura-import-delay",
+        "2.5",
+    ]);
+    let base = lines[0].strip_prefix("vidmock listening on ").unwrap();
+
+    let body = std::thread::spawn({
+        let url = format!(
+            "{base}/api_v3/service/session/action/start?format=1&secret=vidmock-admin-secret&partnerId=101&type=2"
+        );
+        let base = base.to_owned();
+        move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async move {
+                let ks: String = reqwest::get(url).await.unwrap().json().await.unwrap();
+                let token = format!("{base}/api_v3/service/uploadtoken/action/add?format=1&ks={ks}");
+                reqwest::get(token).await.unwrap().text().await.unwrap()
+            })
+        }
+    })
+    .join()
+    .unwrap();
+
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        token["uploadUrl"], "http://uploads.example.test:8443/up",
+        "{body}"
+    );
+}
+
+#[test]
+fn a_negative_kaltura_delay_is_refused_with_exit_code_2() {
+    let status = vidmock(&["--port", "0", "--kaltura-convert-delay=-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
 fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
     let status = vidmock(&["--port", "0", "--kaltura-partner", "abc"])
         .env_remove("VIDMOCK_KALTURA_PARTNER")

@@ -188,7 +188,7 @@ async function serverCheck(check, operation, label, compute) {
 }
 
 const isKs = (value) => typeof value === 'string' && value.startsWith('djJ8');
-const { session, media, uploadToken } = kaltura.services;
+const { appToken, flavorAsset, session, media, uploadToken } = kaltura.services;
 const { EntryStatus, MediaType, SessionType, UploadTokenStatus } = kaltura.enums;
 
 /** `size` deterministic pseudo-random bytes: sha256("label:0") || sha256("label:1") || ... */
@@ -223,6 +223,27 @@ async function adminClient() {
   const client = newClient();
   client.setKs(await session.start(ADMIN_SECRET, 'node@example.com', SessionType.ADMIN, PARTNER_ID).execute(client));
   return client;
+}
+
+/** Moves the mock's clock forward; against a real vendor, waits that long instead. */
+async function advanceClock(seconds) {
+  if (VENDOR) {
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    return;
+  }
+  await admin('POST', '/__vidmock/clock/advance', { seconds });
+}
+
+/** The entry once READY (or ERROR_CONVERTING), moving the clock 5 s between reads. */
+async function waitReady(client, entryId) {
+  let entry = await media.get(entryId).execute(client);
+  for (let round = 0; round < 40; round += 1) {
+    const status = entry.status.toString();
+    if (status === EntryStatus.READY || status === EntryStatus.ERROR_CONVERTING) break;
+    await advanceClock(5);
+    entry = await media.get(entryId).execute(client);
+  }
+  return entry;
 }
 
 function videoEntry(name) {
@@ -264,9 +285,19 @@ async function uploadScenarios(dir) {
     check('uploadToken.list', 'the list holds the token', (listed.objects || []).some((t) => t.id === token.id),
       JSON.stringify(listed));
     modelCheck(check, 'uploadToken.list', listed, 'KalturaUploadTokenListResponse');
-    const ready = await media.get(entry.id).execute(client);
+    const ready = await waitReady(client, entry.id);
     modelCheck(check, 'media.get', ready, 'KalturaMediaEntry');
-    check('media.get', 'the entry is READY', ready.status.toString() === EntryStatus.READY, JSON.stringify(ready.status));
+    check('media.get', 'the entry is READY once the clock has moved', ready.status.toString() === EntryStatus.READY,
+      JSON.stringify(ready.status));
+    const filter = new kaltura.objects.AssetFilter({ entryIdEqual: entry.id });
+    const flavors = (await flavorAsset.listAction(filter).execute(client)).objects || [];
+    check('flavorAsset.list', 'a READY source flavor and READY converted flavors',
+      flavors.length >= 2 && flavors.filter((f) => f.isOriginal).length === 1
+        && flavors.every((f) => f.status === kaltura.enums.FlavorAssetStatus.READY),
+      JSON.stringify(flavors.map((f) => [f.flavorParamsId, f.status])));
+    const served = Buffer.from(await (await fetch(ready.dataUrl)).arrayBuffer());
+    check('media.get', 'dataUrl serves the uploaded file (sha256)', sha256hex(served) === small.sha256,
+      String(served.length));
     await expectError(check, 'uploadToken.upload', 'a closed token refuses uploads', 'UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD',
       () => uploadToken.upload(token.id, small.path).execute(client));
   });
@@ -334,6 +365,28 @@ async function uploadScenarios(dir) {
   });
 }
 
+async function appTokenScenario() {
+  await scenario('appToken.startSession', 'app-token session', async (check) => {
+    const client = await adminClient();
+    const token = await appToken.add(new kaltura.objects.AppToken({
+      hashType: kaltura.enums.AppTokenHashType.SHA256,
+    })).execute(client);
+    check('appToken.add', 'the new app token has an id and a token', Boolean(token.id && token.token),
+      JSON.stringify(token.id));
+    const anonymous = newClient();
+    const widget = await session.startWidgetSession(`_${PARTNER_ID}`).execute(anonymous);
+    check('session.startWidgetSession', 'the widget session answers a KS', isKs(widget.ks), JSON.stringify(widget));
+    anonymous.setKs(widget.ks);
+    const hash = createHash('sha256').update(widget.ks + token.token).digest('hex');
+    const started = await appToken.startSession(token.id, hash).execute(anonymous);
+    check('appToken.startSession', 'the app token starts a session', isKs(started.ks), JSON.stringify(started));
+    anonymous.setKs(started.ks);
+    const listed = await media.listAction().execute(anonymous);
+    check('appToken.startSession', 'its KS is accepted by media.list', typeof listed.totalCount === 'number',
+      JSON.stringify(listed.totalCount));
+  });
+}
+
 async function main() {
   await scenario('session.start', 'start and end sessions', async (check) => {
     const client = newClient();
@@ -370,6 +423,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'vidmock-compat-kaltura-node-'));
   try {
     await uploadScenarios(dir);
+    await appTokenScenario();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

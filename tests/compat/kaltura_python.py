@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import urllib.request
 
@@ -33,7 +34,11 @@ from KalturaClient import KalturaClient, KalturaConfiguration
 from KalturaClient.Base import KalturaParams
 from KalturaClient.exceptions import KalturaException
 from KalturaClient.Plugins.Core import (
+    KalturaAppToken,
+    KalturaAppTokenHashType,
+    KalturaAssetFilter,
     KalturaEntryStatus,
+    KalturaFlavorAssetStatus,
     KalturaMediaEntry,
     KalturaMediaType,
     KalturaSessionType,
@@ -262,6 +267,25 @@ def status_of(token):
     return status.getValue() if hasattr(status, "getValue") else status
 
 
+def advance_clock(seconds):
+    """Moves the mock's clock forward; against a real vendor, waits that long instead."""
+    if VENDOR:
+        time.sleep(seconds)
+        return
+    admin("POST", "/__vidmock/clock/advance", {"seconds": seconds})
+
+
+def wait_ready(c, entry_id, rounds=40):
+    """The entry once READY (or any final status), moving the clock 5 s between reads."""
+    entry = c.media.get(entry_id)
+    for _ in range(rounds):
+        if entry.status.getValue() in (KalturaEntryStatus.READY, KalturaEntryStatus.ERROR_CONVERTING):
+            break
+        advance_clock(5)
+        entry = c.media.get(entry_id)
+    return entry
+
+
 def admin_client():
     c = client()
     c.setKs(c.session.start(ADMIN_SECRET, "uploader@example.com", KalturaSessionType.ADMIN, PARTNER_ID))
@@ -340,8 +364,23 @@ def chunked_upload(directory):
         entry.mediaType = KalturaMediaType.VIDEO
         created = c.media.addFromUploadedFile(entry, token.id)
         model_check(check, "media.addFromUploadedFile", created, KalturaMediaEntry)
-        check("media.addFromUploadedFile", "the entry is READY",
-              created.status.getValue() == KalturaEntryStatus.READY, repr(created.status))
+        check("media.addFromUploadedFile", "the new entry is converting (IMPORT or PRECONVERT)",
+              created.status.getValue() in (KalturaEntryStatus.IMPORT, KalturaEntryStatus.PRECONVERT),
+              repr(created.status))
+        ready = wait_ready(c, created.id)
+        check("media.get", "the entry is READY once the clock has moved",
+              ready.status.getValue() == KalturaEntryStatus.READY, repr(ready.status))
+        flavor_filter = KalturaAssetFilter()
+        flavor_filter.entryIdEqual = created.id
+        flavors = c.flavorAsset.list(flavor_filter).objects or []
+        check("flavorAsset.list", "a READY source flavor and READY converted flavors",
+              len(flavors) >= 2 and sum(1 for f in flavors if f.isOriginal) == 1
+              and all(f.status.getValue() == KalturaFlavorAssetStatus.READY for f in flavors),
+              repr([(f.flavorParamsId, f.status) for f in flavors]))
+        with urllib.request.urlopen(ready.dataUrl, timeout=30) as response:
+            served = response.read()
+        check("media.get", "dataUrl serves the uploaded file (sha256)",
+              hashlib.sha256(served).hexdigest() == hashlib.sha256(data).hexdigest(), len(served))
         closed = c.uploadToken.get(token.id)
         check("media.addFromUploadedFile", "the token it consumed is CLOSED",
               status_of(closed) == KalturaUploadTokenStatus.CLOSED, repr(status_of(closed)))
@@ -371,6 +410,8 @@ def uploader_cli(directory):
         check("uploadToken.upload", "the command line exits 0", run.returncode == 0,
               "exit {}: {}".format(run.returncode, (run.stderr or run.stdout)[-2000:]))
         try:
+            # The entry converts on the mock's clock: let it finish before reading it.
+            advance_clock(60)
             partner = state()["kaltura"]["partners"][0]
         except MockOnly as err:
             check.skip("uploadToken.upload", "server: the token, its chunks, its sha256 and the entry",
@@ -402,6 +443,24 @@ def uploader_cli(directory):
         for name in sorted(called):
             check(name, "journal: the command line called {}".format(name), True)
     return body
+
+
+def app_token_session(check):
+    c = admin_client()
+    token = c.appToken.add(KalturaAppToken(hashType=KalturaAppTokenHashType.SHA256))
+    check("appToken.add", "the new app token has an id and a token", bool(token.id) and bool(token.token),
+          repr(token.id))
+    anonymous = client()
+    widget = anonymous.session.startWidgetSession("_{}".format(PARTNER_ID))
+    check("session.startWidgetSession", "the widget session answers a KS", is_ks(widget.ks), repr(widget.ks))
+    digest = hashlib.sha256((widget.ks + token.token).encode()).hexdigest()
+    anonymous.setKs(widget.ks)
+    started = anonymous.appToken.startSession(token.id, digest)
+    check("appToken.startSession", "the app token starts a session", is_ks(started.ks), repr(started.ks))
+    anonymous.setKs(started.ks)
+    listed = anonymous.media.list()
+    check("appToken.startSession", "its KS is accepted by media.list", listed.totalCount is not None,
+          repr(listed.totalCount))
 
 
 # The journal names Kaltura operations in lower case, as requests spell them.
@@ -521,6 +580,7 @@ def main():
     scenario("session.nosuchaction", "unknown action", unknown_action)
     scenario("multirequest", "multirequest", multirequest)
     scenario("uploadToken.add", "a scripted fault", scripted_error)
+    scenario("appToken.startSession", "app-token session", app_token_session)
     with tempfile.TemporaryDirectory(prefix="vidmock-compat-kaltura-py-") as directory:
         scenario("uploadToken.upload", "single-shot upload", single_shot_upload(directory))
         scenario("uploadToken.upload", "chunked resumable upload", chunked_upload(directory))

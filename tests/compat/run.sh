@@ -63,7 +63,9 @@ export PYTHONDONTWRITEBYTECODE=1
 
 # shellcheck source=../lib/vidmock.sh
 source "$HERE/../lib/vidmock.sh"
-start_vidmock "$RUN_DIR" "$BINARY" --port 0
+# Kaltura entries import for 5 s and convert for 10 s on the mock's clock: the scripts wait for
+# READY by moving the clock through the admin API.
+start_vidmock "$RUN_DIR" "$BINARY" --port 0 --kaltura-import-delay 5 --kaltura-convert-delay 10
 wait_first_line "$START_TIMEOUT"
 
 if [[ ! "$FIRST_LINE" =~ ^vidmock\ listening\ on\ (https?://[^[:space:]]+)$ ]]; then

@@ -12,6 +12,7 @@ mod bounds;
 mod chunks_prop;
 mod entries;
 mod front_door;
+mod lifecycle;
 mod media;
 mod server_source;
 mod sessions;

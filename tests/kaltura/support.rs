@@ -111,10 +111,12 @@ pub fn xml_result(body: &str) -> &str {
     &body[start..end]
 }
 
-/// [`redact`], then upload token ids (`0_` + 32 hex) as `[token]`, entry ids (`0_` + 8 hex) as
-/// `[entry]` and the `createdAt`/`updatedAt` numbers (JSON and XML) as `[time]`.
+/// [`redact`], then the server's address as `[host]`, upload token ids (`0_` + 32 hex) as
+/// `[token]`, entry ids (`0_` + 8 hex) as `[entry]` and the `createdAt`/`updatedAt` numbers (JSON and XML) as `[time]`.
 pub fn redact_ids(text: &str) -> String {
     let text = redact(text);
+    let hosts = regex::Regex::new(r"https?:(?:\\/\\/|//)127\.0\.0\.1:\d+").unwrap();
+    let text = hosts.replace_all(&text, "[host]");
     let tokens = regex::Regex::new(r"\b0_[0-9a-f]{32}\b").unwrap();
     let entries = regex::Regex::new(r"\b0_[0-9a-f]{8}\b").unwrap();
     let json_times = regex::Regex::new(r#""(createdAt|updatedAt)":\d+"#).unwrap();
