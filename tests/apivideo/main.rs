@@ -14,4 +14,11 @@ mod fixtures;
 mod tokens;
 mod transport;
 mod uploads;
+mod video_api;
 mod videos;
+
+mod captions;
+mod chapters;
+mod players;
+mod tags;
+mod watermarks;
