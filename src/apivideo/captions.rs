@@ -236,7 +236,7 @@ pub(crate) fn list(
             .map(|c| c.to_json(&video.id, base))
             .collect::<Vec<_>>()
     })?;
-    let (data, pagination) = query.page(captions, &format!("/videos/{id}/captions"));
+    let (data, pagination) = query.page(captions, &format!("{base}/videos/{id}/captions"));
     Ok(wire::json(
         StatusCode::OK,
         &json!({ "data": data, "pagination": pagination }),

@@ -79,6 +79,12 @@ pub(crate) fn upload(
     })
 }
 
+/// The chapter a path's language names: a tag that is no covered language names none (the
+/// document gives these two operations no 400).
+fn named(tag: &str) -> Result<language::Tag, Problem> {
+    language::parse(tag).map_err(|_| not_found())
+}
+
 /// `GET /videos/{videoId}/chapters/{language}`.
 pub(crate) fn get(
     backend: &Backend,
@@ -87,7 +93,7 @@ pub(crate) fn get(
     tag: &str,
     base: &str,
 ) -> Result<Response, Problem> {
-    let tag = language::parse(tag)?;
+    let tag = named(tag)?;
     backend
         .with_video(key, id, |video| {
             video
@@ -107,7 +113,7 @@ pub(crate) fn delete(
     id: &str,
     tag: &str,
 ) -> Result<Response, Problem> {
-    let tag = language::parse(tag)?;
+    let tag = named(tag)?;
     backend.with_video_mut(key, id, |video| {
         let index = video
             .chapters
@@ -135,7 +141,7 @@ pub(crate) fn list(
             .map(|c| c.to_json(&video.id, base))
             .collect::<Vec<_>>()
     })?;
-    let (data, pagination) = query.page(chapters, &format!("/videos/{id}/chapters"));
+    let (data, pagination) = query.page(chapters, &format!("{base}/videos/{id}/chapters"));
     Ok(wire::json(
         StatusCode::OK,
         &json!({ "data": data, "pagination": pagination }),

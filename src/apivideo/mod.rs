@@ -649,7 +649,7 @@ async fn serve(
             let form = files::read(&parts.headers, body, watermarks::MAX_FILE).await;
             watermarks::upload(backend, &cx.ids, &key, form, now)
         }
-        Route::ListWatermarks => watermarks::list(backend, &key, parts.uri.query()),
+        Route::ListWatermarks => watermarks::list(backend, &key, parts.uri.query(), base),
         Route::DeleteWatermark(id) => watermarks::delete(backend, &key, &id),
         Route::ListPlayers => players::list(backend, &key, parts.uri.query(), base),
         Route::CreatePlayer => {
@@ -667,7 +667,7 @@ async fn serve(
             players::upload_logo(backend, &key, &id, form, base, now)
         }
         Route::DeleteLogo(id) => players::delete_logo(backend, &key, &id, now),
-        Route::ListTags => tags::list(&backend.videos_of(&key), parts.uri.query()),
+        Route::ListTags => tags::list(&backend.videos_of(&key), parts.uri.query(), base),
         Route::ListDiscardedVideos => discarded::list(parts.uri.query(), base),
         Route::GetDiscardedVideo(_) => discarded::get(),
         Route::UpdateDiscardedVideo(_) => discarded::update(wire::read_json(body).await),

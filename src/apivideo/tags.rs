@@ -50,7 +50,11 @@ fn counts(videos: &[StoredVideo]) -> Vec<(String, u64)> {
 
 /// `GET /tags`: `value` filters on part of a tag, `sortBy` is `value` (the default) or
 /// `videoCount`.
-pub(crate) fn list(videos: &[StoredVideo], query: Option<&str>) -> Result<Response, Problem> {
+pub(crate) fn list(
+    videos: &[StoredVideo],
+    query: Option<&str>,
+    base: &str,
+) -> Result<Response, Problem> {
     let query = ListQuery::parse(query, &["value", "videoCount"], &["value"])?;
     let mut tags = counts(videos);
     if let Some(value) = query.filter("value") {
@@ -64,7 +68,7 @@ pub(crate) fn list(videos: &[StoredVideo], query: Option<&str>) -> Result<Respon
     if query.descending == Some(true) {
         tags.reverse();
     }
-    let (page, pagination) = query.page(tags, "/tags");
+    let (page, pagination) = query.page(tags, &format!("{base}/tags"));
     let data: Vec<_> = page
         .into_iter()
         .map(|(value, count)| json!({ "value": value, "videoCount": count }))

@@ -147,7 +147,12 @@ pub(crate) fn upload(
 }
 
 /// `GET /watermarks`: sorted by creation (the one sort field), paged.
-pub(crate) fn list(backend: &Backend, key: &str, query: Option<&str>) -> Result<Response, Problem> {
+pub(crate) fn list(
+    backend: &Backend,
+    key: &str,
+    query: Option<&str>,
+    base: &str,
+) -> Result<Response, Problem> {
     let query = ListQuery::parse(query, &["createdAt"], &[])?;
     let mut watermarks: Vec<StoredWatermark> = backend
         .lock()
@@ -159,7 +164,7 @@ pub(crate) fn list(backend: &Backend, key: &str, query: Option<&str>) -> Result<
     if query.descending == Some(true) {
         watermarks.reverse();
     }
-    let (page, pagination) = query.page(watermarks, "/watermarks");
+    let (page, pagination) = query.page(watermarks, &format!("{base}/watermarks"));
     let data: Vec<Value> = page.iter().map(StoredWatermark::to_json).collect();
     Ok(wire::json(
         StatusCode::OK,

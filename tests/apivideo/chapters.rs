@@ -30,7 +30,7 @@ async fn chapters_are_uploaded_read_listed_and_deleted() {
 }
 
 #[tokio::test]
-async fn a_chapter_language_that_names_no_language_is_an_invalid_attribute() {
+async fn a_chapter_language_that_names_no_language_is_refused_on_upload_and_found_nowhere() {
     let server = MockServer::start().await;
     let id = video(&server, json!({"title": "chaptered"})).await;
 
@@ -49,4 +49,7 @@ async fn a_chapter_language_that_names_no_language_is_an_invalid_attribute() {
         answer.json()["detail"],
         "The \"language\" attribute is not valid."
     );
+    let read = get(&server, &format!("/videos/{id}/chapters/en_US")).await;
+    assert_eq!(read.status, 404);
+    assert_eq!(read.json()["name"], "language");
 }
