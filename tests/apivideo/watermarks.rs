@@ -115,3 +115,36 @@ async fn captions_chapters_watermarks_and_players_survive_a_restart_through_the_
     assert_eq!(project["players"][0]["playerId"], player);
     assert_eq!(project["videos"][0]["captions"][0]["language"], "en");
 }
+
+#[tokio::test]
+async fn watermarks_players_and_captions_can_be_seeded_without_ids() {
+    let seed = json!({"apivideo": {"projects": [{
+        "apiKey": KEY,
+        "videos": [{"videoId": "viSeeded1", "title": "seeded",
+                    "captions": [{"language": "en", "default": true, "vtt": "WEBVTT\n"}]}],
+        "watermarks": [{"filename": "w.png"}],
+        "players": [{"texts": {"name": "seeded theme"}}],
+    }]}});
+    let server = MockServer::builder()
+        .seed_json(&seed.to_string())
+        .unwrap()
+        .start()
+        .await;
+
+    let caption = get(&server, "/videos/viSeeded1/captions/en").await;
+    let watermarks = get(&server, "/watermarks").await.json();
+    let players = get(&server, "/players").await.json();
+    let refused = MockServer::builder().seed_json(
+        &json!({"apivideo": {"projects": [{"apiKey": KEY, "videos": [{"title": "t",
+            "captions": [{"language": "fr_CA"}]}]}]}})
+        .to_string(),
+    );
+
+    assert_eq!(caption.json()["default"], true);
+    assert!(watermarks["data"][0]["watermarkId"]
+        .as_str()
+        .unwrap()
+        .starts_with("watermark_"));
+    assert_eq!(players["data"][0]["name"], "seeded theme");
+    assert!(refused.is_err(), "a caption language the API would refuse");
+}
