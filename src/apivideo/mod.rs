@@ -7,19 +7,28 @@
 
 mod assets;
 mod auth;
+mod captions;
+mod chapters;
+mod discarded;
+mod files;
+mod filters;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod language;
 pub(crate) mod lifecycle;
 pub(crate) mod paging;
 pub(crate) mod persist;
+mod players;
 mod problem;
 mod ratelimit;
 mod routes;
+mod tags;
 mod thumbnails;
 pub(crate) mod tokens;
 pub(crate) mod upload;
 pub(crate) mod videos;
+mod watermarks;
 pub(crate) mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -183,6 +192,10 @@ pub(crate) struct Project {
     tokens: Tracked<String, UploadToken>,
     /// Videos by id, in creation order.
     videos: Tracked<String, videos::StoredVideo>,
+    /// Watermarks by id, in upload order (at most `watermarks::MAX_PER_PROJECT`).
+    watermarks: Tracked<String, watermarks::StoredWatermark>,
+    /// Player themes by id, in creation order (at most `players::MAX_PER_PROJECT`).
+    players: Tracked<String, players::StoredPlayer>,
     budget: Budget,
 }
 
@@ -191,6 +204,8 @@ impl Project {
         Self {
             tokens: Tracked::new(),
             videos: Tracked::new(),
+            watermarks: Tracked::new(),
+            players: Tracked::new(),
             budget: Budget::default(),
         }
     }
@@ -274,6 +289,8 @@ impl Backend {
         for project in state.projects.values_mut() {
             project.tokens.clear();
             project.videos.clear();
+            project.watermarks.clear();
+            project.players.clear();
             project.budget = Budget::default();
         }
         state.token_projects.clear();
@@ -669,6 +686,50 @@ async fn serve(
         },
         Route::DeleteVideo(id) => backend.delete_video(&key, &id),
         Route::UploadVideo(id) => upload::to_video(backend, cx, &key, id, &parts, body, now).await,
+        Route::ListCaptions(id) => captions::list(backend, &key, &id, parts.uri.query(), base),
+        Route::GetCaption(id, lang) => captions::get(backend, &key, &id, &lang, base),
+        Route::UploadCaption(id, lang) => {
+            let form = files::read(&parts.headers, body, captions::MAX_FILE).await;
+            captions::upload(backend, &key, &id, &lang, form, base)
+        }
+        Route::UpdateCaption(id, lang) => {
+            let body = wire::read_json(body).await;
+            captions::update(backend, &key, &id, &lang, body, base)
+        }
+        Route::DeleteCaption(id, lang) => captions::delete(backend, &key, &id, &lang),
+        Route::ListChapters(id) => chapters::list(backend, &key, &id, parts.uri.query(), base),
+        Route::GetChapter(id, lang) => chapters::get(backend, &key, &id, &lang, base),
+        Route::UploadChapter(id, lang) => {
+            let form = files::read(&parts.headers, body, chapters::MAX_FILE).await;
+            chapters::upload(backend, &key, &id, &lang, form, base)
+        }
+        Route::DeleteChapter(id, lang) => chapters::delete(backend, &key, &id, &lang),
+        Route::UploadWatermark => {
+            let form = files::read(&parts.headers, body, watermarks::MAX_FILE).await;
+            watermarks::upload(backend, &cx.ids, &key, form, now)
+        }
+        Route::ListWatermarks => watermarks::list(backend, &key, parts.uri.query(), base),
+        Route::DeleteWatermark(id) => watermarks::delete(backend, &key, &id),
+        Route::ListPlayers => players::list(backend, &key, parts.uri.query(), base),
+        Route::CreatePlayer => {
+            let body = wire::read_json(body).await;
+            players::create(backend, &cx.ids, &key, body, base, now)
+        }
+        Route::GetPlayer(id) => players::get(backend, &key, &id, base),
+        Route::UpdatePlayer(id) => {
+            let body = wire::read_json(body).await;
+            players::update(backend, &key, &id, body, base, now)
+        }
+        Route::DeletePlayer(id) => players::delete(backend, &key, &id),
+        Route::UploadLogo(id) => {
+            let form = files::read(&parts.headers, body, players::MAX_LOGO).await;
+            players::upload_logo(backend, &key, &id, form, base, now)
+        }
+        Route::DeleteLogo(id) => players::delete_logo(backend, &key, &id, now),
+        Route::ListTags => tags::list(&backend.videos_of(&key), parts.uri.query(), base),
+        Route::ListDiscardedVideos => discarded::list(parts.uri.query(), base),
+        Route::GetDiscardedVideo(_) => discarded::get(),
+        Route::UpdateDiscardedVideo(_) => discarded::update(wire::read_json(body).await),
         Route::Authenticate
         | Route::RefreshToken
         | Route::HlsManifest(_)
@@ -1046,7 +1107,15 @@ impl Backend {
                     .collect();
                 let videos: Vec<videos::VideoView> =
                     project.videos.values().map(videos::VideoView::of).collect();
-                serde_json::json!({ "apiKey": key, "uploadTokens": tokens, "videos": videos })
+                let watermarks: Vec<_> = project.watermarks.values().collect();
+                let players: Vec<_> = project.players.values().collect();
+                serde_json::json!({
+                    "apiKey": key,
+                    "uploadTokens": tokens,
+                    "videos": videos,
+                    "watermarks": watermarks,
+                    "players": players,
+                })
             })
             .collect();
         serde_json::json!({ "projects": projects })
@@ -1071,9 +1140,20 @@ impl Backend {
         base: &str,
         now: OffsetDateTime,
     ) -> Result<Response, Problem> {
-        let attributes = videos::Attributes::parse(body, true)?;
+        let mut attributes = videos::Attributes::parse(body, true)?;
+        let watermark = match attributes.watermark.take() {
+            None => None,
+            Some(value) => {
+                let state = self.lock();
+                let known = state.projects.get(key).map(|p| &p.watermarks);
+                Some(watermarks::parse_video_watermark(&value, |id| {
+                    known.is_some_and(|w| w.contains_key(id))
+                })?)
+            }
+        };
         let mut video = videos::StoredVideo::new(ids.base62("vi", 22), String::new(), now);
         attributes.apply(&mut video, now);
+        video.watermark = watermark;
         let json = video.to_json(base);
         if let Some(project) = self.lock().projects.get_mut(key) {
             project.videos.insert(video.id.clone(), video);

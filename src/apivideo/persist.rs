@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::players::StoredPlayer;
 use super::videos::StoredVideo;
+use super::watermarks::StoredWatermark;
 use super::{Backend, Grant, Project, UploadToken};
 use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
@@ -72,6 +74,10 @@ struct ProjectDoc {
     upload_tokens: Vec<UploadToken>,
     #[serde(default)]
     videos: Vec<StoredVideo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    watermarks: Vec<StoredWatermark>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    players: Vec<StoredPlayer>,
 }
 
 /// Moves a section written by version 1 of the state file to today's layout: a source's
@@ -145,6 +151,8 @@ impl Backend {
                     })
                     .cloned()
                     .collect(),
+                watermarks: project.watermarks.values().cloned().collect(),
+                players: project.players.values().cloned().collect(),
             })
             .collect();
         let document = Document {
@@ -192,6 +200,18 @@ impl Backend {
                 .or_insert_with(Project::new);
             project.tokens.clear();
             project.videos.clear();
+            project.watermarks.clear();
+            project.players.clear();
+            project.watermarks = saved
+                .watermarks
+                .into_iter()
+                .map(|w| (w.watermark_id.clone(), w))
+                .collect();
+            project.players = saved
+                .players
+                .into_iter()
+                .map(|p| (p.player_id.clone(), p))
+                .collect();
             project.tokens = saved
                 .upload_tokens
                 .into_iter()
@@ -230,6 +250,10 @@ impl Backend {
                 |id| Key::Video(api_key.clone(), id),
                 |video| (video.source.digest.as_ref(), video.source.assembly.as_ref()),
             );
+            recorder.map(&mut project.watermarks, |id| {
+                Key::Watermark(api_key.clone(), id)
+            });
+            recorder.map(&mut project.players, |id| Key::Player(api_key.clone(), id));
         }
         recorder.map(&mut state.access, Key::Access);
         recorder.map(&mut state.refresh, Key::Refresh);
@@ -259,6 +283,14 @@ impl Backend {
                         video.source.restore(retention, blob);
                     })
                 }
+                Key::Watermark(api_key, id) => {
+                    let watermarks = &mut project(&mut state, api_key).watermarks;
+                    replay_into(watermarks, id, value, |_| {})
+                }
+                Key::Player(api_key, id) => {
+                    let players = &mut project(&mut state, api_key).players;
+                    replay_into(players, id, value, |_| {})
+                }
                 Key::Access(token) => replay_into(&mut state.access, token, value, |_| {}),
                 Key::Refresh(token) => replay_into(&mut state.refresh, token, value, |_| {}),
                 Key::TokenProject(token) => {
@@ -278,6 +310,8 @@ impl Backend {
 enum Key {
     Token(String, String),
     Video(String, String),
+    Watermark(String, String),
+    Player(String, String),
     Access(String),
     Refresh(String),
     TokenProject(String),
@@ -294,6 +328,8 @@ impl Document {
         let mut keys = std::collections::HashSet::new();
         let mut tokens = std::collections::HashSet::new();
         let mut videos = std::collections::HashSet::new();
+        let mut watermarks = std::collections::HashSet::new();
+        let mut players = std::collections::HashSet::new();
         for (p, project) in self.projects.iter().enumerate() {
             if project.api_key.is_empty() {
                 return Err(Invalid::at(
@@ -352,10 +388,45 @@ impl Document {
                         ));
                     }
                 }
+                video.validate_files(&format!("apivideo.projects[{p}].videos[{v}]"))?;
+            }
+            if project.watermarks.len() > super::watermarks::MAX_PER_PROJECT
+                || project.players.len() > super::players::MAX_PER_PROJECT
+            {
+                return Err(Invalid::at(
+                    format!("apivideo.projects[{p}]"),
+                    "holds more watermarks or players than a project may (1000 each)",
+                ));
+            }
+            for (w, watermark) in project.watermarks.iter().enumerate() {
+                let id = &watermark.watermark_id;
+                if !id.is_empty() && (!well_formed_watermark(id) || !watermarks.insert(id.as_str()))
+                {
+                    return Err(Invalid::at(
+                        format!("apivideo.projects[{p}].watermarks[{w}].watermarkId"),
+                        format!("{id:?} is not `watermark_` followed by letters and digits, or appears twice"),
+                    ));
+                }
+            }
+            for (n, player) in project.players.iter().enumerate() {
+                let id = &player.player_id;
+                if !id.is_empty() && (!well_formed(id, "pl") || !players.insert(id.as_str())) {
+                    return Err(Invalid::at(
+                        format!("apivideo.projects[{p}].players[{n}].playerId"),
+                        format!(
+                            "{id:?} is not `pl` followed by letters and digits, or appears twice"
+                        ),
+                    ));
+                }
             }
         }
         Ok(())
     }
+}
+
+fn well_formed_watermark(id: &str) -> bool {
+    id.strip_prefix("watermark_")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 fn well_formed(id: &str, prefix: &str) -> bool {
@@ -376,6 +447,12 @@ impl Backend {
             }
             for video in &mut project.videos {
                 video.fill(ids, now);
+            }
+            for watermark in &mut project.watermarks {
+                watermark.fill(ids, now);
+            }
+            for player in &mut project.players {
+                player.fill(ids, now);
             }
         }
         // A seed carries no bytes: a finished upload comes back with its digest only.

@@ -35,6 +35,30 @@ pub(crate) enum Route {
     PlayerPage(String),
     UploadThumbnail(String),
     PickThumbnail(String),
+    // The rest of the video API: video id (and language), or the resource's id.
+    ListCaptions(String),
+    GetCaption(String, String),
+    UploadCaption(String, String),
+    UpdateCaption(String, String),
+    DeleteCaption(String, String),
+    ListChapters(String),
+    GetChapter(String, String),
+    UploadChapter(String, String),
+    DeleteChapter(String, String),
+    UploadWatermark,
+    ListWatermarks,
+    DeleteWatermark(String),
+    ListPlayers,
+    CreatePlayer,
+    GetPlayer(String),
+    UpdatePlayer(String),
+    DeletePlayer(String),
+    UploadLogo(String),
+    DeleteLogo(String),
+    ListTags,
+    ListDiscardedVideos,
+    GetDiscardedVideo(String),
+    UpdateDiscardedVideo(String),
 }
 
 /// Why a request matched no operation.
@@ -97,6 +121,62 @@ impl Route {
             (["videos", v, "thumbnail"], Method::PATCH) if !v.is_empty() => {
                 Route::PickThumbnail(id(v)?)
             }
+            (["videos", v, "captions"], Method::GET) if !v.is_empty() => {
+                Route::ListCaptions(id(v)?)
+            }
+            (["videos", v, "captions", l], m) if !v.is_empty() && !l.is_empty() => {
+                let (v, l) = (id(v)?, id(l)?);
+                match m {
+                    Method::GET => Route::GetCaption(v, l),
+                    Method::POST => Route::UploadCaption(v, l),
+                    Method::PATCH => Route::UpdateCaption(v, l),
+                    Method::DELETE => Route::DeleteCaption(v, l),
+                    _ => return Err(NoRoute::MethodNotAllowed),
+                }
+            }
+            (["videos", v, "chapters"], Method::GET) if !v.is_empty() => {
+                Route::ListChapters(id(v)?)
+            }
+            (["videos", v, "chapters", l], m) if !v.is_empty() && !l.is_empty() => {
+                let (v, l) = (id(v)?, id(l)?);
+                match m {
+                    Method::GET => Route::GetChapter(v, l),
+                    Method::POST => Route::UploadChapter(v, l),
+                    Method::DELETE => Route::DeleteChapter(v, l),
+                    _ => return Err(NoRoute::MethodNotAllowed),
+                }
+            }
+            (["watermarks"], Method::POST) => Route::UploadWatermark,
+            (["watermarks"], Method::GET) => Route::ListWatermarks,
+            (["watermarks", w], Method::DELETE) if !w.is_empty() => Route::DeleteWatermark(id(w)?),
+            (["players"], Method::GET) => Route::ListPlayers,
+            (["players"], Method::POST) => Route::CreatePlayer,
+            (["players", p], Method::GET) if !p.is_empty() => Route::GetPlayer(id(p)?),
+            (["players", p], Method::PATCH) if !p.is_empty() => Route::UpdatePlayer(id(p)?),
+            (["players", p], Method::DELETE) if !p.is_empty() => Route::DeletePlayer(id(p)?),
+            (["players", p, "logo"], Method::POST) if !p.is_empty() => Route::UploadLogo(id(p)?),
+            (["players", p, "logo"], Method::DELETE) if !p.is_empty() => Route::DeleteLogo(id(p)?),
+            (["tags"], Method::GET) => Route::ListTags,
+            (["discarded", "videos"], Method::GET) => Route::ListDiscardedVideos,
+            (["discarded", "videos", v], Method::GET) if !v.is_empty() => {
+                Route::GetDiscardedVideo(id(v)?)
+            }
+            (["discarded", "videos", v], Method::PATCH) if !v.is_empty() => {
+                Route::UpdateDiscardedVideo(id(v)?)
+            }
+            (
+                ["watermarks" | "players" | "tags"]
+                | ["discarded", "videos"]
+                | ["discarded", "videos", _],
+                _,
+            ) => return Err(NoRoute::MethodNotAllowed),
+            (["watermarks" | "players", w], _) if !w.is_empty() => {
+                return Err(NoRoute::MethodNotAllowed)
+            }
+            (["players", p, "logo"], _) if !p.is_empty() => return Err(NoRoute::MethodNotAllowed),
+            (["videos", v, "captions" | "chapters"], _) if !v.is_empty() => {
+                return Err(NoRoute::MethodNotAllowed)
+            }
             (["auth", "api-key" | "refresh"] | ["upload-tokens"] | ["upload"] | ["videos"], _) => {
                 return Err(NoRoute::MethodNotAllowed)
             }
@@ -137,6 +217,29 @@ impl Route {
             Route::PlayerPage(id()),
             Route::UploadThumbnail(id()),
             Route::PickThumbnail(id()),
+            Route::ListCaptions(id()),
+            Route::GetCaption(id(), id()),
+            Route::UploadCaption(id(), id()),
+            Route::UpdateCaption(id(), id()),
+            Route::DeleteCaption(id(), id()),
+            Route::ListChapters(id()),
+            Route::GetChapter(id(), id()),
+            Route::UploadChapter(id(), id()),
+            Route::DeleteChapter(id(), id()),
+            Route::UploadWatermark,
+            Route::ListWatermarks,
+            Route::DeleteWatermark(id()),
+            Route::ListPlayers,
+            Route::CreatePlayer,
+            Route::GetPlayer(id()),
+            Route::UpdatePlayer(id()),
+            Route::DeletePlayer(id()),
+            Route::UploadLogo(id()),
+            Route::DeleteLogo(id()),
+            Route::ListTags,
+            Route::ListDiscardedVideos,
+            Route::GetDiscardedVideo(id()),
+            Route::UpdateDiscardedVideo(id()),
         ]
         .into_iter()
         .map(|route| route.operation())
@@ -166,6 +269,29 @@ impl Route {
             Route::PlayerPage(_) => "playerPage",
             Route::UploadThumbnail(_) => "uploadThumbnail",
             Route::PickThumbnail(_) => "pickThumbnail",
+            Route::ListCaptions(_) => "listCaptions",
+            Route::GetCaption(..) => "getCaption",
+            Route::UploadCaption(..) => "uploadCaption",
+            Route::UpdateCaption(..) => "updateCaption",
+            Route::DeleteCaption(..) => "deleteCaption",
+            Route::ListChapters(_) => "listChapters",
+            Route::GetChapter(..) => "getChapter",
+            Route::UploadChapter(..) => "uploadChapter",
+            Route::DeleteChapter(..) => "deleteChapter",
+            Route::UploadWatermark => "uploadWatermark",
+            Route::ListWatermarks => "listWatermarks",
+            Route::DeleteWatermark(_) => "deleteWatermark",
+            Route::ListPlayers => "listPlayers",
+            Route::CreatePlayer => "createPlayer",
+            Route::GetPlayer(_) => "getPlayer",
+            Route::UpdatePlayer(_) => "updatePlayer",
+            Route::DeletePlayer(_) => "deletePlayer",
+            Route::UploadLogo(_) => "uploadLogo",
+            Route::DeleteLogo(_) => "deleteLogo",
+            Route::ListTags => "listTags",
+            Route::ListDiscardedVideos => "listDiscardedVideos",
+            Route::GetDiscardedVideo(_) => "getDiscardedVideo",
+            Route::UpdateDiscardedVideo(_) => "updateDiscardedVideo",
         }
     }
 
@@ -182,13 +308,36 @@ impl Route {
             | Route::GetToken(_)
             | Route::ListVideos
             | Route::GetVideo(_)
-            | Route::GetVideoStatus(_) => Class::Read,
+            | Route::GetVideoStatus(_)
+            | Route::ListCaptions(_)
+            | Route::GetCaption(..)
+            | Route::ListChapters(_)
+            | Route::GetChapter(..)
+            | Route::ListWatermarks
+            | Route::ListPlayers
+            | Route::GetPlayer(_)
+            | Route::ListTags
+            | Route::ListDiscardedVideos
+            | Route::GetDiscardedVideo(_) => Class::Read,
             Route::CreateToken
             | Route::DeleteToken(_)
             | Route::CreateVideo
             | Route::UpdateVideo(_)
             | Route::DeleteVideo(_)
-            | Route::PickThumbnail(_) => Class::Write,
+            | Route::PickThumbnail(_)
+            | Route::UploadCaption(..)
+            | Route::UpdateCaption(..)
+            | Route::DeleteCaption(..)
+            | Route::UploadChapter(..)
+            | Route::DeleteChapter(..)
+            | Route::UploadWatermark
+            | Route::DeleteWatermark(_)
+            | Route::CreatePlayer
+            | Route::UpdatePlayer(_)
+            | Route::DeletePlayer(_)
+            | Route::UploadLogo(_)
+            | Route::DeleteLogo(_)
+            | Route::UpdateDiscardedVideo(_) => Class::Write,
             Route::UploadThumbnail(_) => Class::Upload,
             Route::UploadWithUploadToken | Route::UploadVideo(_) => Class::Upload,
         }

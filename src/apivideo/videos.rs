@@ -185,6 +185,15 @@ pub(crate) struct StoredVideo {
     /// An uploaded thumbnail, or the instant of the video picked as one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<super::assets::Thumbnail>,
+    /// Captions by language, in upload order (captions.rs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captions: Vec<super::captions::StoredCaption>,
+    /// Chapters by language, in upload order (chapters.rs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chapters: Vec<super::chapters::StoredChapter>,
+    /// The watermark named at creation (watermarks.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<super::watermarks::VideoWatermark>,
 }
 
 fn yes() -> bool {
@@ -249,6 +258,9 @@ impl StoredVideo {
             source: Source::default(),
             encoding: EncodingState::default(),
             thumbnail: None,
+            captions: Vec::new(),
+            chapters: Vec::new(),
+            watermark: None,
         }
     }
 
@@ -396,6 +408,8 @@ pub(crate) struct Attributes {
     pub metadata: Option<Vec<Metadata>>,
     pub language: Option<String>,
     pub player_id: Option<String>,
+    /// The `watermark` of a creation, checked against the project's watermarks by the caller.
+    pub watermark: Option<Value>,
 }
 
 impl Attributes {
@@ -486,6 +500,10 @@ impl Attributes {
             metadata,
             language: text("language")?,
             player_id: text("playerId")?,
+            watermark: object
+                .get("watermark")
+                .filter(|w| creating && !w.is_null())
+                .cloned(),
         };
         if creating && attributes.title.as_deref().is_none_or(str::is_empty) {
             return Err(Problem::attribute_required("title"));
@@ -557,20 +575,19 @@ impl StoredVideo {
     }
 }
 
-/// `GET /videos`: sorted, filtered by exact `title` when given, and paged.
+/// `GET /videos`: filtered (see [`super::filters`]), sorted and paged.
 pub(crate) fn list(
     mut videos: Vec<StoredVideo>,
-    query: Option<&str>,
+    raw_query: Option<&str>,
     base: &str,
 ) -> Result<Response, Problem> {
     let query = ListQuery::parse(
-        query,
+        raw_query,
         &["title", "createdAt", "publishedAt", "updatedAt"],
-        &["title"],
+        &[],
     )?;
-    if let Some(title) = query.filter("title") {
-        videos.retain(|v| v.title == title);
-    }
+    let filter = super::filters::VideoFilter::parse(raw_query)?;
+    videos.retain(|video| filter.matches(video));
     match query.sort_by {
         Some("title") => videos.sort_by(|a, b| a.title.cmp(&b.title)),
         Some("updatedAt") => videos.sort_by_key(|v| v.updated_at),

@@ -15,4 +15,11 @@ mod lifecycle;
 mod tokens;
 mod transport;
 mod uploads;
+mod video_api;
 mod videos;
+
+mod captions;
+mod chapters;
+mod players;
+mod tags;
+mod watermarks;

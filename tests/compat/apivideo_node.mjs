@@ -649,6 +649,7 @@ async function main() {
   await recorder.start();
   try {
     await uploadScenarios(dir, recorder);
+    await videoApiScenarios(dir, client);
   } finally {
     await recorder.close();
     rmSync(dir, { recursive: true, force: true });
@@ -931,6 +932,104 @@ async function uploadScenarios(dir, recorder) {
     }
     const [picked, pickedVideo] = await attempt(check, 'pickThumbnail', 'pickThumbnail() resolves', () => wired.videos.pickThumbnail(id, { timecode: '00:00:00.50' }));
     if (picked) checkVideoModel(check, 'pickThumbnail', 'returned value', pickedVideo, { videoId: id, title: 'compat lifecycle' });
+  });
+}
+
+// ---------------------------------------------------------------- the rest of the video API
+
+const VTT = 'WEBVTT\n\n1\n00:00:01.000 --> 00:00:10.000\nHello from the compat suite\n';
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da636060f80f0000010100005d0d4f470000000049454e44ae426082', 'hex');
+
+async function videoApiScenarios(dir, client) {
+  const vtt = testFile(dir, 'en.vtt', Buffer.from(VTT));
+  const png = testFile(dir, 'logo.png', PNG);
+
+  await scenario('uploadCaption', 'captions: upload, get, set default, list, delete', async (check) => {
+    const video = await client.videos.create({ title: 'compat captions' });
+    const caption = await client.captions.upload(video.videoId, 'en', vtt.path);
+    eq(check, 'uploadCaption', 'upload(): srclang, uri, default', [caption.srclang, caption.uri, caption._default],
+      ['en', `/videos/${video.videoId}/captions/en`, false]);
+    check('uploadCaption', 'upload(): src and languageName are strings',
+      typeof caption.src === 'string' && caption.languageName === 'English', describe(caption));
+    eq(check, 'getCaption', 'get(): srclang', (await client.captions.get(video.videoId, 'en')).srclang, 'en');
+    const updated = await client.captions.update(video.videoId, 'en', { _default: true });
+    eq(check, 'updateCaption', 'update({_default: true}) makes it the default', updated._default, true);
+    const listing = await client.captions.list({ videoId: video.videoId });
+    eq(check, 'listCaptions', 'list(): the one caption, default', (listing.data || []).map((c) => [c.srclang, c._default]), [['en', true]]);
+    eq(check, 'listCaptions', 'list(): pagination itemsTotal', listing.pagination && listing.pagination.itemsTotal, 1);
+    await expectApiError(check, 'uploadCaption', 'a language with an underscore is an invalid attribute', 400,
+      () => client.captions.upload(video.videoId, 'fr_CA', vtt.path), INVALID_ATTRIBUTE_TITLE);
+    await attempt(check, 'deleteCaption', 'delete() resolves (204)', () => client.captions.delete(video.videoId, 'en'));
+    await expectApiError(check, 'getCaption', 'get after delete gives 404', 404,
+      () => client.captions.get(video.videoId, 'en'), NOT_FOUND_TITLE);
+  });
+
+  await scenario('uploadChapter', 'chapters: upload, get, list, delete', async (check) => {
+    const video = await client.videos.create({ title: 'compat chapters' });
+    const chapter = await client.chapters.upload(video.videoId, 'fr', vtt.path);
+    eq(check, 'uploadChapter', 'upload(): language and uri', [chapter.language, chapter.uri],
+      ['fr', `/videos/${video.videoId}/chapters/fr`]);
+    eq(check, 'getChapter', 'get(): language', (await client.chapters.get(video.videoId, 'fr')).language, 'fr');
+    const listing = await client.chapters.list({ videoId: video.videoId });
+    eq(check, 'listChapters', 'list(): the one chapter', (listing.data || []).map((c) => c.language), ['fr']);
+    await attempt(check, 'deleteChapter', 'delete() resolves (204)', () => client.chapters.delete(video.videoId, 'fr'));
+    await expectApiError(check, 'getChapter', 'get after delete gives 404', 404,
+      () => client.chapters.get(video.videoId, 'fr'), NOT_FOUND_TITLE);
+  });
+
+  await scenario('uploadWatermark', 'watermarks: upload, list, use in a video, delete', async (check) => {
+    const watermark = await client.watermarks.upload(png.path);
+    check('uploadWatermark', 'upload(): a watermark_ id and a date',
+      /^watermark_[0-9A-Za-z]+$/.test(watermark.watermarkId || '') && isDate(watermark.createdAt), describe(watermark));
+    const listing = await client.watermarks.list({ sortBy: 'createdAt', sortOrder: 'desc' });
+    eq(check, 'listWatermarks', 'list(): the one watermark', (listing.data || []).map((w) => w.watermarkId), [watermark.watermarkId]);
+    const video = await client.videos.create({
+      title: 'compat watermark',
+      watermark: { id: watermark.watermarkId, top: '0px', left: '0px', width: '100px', height: '100px' },
+    });
+    eq(check, 'createVideo', 'create() with a watermark', video.title, 'compat watermark');
+    await expectApiError(check, 'createVideo', 'create() with an unknown watermark is refused', 400,
+      () => client.videos.create({ title: 'no', watermark: { id: 'watermark_unknown' } }), INVALID_ATTRIBUTE_TITLE);
+    await attempt(check, 'deleteWatermark', 'delete() resolves (204)', () => client.watermarks.delete(watermark.watermarkId));
+    await expectApiError(check, 'deleteWatermark', 'deleting it again gives 404', 404,
+      () => client.watermarks.delete(watermark.watermarkId), NOT_FOUND_TITLE);
+  });
+
+  await scenario('createPlayer', 'player themes: create, get, update, logo, list, delete', async (check) => {
+    const theme = await client.playerThemes.create({ name: 'compat' });
+    check('createPlayer', 'create(): a pl id, the name and the documented defaults',
+      /^pl[0-9A-Za-z]+$/.test(theme.playerId || '') && theme.name === 'compat' && theme.enableApi === true &&
+      theme.forceLoop === false && isDate(theme.createdAt), describe(theme));
+    eq(check, 'getPlayer', 'get(): the name', (await client.playerThemes.get(theme.playerId)).name, 'compat');
+    const updated = await client.playerThemes.update(theme.playerId, { name: 'compat 2', hideTitle: true, link: 'rgba(255, 0, 0, .95)' });
+    eq(check, 'updatePlayer', 'update(): name, hideTitle, link', [updated.name, updated.hideTitle, updated.link],
+      ['compat 2', true, 'rgba(255, 0, 0, .95)']);
+    const withLogo = await client.playerThemes.uploadLogo(theme.playerId, png.path, 'https://api.video');
+    eq(check, 'uploadLogo', 'uploadLogo(): assets.link', withLogo.assets && withLogo.assets.link, 'https://api.video');
+    await attempt(check, 'deleteLogo', 'deleteLogo() resolves (204)', () => client.playerThemes.deleteLogo(theme.playerId));
+    const listing = await client.playerThemes.list({ sortBy: 'name', sortOrder: 'asc' });
+    eq(check, 'listPlayers', 'list(): the one theme', (listing.data || []).map((p) => p.playerId), [theme.playerId]);
+    await attempt(check, 'deletePlayer', 'delete() resolves (204)', () => client.playerThemes.delete(theme.playerId));
+    await expectApiError(check, 'getPlayer', 'get after delete gives 404', 404,
+      () => client.playerThemes.get(theme.playerId), NOT_FOUND_TITLE);
+  });
+
+  await scenario('listTags', 'tags and list filters', async (check) => {
+    const both = await client.videos.create({ title: 'compat tags', tags: ['tag1', 'tag2'], metadata: [{ key: 'Author', value: 'John Doe' }] });
+    const one = await client.videos.create({ title: 'compat tag', tags: ['tag1'] });
+    eq(check, 'listVideos', 'list({tags: [tag1]}): both videos', ((await client.videos.list({ tags: ['tag1'] })).data || []).length, 2);
+    eq(check, 'listVideos', 'list({tags: [tag1, tag2]}): the video with both',
+      ((await client.videos.list({ tags: ['tag1', 'tag2'] })).data || []).map((v) => v.videoId), [both.videoId]);
+    eq(check, 'listVideos', 'list({metadata: {Author: John Doe}})',
+      ((await client.videos.list({ metadata: { Author: 'John Doe' } })).data || []).map((v) => v.videoId), [both.videoId]);
+    eq(check, 'listVideos', 'list({title: "compat tag"}) matches part of the title',
+      ((await client.videos.list({ title: 'compat tag' })).data || []).length, 2);
+    const tags = await client.tags.list({ sortBy: 'value', sortOrder: 'asc' });
+    eq(check, 'listTags', 'list(): values and counts', (tags.data || []).map((t) => [t.value, t.videoCount]), [['tag1', 2], ['tag2', 1]]);
+    const discarded = await client.videos.listDiscarded();
+    eq(check, 'listDiscardedVideos', 'listDiscarded(): empty without Video Restore', (discarded.data || []).length, 0);
+    await expectApiError(check, 'getDiscardedVideo', 'getDiscarded() of a live video gives 404', 404,
+      () => client.videos.getDiscarded(one.videoId), NOT_FOUND_TITLE);
   });
 }
 

@@ -40,15 +40,24 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import apivideo
+from apivideo.api.captions_api import CaptionsApi
+from apivideo.api.chapters_api import ChaptersApi
+from apivideo.api.player_themes_api import PlayerThemesApi
+from apivideo.api.tags_api import TagsApi
 from apivideo.api.upload_tokens_api import UploadTokensApi
+from apivideo.api.watermarks_api import WatermarksApi
 from apivideo.api.videos_api import VideosApi
 from apivideo.configuration import Configuration
 from apivideo.exceptions import ApiException, ApiValueError
+from apivideo.model.captions_update_payload import CaptionsUpdatePayload
 from apivideo.model.metadata import Metadata
+from apivideo.model.player_theme_creation_payload import PlayerThemeCreationPayload
+from apivideo.model.player_theme_update_payload import PlayerThemeUpdatePayload
 from apivideo.model.token_creation_payload import TokenCreationPayload
 from apivideo.model.video_creation_payload import VideoCreationPayload
 from apivideo.model.video_thumbnail_pick_payload import VideoThumbnailPickPayload
 from apivideo.model.video_update_payload import VideoUpdatePayload
+from apivideo.model.video_watermark import VideoWatermark
 
 CLIENT_DIST = "api.video"
 CLIENT_VERSION = importlib.metadata.version(CLIENT_DIST)
@@ -1126,6 +1135,122 @@ def upload_scenarios(directory, recorder):
             check_video_model(sc, "pickThumbnail", "returned value", picked, video_id=vid, title="compat lifecycle")
 
 
+# ---------------------------------------------------------------- the rest of the video API
+
+VTT = b"WEBVTT\n\n1\n00:00:01.000 --> 00:00:10.000\nHello from the compat suite\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d4944415478da636060f80f0000010100005d0d4f470000000049454e44ae426082")
+
+
+def video_api_scenarios(client, directory):
+    videos_api = VideosApi(client)
+    captions, chapters = CaptionsApi(client), ChaptersApi(client)
+    watermarks, players, tags = WatermarksApi(client), PlayerThemesApi(client), TagsApi(client)
+    vtt_path = os.path.join(directory, "en.vtt")
+    png_path = os.path.join(directory, "logo.png")
+    with open(vtt_path, "wb") as out:
+        out.write(VTT)
+    with open(png_path, "wb") as out:
+        out.write(PNG)
+
+    @scenario("uploadCaption", "captions: upload, get, set default, list, delete", client)
+    def _(sc):
+        vid = videos_api.create(VideoCreationPayload(title="compat captions")).video_id
+        with open(vtt_path, "rb") as f:
+            caption = captions.upload(vid, "en", f)
+        sc.eq("uploadCaption", "upload(): srclang, uri, default, language_name",
+              [caption.get("srclang"), caption.get("uri"), caption.get("default"), caption.get("language_name")],
+              ["en", "/videos/{}/captions/en".format(vid), False, "English"])
+        sc.eq("getCaption", "get(): srclang", captions.get(vid, "en").get("srclang"), "en")
+        updated = captions.update(vid, "en", CaptionsUpdatePayload(default=True))
+        sc.eq("updateCaption", "update(default=True) makes it the default", updated.get("default"), True)
+        listing = captions.list(vid)
+        sc.eq("listCaptions", "list(): the one caption, default",
+              [[c.get("srclang"), c.get("default")] for c in listing.data or []], [["en", True]])
+
+        def malformed():
+            with open(vtt_path, "rb") as f:
+                return captions.upload(vid, "fr_CA", f)
+        sc.api_error("uploadCaption", "a language with an underscore is an invalid attribute", 400, malformed,
+                     "An attribute is invalid.")
+        attempt(sc, "deleteCaption", "delete() returns (204)", lambda: captions.delete(vid, "en"))
+        sc.api_error("getCaption", "get after delete gives 404", 404, lambda: captions.get(vid, "en"),
+                     NOT_FOUND_TITLE)
+
+    @scenario("uploadChapter", "chapters: upload, get, list, delete", client)
+    def _(sc):
+        vid = videos_api.create(VideoCreationPayload(title="compat chapters")).video_id
+        with open(vtt_path, "rb") as f:
+            chapter = chapters.upload(vid, "fr", f)
+        sc.eq("uploadChapter", "upload(): language and uri", [chapter.get("language"), chapter.get("uri")],
+              ["fr", "/videos/{}/chapters/fr".format(vid)])
+        sc.eq("getChapter", "get(): language", chapters.get(vid, "fr").get("language"), "fr")
+        sc.eq("listChapters", "list(): the one chapter", [c.get("language") for c in chapters.list(vid).data or []],
+              ["fr"])
+        attempt(sc, "deleteChapter", "delete() returns (204)", lambda: chapters.delete(vid, "fr"))
+        sc.api_error("getChapter", "get after delete gives 404", 404, lambda: chapters.get(vid, "fr"),
+                     NOT_FOUND_TITLE)
+
+    @scenario("uploadWatermark", "watermarks: upload, list, use in a video, delete", client)
+    def _(sc):
+        with open(png_path, "rb") as f:
+            watermark = watermarks.upload(f)
+        wid = watermark.get("watermark_id") or ""
+        sc.check("uploadWatermark", "upload(): a watermark_ id and a date",
+                 re.match(r"^watermark_[0-9A-Za-z]+$", wid) and watermark.get("created_at") is not None,
+                 describe(watermark))
+        listing = watermarks.list(sort_by="createdAt", sort_order="desc")
+        sc.eq("listWatermarks", "list(): the one watermark", [w.get("watermark_id") for w in listing.data or []], [wid])
+        video = videos_api.create(VideoCreationPayload(
+            title="compat watermark", watermark=VideoWatermark(id=wid, top="0px", left="0px", width="100px")))
+        sc.eq("createVideo", "create() with a watermark", video.get("title"), "compat watermark")
+        sc.api_error("createVideo", "create() with an unknown watermark is refused", 400,
+                     lambda: videos_api.create(VideoCreationPayload(
+                         title="no", watermark=VideoWatermark(id="watermark_unknown"))), "An attribute is invalid.")
+        attempt(sc, "deleteWatermark", "delete() returns (204)", lambda: watermarks.delete(wid))
+        sc.api_error("deleteWatermark", "deleting it again gives 404", 404, lambda: watermarks.delete(wid),
+                     NOT_FOUND_TITLE)
+
+    @scenario("createPlayer", "player themes: create, get, update, logo, list, delete", client)
+    def _(sc):
+        theme = players.create(PlayerThemeCreationPayload(name="compat"))
+        pid = theme.get("player_id") or ""
+        sc.check("createPlayer", "create(): a pl id, the name and the documented defaults",
+                 re.match(r"^pl[0-9A-Za-z]+$", pid) and theme.get("name") == "compat"
+                 and theme.get("enable_api") is True and theme.get("force_loop") is False, describe(theme))
+        sc.eq("getPlayer", "get(): the name", players.get(pid).get("name"), "compat")
+        updated = players.update(pid, PlayerThemeUpdatePayload(name="compat 2", hide_title=True))
+        sc.eq("updatePlayer", "update(): name, hide_title", [updated.get("name"), updated.get("hide_title")],
+              ["compat 2", True])
+        with open(png_path, "rb") as f:
+            with_logo = players.upload_logo(pid, f, link="https://api.video")
+        assets = with_logo.get("assets")
+        sc.eq("uploadLogo", "upload_logo(): assets.link", assets and assets.get("link"), "https://api.video")
+        attempt(sc, "deleteLogo", "delete_logo() returns (204)", lambda: players.delete_logo(pid))
+        listing = players.list(sort_by="name", sort_order="asc")
+        sc.eq("listPlayers", "list(): the one theme", [p.get("player_id") for p in listing.data or []], [pid])
+        attempt(sc, "deletePlayer", "delete() returns (204)", lambda: players.delete(pid))
+        sc.api_error("getPlayer", "get after delete gives 404", 404, lambda: players.get(pid), NOT_FOUND_TITLE)
+
+    @scenario("listTags", "tags and list filters", client)
+    def _(sc):
+        both = videos_api.create(VideoCreationPayload(
+            title="compat tags", tags=["tag1", "tag2"], metadata=[Metadata(key="Author", value="John Doe")])).video_id
+        one = videos_api.create(VideoCreationPayload(title="compat tag", tags=["tag1"])).video_id
+        sc.eq("listVideos", "list(tags=[tag1]): both videos", len(videos_api.list(tags=["tag1"]).data or []), 2)
+        sc.eq("listVideos", "list(tags=[tag1, tag2]): the video with both",
+              [v.video_id for v in videos_api.list(tags=["tag1", "tag2"]).data or []], [both])
+        sc.eq("listVideos", "list(metadata={Author: John Doe})",
+              [v.video_id for v in videos_api.list(metadata={"Author": "John Doe"}).data or []], [both])
+        listing = tags.list(sort_by="value", sort_order="asc")
+        sc.eq("listTags", "list(): values and counts",
+              [[t.get("value"), t.get("video_count")] for t in listing.data or []], [["tag1", 2], ["tag2", 1]])
+        sc.eq("listDiscardedVideos", "list_discarded(): empty without Video Restore",
+              len(videos_api.list_discarded().data or []), 0)
+        sc.api_error("getDiscardedVideo", "get_discarded() of a live video gives 404", 404,
+                     lambda: videos_api.get_discarded(one), NOT_FOUND_TITLE)
+
+
 def main():
     if not BASE_URL:
         print("VIDMOCK_URL is not set", file=sys.stderr)
@@ -1147,6 +1272,8 @@ def main():
         # Entering the client authenticates (POST /auth/api-key) and starts its refresh thread.
         with client:
             run_all(client)
+            with tempfile.TemporaryDirectory(prefix="vidmock-compat-python-api-") as directory:
+                video_api_scenarios(client, directory)
         recorder = WireRecorder(BASE_URL)
         recorder.start()
         try:

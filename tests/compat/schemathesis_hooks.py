@@ -45,8 +45,39 @@ OPERATIONS = {
     "GET-video-status": ("GET /videos/{videoId}/status", "getVideoStatus"),
     "POST_videos-videoId-thumbnail": ("POST /videos/{videoId}/thumbnail", "uploadThumbnail"),
     "PATCH_videos-videoId-thumbnail": ("PATCH /videos/{videoId}/thumbnail", "pickThumbnail"),
+    "GET_videos-videoId-captions": ("GET /videos/{videoId}/captions", "listCaptions"),
+    "GET_videos-videoId-captions-language": ("GET /videos/{videoId}/captions/{language}", "getCaption"),
+    "POST_videos-videoId-captions-language": ("POST /videos/{videoId}/captions/{language}", "uploadCaption"),
+    "PATCH_videos-videoId-captions-language": ("PATCH /videos/{videoId}/captions/{language}", "updateCaption"),
+    "DELETE_videos-videoId-captions-language": ("DELETE /videos/{videoId}/captions/{language}", "deleteCaption"),
+    "GET_videos-videoId-chapters": ("GET /videos/{videoId}/chapters", "listChapters"),
+    "GET_videos-videoId-chapters-language": ("GET /videos/{videoId}/chapters/{language}", "getChapter"),
+    "POST_videos-videoId-chapters-language": ("POST /videos/{videoId}/chapters/{language}", "uploadChapter"),
+    "DELETE_videos-videoId-chapters-language": ("DELETE /videos/{videoId}/chapters/{language}", "deleteChapter"),
+    "POST_watermark": ("POST /watermarks", "uploadWatermark"),
+    "LIST-watermarks": ("GET /watermarks", "listWatermarks"),
+    "DELETE_watermark": ("DELETE /watermarks/{watermarkId}", "deleteWatermark"),
+    "GET_players": ("GET /players", "listPlayers"),
+    "POST_players": ("POST /players", "createPlayer"),
+    "GET_players-playerId": ("GET /players/{playerId}", "getPlayer"),
+    "PATCH_players-playerId": ("PATCH /players/{playerId}", "updatePlayer"),
+    "DELETE_players-playerId": ("DELETE /players/{playerId}", "deletePlayer"),
+    "POST_players-playerId-logo": ("POST /players/{playerId}/logo", "uploadLogo"),
+    "DELETE_players-playerId-logo": ("DELETE /players/{playerId}/logo", "deleteLogo"),
+    "LIST-tags": ("GET /tags", "listTags"),
+    "LIST-discarded-videos": ("GET /discarded/videos", "listDiscardedVideos"),
+    "GET-discarded-video": ("GET /discarded/videos/{videoId}", "getDiscardedVideo"),
+    "PATCH-discarded-video": ("PATCH /discarded/videos/{videoId}", "updateDiscardedVideo"),
 }
 BY_LABEL = {label: op_id for op_id, (label, _) in OPERATIONS.items()}
+# Operations that can answer no 2xx, with why: checked the other way round (never a 2xx). Each
+# key names its row in FIDELITY.md.
+NEVER_2XX = {
+    "GET-discarded-video": "discarded-without-video-restore",
+    "PATCH-discarded-video": "discarded-without-video-restore",
+    "POST_videos-videoId-captions-language": "generated-file-is-not-webvtt",
+    "POST_videos-videoId-chapters-language": "generated-file-is-not-webvtt",
+}
 AUTHENTICATED = [op for op in OPERATIONS if not op.startswith("POST_auth")]
 RETURNS_VIDEO = ["POST_upload", "POST_videos-videoId-source", "POST-video", "GET-video", "PATCH-video",
                  "LIST-videos", "POST_videos-videoId-thumbnail", "PATCH_videos-videoId-thumbnail"]
@@ -120,6 +151,10 @@ EXCLUSIONS = [
     # §3.2: an invalid list parameter is 400; the document lists only 200 and 429 for this list.
     Exclusion("list-tokens-invalid-query-400", ["GET_upload-tokens"], "status_code_conformance",
               matches=lambda r: r.status_code == 400 and problem_type(r) == "request-invalid-query-parameter"),
+    # As for the token list: an invalid list parameter is 400; these lists document no 400.
+    Exclusion("list-invalid-query-400", ["GET_videos-videoId-captions", "GET_videos-videoId-chapters", "LIST-tags"],
+              "status_code_conformance",
+              matches=lambda r: r.status_code == 400 and problem_type(r) == "request-invalid-query-parameter"),
     # §5.3: a videoId unknown to /upload is 404, as on /videos/{videoId}/source; undocumented.
     Exclusion("upload-unknown-video-404", ["POST_upload"], "status_code_conformance",
               matches=lambda r: r.status_code == 404 and problem_type(r) == "resource-not-found"
@@ -131,6 +166,10 @@ EXCLUSIONS = [
               and problem_type(r) in ("attribute-required", "invalid-attribute", "invalid-payload")),
     # §5.4, §14 q12: a video whose language was never set or detected has `language: null`.
     Exclusion("language-null", RETURNS_VIDEO, "response_schema_conformance", repair=null_language),
+    # A payload attribute of the wrong type or length is 400 `invalid-attribute`; the document
+    # lists no 400 for creating or updating a player theme.
+    Exclusion("player-invalid-attribute-400", ["POST_players", "PATCH_players-playerId"], "status_code_conformance",
+              matches=lambda r: r.status_code == 400 and problem_type(r) in ("invalid-attribute", "invalid-payload")),
     # §3.2: upload-token pagination links are relative; the document says `format: uri`.
     Exclusion("relative-token-links", ["GET_upload-tokens"], "response_schema_conformance",
               repair=relative_links),

@@ -1,0 +1,291 @@
+//! A video's captions: WebVTT files, one per language, one of them optionally the default.
+//!
+//! Captions live in their video (deleting the video deletes them), so the state file, the seed
+//! file and the admin state carry them with it.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::files::Form;
+use super::paging::ListQuery;
+use super::videos::StoredVideo;
+use super::{language, wire, Backend, Problem};
+use crate::engine::body::Response;
+
+/// The largest caption file accepted. The vendor documents no limit; a two-hour film's
+/// subtitles are about 100 KiB.
+pub(crate) const MAX_FILE: usize = 1024 * 1024;
+
+/// The most captions one video holds (the vendor documents no limit; tags with a script and a
+/// region would otherwise let a client add captions without end).
+pub(crate) const MAX_PER_VIDEO: usize = 50;
+
+/// The refusal of one more caption or chapter file for a video that holds `max` already.
+pub(crate) fn too_many(max: usize) -> Problem {
+    Problem::invalid_attribute(
+        "language",
+        format!("A video holds at most {max} files of this kind; delete one first."),
+    )
+}
+
+/// One caption as vidmock keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct StoredCaption {
+    /// A covered language tag in canonical case (`fr-CA`).
+    pub language: String,
+    #[serde(default)]
+    pub default: bool,
+    /// The WebVTT text as uploaded.
+    #[serde(default)]
+    pub vtt: String,
+}
+
+impl StoredCaption {
+    fn to_json(&self, video: &str, base: &str) -> Value {
+        let name = language::parse(&self.language).map_or("", |tag| tag.name);
+        json!({
+            "uri": format!("/videos/{video}/captions/{}", self.language),
+            "src": format!("{base}/vod/{video}/captions/{}.vtt", self.language),
+            "srclang": self.language,
+            "languageName": name,
+            "default": self.default,
+        })
+    }
+}
+
+/// The text of an uploaded WebVTT file, or the vendor's refusal of anything else.
+pub(crate) fn webvtt(form: &Form) -> Result<String, Problem> {
+    let invalid = || {
+        Problem::new(
+            400,
+            "uploaded-file-invalid-file",
+            "The uploaded file is invalid.",
+        )
+        .name("file")
+        .detail("The file must be a WebVTT file (starting with \"WEBVTT\").")
+    };
+    let bytes = form.file.as_ref().map(|f| &f.bytes[..]).unwrap_or_default();
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let signature = body.strip_prefix("WEBVTT").ok_or_else(invalid)?;
+    if !(signature.is_empty() || signature.starts_with([' ', '\t', '\n', '\r'])) {
+        return Err(invalid());
+    }
+    Ok(text.to_owned())
+}
+
+fn not_found() -> Problem {
+    Problem::resource_not_found("language")
+}
+
+impl Backend {
+    /// Runs `f` on video `id` of project `key`, as a change of that video.
+    pub(crate) fn with_video_mut<T>(
+        &self,
+        key: &str,
+        id: &str,
+        f: impl FnOnce(&mut StoredVideo) -> Result<T, Problem>,
+    ) -> Result<T, Problem> {
+        let mut state = self.lock();
+        let video = state
+            .projects
+            .get_mut(key)
+            .and_then(|p| p.videos.get_mut(id))
+            .ok_or_else(|| Problem::resource_not_found("videoId"))?;
+        f(video)
+    }
+}
+
+/// `POST /videos/{videoId}/captions/{language}`: adds or replaces the caption.
+pub(crate) fn upload(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: &str,
+    form: Result<Form, Problem>,
+    base: &str,
+) -> Result<Response, Problem> {
+    let tag = language::parse(tag)?;
+    backend.with_video(key, id, |_| ())?;
+    let vtt = webvtt(&form?)?;
+    backend.with_video_mut(key, id, |video| {
+        let full = video.captions.len() >= MAX_PER_VIDEO;
+        let caption = match video.captions.iter_mut().find(|c| c.language == tag.tag) {
+            Some(caption) => {
+                caption.vtt = vtt;
+                caption.clone()
+            }
+            None if full => return Err(too_many(MAX_PER_VIDEO)),
+            None => {
+                let caption = StoredCaption {
+                    language: tag.tag,
+                    default: false,
+                    vtt,
+                };
+                video.captions.push(caption.clone());
+                caption
+            }
+        };
+        Ok(wire::json(
+            StatusCode::OK,
+            &caption.to_json(&video.id, base),
+        ))
+    })
+}
+
+/// `GET /videos/{videoId}/captions/{language}`.
+pub(crate) fn get(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: &str,
+    base: &str,
+) -> Result<Response, Problem> {
+    let tag = language::parse(tag)?;
+    backend
+        .with_video(key, id, |video| {
+            video
+                .captions
+                .iter()
+                .find(|c| c.language == tag.tag)
+                .map(|c| c.to_json(&video.id, base))
+        })?
+        .map(|caption| wire::json(StatusCode::OK, &caption))
+        .ok_or_else(not_found)
+}
+
+/// `PATCH /videos/{videoId}/captions/{language}` `{"default": bool}`: at most one caption of a
+/// video is the default, so making one the default unsets the others.
+pub(crate) fn update(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: &str,
+    body: Result<Option<Value>, Problem>,
+    base: &str,
+) -> Result<Response, Problem> {
+    let tag = language::parse(tag)?;
+    let default = match body? {
+        None => None,
+        Some(Value::Object(object)) => match object.get("default") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                return Err(Problem::invalid_attribute(
+                    "default",
+                    "This value should be of type bool.",
+                ))
+            }
+        },
+        Some(_) => return Err(Problem::invalid_payload()),
+    };
+    backend.with_video_mut(key, id, |video| {
+        let index = video
+            .captions
+            .iter()
+            .position(|c| c.language == tag.tag)
+            .ok_or_else(not_found)?;
+        if let Some(default) = default {
+            for (i, caption) in video.captions.iter_mut().enumerate() {
+                if i == index {
+                    caption.default = default;
+                } else if default {
+                    caption.default = false;
+                }
+            }
+        }
+        let caption = video.captions[index].to_json(&video.id, base);
+        Ok(wire::json(StatusCode::OK, &caption))
+    })
+}
+
+/// `DELETE /videos/{videoId}/captions/{language}`.
+pub(crate) fn delete(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: &str,
+) -> Result<Response, Problem> {
+    let tag = language::parse(tag)?;
+    backend.with_video_mut(key, id, |video| {
+        let index = video
+            .captions
+            .iter()
+            .position(|c| c.language == tag.tag)
+            .ok_or_else(not_found)?;
+        video.captions.remove(index);
+        Ok(wire::no_content())
+    })
+}
+
+/// `GET /videos/{videoId}/captions`: in upload order, paged.
+pub(crate) fn list(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    query: Option<&str>,
+    base: &str,
+) -> Result<Response, Problem> {
+    let query = ListQuery::parse(query, &[], &[])?;
+    let captions = backend.with_video(key, id, |video| {
+        video
+            .captions
+            .iter()
+            .map(|c| c.to_json(&video.id, base))
+            .collect::<Vec<_>>()
+    })?;
+    let (data, pagination) = query.page(captions, &format!("{base}/videos/{id}/captions"));
+    Ok(wire::json(
+        StatusCode::OK,
+        &json!({ "data": data, "pagination": pagination }),
+    ))
+}
+
+impl StoredVideo {
+    /// Checks a document's captions and chapters as an upload would: covered languages, each
+    /// once, files within their caps.
+    pub(crate) fn validate_files(&self, at: &str) -> Result<(), crate::engine::error::Invalid> {
+        use crate::engine::error::Invalid;
+        let files = self
+            .captions
+            .iter()
+            .map(|c| ("captions", &c.language, &c.vtt))
+            .chain(
+                self.chapters
+                    .iter()
+                    .map(|c| ("chapters", &c.language, &c.vtt)),
+            );
+        if self.captions.len() > MAX_PER_VIDEO
+            || self.chapters.len() > super::chapters::MAX_PER_VIDEO
+        {
+            return Err(Invalid::at(at, "holds more than 50 captions or chapters"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (kind, language, vtt) in files {
+            let tag = language::parse(language).map_err(|_| {
+                Invalid::at(
+                    format!("{at}.{kind}"),
+                    format!("{language:?} is not a covered language tag"),
+                )
+            })?;
+            if tag.tag != *language || !seen.insert((kind, language)) {
+                return Err(Invalid::at(
+                    format!("{at}.{kind}"),
+                    format!(
+                        "{language:?} is not in canonical case ({:?}) or appears twice",
+                        tag.tag
+                    ),
+                ));
+            }
+            if vtt.len() > MAX_FILE {
+                return Err(Invalid::at(
+                    format!("{at}.{kind}"),
+                    "holds a file over 1 MiB",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
