@@ -99,8 +99,11 @@ fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
 
 #[test]
 fn with_tls_the_first_line_says_https_and_the_certificate_path_follows() {
-    let mut running =
-        Running::spawn(vidmock(&["--port", "0", "--tls"]).env_remove("VIDMOCK_APIVIDEO_KEY"));
+    let mut running = Running::spawn(
+        vidmock(&["--port", "0", "--tls"])
+            .env_remove("VIDMOCK_APIVIDEO_KEY")
+            .env("VIDMOCK_DATA_DIR", crate::binary::temp_dir("contract-tls")),
+    );
     let mut lines = Vec::new();
     while let Some(line) = running.line() {
         let done = line.starts_with("tls certificate: ");

@@ -1,5 +1,5 @@
 //! The `vidmock` binary as other programs run it: its first lines and signals, the state and
-//! seed files, limits and exposure, the edge (an empty admin token, running out of file
+//! seed files, limits and exposure, HTTPS trusted once, the edge (an empty admin token, running out of file
 //! descriptors), and the soak under mixed traffic.
 //! One test binary, so the dependencies are linked once for all of them.
 
@@ -12,3 +12,4 @@ mod seed_file;
 mod soak;
 mod state_file;
 mod terminal;
+mod tls;
