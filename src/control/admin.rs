@@ -50,6 +50,11 @@ enum Handler {
     ClearFaults,
     /// The path segment after `/faults/`, as sent (percent-encoded).
     RemoveFault(String),
+    /// One journal entry in full, by its `seq`.
+    Request(String),
+    Operations,
+    /// An uploaded file's bytes, by the id the state shows it under.
+    Upload(String),
 }
 
 /// Why no handler answers a request.
@@ -78,18 +83,29 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
             "GET,HEAD,DELETE",
         ),
         "/state" => (get.then_some(State), "GET,HEAD"),
+        "/operations" => (get.then_some(Operations), "GET,HEAD"),
         "/faults" => (
             post.then_some(AddFault)
                 .or(get.then_some(ListFaults))
                 .or(delete.then_some(ClearFaults)),
             "POST,GET,HEAD,DELETE",
         ),
-        _ => match tail.strip_prefix("/faults/") {
-            Some(id) if !id.is_empty() && !id.contains('/') => {
-                (delete.then(|| RemoveFault(id.to_owned())), "DELETE")
+        _ => {
+            let one = |prefix: &str| {
+                tail.strip_prefix(prefix)
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .map(str::to_owned)
+            };
+            if let Some(id) = one("/faults/") {
+                (delete.then_some(RemoveFault(id)), "DELETE")
+            } else if let Some(seq) = one("/requests/") {
+                (get.then_some(Request(seq)), "GET,HEAD")
+            } else if let Some(id) = one("/uploads/") {
+                (get.then_some(Upload(id)), "GET,HEAD")
+            } else {
+                return Err(NoRoute::NotFound);
             }
-            _ => return Err(NoRoute::NotFound),
-        },
+        }
     };
     handler.ok_or(NoRoute::Method(allow))
 }
@@ -153,6 +169,9 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         Handler::ListFaults => list_faults(shared).into_response(),
         Handler::ClearFaults => clear_faults(shared).into_response(),
         Handler::RemoveFault(id) => remove_fault(shared, &id),
+        Handler::Request(seq) => request_detail(shared, &seq),
+        Handler::Operations => Json(shared.vendors.operations()).into_response(),
+        Handler::Upload(id) => upload(shared, &id).await,
     }
 }
 
@@ -341,6 +360,92 @@ fn requests(shared: &Shared) -> Json<Vec<RecordedRequest>> {
     Json(shared.journal.snapshot())
 }
 
+/// One journal entry with what the list leaves out: the body kept (base64), and the answer's
+/// headers and the start of its body (base64).
+fn request_detail(shared: &Shared, seq: &str) -> Response {
+    use base64::Engine;
+    let Some(recorded) = seq
+        .parse::<u64>()
+        .ok()
+        .and_then(|seq| shared.journal.get(seq))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the journal holds no request with this number",
+        );
+    };
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let headers = |map: &http::HeaderMap| {
+        let mut out = serde_json::Map::new();
+        for name in map.keys() {
+            let values: Vec<Value> = map
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().into())
+                .collect();
+            out.insert(name.as_str().to_owned(), values.into());
+        }
+        Value::Object(out)
+    };
+    let mut json = serde_json::to_value(&recorded).unwrap_or_else(|_| json!({}));
+    if let Value::Object(fields) = &mut json {
+        fields.insert("url".into(), recorded.url.to_string().into());
+        fields.insert("body".into(), base64(&recorded.body).into());
+        fields.insert("bodyKept".into(), recorded.body.len().into());
+        fields.insert(
+            "answer".into(),
+            json!({
+                "status": recorded.status,
+                "headers": headers(&recorded.answer_headers),
+                "body": base64(&recorded.answer_body),
+                "bodyKept": recorded.answer_body.len(),
+            }),
+        );
+    }
+    Json(json).into_response()
+}
+
+/// An uploaded file's bytes, as an attachment named after the upload.
+async fn upload(shared: &Shared, id: &str) -> Response {
+    let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+    let Some((name, file)) = shared.vendors.upload(&id) else {
+        return error(StatusCode::NOT_FOUND, "no upload has this id");
+    };
+    // Spilled files are read back from disk: off the threads that serve requests.
+    let Ok(Some(content)) = tokio::task::spawn_blocking(move || file.content()).await else {
+        return error(
+            StatusCode::CONFLICT,
+            "this server keeps only the upload's digest, not its bytes",
+        );
+    };
+    // A name a browser can save: nothing that could break out of the header or a directory.
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let name = match name.trim_matches(['.', ' ']) {
+        "" => "upload".to_owned(),
+        name => name.to_owned(),
+    };
+    let mut response = Response::new(Body::from(content));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
 fn clear_requests(shared: &Shared) -> StatusCode {
     shared.journal.clear();
     StatusCode::NO_CONTENT
@@ -396,6 +501,11 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
+    // What it matches, as posted, for the listing (it parsed above, so it parses again).
+    let posted = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|mut fault| fault.get_mut("match").map(Value::take))
+        .unwrap_or_else(|| json!({}));
     if let crate::Action::Status { status, .. } = spec.action {
         if !(100..=999).contains(&status) {
             return error(
@@ -405,7 +515,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         }
     }
     let fault = crate::Fault::from(spec.action);
-    let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
+    let mut builder = crate::FaultBuilder::new(&shared.faults, fault).described(posted);
     let m = spec.matching;
     if let Some(method) = m.method {
         builder = builder.when(crate::engine::matchers::method(

@@ -692,7 +692,7 @@ pub struct Entry {
     pub created_at: OffsetDateTime,
     /// The upload token attached to it or consumed by it.
     pub upload_token_id: Option<String>,
-    file: Option<Arc<Assembly>>,
+    pub(crate) file: Option<Arc<Assembly>>,
     digest: Option<Digest256>,
 }
 
