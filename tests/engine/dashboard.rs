@@ -202,3 +202,51 @@ async fn an_uploaded_file_is_downloaded_with_its_bytes_and_name() {
     assert_eq!(disposition, "attachment; filename=\"talk _1_.mp4\"");
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn a_spilled_upload_is_streamed_back_whole_and_a_digest_only_one_is_refused() {
+    let spilled = MockServer::builder()
+        .retention(vidmock::Retention::Spill)
+        .start()
+        .await;
+    let digest_only = MockServer::builder()
+        .retention(vidmock::Retention::DigestOnly)
+        .start()
+        .await;
+    let bytes: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let mut ids = Vec::new();
+    for server in [&spilled, &digest_only] {
+        let token = server.apivideo().create_token(None).token;
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name("big.mp4"),
+        );
+        let video = send(
+            client()
+                .post(format!("{}/upload?token={token}", server.uri()))
+                .multipart(form),
+        )
+        .await
+        .json();
+        ids.push(video["videoId"].as_str().unwrap().to_owned());
+    }
+
+    let streamed = client()
+        .get(format!("{}/__vidmock/uploads/{}", spilled.uri(), ids[0]))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let refused = send(client().get(format!(
+        "{}/__vidmock/uploads/{}",
+        digest_only.uri(),
+        ids[1]
+    )))
+    .await;
+
+    assert_eq!(streamed.len(), bytes.len());
+    assert!(streamed.as_ref() == bytes.as_slice());
+    assert_eq!(refused.status, 409);
+}
