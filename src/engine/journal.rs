@@ -421,6 +421,12 @@ impl Entry {
 
     /// Notes the answer's headers.
     pub(crate) fn set_answer_headers(&mut self, headers: &HeaderMap) {
+        // One allocation for all of them.
+        let room: usize = headers
+            .iter()
+            .map(|(name, value)| 5 + 2 + name.as_str().len() + value.len())
+            .sum();
+        self.packed.reserve(room);
         for (name, value) in headers {
             let name = name.as_str().as_bytes();
             let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
