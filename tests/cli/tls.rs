@@ -99,6 +99,7 @@ fn a_client_trusting_only_the_kept_authority_connects_across_two_starts() {
                 .any(|line| line.contains("certutil -user -addstore Root")),
         "{lines:?}"
     );
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
@@ -139,6 +140,7 @@ fn the_developers_own_certificate_and_key_are_served() {
     assert_eq!(status, Ok(200));
     assert_eq!(certificate_line(&lines), cert.display().to_string());
     assert!(!dir.join("unused").exists(), "no authority is made");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -152,6 +154,7 @@ fn a_tls_certificate_without_its_key_is_refused_with_exit_code_2() {
         .unwrap();
 
     assert_eq!(status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -182,4 +185,5 @@ fn plain_http_to_the_tls_port_is_told_to_use_https() {
         )),
         "{answer}"
     );
+    let _ = std::fs::remove_dir_all(&data);
 }
