@@ -84,6 +84,8 @@ pub use engine::faults::{
 };
 pub use engine::journal::RecordedRequest;
 pub use engine::vendor::Vendor;
+#[cfg(feature = "tls")]
+pub use server::LocalCa;
 pub use server::{MockServer, MockServerBuilder};
 pub use upload::Retention;
 

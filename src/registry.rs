@@ -359,6 +359,18 @@ impl Vendors {
             })
     }
 
+    /// Every vendor's operations, under its name.
+    pub(crate) fn operations(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.sorted()
+            .map(|(name, vendor)| (name.as_str().to_owned(), vendor.operations().into()))
+            .collect()
+    }
+
+    /// The uploaded file shown as `id` in the admin state, from whichever vendor has it.
+    pub(crate) fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)> {
+        self.each.iter().find_map(|(_, vendor)| vendor.upload(id))
+    }
+
     /// Matchers for an upload token, one per vendor: a rule matches when any does.
     pub(crate) fn upload_token(&self, token: &str) -> Vec<Box<dyn crate::Match>> {
         self.each

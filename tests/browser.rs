@@ -4,9 +4,10 @@
 //! adapter does (chunk 0 alone, then the rest together); the test checks each upload's sha256
 //! through the admin API and in the dashboard's DOM. A page of another origin then tries to
 //! read and change the admin API, and a page reaching the mock through a rebound name tries
-//! every route: both are refused. Last, an uploaded MP4 plays: the player page's `<video>`
-//! loads the `mp4` asset to `readyState` 2 or more with the file's duration, and the thumbnail
-//! decodes as an image.
+//! every route: both are refused. An uploaded MP4 plays: the player page's `<video>` loads the
+//! `mp4` asset to `readyState` 2 or more with the file's duration, and the thumbnail decodes as
+//! an image. Last, the dashboard's controls, request detail, errors filter and download are
+//! driven at 1280 px and checked through the admin API.
 //!
 //! Without Debian's Chromium at /usr/bin/chromium the run is skipped (loudly) and passes,
 //! unless `VIDMOCK_REQUIRE_BROWSER=1`, as in CI, where it fails.

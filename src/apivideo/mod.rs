@@ -447,6 +447,20 @@ impl Contract for Backend {
         chunk_of(request)
     }
 
+    fn operations(&self) -> Vec<String> {
+        Route::operations().map(str::to_owned).collect()
+    }
+
+    /// A video's source, named after its title.
+    fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)> {
+        let state = self.lock();
+        state.projects.values().find_map(|project| {
+            let video = project.videos.get(id)?;
+            let assembly = video.source.assembly.clone()?;
+            Some((video.title.clone(), assembly))
+        })
+    }
+
     /// An operation id (`createToken`); a name with a dot is Kaltura's.
     fn operation(&self, name: &str) -> Option<Result<Box<dyn crate::Match>, String>> {
         if name.contains('.') {

@@ -84,9 +84,35 @@ struct Args {
     #[arg(long, env = "VIDMOCK_STATE_FILE")]
     state_file: Option<std::path::PathBuf>,
 
-    /// Serve HTTPS with a self-signed certificate.
+    /// Serve HTTPS with a certificate signed by a local certificate authority, made once and
+    /// kept in the data directory: trust it once (the start-up lines say how).
     #[arg(long, env = "VIDMOCK_TLS")]
     tls: bool,
+
+    /// Serve HTTPS with this certificate chain (PEM; e.g. made with mkcert) instead; needs
+    /// --tls-key.
+    #[arg(
+        long,
+        env = "VIDMOCK_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        env = "VIDMOCK_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<std::path::PathBuf>,
+
+    /// Where the local certificate authority is kept (default: the user's data directory,
+    /// e.g. ~/.local/share/vidmock, ~/Library/Application Support/vidmock,
+    /// %LOCALAPPDATA%\vidmock\data).
+    #[arg(long, env = "VIDMOCK_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
 
     /// Keep every uploaded byte in memory (saved with --state-file) instead of in temporary
     /// files that vanish with the process.
@@ -264,8 +290,38 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     if let Some(token) = &admin_token {
         builder = builder.admin_token(token.clone());
     }
-    if args.tls {
-        builder = builder.tls();
+    // The certificate to trust, and whether it is a local authority made just now.
+    let mut trust: Option<(std::path::PathBuf, Option<bool>)> = None;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |path: &std::path::Path, flag: &str| {
+            std::fs::read_to_string(path).map_err(|error| {
+                eprintln!("vidmock: {flag} {}: {error}", path.display());
+                ExitCode::from(2)
+            })
+        };
+        let (chain, private_key) = match (read(cert, "--tls-cert"), read(key, "--tls-key")) {
+            (Ok(chain), Ok(private_key)) => (chain, private_key),
+            (Err(code), _) | (_, Err(code)) => return code,
+        };
+        builder = builder.tls_pem(chain, private_key);
+        trust = Some((cert.clone(), None));
+    } else if args.tls {
+        let Some(dir) = args.data_dir.clone().or_else(default_data_dir) else {
+            eprintln!("vidmock: --tls: no data directory for the local certificate authority on this system; pass --data-dir DIR");
+            return ExitCode::from(2);
+        };
+        let authority = match vidmock::LocalCa::load_or_create(&dir) {
+            Ok(authority) => authority,
+            Err(error) => {
+                eprintln!("vidmock: --tls: the local certificate authority: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        builder = builder.tls_signed_by(&authority);
+        trust = Some((
+            authority.certificate_path().to_path_buf(),
+            Some(authority.created()),
+        ));
     }
     // A seed or state file that cannot be used stops the start with exit code 2, as a bad flag.
     if let Some(path) = &args.seed_file {
@@ -326,6 +382,10 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
             eprintln!("vidmock: --allowed-host: {error}");
             return ExitCode::from(2);
         }
+        Err(error @ vidmock::Error::Tls { .. }) => {
+            eprintln!("vidmock: --tls-cert/--tls-key: {error}");
+            return ExitCode::from(2);
+        }
         Err(error) => {
             // The error names the address when binding it failed.
             eprintln!("vidmock: cannot start: {error}");
@@ -351,15 +411,10 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     if let Some(token) = &admin_token {
         say(&format!("admin token: {token}"));
     }
-    if let Some(pem) = server.tls_certificate_pem() {
-        // Written where a browser or a client can be pointed at it to trust the server.
-        let path = std::env::temp_dir().join(format!("vidmock-{}.pem", server.address().port()));
-        match std::fs::write(&path, pem) {
-            Ok(()) => say(&format!("tls certificate: {}", path.display())),
-            Err(error) => eprintln!(
-                "vidmock: cannot write the certificate to {}: {error}",
-                path.display()
-            ),
+    if let Some((path, made)) = &trust {
+        say(&format!("tls certificate: {}", path.display()));
+        for line in trust_lines(path, *made) {
+            say(&line);
         }
     }
     let token = admin_token
@@ -369,6 +424,34 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     shutdown.await;
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// The user's data directory for vidmock: where the local certificate authority is kept.
+fn default_data_dir() -> Option<std::path::PathBuf> {
+    directories::ProjectDirs::from("", "", "vidmock").map(|dirs| dirs.data_local_dir().to_owned())
+}
+
+/// What to do with the certificate printed on the `tls certificate:` line: trust it once, on
+/// each platform (a local authority's is the same at every start).
+fn trust_lines(path: &std::path::Path, made: Option<bool>) -> Vec<String> {
+    let file = path.display();
+    let mut lines = vec![match made {
+        Some(true) => "  a local certificate authority, made now and kept: trust it once, and every later start is trusted too".to_owned(),
+        Some(false) => "  the local certificate authority kept from an earlier start (already trusted if you did so once)".to_owned(),
+        None => "  the certificate given with --tls-cert".to_owned(),
+    }];
+    if made.is_some() {
+        lines.extend([
+            format!("  macOS:   sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain \"{file}\""),
+            format!("  Linux:   sudo cp \"{file}\" /usr/local/share/ca-certificates/vidmock.crt && sudo update-ca-certificates"),
+            format!("           Chrome, Firefox: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n vidmock -i \"{file}\""),
+            format!("  Windows: certutil -user -addstore Root \"{file}\""),
+        ]);
+    }
+    lines.push(format!(
+        "  Node:    NODE_EXTRA_CA_CERTS=\"{file}\"; curl: --cacert \"{file}\""
+    ));
+    lines
 }
 
 /// 16 bytes from the operating system's random source, as lower-case hex.

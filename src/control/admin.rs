@@ -52,6 +52,11 @@ enum Handler {
     RemoveFault(String),
     /// A vendor's own action: the vendor's name and the path after it.
     VendorAction(String, String),
+    /// One journal entry in full, by its `seq`.
+    Request(String),
+    Operations,
+    /// An uploaded file's bytes, by the id the state shows it under.
+    Upload(String),
 }
 
 /// Why no handler answers a request.
@@ -80,28 +85,37 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
             "GET,HEAD,DELETE",
         ),
         "/state" => (get.then_some(State), "GET,HEAD"),
+        "/operations" => (get.then_some(Operations), "GET,HEAD"),
         "/faults" => (
             post.then_some(AddFault)
                 .or(get.then_some(ListFaults))
                 .or(delete.then_some(ClearFaults)),
             "POST,GET,HEAD,DELETE",
         ),
-        _ => match (
-            tail.strip_prefix("/faults/"),
-            tail.strip_prefix("/vendors/"),
-        ) {
-            (Some(id), _) if !id.is_empty() && !id.contains('/') => {
-                (delete.then(|| RemoveFault(id.to_owned())), "DELETE")
+        _ => {
+            let one = |prefix: &str| {
+                tail.strip_prefix(prefix)
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .map(str::to_owned)
+            };
+            if let Some(id) = one("/faults/") {
+                (delete.then_some(RemoveFault(id)), "DELETE")
+            } else if let Some(seq) = one("/requests/") {
+                (get.then_some(Request(seq)), "GET,HEAD")
+            } else if let Some(id) = one("/uploads/") {
+                (get.then_some(Upload(id)), "GET,HEAD")
+            } else if let Some(rest) = tail.strip_prefix("/vendors/") {
+                match rest.split_once('/') {
+                    Some((vendor, path)) if !vendor.is_empty() && !path.is_empty() => (
+                        post.then(|| VendorAction(vendor.to_owned(), path.to_owned())),
+                        "POST",
+                    ),
+                    _ => return Err(NoRoute::NotFound),
+                }
+            } else {
+                return Err(NoRoute::NotFound);
             }
-            (_, Some(rest)) => match rest.split_once('/') {
-                Some((vendor, path)) if !vendor.is_empty() && !path.is_empty() => (
-                    post.then(|| VendorAction(vendor.to_owned(), path.to_owned())),
-                    "POST",
-                ),
-                _ => return Err(NoRoute::NotFound),
-            },
-            _ => return Err(NoRoute::NotFound),
-        },
+        }
     };
     handler.ok_or(NoRoute::Method(allow))
 }
@@ -169,6 +183,9 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
             Ok(body) => vendor_action(shared, &vendor, &path, &body),
             Err(refused) => refused,
         },
+        Handler::Request(seq) => request_detail(shared, &seq),
+        Handler::Operations => Json(shared.vendors.operations()).into_response(),
+        Handler::Upload(id) => upload(shared, &id).await,
     }
 }
 
@@ -385,6 +402,115 @@ fn requests(shared: &Shared) -> Json<Vec<RecordedRequest>> {
     Json(shared.journal.snapshot())
 }
 
+/// One journal entry with what the list leaves out: the body kept (base64), and the answer's
+/// headers and the start of its body (base64).
+fn request_detail(shared: &Shared, seq: &str) -> Response {
+    use base64::Engine;
+    let Some(recorded) = seq
+        .parse::<u64>()
+        .ok()
+        .and_then(|seq| shared.journal.get(seq))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the journal holds no request with this number",
+        );
+    };
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let headers = |map: &http::HeaderMap| {
+        let mut out = serde_json::Map::new();
+        for name in map.keys() {
+            let values: Vec<Value> = map
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned().into())
+                .collect();
+            out.insert(name.as_str().to_owned(), values.into());
+        }
+        Value::Object(out)
+    };
+    let mut json = serde_json::to_value(&recorded).unwrap_or_else(|_| json!({}));
+    if let Value::Object(fields) = &mut json {
+        fields.insert("url".into(), recorded.url.to_string().into());
+        fields.insert("body".into(), base64(&recorded.body).into());
+        fields.insert("bodyKept".into(), recorded.body.len().into());
+        fields.insert(
+            "answer".into(),
+            json!({
+                "status": recorded.status,
+                "headers": headers(&recorded.answer_headers),
+                "body": base64(&recorded.answer_body),
+                "bodyKept": recorded.answer_body.len(),
+            }),
+        );
+    }
+    Json(json).into_response()
+}
+
+/// An uploaded file's bytes, as an attachment named after the upload.
+async fn upload(shared: &Shared, id: &str) -> Response {
+    let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+    let Some((name, file)) = shared.vendors.upload(&id) else {
+        return error(StatusCode::NOT_FOUND, "no upload has this id");
+    };
+    let Some(kept) = file.kept() else {
+        return error(
+            StatusCode::CONFLICT,
+            "this server keeps only the upload's digest, not its bytes",
+        );
+    };
+    let size = kept.len();
+    // Streamed, a block at a time, from the blocking pool (spilled files are read from disk):
+    // a large upload never sits whole in memory, and at most a few blocks wait for the client.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut gone = false;
+        let read = kept.read(&mut |block| {
+            // A client that went away ends the sending, not the reading of what is left.
+            if !gone {
+                gone = sender
+                    .blocking_send(Ok(Bytes::copy_from_slice(block)))
+                    .is_err();
+            }
+        });
+        if let Err(error) = read {
+            tracing::error!(%error, "reading an upload back failed");
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    let content = Body::from_stream(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async { receiver.recv().await.map(|block| (block, receiver)) },
+    ));
+    // A name a browser can save: nothing that could break out of the header or a directory.
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let name = match name.trim_matches(['.', ' ']) {
+        "" => "upload".to_owned(),
+        name => name.to_owned(),
+    };
+    let mut response = Response::new(content);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
 fn clear_requests(shared: &Shared) -> StatusCode {
     shared.journal.clear();
     StatusCode::NO_CONTENT
@@ -440,6 +566,11 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
+    // What it matches, as posted, for the listing (it parsed above, so it parses again).
+    let posted = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|mut fault| fault.get_mut("match").map(Value::take))
+        .unwrap_or_else(|| json!({}));
     if let crate::Action::Status { status, .. } = spec.action {
         if !(100..=999).contains(&status) {
             return error(
@@ -449,7 +580,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         }
     }
     let fault = crate::Fault::from(spec.action);
-    let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
+    let mut builder = crate::FaultBuilder::new(&shared.faults, fault).described(posted);
     let m = spec.matching;
     if let Some(method) = m.method {
         builder = builder.when(crate::engine::matchers::method(

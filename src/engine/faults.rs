@@ -532,6 +532,10 @@ pub struct MountedFault {
     pub on_nth: Option<u64>,
     /// Applies with this probability.
     pub probability: Option<f64>,
+    /// What it matches, as the admin API's fault JSON posted it (`{"operation": "createToken"}`);
+    /// `None` for a fault mounted from Rust, whose matchers are code.
+    #[serde(rename = "match")]
+    pub matching: Option<serde_json::Value>,
     /// Matching requests seen.
     pub matched: u64,
     /// Times applied.
@@ -556,6 +560,8 @@ pub(crate) struct Rule {
     seen: AtomicU64,
     /// Times applied.
     applied: AtomicU64,
+    /// What it matches, as posted to the admin API.
+    matching: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Rule {
@@ -601,6 +607,7 @@ impl Rule {
             after: self.after,
             on_nth: self.on_nth,
             probability: self.probability,
+            matching: self.matching.clone(),
             matched: self.seen.load(Ordering::SeqCst),
             applied: self.applied.load(Ordering::SeqCst),
         }
@@ -711,6 +718,7 @@ pub struct FaultBuilder<'a> {
     after: u64,
     on_nth: Option<u64>,
     probability: Option<f64>,
+    matching: Option<serde_json::Value>,
 }
 
 impl<'a> FaultBuilder<'a> {
@@ -718,6 +726,7 @@ impl<'a> FaultBuilder<'a> {
         Self {
             faults,
             fault,
+            matching: None,
             name: None,
             matchers: Vec::new(),
             times: None,
@@ -840,6 +849,12 @@ impl<'a> FaultBuilder<'a> {
         self
     }
 
+    /// Notes what the fault matches, as the admin API's JSON said it, for its listing.
+    pub(crate) fn described(mut self, matching: serde_json::Value) -> Self {
+        self.matching = Some(matching);
+        self
+    }
+
     /// Mounts the fault for the server's life (or until removed); returns its id.
     ///
     /// # Example
@@ -868,6 +883,7 @@ impl<'a> FaultBuilder<'a> {
             probability: self.probability,
             seen: AtomicU64::new(0),
             applied: AtomicU64::new(0),
+            matching: self.matching,
         };
         faults.lock().push(Arc::new(rule));
         id

@@ -100,6 +100,10 @@ pub struct RecordedRequest {
     pub error: Option<String>,
     /// Time from arrival to the response head.
     pub duration: Option<Duration>,
+    /// The answer's headers, as sent (empty while unanswered).
+    pub answer_headers: HeaderMap,
+    /// The start of the answer's body (up to 2 KiB), as sent.
+    pub answer_body: Bytes,
 }
 
 impl RecordedRequest {
@@ -228,6 +232,10 @@ impl From<&RecordedRequest> for wiremock::Request {
     }
 }
 
+/// The most bytes of an answer's body the journal keeps per request, for the dashboard's
+/// request detail.
+pub(crate) const ANSWER_PREVIEW: usize = 2048;
+
 /// The default number of requests kept.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 /// The default number of body bytes kept per request.
@@ -278,10 +286,14 @@ enum Field {
     Fault = 4,
     Body = 5,
     Error = 6,
+    /// An answer header: `[name length: u16 LE][name][value]`.
+    AnswerHeader = 7,
+    /// The answer's body, up to [`ANSWER_PREVIEW`] bytes.
+    AnswerBody = 8,
 }
 
 impl Field {
-    const ALL: [Field; 7] = [
+    const ALL: [Field; 9] = [
         Field::PathAndQuery,
         Field::Header,
         Field::Operation,
@@ -289,6 +301,8 @@ impl Field {
         Field::Fault,
         Field::Body,
         Field::Error,
+        Field::AnswerHeader,
+        Field::AnswerBody,
     ];
 }
 
@@ -363,7 +377,8 @@ impl Entry {
     /// Notes the body as read: its kept prefix, its whole size and what is known of its digest.
     /// Called once per request; were it called again, the later body is the one read back.
     pub(crate) fn set_body(&mut self, prefix: Bytes, size: u64, sha256: BodyDigest) {
-        self.body_len = prefix.len();
+        let answer = self.record(Field::AnswerBody).map_or(0, <[u8]>::len);
+        self.body_len = prefix.len() + answer;
         if prefix.len() > PACKED_BODY {
             self.long_body = Some(prefix);
         } else {
@@ -402,6 +417,55 @@ impl Entry {
         }
         self.status = Some(status);
         self.duration = Some(took);
+    }
+
+    /// Notes the answer's headers.
+    pub(crate) fn set_answer_headers(&mut self, headers: &HeaderMap) {
+        // One allocation for all of them.
+        let room: usize = headers
+            .iter()
+            .map(|(name, value)| 5 + 2 + name.as_str().len() + value.len())
+            .sum();
+        self.packed.reserve(room);
+        for (name, value) in headers {
+            let name = name.as_str().as_bytes();
+            let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+            push_record(
+                &mut self.packed,
+                Field::AnswerHeader,
+                &[
+                    &name_len.to_le_bytes(),
+                    &name[..usize::from(name_len)],
+                    value.as_bytes(),
+                ],
+            );
+        }
+    }
+
+    /// Notes the start of the answer's body (at most [`ANSWER_PREVIEW`] bytes are kept, and
+    /// they count against the journal's body budget).
+    pub(crate) fn set_answer_body(&mut self, preview: &[u8]) {
+        let preview = &preview[..preview.len().min(ANSWER_PREVIEW)];
+        push_record(&mut self.packed, Field::AnswerBody, &[preview]);
+        self.body_len += preview.len();
+    }
+
+    fn answer_headers(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (_, record) in self.records().filter(|(f, _)| *f == Field::AnswerHeader) {
+            let Some((name_len, rest)) = record.split_first_chunk::<2>() else {
+                continue;
+            };
+            let (name, value) =
+                rest.split_at(usize::from(u16::from_le_bytes(*name_len)).min(rest.len()));
+            let (Ok(name), Ok(value)) =
+                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+            else {
+                continue;
+            };
+            map.append(name, value);
+        }
+        map
     }
 
     /// The records in the order they were written.
@@ -480,6 +544,11 @@ impl Entry {
             fault: self.text(Field::Fault),
             error: self.text(Field::Error),
             duration: self.duration,
+            answer_headers: self.answer_headers(),
+            answer_body: self
+                .record(Field::AnswerBody)
+                .map(Bytes::copy_from_slice)
+                .unwrap_or_default(),
         }
     }
 }
@@ -619,6 +688,18 @@ impl Journal {
         while state.body_bytes > self.body_budget && state.entries.len() > 1 {
             state.drop_oldest();
         }
+    }
+
+    /// The entry `seq`, when the journal still holds it.
+    pub(crate) fn get(&self, seq: u64) -> Option<RecordedRequest> {
+        let state = self.lock();
+        let front = state.entries.front()?.seq;
+        let index = usize::try_from(seq.checked_sub(front)?).ok()?;
+        state
+            .entries
+            .get(index)
+            .filter(|entry| entry.seq == seq)
+            .map(|entry| entry.to_recorded(&self.base))
     }
 
     pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {

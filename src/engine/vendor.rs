@@ -123,6 +123,14 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// its form but names none of them (a misspelt operation would never match).
     fn operation(&self, name: &str) -> Option<Result<Box<dyn crate::Match>, String>>;
 
+    /// Every operation name it serves, as the admin API's fault matchers take them
+    /// (`createToken`, `uploadtoken.upload`), from its route table.
+    fn operations(&self) -> Vec<String>;
+
+    /// An uploaded file by the id the admin state shows it under (an api.video video, a
+    /// Kaltura upload token or entry): a file name for it, and its bytes.
+    fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)>;
+
     /// A matcher for requests that carry this vendor's upload token `token`.
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match>;
 

@@ -461,6 +461,26 @@ impl Contract for Backend {
         chunk_of(request)
     }
 
+    fn operations(&self) -> Vec<String> {
+        dispatch::ACTIONS
+            .iter()
+            .map(|def| format!("{}.{}", def.service, def.action))
+            .collect()
+    }
+
+    /// An upload token's file, or an entry's content, named after the token's file name.
+    fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)> {
+        let tenants = self.store.lock();
+        tenants.values().find_map(|tenant| {
+            if let Some(token) = tenant.tokens.get(id) {
+                let name = token.file_name.clone().unwrap_or_else(|| id.to_owned());
+                return Some((name, token.file.clone()?));
+            }
+            let entry = tenant.entries.get(id)?;
+            Some((entry.name.clone(), tenant.entry_view(entry).file?))
+        })
+    }
+
     /// `service.action` (`uploadtoken.upload`); a name without a dot is api.video's.
     fn operation(&self, name: &str) -> Option<Result<Box<dyn crate::Match>, String>> {
         let (service, name) = name.split_once('.')?;

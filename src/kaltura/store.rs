@@ -398,7 +398,7 @@ pub struct UploadToken {
     pub chunks: Vec<ReceivedChunk>,
     /// Chunks received past a gap, not yet part of the file, as `(offset, size)`.
     pub waiting_chunks: Vec<(u64, u64)>,
-    file: Option<Arc<Assembly>>,
+    pub(crate) file: Option<Arc<Assembly>>,
     digest: Option<Digest256>,
 }
 
@@ -738,7 +738,7 @@ pub struct Entry {
     pub flavors: Vec<Flavor>,
     /// The temporary entry converting its replacement content, while there is one.
     pub replacing_entry_id: Option<String>,
-    file: Option<Arc<Assembly>>,
+    pub(crate) file: Option<Arc<Assembly>>,
     digest: Option<Digest256>,
 }
 

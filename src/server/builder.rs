@@ -225,16 +225,38 @@ impl MockServerBuilder {
     /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self) -> Self {
-        let names = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
+        let names = super::tls::local_names();
         // Generating a key only fails on a broken crypto provider; then HTTPS is impossible,
         // and `try_start` says so.
         self.tls = Some(
             rcgen::generate_simple_self_signed(names)
                 .map(|certified| (certified.cert.pem(), certified.signing_key.serialize_pem()))
+                .map_err(|e| format!("cannot make a certificate: {e}")),
+        );
+        self
+    }
+
+    /// Serves HTTPS with a certificate for `localhost`, `127.0.0.1` and `::1` made now and
+    /// signed by `authority`: a client that trusts the authority once trusts every server it
+    /// signs for, across restarts.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let ca = vidmock::LocalCa::load_or_create(dir.path()).unwrap();
+    /// let server = vidmock::MockServer::builder().tls_signed_by(&ca).start().await;
+    /// // The chain served ends with the authority's certificate.
+    /// assert!(server.tls_certificate_pem().unwrap().ends_with(ca.certificate_pem()));
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_signed_by(mut self, authority: &super::tls::LocalCa) -> Self {
+        self.tls = Some(
+            authority
+                .sign(super::tls::local_names())
                 .map_err(|e| format!("cannot make a certificate: {e}")),
         );
         self

@@ -450,6 +450,27 @@ async fn serve_connection(
         None => serve_io(io, info, shared, shutdown, watchdog).await,
         #[cfg(feature = "tls")]
         Some(acceptor) => {
+            // A TLS client speaks first, with a handshake record; anything else is a plain
+            // HTTP client that is told to use https:// rather than fed a TLS alert.
+            let mut first = [0u8; 1];
+            let peeked = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = &mut watchdog => return,
+                peeked = tokio::time::timeout(HANDSHAKE, io.inner.peek(&mut first)) => peeked,
+            };
+            match peeked {
+                Ok(Ok(1..)) if first[0] != super::tls::HANDSHAKE_RECORD => {
+                    let fallback = io
+                        .inner
+                        .local_addr()
+                        .map_or_else(|_| "localhost".to_owned(), |address| address.to_string());
+                    super::tls::refuse_plain_http(io, fallback).await;
+                    return;
+                }
+                Ok(Ok(1..)) => {}
+                // Closed, failed or silent: nothing to serve.
+                _ => return,
+            }
             let handshake = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 // A handshake stalls like a head: the watchdog sees its bytes.

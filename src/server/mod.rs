@@ -20,6 +20,8 @@ mod pipeline;
 mod shed;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "tls")]
+pub use tls::LocalCa;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -197,9 +197,87 @@ async fn record(shared: Arc<Shared>, request: Request) -> Response {
         if let Some((prefix, size, sha256)) = read {
             entry.set_body(prefix, size, sha256);
         }
+        entry.set_answer_headers(response.headers());
         entry.set_answer(status, handled, error, started.elapsed());
     });
+    // The start of the answer's body is noted as it is sent, before the client has it.
+    if !hyper::body::Body::is_end_stream(response.body()) {
+        let (parts, body) = response.into_parts();
+        let tap = AnswerTap {
+            inner: body,
+            kept: Vec::new(),
+            journal: Some((shared, seq)),
+        };
+        response = Response::from_parts(parts, Body::new(tap));
+    }
     response
+}
+
+/// An answer's body that notes its first [`journal::ANSWER_PREVIEW`] bytes in the journal
+/// entry `seq` as they go by.
+struct AnswerTap {
+    inner: Body,
+    /// What has been sent so far, up to the preview's size.
+    kept: Vec<u8>,
+    /// Where the preview goes; taken once it is written.
+    journal: Option<(Arc<Shared>, u64)>,
+}
+
+impl AnswerTap {
+    fn note(&mut self) {
+        if let Some((shared, seq)) = self.journal.take() {
+            let kept = std::mem::take(&mut self.kept);
+            shared
+                .journal
+                .complete(seq, |entry| entry.set_answer_body(&kept));
+        }
+    }
+}
+
+impl hyper::body::Body for AnswerTap {
+    type Data = bytes::Bytes;
+    type Error = crate::engine::body::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if this.journal.is_some() {
+            match &polled {
+                std::task::Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = journal::ANSWER_PREVIEW - this.kept.len();
+                        this.kept.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                    if this.kept.len() >= journal::ANSWER_PREVIEW
+                        || hyper::body::Body::is_end_stream(&this.inner)
+                    {
+                        this.note();
+                    }
+                }
+                std::task::Poll::Ready(_) => this.note(),
+                std::task::Poll::Pending => {}
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        hyper::body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::Body::size_hint(&self.inner)
+    }
+}
+
+impl Drop for AnswerTap {
+    fn drop(&mut self) {
+        // An answer cut short keeps what was sent of it.
+        self.note();
+    }
 }
 
 /// Fault middleware: applies the first mounted fault that matches the request.

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { Checks, Vidmock, env, launchBrowser, startPageServer } from "./harness.mjs";
 
 // One module per page under pages/, each exporting `name` and `run(context)`.
-const CASES = ["./apivideo.mjs", "./kaltura.mjs", "./crossorigin.mjs", "./playback.mjs"];
+const CASES = ["./apivideo.mjs", "./kaltura.mjs", "./crossorigin.mjs", "./playback.mjs", "./dashboard.mjs"];
 
 const only = (process.env.VIDMOCK_BROWSER_CASES ?? "")
   .split(",")

@@ -100,7 +100,8 @@ ADMIN_TOKEN=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 
 # shellcheck source=../lib/vidmock.sh
 source "$HERE/../lib/vidmock.sh"
-start_vidmock "$RUN_DIR" "$BINARY" --port 0 --tls --admin-token "$ADMIN_TOKEN"
+# The local certificate authority is kept with the run, not in the user's data directory.
+start_vidmock "$RUN_DIR" "$BINARY" --port 0 --tls --data-dir "$RUN_DIR/data" --admin-token "$ADMIN_TOKEN"
 wait_first_line "$START_TIMEOUT"
 if [[ ! "$FIRST_LINE" =~ ^vidmock\ listening\ on\ (https://[^[:space:]]+)$ ]]; then
   log "vidmock did not announce an https address (first stdout line: '${FIRST_LINE}')"

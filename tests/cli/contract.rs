@@ -145,8 +145,12 @@ fn a_malformed_kaltura_partner_is_refused_with_exit_code_2() {
 
 #[test]
 fn with_tls_the_first_line_says_https_and_the_certificate_path_follows() {
-    let mut running =
-        Running::spawn(vidmock(&["--port", "0", "--tls"]).env_remove("VIDMOCK_APIVIDEO_KEY"));
+    let data = crate::binary::temp_dir("contract-tls");
+    let mut running = Running::spawn(
+        vidmock(&["--port", "0", "--tls"])
+            .env_remove("VIDMOCK_APIVIDEO_KEY")
+            .env("VIDMOCK_DATA_DIR", &data),
+    );
     let mut lines = Vec::new();
     while let Some(line) = running.line() {
         let done = line.starts_with("tls certificate: ");
@@ -169,6 +173,7 @@ fn with_tls_the_first_line_says_https_and_the_certificate_path_follows() {
     let pem = std::fs::read_to_string(&path).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     drop(running);
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// Runs `examples/admin_api.py` with `args`; its output, failing the test when it fails.

@@ -1,6 +1,6 @@
 //! The `vidmock` binary as other programs run it: its first lines and signals, the state and
-//! seed files, limits and exposure, the edge (an empty admin token, running out of file
-//! descriptors), and the soak under mixed traffic.
+//! seed files, limits and exposure, HTTPS trusted once, the README's curl recipes, the edge (an
+//! empty admin token, running out of file descriptors), and the soak under mixed traffic.
 //! One test binary, so the dependencies are linked once for all of them.
 
 mod binary;
@@ -8,7 +8,9 @@ mod binary;
 mod contract;
 mod edge;
 mod limits_and_exposure;
+mod readme;
 mod seed_file;
 mod soak;
 mod state_file;
 mod terminal;
+mod tls;

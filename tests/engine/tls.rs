@@ -28,12 +28,20 @@ async fn a_tls_server_answers_a_client_that_trusts_its_certificate() {
 }
 
 #[tokio::test]
-async fn a_plain_http_request_to_a_tls_server_gets_no_answer_and_the_server_keeps_serving() {
+async fn a_plain_http_request_to_a_tls_server_is_told_to_use_https_and_the_server_keeps_serving() {
     let server = vidmock::MockServer::builder().tls().start().await;
 
-    let plain = reqwest::get(format!("http://{}/upload-tokens", server.address())).await;
+    let plain = reqwest::get(format!("http://{}/upload-tokens", server.address()))
+        .await
+        .unwrap();
 
-    assert!(plain.is_err());
+    assert_eq!(plain.status(), 400);
+    assert_eq!(plain.headers()["connection"], "close");
+    let text = plain.text().await.unwrap();
+    assert!(
+        text.contains(&format!("https://{}/", server.address())),
+        "{text}"
+    );
     let health = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .build()
