@@ -75,6 +75,9 @@ pub mod kaltura;
 pub use engine::matchers;
 
 pub use engine::clock::Clock;
+pub use engine::deliveries::{
+    Deliveries, Delivery, DeliveryAttempt, DeliveryExpectationBuilder, DeliveryStatus, RetryPolicy,
+};
 pub use engine::error::{Document, Error};
 pub use engine::expect::{ExpectationBuilder, Times};
 pub use engine::faults::{

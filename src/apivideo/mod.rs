@@ -17,6 +17,7 @@ mod routes;
 pub(crate) mod tokens;
 pub(crate) mod upload;
 pub(crate) mod videos;
+pub(crate) mod webhooks;
 pub(crate) mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -177,6 +178,8 @@ pub(crate) struct Project {
     tokens: Tracked<String, UploadToken>,
     /// Videos by id, in creation order.
     videos: Tracked<String, videos::StoredVideo>,
+    /// Webhooks by id, in creation order (at most `webhooks::MAX_WEBHOOKS`).
+    webhooks: Tracked<String, webhooks::Webhook>,
     budget: Budget,
 }
 
@@ -185,6 +188,7 @@ impl Project {
         Self {
             tokens: Tracked::new(),
             videos: Tracked::new(),
+            webhooks: Tracked::new(),
             budget: Budget::default(),
         }
     }
@@ -268,6 +272,7 @@ impl Backend {
         for project in state.projects.values_mut() {
             project.tokens.clear();
             project.videos.clear();
+            project.webhooks.clear();
             project.budget = Budget::default();
         }
         state.token_projects.clear();
@@ -436,6 +441,10 @@ impl Contract for Backend {
             "api.video has no operation named {name:?}; its operations are {}",
             known.join(", ")
         )))
+    }
+
+    fn delivery_policy(&self) -> crate::RetryPolicy {
+        webhooks::RETRY_POLICY
     }
 
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {
@@ -609,6 +618,13 @@ async fn serve(
                 .map(|status| wire::json(http::StatusCode::OK, &status))
         }
         Route::DeleteVideo(id) => backend.delete_video(&key, &id),
+        Route::CreateWebhook => match wire::read_json(body).await {
+            Ok(body) => webhooks::create(backend, cx, &key, body, now),
+            Err(problem) => Err(problem),
+        },
+        Route::ListWebhooks => webhooks::list(backend, &key, parts.uri.query()),
+        Route::GetWebhook(id) => webhooks::get(backend, &key, &id),
+        Route::DeleteWebhook(id) => webhooks::delete(backend, &key, &id),
         Route::UploadVideo(id) => upload::to_video(backend, cx, &key, id, &parts, body, now).await,
         Route::Authenticate
         | Route::RefreshToken
@@ -1014,7 +1030,13 @@ impl Backend {
                     .collect();
                 let videos: Vec<videos::VideoView> =
                     project.videos.values().map(videos::VideoView::of).collect();
-                serde_json::json!({ "apiKey": key, "uploadTokens": tokens, "videos": videos })
+                let webhooks: Vec<&webhooks::Webhook> = project.webhooks.values().collect();
+                serde_json::json!({
+                    "apiKey": key,
+                    "uploadTokens": tokens,
+                    "videos": videos,
+                    "webhooks": webhooks,
+                })
             })
             .collect();
         serde_json::json!({ "projects": projects })

@@ -72,6 +72,8 @@ struct ProjectDoc {
     upload_tokens: Vec<UploadToken>,
     #[serde(default)]
     videos: Vec<StoredVideo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    webhooks: Vec<super::webhooks::Webhook>,
 }
 
 /// Moves a section written by version 1 of the state file to today's layout: a source's
@@ -128,6 +130,7 @@ impl Backend {
             .map(|(key, project)| ProjectDoc {
                 api_key: key.clone(),
                 upload_tokens: project.tokens.values().cloned().collect(),
+                webhooks: project.webhooks.values().cloned().collect(),
                 videos: project
                     .videos
                     .values()
@@ -192,6 +195,11 @@ impl Backend {
                 .or_insert_with(Project::new);
             project.tokens.clear();
             project.videos.clear();
+            project.webhooks = saved
+                .webhooks
+                .into_iter()
+                .map(|w| (w.webhook_id.clone(), w))
+                .collect();
             project.tokens = saved
                 .upload_tokens
                 .into_iter()
@@ -225,6 +233,7 @@ impl Backend {
         }
         for (api_key, project) in state.projects.iter_mut() {
             recorder.map(&mut project.tokens, |t| Key::Token(api_key.clone(), t));
+            recorder.map(&mut project.webhooks, |w| Key::Webhook(api_key.clone(), w));
             recorder.map_with_files(
                 &mut project.videos,
                 |id| Key::Video(api_key.clone(), id),
@@ -259,6 +268,10 @@ impl Backend {
                         video.source.restore(retention, blob);
                     })
                 }
+                Key::Webhook(api_key, id) => {
+                    let webhooks = &mut project(&mut state, api_key).webhooks;
+                    replay_into(webhooks, id, value, |_| {})
+                }
                 Key::Access(token) => replay_into(&mut state.access, token, value, |_| {}),
                 Key::Refresh(token) => replay_into(&mut state.refresh, token, value, |_| {}),
                 Key::TokenProject(token) => {
@@ -278,6 +291,7 @@ impl Backend {
 enum Key {
     Token(String, String),
     Video(String, String),
+    Webhook(String, String),
     Access(String),
     Refresh(String),
     TokenProject(String),

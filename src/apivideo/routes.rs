@@ -25,6 +25,10 @@ pub(crate) enum Route {
     GetVideoStatus(String),
     /// The HLS manifest behind a video's `assets.hls` (a CDN URL at the vendor).
     HlsManifest(String),
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook(String),
+    DeleteWebhook(String),
 }
 
 /// Why a request matched no operation.
@@ -71,10 +75,19 @@ impl Route {
             (["vod", v, "hls", "manifest.m3u8"], Method::GET | Method::HEAD) if !v.is_empty() => {
                 Route::HlsManifest(id(v)?)
             }
-            (["auth", "api-key" | "refresh"] | ["upload-tokens"] | ["upload"] | ["videos"], _) => {
-                return Err(NoRoute::MethodNotAllowed)
-            }
-            (["upload-tokens" | "videos", v], _) if !v.is_empty() => {
+            (["webhooks"], Method::POST) => Route::CreateWebhook,
+            (["webhooks"], Method::GET) => Route::ListWebhooks,
+            (["webhooks", w], Method::GET) if !w.is_empty() => Route::GetWebhook(id(w)?),
+            (["webhooks", w], Method::DELETE) if !w.is_empty() => Route::DeleteWebhook(id(w)?),
+            (
+                ["auth", "api-key" | "refresh"]
+                | ["upload-tokens"]
+                | ["upload"]
+                | ["videos"]
+                | ["webhooks"],
+                _,
+            ) => return Err(NoRoute::MethodNotAllowed),
+            (["upload-tokens" | "videos" | "webhooks", v], _) if !v.is_empty() => {
                 return Err(NoRoute::MethodNotAllowed)
             }
             (["videos", v, "status" | "source"], _) if !v.is_empty() => {
@@ -105,6 +118,10 @@ impl Route {
             Route::DeleteVideo(id()),
             Route::GetVideoStatus(id()),
             Route::HlsManifest(id()),
+            Route::CreateWebhook,
+            Route::ListWebhooks,
+            Route::GetWebhook(id()),
+            Route::DeleteWebhook(id()),
         ]
         .into_iter()
         .map(|route| route.operation())
@@ -128,6 +145,10 @@ impl Route {
             Route::DeleteVideo(_) => "deleteVideo",
             Route::GetVideoStatus(_) => "getVideoStatus",
             Route::HlsManifest(_) => "hlsManifest",
+            Route::CreateWebhook => "createWebhook",
+            Route::ListWebhooks => "listWebhooks",
+            Route::GetWebhook(_) => "getWebhook",
+            Route::DeleteWebhook(_) => "deleteWebhook",
         }
     }
 
@@ -138,12 +159,16 @@ impl Route {
             | Route::GetToken(_)
             | Route::ListVideos
             | Route::GetVideo(_)
-            | Route::GetVideoStatus(_) => Class::Read,
+            | Route::GetVideoStatus(_)
+            | Route::ListWebhooks
+            | Route::GetWebhook(_) => Class::Read,
             Route::CreateToken
             | Route::DeleteToken(_)
             | Route::CreateVideo
             | Route::UpdateVideo(_)
-            | Route::DeleteVideo(_) => Class::Write,
+            | Route::DeleteVideo(_)
+            | Route::CreateWebhook
+            | Route::DeleteWebhook(_) => Class::Write,
             Route::UploadWithUploadToken | Route::UploadVideo(_) => Class::Upload,
         }
     }

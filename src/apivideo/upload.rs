@@ -504,11 +504,11 @@ pub(crate) struct Chunk<'a> {
 /// while incomplete, 201 with the whole video once complete (after the file has been hashed).
 pub(crate) async fn receive(
     backend: &Backend,
-    ids: &crate::engine::ids::Ids,
-    base: &str,
+    cx: &crate::engine::vendor::Context,
     key: &str,
     chunk: Chunk<'_>,
 ) -> Result<Response, Problem> {
+    let (ids, base) = (&cx.ids, cx.base_url.as_str());
     let Chunk {
         target,
         token,
@@ -605,19 +605,30 @@ pub(crate) async fn receive(
         return Ok(response);
     };
     let digest = assembly.finish(end).await;
-    let mut state = backend.lock();
-    let video = state
-        .projects
-        .get_mut(key)
-        .and_then(|project| project.videos.get_mut(&video_id));
-    let body = match video {
-        Some(video) => {
-            video.source.digest = Some(digest);
-            video.to_json(base)
+    let (body, encoded_at) = {
+        let mut state = backend.lock();
+        let video = state
+            .projects
+            .get_mut(key)
+            .and_then(|project| project.videos.get_mut(&video_id));
+        match video {
+            Some(video) => {
+                video.source.digest = Some(digest);
+                let encoded_at = video
+                    .source
+                    .completed_at
+                    .map(|at| at + backend.config.encoding_delay);
+                (video.to_json(base), encoded_at)
+            }
+            // Deleted while its last chunk was being hashed: the upload itself succeeded.
+            None => (json!({ "videoId": video_id }), None),
         }
-        // Deleted while its last chunk was being hashed: the upload itself succeeded.
-        None => json!({ "videoId": video_id }),
     };
+    // The video turns playable `encoding_delay` after its upload completes, with the one
+    // quality its status reports: that quality's event is due then.
+    if let Some(at) = encoded_at {
+        super::webhooks::quality_encoded(backend, cx, key, &video_id, "hls", "720p", at);
+    }
     let mut response = wire::json(StatusCode::CREATED, &body);
     response.extensions_mut().insert(target);
     Ok(response)
@@ -705,7 +716,7 @@ pub(crate) async fn with_token(
             received,
             now,
         };
-        receive(backend, &cx.ids, &cx.base_url, &key, chunk).await
+        receive(backend, cx, &key, chunk).await
     }
     .await;
     super::with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
@@ -738,7 +749,7 @@ pub(crate) async fn to_video(
         received,
         now,
     };
-    receive(backend, &cx.ids, &cx.base_url, key, chunk).await
+    receive(backend, cx, key, chunk).await
 }
 
 /// The request's `Content-Range`, parsed, with its raw value.

@@ -50,6 +50,17 @@ enum Handler {
     ClearFaults,
     /// The path segment after `/faults/`, as sent (percent-encoded).
     RemoveFault(String),
+    Deliveries,
+    ClearDeliveries,
+    /// The path segment after `/deliveries/`, as sent.
+    Delivery(String),
+    /// The path segment between `/deliveries/` and `/replay`, as sent.
+    Replay(String),
+    AddDeliveryFault,
+    ListDeliveryFaults,
+    ClearDeliveryFaults,
+    /// The path segment after `/deliveries/faults/`, as sent.
+    RemoveDeliveryFault(String),
 }
 
 /// Why no handler answers a request.
@@ -84,12 +95,38 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
                 .or(delete.then_some(ClearFaults)),
             "POST,GET,HEAD,DELETE",
         ),
-        _ => match tail.strip_prefix("/faults/") {
-            Some(id) if !id.is_empty() && !id.contains('/') => {
+        "/deliveries" => (
+            get.then_some(Deliveries)
+                .or(delete.then_some(ClearDeliveries)),
+            "GET,HEAD,DELETE",
+        ),
+        "/deliveries/faults" => (
+            post.then_some(AddDeliveryFault)
+                .or(get.then_some(ListDeliveryFaults))
+                .or(delete.then_some(ClearDeliveryFaults)),
+            "POST,GET,HEAD,DELETE",
+        ),
+        _ => {
+            let segment = |prefix: &str| {
+                tail.strip_prefix(prefix)
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+            };
+            let replay = tail
+                .strip_prefix("/deliveries/")
+                .and_then(|rest| rest.strip_suffix("/replay"))
+                .filter(|id| !id.is_empty() && !id.contains('/'));
+            if let Some(id) = segment("/faults/") {
                 (delete.then(|| RemoveFault(id.to_owned())), "DELETE")
+            } else if let Some(id) = segment("/deliveries/faults/") {
+                (delete.then(|| RemoveDeliveryFault(id.to_owned())), "DELETE")
+            } else if let Some(id) = replay {
+                (post.then(|| Replay(id.to_owned())), "POST")
+            } else if let Some(id) = segment("/deliveries/") {
+                (get.then(|| Delivery(id.to_owned())), "GET,HEAD")
+            } else {
+                return Err(NoRoute::NotFound);
             }
-            _ => return Err(NoRoute::NotFound),
-        },
+        }
     };
     handler.ok_or(NoRoute::Method(allow))
 }
@@ -152,7 +189,33 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         },
         Handler::ListFaults => list_faults(shared).into_response(),
         Handler::ClearFaults => clear_faults(shared).into_response(),
-        Handler::RemoveFault(id) => remove_fault(shared, &id),
+        Handler::RemoveFault(id) => remove_fault(&shared.faults, &id),
+        Handler::Deliveries => Json(shared.cx.deliveries.all()).into_response(),
+        Handler::ClearDeliveries => {
+            shared.cx.deliveries.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Handler::Delivery(id) => match delivery_id(&id).and_then(|id| shared.cx.deliveries.get(id))
+        {
+            Some(delivery) => Json(delivery).into_response(),
+            None => error(StatusCode::NOT_FOUND, format!("no delivery {id}")),
+        },
+        Handler::Replay(id) => {
+            match delivery_id(&id).and_then(|id| shared.cx.deliveries.replay(id)) {
+                Some(new) => (StatusCode::CREATED, Json(json!({ "id": new }))).into_response(),
+                None => error(StatusCode::NOT_FOUND, format!("no delivery {id}")),
+            }
+        }
+        Handler::AddDeliveryFault => match read_body(request).await {
+            Ok(body) => add_delivery_fault(shared, &body),
+            Err(refused) => refused,
+        },
+        Handler::ListDeliveryFaults => Json(listed(shared.cx.deliveries.faults())).into_response(),
+        Handler::ClearDeliveryFaults => {
+            shared.cx.deliveries.faults().clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Handler::RemoveDeliveryFault(id) => remove_fault(shared.cx.deliveries.faults(), &id),
     }
 }
 
@@ -391,11 +454,57 @@ struct MatchSpec {
     query: std::collections::BTreeMap<String, String>,
 }
 
+/// A delivery's id as the path gives it.
+fn delivery_id(raw: &str) -> Option<u64> {
+    raw.parse().ok()
+}
+
+fn listed(faults: &crate::engine::faults::Faults) -> Vec<crate::MountedFault> {
+    faults.list().iter().map(|r| r.listed()).collect()
+}
+
 fn add_fault(shared: &Shared, body: &[u8]) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(body) {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
+    if crate::Fault::delivery_only(&spec.action) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "this action applies to outbound deliveries: POST it to /__vidmock/deliveries/faults",
+        );
+    }
+    mount(shared, &shared.faults, spec)
+}
+
+/// `POST /deliveries/faults`: the same JSON, with the actions a delivery takes and the
+/// matchers that read a delivery (method, path, headers, query).
+fn add_delivery_fault(shared: &Shared, body: &[u8]) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(body) {
+        Ok(spec) => spec,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
+    };
+    if !crate::Fault::applies_to_deliveries(&spec.action) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a delivery fault's action.type is one of drop, delay, duplicate, reorder, badSignature",
+        );
+    }
+    let m = &spec.matching;
+    if m.operation.is_some() || m.upload_token.is_some() || m.part.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a delivery fault matches on method, path, pathRegex, headers and query only",
+        );
+    }
+    mount(shared, shared.cx.deliveries.faults(), spec)
+}
+
+fn mount(
+    shared: &Shared,
+    faults: &std::sync::Arc<crate::engine::faults::Faults>,
+    spec: FaultSpec,
+) -> Response {
     if let crate::Action::Status { status, .. } = spec.action {
         if !(100..=999).contains(&status) {
             return error(
@@ -405,7 +514,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         }
     }
     let fault = crate::Fault::from(spec.action);
-    let mut builder = crate::FaultBuilder::new(&shared.faults, fault);
+    let mut builder = crate::FaultBuilder::new(faults, fault);
     let m = spec.matching;
     if let Some(method) = m.method {
         builder = builder.when(crate::engine::matchers::method(
@@ -488,7 +597,7 @@ fn regex_check(pattern: &str) -> Result<(), String> {
 }
 
 fn list_faults(shared: &Shared) -> Json<Vec<crate::MountedFault>> {
-    Json(shared.faults.list().iter().map(|r| r.listed()).collect())
+    Json(listed(&shared.faults))
 }
 
 fn clear_faults(shared: &Shared) -> StatusCode {
@@ -497,7 +606,7 @@ fn clear_faults(shared: &Shared) -> StatusCode {
 }
 
 /// `DELETE /faults/{id}`: `raw_id` is the path segment as sent, percent-encoded.
-fn remove_fault(shared: &Shared, raw_id: &str) -> Response {
+fn remove_fault(faults: &crate::engine::faults::Faults, raw_id: &str) -> Response {
     let Ok(id) = percent_encoding::percent_decode_str(raw_id).decode_utf8() else {
         return (
             StatusCode::BAD_REQUEST,
@@ -506,7 +615,7 @@ fn remove_fault(shared: &Shared, raw_id: &str) -> Response {
             .into_response();
     };
     match id.parse::<u64>() {
-        Ok(id) if shared.faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
+        Ok(id) if faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
         _ => error(StatusCode::NOT_FOUND, format!("no fault {id}")),
     }
 }

@@ -6,6 +6,8 @@
 mod common;
 #[path = "../raw/mod.rs"]
 mod raw;
+#[path = "../common/receiver.rs"]
+mod receiver;
 
 mod auth;
 mod bad_input;
@@ -15,3 +17,4 @@ mod tokens;
 mod transport;
 mod uploads;
 mod videos;
+mod webhooks;
