@@ -89,7 +89,7 @@ impl RetryPolicy {
         }
     }
 
-    /// Accepts only these statuses (Kaltura's dispatcher accepts 200 and 204).
+    /// Accepts only these statuses (a vendor that counts only some 2xx as delivered).
     ///
     /// # Example
     ///

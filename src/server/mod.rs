@@ -170,9 +170,8 @@ impl MockServer {
         &self.shared.cx.clock
     }
 
-    /// The events this server sends to the URLs its users register (api.video webhooks,
-    /// Kaltura HTTP notifications): each recorded with every attempt, faults on them, replay,
-    /// and expectations.
+    /// The events this server sends to the URLs its users register (webhooks): each recorded
+    /// with every attempt, faults on them, replay, and expectations.
     ///
     /// # Example
     ///
