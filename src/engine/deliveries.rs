@@ -631,7 +631,10 @@ impl Deliveries {
     }
 
     /// Starts scripting a fault on deliveries (drop, delay, duplicate, reorder, bad signature);
-    /// matchers see each delivery as a `POST` to the subscriber's URL.
+    /// matchers see each delivery as a `POST` to the subscriber's URL. A fault is decided once
+    /// per delivery, when it first falls due; [`Fault::delay`] waits on the server's clock, and
+    /// the actions that shape answers to requests (statuses, hangs, resets…) leave a delivery
+    /// alone.
     ///
     /// # Example
     ///

@@ -1,6 +1,9 @@
 //! A subscriber for outbound deliveries: a real HTTP server on a loopback port that records
 //! every request it gets and answers with the statuses a test scripts.
 
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
