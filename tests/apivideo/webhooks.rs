@@ -499,3 +499,49 @@ async fn webhooks_survive_a_restart_with_the_state_file() {
     assert_eq!(fetched.status, 200);
     assert_eq!(fetched.json(), webhook);
 }
+
+#[tokio::test]
+async fn an_unreachable_or_https_subscriber_is_recorded_as_failed_attempts() {
+    // Arrange
+    let server = frozen_server().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    for url in [
+        format!("http://{closed}/hooks"),
+        "https://127.0.0.1:9/hooks".to_owned(),
+    ] {
+        let answer = create_webhook(
+            &server,
+            json!({"events": ["video.encoding.quality.completed"], "url": url}),
+        )
+        .await;
+        assert_eq!(answer.status, 201);
+    }
+    upload(&server).await;
+
+    // Act
+    server.clock().advance(ENCODING);
+    server.deliveries().settled().await;
+    for _ in 0..3 {
+        server.clock().advance(Duration::from_secs(3));
+        server.deliveries().settled().await;
+    }
+
+    // Assert
+    let deliveries = server.deliveries().all();
+    assert_eq!(deliveries.len(), 2);
+    for delivery in &deliveries {
+        assert_eq!(delivery.status, DeliveryStatus::Failed);
+        assert_eq!(delivery.attempts.len(), 4);
+        assert!(delivery.attempts.iter().all(|a| a.status.is_none()));
+    }
+    let error = |i: usize| deliveries[i].attempts[0].error.clone().unwrap();
+    assert!(
+        error(0).starts_with("cannot connect to 127.0.0.1:"),
+        "{}",
+        error(0)
+    );
+    assert_eq!(error(1), "the https:// scheme is not supported");
+}
