@@ -545,3 +545,44 @@ async fn an_unreachable_or_https_subscriber_is_recorded_as_failed_attempts() {
     );
     assert_eq!(error(1), "the https:// scheme is not supported");
 }
+
+#[tokio::test]
+async fn webhooks_created_and_deleted_come_back_after_a_restart_without_a_clean_shutdown() {
+    // Arrange: each change is saved before its answer.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let server = MockServer::builder()
+        .state_file(&path)
+        .unwrap()
+        .start()
+        .await;
+    let body =
+        json!({"events": ["video.encoding.quality.completed"], "url": "http://127.0.0.1:9/x"});
+    let kept = create_webhook(&server, body.clone()).await.json();
+    let gone = create_webhook(&server, body).await.json();
+    send(basic(
+        client().delete(format!(
+            "{}/webhooks/{}",
+            server.uri(),
+            gone["webhookId"].as_str().unwrap()
+        )),
+        KEY,
+    ))
+    .await;
+
+    // Act: a restart without a clean shutdown.
+    drop(server);
+    let restarted = MockServer::builder()
+        .state_file(&path)
+        .unwrap()
+        .start()
+        .await;
+    let listed = send(basic(
+        client().get(format!("{}/webhooks", restarted.uri())),
+        KEY,
+    ))
+    .await;
+
+    // Assert
+    assert_eq!(listed.json()["data"], json!([kept]));
+}
