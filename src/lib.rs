@@ -38,6 +38,24 @@
 //! # }
 //! ```
 //!
+//! ## Webhooks
+//!
+//! Events a vendor sends (api.video's `video.encoding.quality.completed` to its webhooks) are
+//! real signed HTTP POSTs to the URL registered, due on the server's clock:
+//! [`MockServer::deliveries`] records each with every attempt, scripts faults on them
+//! ([`Fault::drop_delivery`], [`Fault::duplicate`], [`Fault::reorder`],
+//! [`Fault::bad_signature`], [`Fault::delay`]), replays one, and expects them.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = vidmock::MockServer::start().await;
+//! server.clock().advance(std::time::Duration::from_secs(3));
+//! server.deliveries().settled().await; // what fell due has been sent
+//! assert!(server.deliveries().all().is_empty()); // nobody registered a webhook
+//! # }
+//! ```
+//!
 //! ## Standalone
 //!
 //! The `vidmock` binary (feature `cli`) serves the same engine for frontend developers and for
@@ -56,7 +74,7 @@
 // The layers, each using only those below it: the server (facade, builder, the pipeline,
 // connections, TLS); the control plane (admin API, dashboard, state and seed files); the
 // registry, which lists the vendors; the vendors; the engine (clock, ids, journal, faults,
-// expectations, matchers, the vendor contract) and upload storage.
+// expectations, matchers, outbound deliveries, the vendor contract) and upload storage.
 mod control;
 mod engine;
 #[cfg(feature = "fuzzing")]
@@ -77,6 +95,9 @@ pub mod kaltura;
 pub use engine::matchers;
 
 pub use engine::clock::Clock;
+pub use engine::deliveries::{
+    Deliveries, Delivery, DeliveryAttempt, DeliveryExpectationBuilder, DeliveryStatus, RetryPolicy,
+};
 pub use engine::error::{Document, Error};
 pub use engine::expect::{ExpectationBuilder, Times};
 pub use engine::faults::{

@@ -29,6 +29,7 @@ pub(crate) mod tokens;
 pub(crate) mod upload;
 pub(crate) mod videos;
 mod watermarks;
+pub(crate) mod webhooks;
 pub(crate) mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -196,6 +197,8 @@ pub(crate) struct Project {
     watermarks: Tracked<String, watermarks::StoredWatermark>,
     /// Player themes by id, in creation order (at most `players::MAX_PER_PROJECT`).
     players: Tracked<String, players::StoredPlayer>,
+    /// Webhooks by id, in creation order (at most `webhooks::MAX_WEBHOOKS`).
+    webhooks: Tracked<String, webhooks::Webhook>,
     budget: Budget,
 }
 
@@ -206,6 +209,7 @@ impl Project {
             videos: Tracked::new(),
             watermarks: Tracked::new(),
             players: Tracked::new(),
+            webhooks: Tracked::new(),
             budget: Budget::default(),
         }
     }
@@ -291,6 +295,7 @@ impl Backend {
             project.videos.clear();
             project.watermarks.clear();
             project.players.clear();
+            project.webhooks.clear();
             project.budget = Budget::default();
         }
         state.token_projects.clear();
@@ -474,6 +479,10 @@ impl Contract for Backend {
             "api.video has no operation named {name:?}; its operations are {}",
             known.join(", ")
         )))
+    }
+
+    fn delivery_policy(&self) -> crate::RetryPolicy {
+        webhooks::RETRY_POLICY
     }
 
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {
@@ -699,6 +708,13 @@ async fn serve(
             Err(problem) => Err(problem),
         },
         Route::DeleteVideo(id) => backend.delete_video(&key, &id),
+        Route::CreateWebhook => match wire::read_json(body).await {
+            Ok(body) => webhooks::create(backend, cx, &key, body, now),
+            Err(problem) => Err(problem),
+        },
+        Route::ListWebhooks => webhooks::list(backend, &key, parts.uri.query()),
+        Route::GetWebhook(id) => webhooks::get(backend, &key, &id),
+        Route::DeleteWebhook(id) => webhooks::delete(backend, &key, &id),
         Route::UploadVideo(id) => upload::to_video(backend, cx, &key, id, &parts, body, now).await,
         Route::ListCaptions(id) => captions::list(backend, &key, &id, parts.uri.query(), base),
         Route::GetCaption(id, lang) => captions::get(backend, &key, &id, &lang, base),
@@ -1123,12 +1139,14 @@ impl Backend {
                     project.videos.values().map(videos::VideoView::of).collect();
                 let watermarks: Vec<_> = project.watermarks.values().collect();
                 let players: Vec<_> = project.players.values().collect();
+                let webhooks: Vec<&webhooks::Webhook> = project.webhooks.values().collect();
                 serde_json::json!({
                     "apiKey": key,
                     "uploadTokens": tokens,
                     "videos": videos,
                     "watermarks": watermarks,
                     "players": players,
+                    "webhooks": webhooks,
                 })
             })
             .collect();

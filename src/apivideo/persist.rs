@@ -78,6 +78,8 @@ struct ProjectDoc {
     watermarks: Vec<StoredWatermark>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     players: Vec<StoredPlayer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    webhooks: Vec<super::webhooks::Webhook>,
 }
 
 /// Moves a section written by version 1 of the state file to today's layout: a source's
@@ -134,6 +136,7 @@ impl Backend {
             .map(|(key, project)| ProjectDoc {
                 api_key: key.clone(),
                 upload_tokens: project.tokens.values().cloned().collect(),
+                webhooks: project.webhooks.values().cloned().collect(),
                 videos: project
                     .videos
                     .values()
@@ -212,6 +215,11 @@ impl Backend {
                 .into_iter()
                 .map(|p| (p.player_id.clone(), p))
                 .collect();
+            project.webhooks = saved
+                .webhooks
+                .into_iter()
+                .map(|w| (w.webhook_id.clone(), w))
+                .collect();
             project.tokens = saved
                 .upload_tokens
                 .into_iter()
@@ -245,6 +253,7 @@ impl Backend {
         }
         for (api_key, project) in state.projects.iter_mut() {
             recorder.map(&mut project.tokens, |t| Key::Token(api_key.clone(), t));
+            recorder.map(&mut project.webhooks, |w| Key::Webhook(api_key.clone(), w));
             recorder.map_with_files(
                 &mut project.videos,
                 |id| Key::Video(api_key.clone(), id),
@@ -291,6 +300,10 @@ impl Backend {
                     let players = &mut project(&mut state, api_key).players;
                     replay_into(players, id, value, |_| {})
                 }
+                Key::Webhook(api_key, id) => {
+                    let webhooks = &mut project(&mut state, api_key).webhooks;
+                    replay_into(webhooks, id, value, |_| {})
+                }
                 Key::Access(token) => replay_into(&mut state.access, token, value, |_| {}),
                 Key::Refresh(token) => replay_into(&mut state.refresh, token, value, |_| {}),
                 Key::TokenProject(token) => {
@@ -312,6 +325,7 @@ enum Key {
     Video(String, String),
     Watermark(String, String),
     Player(String, String),
+    Webhook(String, String),
     Access(String),
     Refresh(String),
     TokenProject(String),

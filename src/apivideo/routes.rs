@@ -59,6 +59,10 @@ pub(crate) enum Route {
     ListDiscardedVideos,
     GetDiscardedVideo(String),
     UpdateDiscardedVideo(String),
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook(String),
+    DeleteWebhook(String),
 }
 
 /// Why a request matched no operation.
@@ -177,10 +181,19 @@ impl Route {
             (["videos", v, "captions" | "chapters"], _) if !v.is_empty() => {
                 return Err(NoRoute::MethodNotAllowed)
             }
-            (["auth", "api-key" | "refresh"] | ["upload-tokens"] | ["upload"] | ["videos"], _) => {
-                return Err(NoRoute::MethodNotAllowed)
-            }
-            (["upload-tokens" | "videos", v], _) if !v.is_empty() => {
+            (["webhooks"], Method::POST) => Route::CreateWebhook,
+            (["webhooks"], Method::GET) => Route::ListWebhooks,
+            (["webhooks", w], Method::GET) if !w.is_empty() => Route::GetWebhook(id(w)?),
+            (["webhooks", w], Method::DELETE) if !w.is_empty() => Route::DeleteWebhook(id(w)?),
+            (
+                ["auth", "api-key" | "refresh"]
+                | ["upload-tokens"]
+                | ["upload"]
+                | ["videos"]
+                | ["webhooks"],
+                _,
+            ) => return Err(NoRoute::MethodNotAllowed),
+            (["upload-tokens" | "videos" | "webhooks", v], _) if !v.is_empty() => {
                 return Err(NoRoute::MethodNotAllowed)
             }
             (["videos", v, "status" | "source" | "thumbnail"], _) if !v.is_empty() => {
@@ -240,6 +253,10 @@ impl Route {
             Route::ListDiscardedVideos,
             Route::GetDiscardedVideo(id()),
             Route::UpdateDiscardedVideo(id()),
+            Route::CreateWebhook,
+            Route::ListWebhooks,
+            Route::GetWebhook(id()),
+            Route::DeleteWebhook(id()),
         ]
         .into_iter()
         .map(|route| route.operation())
@@ -292,6 +309,10 @@ impl Route {
             Route::ListDiscardedVideos => "listDiscardedVideos",
             Route::GetDiscardedVideo(_) => "getDiscardedVideo",
             Route::UpdateDiscardedVideo(_) => "updateDiscardedVideo",
+            Route::CreateWebhook => "createWebhook",
+            Route::ListWebhooks => "listWebhooks",
+            Route::GetWebhook(_) => "getWebhook",
+            Route::DeleteWebhook(_) => "deleteWebhook",
         }
     }
 
@@ -318,7 +339,9 @@ impl Route {
             | Route::GetPlayer(_)
             | Route::ListTags
             | Route::ListDiscardedVideos
-            | Route::GetDiscardedVideo(_) => Class::Read,
+            | Route::GetDiscardedVideo(_)
+            | Route::ListWebhooks
+            | Route::GetWebhook(_) => Class::Read,
             Route::CreateToken
             | Route::DeleteToken(_)
             | Route::CreateVideo
@@ -337,7 +360,9 @@ impl Route {
             | Route::DeletePlayer(_)
             | Route::UploadLogo(_)
             | Route::DeleteLogo(_)
-            | Route::UpdateDiscardedVideo(_) => Class::Write,
+            | Route::UpdateDiscardedVideo(_)
+            | Route::CreateWebhook
+            | Route::DeleteWebhook(_) => Class::Write,
             Route::UploadThumbnail(_) => Class::Upload,
             Route::UploadWithUploadToken | Route::UploadVideo(_) => Class::Upload,
         }

@@ -504,11 +504,11 @@ pub(crate) struct Chunk<'a> {
 /// while incomplete, 201 with the whole video once complete (after the file has been hashed).
 pub(crate) async fn receive(
     backend: &Backend,
-    ids: &crate::engine::ids::Ids,
-    base: &str,
+    cx: &crate::engine::vendor::Context,
     key: &str,
     chunk: Chunk<'_>,
 ) -> Result<Response, Problem> {
+    let (ids, base) = (&cx.ids, cx.base_url.as_str());
     let Chunk {
         target,
         token,
@@ -606,20 +606,42 @@ pub(crate) async fn receive(
     };
     let digest = assembly.finish(end).await;
     let probe = probe(assembly.clone()).await;
-    let mut state = backend.lock();
-    let video = state
-        .projects
-        .get_mut(key)
-        .and_then(|project| project.videos.get_mut(&video_id));
-    let body = match video {
-        Some(video) => {
-            video.source.digest = Some(digest);
-            video.encoding.probe = Some(probe);
-            video.to_json(base)
+    let (body, encoded) = {
+        let mut state = backend.lock();
+        let video = state
+            .projects
+            .get_mut(key)
+            .and_then(|project| project.videos.get_mut(&video_id));
+        match video {
+            Some(video) => {
+                video.source.digest = Some(digest);
+                video.encoding.probe = Some(probe);
+                // Every rendition the lifecycle will encode, and when: each one's event is
+                // due then.
+                let schedule = backend.config.schedule;
+                let encoded = super::lifecycle::encoded_between(
+                    video,
+                    &schedule,
+                    OffsetDateTime::UNIX_EPOCH,
+                    now + time::Duration::days(36_500),
+                );
+                (video.to_json(base), encoded)
+            }
+            // Deleted while its last chunk was being hashed: the upload itself succeeded.
+            None => (json!({ "videoId": video_id }), Vec::new()),
         }
-        // Deleted while its last chunk was being hashed: the upload itself succeeded.
-        None => json!({ "videoId": video_id }),
     };
+    for event in encoded {
+        super::webhooks::quality_encoded(
+            backend,
+            cx,
+            key,
+            &video_id,
+            event.format.as_str(),
+            event.quality,
+            event.at,
+        );
+    }
     let mut response = wire::json(StatusCode::CREATED, &body);
     response.extensions_mut().insert(target);
     Ok(response)
@@ -725,7 +747,7 @@ pub(crate) async fn with_token(
             received,
             now,
         };
-        receive(backend, &cx.ids, &cx.base_url, &key, chunk).await
+        receive(backend, cx, &key, chunk).await
     }
     .await;
     super::with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
@@ -758,7 +780,7 @@ pub(crate) async fn to_video(
         received,
         now,
     };
-    receive(backend, &cx.ids, &cx.base_url, key, chunk).await
+    receive(backend, cx, key, chunk).await
 }
 
 /// The request's `Content-Range`, parsed, with its raw value.

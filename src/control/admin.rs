@@ -57,6 +57,17 @@ enum Handler {
     Operations,
     /// An uploaded file's bytes, by the id the state shows it under.
     Upload(String),
+    Deliveries,
+    ClearDeliveries,
+    /// The path segment after `/deliveries/`, as sent.
+    Delivery(String),
+    /// The path segment between `/deliveries/` and `/replay`, as sent.
+    Replay(String),
+    AddDeliveryFault,
+    ListDeliveryFaults,
+    ClearDeliveryFaults,
+    /// The path segment after `/deliveries/faults/`, as sent.
+    RemoveDeliveryFault(String),
 }
 
 /// Why no handler answers a request.
@@ -92,18 +103,39 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
                 .or(delete.then_some(ClearFaults)),
             "POST,GET,HEAD,DELETE",
         ),
+        "/deliveries" => (
+            get.then_some(Deliveries)
+                .or(delete.then_some(ClearDeliveries)),
+            "GET,HEAD,DELETE",
+        ),
+        "/deliveries/faults" => (
+            post.then_some(AddDeliveryFault)
+                .or(get.then_some(ListDeliveryFaults))
+                .or(delete.then_some(ClearDeliveryFaults)),
+            "POST,GET,HEAD,DELETE",
+        ),
         _ => {
             let one = |prefix: &str| {
                 tail.strip_prefix(prefix)
                     .filter(|id| !id.is_empty() && !id.contains('/'))
                     .map(str::to_owned)
             };
+            let replay = tail
+                .strip_prefix("/deliveries/")
+                .and_then(|rest| rest.strip_suffix("/replay"))
+                .filter(|id| !id.is_empty() && !id.contains('/'));
             if let Some(id) = one("/faults/") {
                 (delete.then_some(RemoveFault(id)), "DELETE")
             } else if let Some(seq) = one("/requests/") {
                 (get.then_some(Request(seq)), "GET,HEAD")
             } else if let Some(id) = one("/uploads/") {
                 (get.then_some(Upload(id)), "GET,HEAD")
+            } else if let Some(id) = one("/deliveries/faults/") {
+                (delete.then_some(RemoveDeliveryFault(id)), "DELETE")
+            } else if let Some(id) = replay {
+                (post.then(|| Replay(id.to_owned())), "POST")
+            } else if let Some(id) = one("/deliveries/") {
+                (get.then_some(Delivery(id)), "GET,HEAD")
             } else if let Some(rest) = tail.strip_prefix("/vendors/") {
                 match rest.split_once('/') {
                     Some((vendor, path)) if !vendor.is_empty() && !path.is_empty() => (
@@ -178,7 +210,33 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         },
         Handler::ListFaults => list_faults(shared).into_response(),
         Handler::ClearFaults => clear_faults(shared).into_response(),
-        Handler::RemoveFault(id) => remove_fault(shared, &id),
+        Handler::RemoveFault(id) => remove_fault(&shared.faults, &id),
+        Handler::Deliveries => Json(shared.cx.deliveries.all()).into_response(),
+        Handler::ClearDeliveries => {
+            shared.cx.deliveries.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Handler::Delivery(id) => match delivery_id(&id).and_then(|id| shared.cx.deliveries.get(id))
+        {
+            Some(delivery) => Json(delivery).into_response(),
+            None => error(StatusCode::NOT_FOUND, format!("no delivery {id}")),
+        },
+        Handler::Replay(id) => {
+            match delivery_id(&id).and_then(|id| shared.cx.deliveries.replay(id)) {
+                Some(new) => (StatusCode::CREATED, Json(json!({ "id": new }))).into_response(),
+                None => error(StatusCode::NOT_FOUND, format!("no delivery {id}")),
+            }
+        }
+        Handler::AddDeliveryFault => match read_body(request).await {
+            Ok(body) => add_delivery_fault(shared, &body),
+            Err(refused) => refused,
+        },
+        Handler::ListDeliveryFaults => Json(listed(shared.cx.deliveries.faults())).into_response(),
+        Handler::ClearDeliveryFaults => {
+            shared.cx.deliveries.faults().clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Handler::RemoveDeliveryFault(id) => remove_fault(shared.cx.deliveries.faults(), &id),
         Handler::VendorAction(vendor, path) => match read_body(request).await {
             Ok(body) => vendor_action(shared, &vendor, &path, &body),
             Err(refused) => refused,
@@ -561,16 +619,66 @@ struct MatchSpec {
     query: std::collections::BTreeMap<String, String>,
 }
 
+/// A delivery's id as the path gives it.
+fn delivery_id(raw: &str) -> Option<u64> {
+    raw.parse().ok()
+}
+
+fn listed(faults: &crate::engine::faults::Faults) -> Vec<crate::MountedFault> {
+    faults.list().iter().map(|r| r.listed()).collect()
+}
+
 fn add_fault(shared: &Shared, body: &[u8]) -> Response {
     let spec: FaultSpec = match serde_json::from_slice(body) {
         Ok(spec) => spec,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
     };
-    // What it matches, as posted, for the listing (it parsed above, so it parses again).
-    let posted = serde_json::from_slice::<Value>(body)
+    if crate::Fault::delivery_only(&spec.action) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "this action applies to outbound deliveries: POST it to /__vidmock/deliveries/faults",
+        );
+    }
+    mount(shared, &shared.faults, spec, described(body))
+}
+
+/// What a fault matches, as posted, for the listing (it parsed already, so it parses again).
+fn described(body: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|mut fault| fault.get_mut("match").map(Value::take))
-        .unwrap_or_else(|| json!({}));
+        .unwrap_or_else(|| json!({}))
+}
+
+/// `POST /deliveries/faults`: the same JSON, with the actions a delivery takes and the
+/// matchers that read a delivery (method, path, headers, query).
+fn add_delivery_fault(shared: &Shared, body: &[u8]) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(body) {
+        Ok(spec) => spec,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
+    };
+    if !crate::Fault::applies_to_deliveries(&spec.action) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a delivery fault's action.type is one of drop, delay, duplicate, reorder, badSignature",
+        );
+    }
+    let m = &spec.matching;
+    if m.operation.is_some() || m.upload_token.is_some() || m.part.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a delivery fault matches on method, path, pathRegex, headers and query only",
+        );
+    }
+    mount(shared, shared.cx.deliveries.faults(), spec, described(body))
+}
+
+fn mount(
+    shared: &Shared,
+    faults: &std::sync::Arc<crate::engine::faults::Faults>,
+    spec: FaultSpec,
+    posted: Value,
+) -> Response {
     if let crate::Action::Status { status, .. } = spec.action {
         if !(100..=999).contains(&status) {
             return error(
@@ -580,7 +688,7 @@ fn add_fault(shared: &Shared, body: &[u8]) -> Response {
         }
     }
     let fault = crate::Fault::from(spec.action);
-    let mut builder = crate::FaultBuilder::new(&shared.faults, fault).described(posted);
+    let mut builder = crate::FaultBuilder::new(faults, fault).described(posted);
     let m = spec.matching;
     if let Some(method) = m.method {
         builder = builder.when(crate::engine::matchers::method(
@@ -663,7 +771,7 @@ fn regex_check(pattern: &str) -> Result<(), String> {
 }
 
 fn list_faults(shared: &Shared) -> Json<Vec<crate::MountedFault>> {
-    Json(shared.faults.list().iter().map(|r| r.listed()).collect())
+    Json(listed(&shared.faults))
 }
 
 fn clear_faults(shared: &Shared) -> StatusCode {
@@ -672,7 +780,7 @@ fn clear_faults(shared: &Shared) -> StatusCode {
 }
 
 /// `DELETE /faults/{id}`: `raw_id` is the path segment as sent, percent-encoded.
-fn remove_fault(shared: &Shared, raw_id: &str) -> Response {
+fn remove_fault(faults: &crate::engine::faults::Faults, raw_id: &str) -> Response {
     let Ok(id) = percent_encoding::percent_decode_str(raw_id).decode_utf8() else {
         return (
             StatusCode::BAD_REQUEST,
@@ -681,7 +789,7 @@ fn remove_fault(shared: &Shared, raw_id: &str) -> Response {
             .into_response();
     };
     match id.parse::<u64>() {
-        Ok(id) if shared.faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
+        Ok(id) if faults.remove(id) => StatusCode::NO_CONTENT.into_response(),
         _ => error(StatusCode::NOT_FOUND, format!("no fault {id}")),
     }
 }

@@ -45,5 +45,7 @@ impl Shared {
         self.faults.clear();
         self.expectations.clear();
         self.vendors.reset();
+        self.cx.deliveries.clear();
+        self.cx.deliveries.faults().clear();
     }
 }

@@ -39,6 +39,9 @@ pub(crate) fn is_unset(at: OffsetDateTime) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     inner: Arc<Mutex<ClockState>>,
+    /// Woken on every advance, so that what is scheduled on the clock (outbound deliveries)
+    /// falls due at once instead of when real time catches up.
+    advanced: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, Default)]
@@ -91,11 +94,19 @@ impl Clock {
     /// assert_eq!((clock.now() - t0).whole_seconds(), 61);
     /// ```
     pub fn advance(&self, by: Duration) {
-        let mut state = self.lock();
-        state.offset += by;
-        if let Some(at) = state.frozen_at.as_mut() {
-            *at += by;
+        {
+            let mut state = self.lock();
+            state.offset += by;
+            if let Some(at) = state.frozen_at.as_mut() {
+                *at += by;
+            }
         }
+        self.advanced.notify_waiters();
+    }
+
+    /// Completes at the next [`Clock::advance`] (create it, then read the clock, to miss none).
+    pub(crate) fn advanced(&self) -> tokio::sync::futures::Notified<'_> {
+        self.advanced.notified()
     }
 
     /// Stops the clock at the current instant; only [`Clock::advance`] moves it after that.

@@ -145,6 +145,18 @@ pub enum Action {
     /// Processes the request, then closes the connection instead of answering
     /// ([`Fault::lose_response`]).
     LoseResponse,
+    /// Outbound deliveries only: records the delivery but never sends it
+    /// ([`Fault::drop_delivery`]).
+    Drop,
+    /// Outbound deliveries only: sends the delivery twice ([`Fault::duplicate`]).
+    Duplicate,
+    /// Outbound deliveries only: holds the delivery back until the next one has been sent
+    /// (at most a minute of the clock), so the receiver sees the two out of order
+    /// ([`Fault::reorder`]).
+    Reorder,
+    /// Outbound deliveries only: sends the delivery with its signature headers spoilt
+    /// ([`Fault::bad_signature`]).
+    BadSignature,
     /// An error in a vendor's own format (`apivideoProblem`, `kalturaError` in the JSON; made
     /// in Rust by the vendor's constructors, such as `Fault::apivideo` or `Fault::kaltura`).
     #[serde(skip)]
@@ -427,6 +439,67 @@ impl Fault {
         Action::LoseResponse.into()
     }
 
+    /// Outbound deliveries only: the delivery is recorded but never sent, as if the vendor
+    /// lost it. Mount it with `server.deliveries().fault(…)`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::drop_delivery();
+    /// assert_eq!(serde_json::to_value(fault.action()).unwrap(), serde_json::json!({"type": "drop"}));
+    /// ```
+    pub fn drop_delivery() -> Self {
+        Action::Drop.into()
+    }
+
+    /// Outbound deliveries only: the delivery is sent twice, as at-least-once senders do.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::duplicate();
+    /// ```
+    pub fn duplicate() -> Self {
+        Action::Duplicate.into()
+    }
+
+    /// Outbound deliveries only: the delivery waits until the next delivery has been sent (at
+    /// most a minute on the server's clock), so the receiver sees them out of order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::reorder();
+    /// ```
+    pub fn reorder() -> Self {
+        Action::Reorder.into()
+    }
+
+    /// Outbound deliveries only: the delivery is sent with its signature headers spoilt, so a
+    /// receiver's check must refuse it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let fault = vidmock::Fault::bad_signature();
+    /// ```
+    pub fn bad_signature() -> Self {
+        Action::BadSignature.into()
+    }
+
+    /// Whether the action applies only to outbound deliveries.
+    pub(crate) fn delivery_only(action: &Action) -> bool {
+        matches!(
+            action,
+            Action::Drop | Action::Duplicate | Action::Reorder | Action::BadSignature
+        )
+    }
+
+    /// Whether the action means something for an outbound delivery.
+    pub(crate) fn applies_to_deliveries(action: &Action) -> bool {
+        Self::delivery_only(action) || matches!(action, Action::Delay { .. })
+    }
+
     /// A short description for the journal and the admin API.
     fn describe(&self) -> String {
         match &self.action {
@@ -443,6 +516,10 @@ impl Fault {
             Action::Truncate { .. } => "truncate".into(),
             Action::ResetAfterRequestBytes { .. } => "reset-after-request-bytes".into(),
             Action::LoseResponse => "lose-response".into(),
+            Action::Drop => "drop".into(),
+            Action::Duplicate => "duplicate".into(),
+            Action::Reorder => "reorder".into(),
+            Action::BadSignature => "bad-signature".into(),
         }
     }
 }
@@ -596,6 +673,11 @@ impl Rule {
         true
     }
 
+    /// What the rule does.
+    pub(crate) fn action(&self) -> &Action {
+        &self.fault.action
+    }
+
     /// The rule as [`crate::MockServer::faults`] and the admin API list it.
     pub(crate) fn listed(&self) -> MountedFault {
         MountedFault {
@@ -660,7 +742,7 @@ impl Faults {
     }
 
     /// The first rule, in mounting order, that matches and fires.
-    fn pick(&self, request: &crate::Request) -> Option<Arc<Rule>> {
+    pub(crate) fn pick(&self, request: &crate::Request) -> Option<Arc<Rule>> {
         let rules = self.list();
         rules
             .into_iter()
@@ -1095,6 +1177,10 @@ pub(crate) async fn apply(
             if let Some(control) = &control {
                 control.reset_after_reading(bytes);
             }
+            run(request).await
+        }
+        // Actions on outbound deliveries leave a request alone.
+        Action::Drop | Action::Duplicate | Action::Reorder | Action::BadSignature => {
             run(request).await
         }
         Action::LoseResponse => {

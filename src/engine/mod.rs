@@ -1,13 +1,14 @@
 //! The vendor-neutral engine: what every emulated vendor shares and none of them names.
 //!
 //! The clock every expiry reads, the id generator, the request journal, faults and
-//! expectations with their matchers, the HTTP body type, the library's error type, and the
+//! expectations with their matchers, outbound deliveries, the HTTP body type, the library's error type, and the
 //! contract the vendors implement. Nothing here imports a vendor, the server or the control
 //! plane, so a change to a vendor's wire format never reaches it.
 
 pub(crate) mod body;
 pub(crate) mod clock;
 pub(crate) mod connection;
+pub(crate) mod deliveries;
 pub(crate) mod error;
 pub(crate) mod expect;
 pub(crate) mod faults;

@@ -70,6 +70,8 @@ pub(crate) struct Context {
     /// With [`crate::Retention::Spill`]: where this server's uploads are spilled (a temporary
     /// directory, made on first use and removed when the server is dropped).
     pub spill: Option<Arc<SpillDir>>,
+    /// Where a vendor queues the events it sends to its subscribers.
+    pub deliveries: crate::engine::deliveries::Deliveries,
 }
 
 /// What every emulated vendor does for the engine: answer the requests it owns, and give its
@@ -145,6 +147,12 @@ pub(crate) trait Contract: Send + Sync + 'static {
         _body: &serde_json::Value,
     ) -> Option<(http::StatusCode, serde_json::Value)> {
         None
+    }
+
+    /// How the vendor retries an event its subscriber did not accept (one attempt unless it
+    /// says otherwise); its deliveries carry it.
+    fn delivery_policy(&self) -> crate::engine::deliveries::RetryPolicy {
+        crate::engine::deliveries::RetryPolicy::new(1, std::time::Duration::ZERO)
     }
 
     /// A matcher for the `n`-th part of an upload, when the vendor numbers parts.

@@ -638,6 +638,7 @@ impl MockServerBuilder {
                 shutdown.clone(),
             ));
         }
+        tokio::spawn(shared.cx.deliveries.clone().run());
         let tracker = TaskTracker::new();
         let accept = tokio::spawn(conn::accept_loop(
             listener.clone(),
@@ -662,10 +663,16 @@ impl MockServerBuilder {
     /// The state of a server answering at `base_url` (`base`, parsed), restored from the state
     /// file or seeded: everything but the socket, so that the pipeline can be driven without
     /// one.
-    pub(crate) fn into_shared(self, base_url: String, base: http::Uri) -> Arc<Shared> {
+    pub(crate) fn into_shared(mut self, base_url: String, base: http::Uri) -> Arc<Shared> {
+        let clock = self.clock.take().unwrap_or_default();
         let shared = Arc::new(Shared {
             cx: Arc::new(Context {
-                clock: self.clock.unwrap_or_default(),
+                deliveries: crate::engine::deliveries::Deliveries::new(
+                    clock.clone(),
+                    self.seed,
+                    crate::engine::deliveries::DEFAULT_CAPACITY,
+                ),
+                clock,
                 ids: Ids::new(self.seed),
                 base_url,
                 spill: (self.retention == crate::Retention::Spill)

@@ -172,6 +172,24 @@ impl MockServer {
         &self.shared.cx.clock
     }
 
+    /// The events this server sends to the URLs its users register (webhooks): each recorded
+    /// with every attempt, faults on them, replay, and expectations.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.clock().advance(std::time::Duration::from_secs(60));
+    /// server.deliveries().settled().await;
+    /// assert!(server.deliveries().all().is_empty());
+    /// # }
+    /// ```
+    pub fn deliveries(&self) -> &crate::Deliveries {
+        &self.shared.cx.deliveries
+    }
+
     /// The state behind this server, for the vendors' own views of it.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
@@ -301,10 +319,11 @@ impl MockServer {
     /// ```
     pub fn verify(&self) {
         let vendors = &self.shared.vendors;
-        let failures = self
+        let mut failures = self
             .shared
             .expectations
             .failures(&self.shared.journal, &|r| vendors.chunk_of(r));
+        failures.extend(self.shared.cx.deliveries.failures());
         if !failures.is_empty() {
             panic!("vidmock: {}", failures.join("\nvidmock: "));
         }
@@ -394,6 +413,7 @@ impl MockServer {
     /// Synchronous part of every shutdown: no new connection can be made once this returns.
     fn stop_accepting(&mut self) {
         self.shutdown.cancel();
+        self.shared.cx.deliveries.shutdown();
         if let Some(listener) = self.listener.take() {
             // Shutting a listening socket down makes the kernel refuse new connections at once
             // (the accept task still holds the descriptor until it notices the cancellation).

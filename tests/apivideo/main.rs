@@ -6,6 +6,8 @@
 mod common;
 #[path = "../raw/mod.rs"]
 mod raw;
+#[path = "../common/receiver.rs"]
+mod receiver;
 
 mod auth;
 mod bad_input;
@@ -23,3 +25,4 @@ mod chapters;
 mod players;
 mod tags;
 mod watermarks;
+mod webhooks;

@@ -4,6 +4,8 @@
 //! One test binary, so the dependencies are linked once for all of them.
 
 mod binary;
+#[path = "../common/receiver.rs"]
+mod receiver;
 
 mod contract;
 mod edge;
@@ -14,3 +16,4 @@ mod soak;
 mod state_file;
 mod terminal;
 mod tls;
+mod webhooks;

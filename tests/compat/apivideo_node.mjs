@@ -644,6 +644,44 @@ async function main() {
     eq(check, 'listTokens', 'itemsTotal counts only active tokens', list.pagination && list.pagination.itemsTotal, 1);
   });
 
+  await scenario('createWebhook', 'webhooks: create, get, list with a filter, delete', async (check) => {
+    const created = await client.webhooks.create({
+      events: ['video.encoding.quality.completed'],
+      url: 'https://example.com/vidmock-compat/hooks',
+    });
+    check('createWebhook', 'a webhookId, the events, the url and a signatureSecret',
+      typeof created.webhookId === 'string' && created.webhookId.startsWith('webhook_') &&
+      typeof created.signatureSecret === 'string' && created.signatureSecret.length > 0 &&
+      created.url === 'https://example.com/vidmock-compat/hooks' && isDate(created.createdAt),
+      describe(created));
+    eq(check, 'createWebhook', 'events', created.events, ['video.encoding.quality.completed']);
+    const other = await client.webhooks.create({
+      events: ['live-stream.broadcast.started'],
+      url: 'https://example.com/vidmock-compat/live',
+    });
+    try {
+      const got = await client.webhooks.get(created.webhookId);
+      eq(check, 'getWebhook', 'get reads back the created webhook',
+        [got.webhookId, got.url, got.signatureSecret, got.createdAt.getTime()],
+        [created.webhookId, created.url, created.signatureSecret, created.createdAt.getTime()]);
+      const filtered = await client.webhooks.list({ events: 'video.encoding.quality.completed' });
+      eq(check, 'listWebhooks', 'the events filter keeps the subscribed webhook',
+        filtered.data.map((w) => w.webhookId), [created.webhookId]);
+      const paged = await client.webhooks.list({ pageSize: 1, currentPage: 2 });
+      eq(check, 'listWebhooks', 'page 2 of size 1 holds the second webhook',
+        paged.data.map((w) => w.webhookId), [other.webhookId]);
+      eq(check, 'listWebhooks', 'itemsTotal', paged.pagination && paged.pagination.itemsTotal, 2);
+      await expectApiError(check, 'createWebhook', 'a webhook without events gives 400', 400,
+        () => client.webhooks.create({ url: 'https://example.com/x' }));
+    } finally {
+      await client.webhooks.delete(created.webhookId);
+      await client.webhooks.delete(other.webhookId);
+    }
+    check('deleteWebhook', 'delete() resolves (204 without a body)', true);
+    await expectApiError(check, 'getWebhook', 'get after delete gives 404', 404,
+      () => client.webhooks.get(created.webhookId));
+  });
+
   const dir = mkdtempSync(join(tmpdir(), 'vidmock-compat-node-'));
   const recorder = new WireRecorder(BASE_URL);
   await recorder.start();

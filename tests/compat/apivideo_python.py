@@ -47,6 +47,7 @@ from apivideo.api.tags_api import TagsApi
 from apivideo.api.upload_tokens_api import UploadTokensApi
 from apivideo.api.watermarks_api import WatermarksApi
 from apivideo.api.videos_api import VideosApi
+from apivideo.api.webhooks_api import WebhooksApi
 from apivideo.configuration import Configuration
 from apivideo.exceptions import ApiException, ApiValueError
 from apivideo.model.captions_update_payload import CaptionsUpdatePayload
@@ -58,6 +59,7 @@ from apivideo.model.video_creation_payload import VideoCreationPayload
 from apivideo.model.video_thumbnail_pick_payload import VideoThumbnailPickPayload
 from apivideo.model.video_update_payload import VideoUpdatePayload
 from apivideo.model.video_watermark import VideoWatermark
+from apivideo.model.webhooks_creation_payload import WebhooksCreationPayload
 
 CLIENT_DIST = "api.video"
 CLIENT_VERSION = importlib.metadata.version(CLIENT_DIST)
@@ -773,6 +775,35 @@ def run_all(client):
         listing = api.list()
         sc.eq("listTokens", "an expired token is absent from the list", ids(listing), [forever.token])
         sc.eq("listTokens", "itemsTotal counts only active tokens", listing.pagination.items_total, 1)
+
+    @scenario("createWebhook", "webhooks: create, get, list with a filter, delete", client)
+    def _(sc):
+        hooks = WebhooksApi(client)
+        created = hooks.create(WebhooksCreationPayload(
+            events=["video.encoding.quality.completed"], url="https://example.com/vidmock-compat/hooks"))
+        sc.check("createWebhook", "a webhook_id, the url and a signature_secret",
+                 created.webhook_id.startswith("webhook_") and created.url == "https://example.com/vidmock-compat/hooks"
+                 and bool(created.get("signature_secret")) and created.created_at is not None, describe(created))
+        sc.eq("createWebhook", "events", list(created.events), ["video.encoding.quality.completed"])
+        other = hooks.create(WebhooksCreationPayload(
+            events=["live-stream.broadcast.started"], url="https://example.com/vidmock-compat/live"))
+        try:
+            got = hooks.get(created.webhook_id)
+            sc.eq("getWebhook", "get reads back the created webhook",
+                  (got.webhook_id, got.url, got.get("signature_secret"), got.created_at),
+                  (created.webhook_id, created.url, created.get("signature_secret"), created.created_at))
+            filtered = hooks.list(events="video.encoding.quality.completed")
+            sc.eq("listWebhooks", "the events filter keeps the subscribed webhook",
+                  [w.webhook_id for w in filtered.data], [created.webhook_id])
+            paged = hooks.list(page_size=1, current_page=2)
+            sc.eq("listWebhooks", "page 2 of size 1 holds the second webhook",
+                  [w.webhook_id for w in paged.data], [other.webhook_id])
+            sc.eq("listWebhooks", "itemsTotal", paged.pagination.items_total, 2)
+        finally:
+            hooks.delete(created.webhook_id)
+            hooks.delete(other.webhook_id)
+        sc.check("deleteWebhook", "delete() succeeds (204 without a body)", True)
+        sc.api_error("getWebhook", "get after delete gives 404", 404, lambda: hooks.get(created.webhook_id))
 
     @scenario("authenticate", "access token expiry", client)
     def _(sc):
