@@ -40,9 +40,11 @@ pub(crate) async fn upload(
     let Some((filename, piece)) = received.file else {
         return Err(not_jpeg());
     };
-    let extension = filename.rsplit_once('.').map(|(_, e)| e);
-    if !matches!(extension, Some("jpeg" | "jpg" | "JPG" | "JPEG")) {
-        return Err(not_jpeg());
+    // A name with an extension is judged by it; a name without one (the Node client names a
+    // stream or a Buffer `file`) by the bytes below, as the vendor takes such uploads.
+    match filename.rsplit_once('.').map(|(_, e)| e) {
+        None | Some("jpeg" | "jpg" | "JPG" | "JPEG") => {}
+        Some(_) => return Err(not_jpeg()),
     }
     let mut jpeg = Vec::with_capacity(usize::try_from(piece.len()).unwrap_or(0));
     for segment in &piece.segments {

@@ -362,6 +362,35 @@ async fn the_thumbnail_is_a_placeholder_of_the_videos_aspect_ratio_until_one_is_
 }
 
 #[tokio::test]
+async fn a_thumbnail_named_without_an_extension_is_judged_by_its_bytes() {
+    // Arrange: the Node client names a stream or a Buffer `file`, with no extension.
+    let server = MockServer::start().await;
+    let video = server.apivideo().create_video("talk");
+    let url = format!("{}/videos/{}/thumbnail", server.uri(), video.id);
+    let post = |bytes: Vec<u8>| {
+        basic(
+            client()
+                .post(&url)
+                .multipart(Form::new().part("file", Part::bytes(bytes).file_name("file"))),
+            KEY,
+        )
+    };
+
+    // Act
+    let jpeg = send(post(vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16])).await;
+    let png = send(post(b"\x89PNG....".to_vec())).await;
+
+    // Assert
+    assert_eq!(jpeg.status, 200, "{}", jpeg.text);
+    assert_eq!(jpeg.json()["videoId"], video.id.as_str());
+    assert_eq!(png.status, 400);
+    assert_eq!(
+        png.json()["type"],
+        "https://docs.api.video/reference/uploaded-file-extension-invalid"
+    );
+}
+
+#[tokio::test]
 async fn a_thumbnail_that_is_not_a_jpeg_is_refused_with_the_documented_problem() {
     // Arrange
     let server = MockServer::start().await;
