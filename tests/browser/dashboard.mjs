@@ -1,13 +1,14 @@
 // The dashboard as a frontend developer uses it, at 1280 px: the clock, fault and reset
 // controls (each checked through the admin API), a request's detail with its credentials
-// masked, a Kaltura error found under the "errors" filter, and an upload downloaded.
+// masked, a Kaltura error found under the "errors" filter, an upload downloaded, its player
+// page linked, and a webhook's delivery shown and replayed.
 
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { watchPage } from "./harness.mjs";
 
-export const name = "dashboard: controls, request detail, errors filter, download";
+export const name = "dashboard: controls, request detail, errors filter, download, play, deliveries";
 
 const WIDTH = 1280;
 const HEIGHT = 900;
@@ -213,11 +214,11 @@ export async function run({ vidmock, browser, checks, artifacts }) {
   );
   await page.screenshot({ path: join(artifacts, "dashboard-1280-detail.png") });
   await page.click("#copy-curl");
-  checks.check(
-    "copy as curl says what it did",
-    await page.locator("#notice").innerText().then((t) => /copied|clipboard/.test(t), () => false),
-    await page.locator("#notice").innerText().catch(String),
-  );
+  // The clipboard answers asynchronously: wait for the notice rather than read it at once.
+  const copied = await page
+    .waitForFunction(() => /copied|clipboard/.test(document.querySelector("#notice")?.innerText ?? ""))
+    .then(() => page.locator("#notice").innerText(), (error) => String(error));
+  checks.check("copy as curl says what it did", /copied|clipboard/.test(copied), copied);
   // An api.video request's Authorization header is masked too.
   await page.click("#detail-close");
   await page.selectOption("#filter-vendor", "apivideo");
@@ -237,6 +238,55 @@ export async function run({ vidmock, browser, checks, artifacts }) {
   await page.selectOption("#filter-operation", "");
 
   // ---------------------------------------------------------------- a screenshot at 1280 px
+  // ---------------------------------------------------------------- play, deliveries
+  const play = page.locator(`#uploads-complete tr[data-video-id="${video.videoId}"] a[data-play]`);
+  checks.equal(
+    "a completed api.video upload links to its player page",
+    await play.getAttribute("href").catch((error) => String(error)),
+    `/vod/${video.videoId}`,
+  );
+  const auth = { authorization: `Basic ${Buffer.from(`${vidmock.apiKey}:`).toString("base64")}` };
+  const hook = await fetch(`${vidmock.url}/webhooks`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ events: ["video.encoding.quality.completed"], url: `${vidmock.url}/hooks` }),
+  });
+  checks.equal("a webhook is created", hook.status, 201);
+  const created = await (await fetch(`${vidmock.url}/videos`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ title: "hooked", mp4Support: false }),
+  })).json();
+  const source = new FormData();
+  source.append("file", new Blob([bytes]), "clip.bin");
+  await fetch(`${vidmock.url}/videos/${created.videoId}/source`, { method: "POST", headers: auth, body: source });
+  await admin("/clock/advance", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ seconds: 60 }),
+  });
+  const row = page.locator("#deliveries tr[data-delivery]").first();
+  const shown = await row.waitFor().then(() => row.innerText(), (error) => String(error));
+  checks.check(
+    "the event sent when the encoding finished shows under outbound deliveries",
+    shown.includes("video.encoding.quality.completed") && shown.includes("/hooks"),
+    shown,
+  );
+  const before = (await json("/deliveries")).length;
+  await row.locator("button[data-replay]").click();
+  let after = before;
+  for (let i = 0; i < 50 && after === before; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = (await json("/deliveries")).length;
+  }
+  checks.equal("replay sends the delivery again as a new one", after, before + 1);
+  const wide = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+  }));
+  checks.check(`with deliveries shown, at ${WIDTH} px the page does not scroll sideways`,
+    wide.scrollWidth <= wide.clientWidth, wide);
+
   const screenshot = join(artifacts, "dashboard-1280.png");
   await page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
@@ -252,7 +302,7 @@ export async function run({ vidmock, browser, checks, artifacts }) {
   checks.check(
     "reset, confirmed, clears the videos and keeps the clock's offset",
     state.apivideo.projects.every((p) => (p.videos ?? []).length === 0) &&
-      (await offset()) === start + 90150,
+      (await offset()) === start + 90150 + 60,
     state,
   );
   checks.check("the dashboard reports no errors (CSP, console)", problems.length === 0, problems);
