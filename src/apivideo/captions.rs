@@ -42,7 +42,20 @@ pub(crate) struct StoredCaption {
     pub vtt: String,
 }
 
-impl StoredCaption {
+/// What captions and chapters share: one WebVTT file per language on a video, deleted and
+/// listed the same way.
+pub(crate) trait TextTrack {
+    /// Its covered language tag.
+    fn language(&self) -> &str;
+    /// Its wire form, for video `video` served at `base`.
+    fn to_json(&self, video: &str, base: &str) -> Value;
+}
+
+impl TextTrack for StoredCaption {
+    fn language(&self) -> &str {
+        &self.language
+    }
+
     fn to_json(&self, video: &str, base: &str) -> Value {
         let name = language::parse(&self.language).map_or("", |tag| tag.name);
         json!({
@@ -209,15 +222,7 @@ pub(crate) fn delete(
     tag: &str,
 ) -> Result<Response, Problem> {
     let tag = language::parse(tag)?;
-    backend.with_video_mut(key, id, |video| {
-        let index = video
-            .captions
-            .iter()
-            .position(|c| c.language == tag.tag)
-            .ok_or_else(not_found)?;
-        video.captions.remove(index);
-        Ok(wire::no_content())
-    })
+    delete_track(backend, key, id, &tag, |video| &mut video.captions)
 }
 
 /// `GET /videos/{videoId}/captions`: in upload order, paged.
@@ -228,15 +233,48 @@ pub(crate) fn list(
     query: Option<&str>,
     base: &str,
 ) -> Result<Response, Problem> {
-    let query = ListQuery::parse(query, &[], &[])?;
-    let captions = backend.with_video(key, id, |video| {
-        video
-            .captions
+    list_tracks(backend, key, id, query, base, "captions", |video| {
+        &video.captions
+    })
+}
+
+/// Deletes the track in `tag`'s language from the list `tracks` picks of video `id`.
+pub(crate) fn delete_track<T: TextTrack>(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: &language::Tag,
+    tracks: fn(&mut StoredVideo) -> &mut Vec<T>,
+) -> Result<Response, Problem> {
+    backend.with_video_mut(key, id, |video| {
+        let tracks = tracks(video);
+        let index = tracks
             .iter()
-            .map(|c| c.to_json(&video.id, base))
+            .position(|t| t.language() == tag.tag)
+            .ok_or_else(not_found)?;
+        tracks.remove(index);
+        Ok(wire::no_content())
+    })
+}
+
+/// The list `tracks` picks of video `id`, in upload order, paged under `{base}/videos/{id}/{kind}`.
+pub(crate) fn list_tracks<T: TextTrack>(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    query: Option<&str>,
+    base: &str,
+    kind: &str,
+    tracks: fn(&StoredVideo) -> &Vec<T>,
+) -> Result<Response, Problem> {
+    let query = ListQuery::parse(query, &[], &[])?;
+    let tracks = backend.with_video(key, id, |video| {
+        tracks(video)
+            .iter()
+            .map(|t| t.to_json(&video.id, base))
             .collect::<Vec<_>>()
     })?;
-    let (data, pagination) = query.page(captions, &format!("{base}/videos/{id}/captions"));
+    let (data, pagination) = query.page(tracks, &format!("{base}/videos/{id}/{kind}"));
     Ok(wire::json(
         StatusCode::OK,
         &json!({ "data": data, "pagination": pagination }),

@@ -6,9 +6,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::captions::{too_many, webvtt};
+use super::captions::{delete_track, list_tracks, too_many, webvtt, TextTrack};
 use super::files::Form;
-use super::paging::ListQuery;
 use super::{language, wire, Backend, Problem};
 use crate::engine::body::Response;
 
@@ -29,7 +28,11 @@ pub(crate) struct StoredChapter {
     pub vtt: String,
 }
 
-impl StoredChapter {
+impl TextTrack for StoredChapter {
+    fn language(&self) -> &str {
+        &self.language
+    }
+
     fn to_json(&self, video: &str, base: &str) -> Value {
         json!({
             "uri": format!("/videos/{video}/chapters/{}", self.language),
@@ -114,15 +117,7 @@ pub(crate) fn delete(
     tag: &str,
 ) -> Result<Response, Problem> {
     let tag = named(tag)?;
-    backend.with_video_mut(key, id, |video| {
-        let index = video
-            .chapters
-            .iter()
-            .position(|c| c.language == tag.tag)
-            .ok_or_else(not_found)?;
-        video.chapters.remove(index);
-        Ok(wire::no_content())
-    })
+    delete_track(backend, key, id, &tag, |video| &mut video.chapters)
 }
 
 /// `GET /videos/{videoId}/chapters`: in upload order, paged.
@@ -133,17 +128,7 @@ pub(crate) fn list(
     query: Option<&str>,
     base: &str,
 ) -> Result<Response, Problem> {
-    let query = ListQuery::parse(query, &[], &[])?;
-    let chapters = backend.with_video(key, id, |video| {
-        video
-            .chapters
-            .iter()
-            .map(|c| c.to_json(&video.id, base))
-            .collect::<Vec<_>>()
-    })?;
-    let (data, pagination) = query.page(chapters, &format!("{base}/videos/{id}/chapters"));
-    Ok(wire::json(
-        StatusCode::OK,
-        &json!({ "data": data, "pagination": pagination }),
-    ))
+    list_tracks(backend, key, id, query, base, "chapters", |video| {
+        &video.chapters
+    })
 }
