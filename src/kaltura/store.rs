@@ -260,6 +260,10 @@ pub(crate) struct StoredToken {
     /// Size and sha256 of the completed file, once hashed.
     #[serde(default, with = "crate::upload::digest_doc")]
     pub digest: Option<Digest256>,
+    /// What the shared probe read of the completed file, read once when it was finished (off
+    /// the store's lock), so an entry that takes the token later does not read it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::lifecycle::MediaInfo>,
     /// Every upload call that reached the file, in arrival order.
     #[serde(default, rename = "receivedChunks")]
     pub chunks: Vec<ReceivedChunk>,
@@ -889,13 +893,8 @@ impl Tenant {
             return;
         };
         let size = token.uploaded_file_size.unwrap_or(0);
-        // A file still being finished is read when its upload ends (`media_read`).
-        let media = token
-            .file
-            .as_ref()
-            .filter(|_| token.digest.is_some())
-            .and_then(|file| super::lifecycle::probe_file(file))
-            .unwrap_or_default();
+        // Read when its upload ended; a file still being finished is read then (`media_read`).
+        let media = token.media.unwrap_or_default();
         let ext = token
             .file_name
             .as_deref()

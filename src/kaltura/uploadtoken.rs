@@ -162,6 +162,7 @@ impl Action for Add {
             attached_object_id: None,
             file: None,
             digest: None,
+            media: None,
             chunks: Vec::new(),
             auto: AutoFinalize::default(),
         };
@@ -463,6 +464,7 @@ impl Action for Upload {
                     .filter(|token| token.file.as_ref().is_some_and(|f| Arc::ptr_eq(f, &file)));
                 if let Some(token) = token {
                     token.digest = Some(digest);
+                    token.media = media;
                 }
             }
         }

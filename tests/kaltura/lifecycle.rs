@@ -517,6 +517,43 @@ async fn an_entry_reads_its_duration_and_picture_size_from_the_uploaded_file() {
 }
 
 #[tokio::test]
+async fn an_entry_given_a_token_already_uploaded_reads_the_file_read_at_upload() {
+    // Arrange: the file is whole before any entry takes the token.
+    let server = MockServer::start().await;
+    let api = admin(&server);
+    let file = std::fs::read("fixtures/media/sample-180x320-portrait.mp4").unwrap();
+    let token = api.add_token(&[]).await;
+    api.upload_text(1, &token, &file, "portrait.mp4", Chunk::WHOLE)
+        .await;
+    let entry = api
+        .json(
+            "media",
+            "add",
+            &[("entry:name", "portrait"), ("entry:mediaType", "1")],
+        )
+        .await;
+    let id = entry["id"].as_str().unwrap().to_owned();
+
+    // Act
+    api.json(
+        "media",
+        "addContent",
+        &[("entryId", &id), ("resource:token", &token)],
+    )
+    .await;
+    let ready = api.json("media", "get", &[("entryId", &id)]).await;
+
+    // Assert
+    assert_eq!(ready["status"], "2", "{ready}");
+    assert_eq!(
+        (&ready["width"], &ready["height"]),
+        (&Value::from(180), &Value::from(320)),
+        "{ready}"
+    );
+    assert_eq!(ready["msDuration"], 1000, "{ready}");
+}
+
+#[tokio::test]
 async fn a_conversion_under_way_and_its_flavors_come_back_from_the_state_file() {
     let path = std::env::temp_dir().join(format!(
         "vidmock-kaltura-lifecycle-{}.json",
