@@ -17,8 +17,8 @@ use crate::engine::body::Response;
 /// subtitles are about 100 KiB.
 pub(crate) const MAX_FILE: usize = 1024 * 1024;
 
-/// The most captions one video holds (the vendor documents no limit; tags with a script and a
-/// region would otherwise let a client add captions without end).
+/// The most captions, and the most chapters files, one video holds (the vendor documents no
+/// limit; tags with a script and a region would otherwise let a client add them without end).
 pub(crate) const MAX_PER_VIDEO: usize = 50;
 
 /// The refusal of one more caption or chapter file for a video that holds `max` already.
@@ -49,11 +49,27 @@ pub(crate) trait TextTrack {
     fn language(&self) -> &str;
     /// Its wire form, for video `video` served at `base`.
     fn to_json(&self, video: &str, base: &str) -> Value;
+    /// A new track in `language` holding `vtt`.
+    fn new(language: String, vtt: String) -> Self;
+    /// Replaces its file.
+    fn set_vtt(&mut self, vtt: String);
 }
 
 impl TextTrack for StoredCaption {
     fn language(&self) -> &str {
         &self.language
+    }
+
+    fn new(language: String, vtt: String) -> Self {
+        StoredCaption {
+            language,
+            default: false,
+            vtt,
+        }
+    }
+
+    fn set_vtt(&mut self, vtt: String) {
+        self.vtt = vtt;
     }
 
     fn to_json(&self, video: &str, base: &str) -> Value {
@@ -121,30 +137,41 @@ pub(crate) fn upload(
     base: &str,
 ) -> Result<Response, Problem> {
     let tag = language::parse(tag)?;
+    upload_track(backend, key, id, tag, form, base, |video| {
+        &mut video.captions
+    })
+}
+
+/// Adds the WebVTT file of `form` in `tag`'s language to the list `tracks` picks of video `id`,
+/// or replaces the one there; at most [`MAX_PER_VIDEO`] languages.
+pub(crate) fn upload_track<T: TextTrack>(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: language::Tag,
+    form: Result<Form, Problem>,
+    base: &str,
+    tracks: fn(&mut StoredVideo) -> &mut Vec<T>,
+) -> Result<Response, Problem> {
+    // An unknown video is refused before the file is judged.
     backend.with_video(key, id, |_| ())?;
     let vtt = webvtt(&form?)?;
     backend.with_video_mut(key, id, |video| {
-        let full = video.captions.len() >= MAX_PER_VIDEO;
-        let caption = match video.captions.iter_mut().find(|c| c.language == tag.tag) {
-            Some(caption) => {
-                caption.vtt = vtt;
-                caption.clone()
+        let list = tracks(video);
+        let full = list.len() >= MAX_PER_VIDEO;
+        let track = match list.iter_mut().position(|t| t.language() == tag.tag) {
+            Some(index) => {
+                list[index].set_vtt(vtt);
+                &list[index]
             }
             None if full => return Err(too_many(MAX_PER_VIDEO)),
             None => {
-                let caption = StoredCaption {
-                    language: tag.tag,
-                    default: false,
-                    vtt,
-                };
-                video.captions.push(caption.clone());
-                caption
+                list.push(T::new(tag.tag, vtt));
+                &list[list.len() - 1]
             }
         };
-        Ok(wire::json(
-            StatusCode::OK,
-            &caption.to_json(&video.id, base),
-        ))
+        let json = track.to_json(id, base);
+        Ok(wire::json(StatusCode::OK, &json))
     })
 }
 
@@ -295,9 +322,7 @@ impl StoredVideo {
                     .iter()
                     .map(|c| ("chapters", &c.language, &c.vtt)),
             );
-        if self.captions.len() > MAX_PER_VIDEO
-            || self.chapters.len() > super::chapters::MAX_PER_VIDEO
-        {
+        if self.captions.len() > MAX_PER_VIDEO || self.chapters.len() > MAX_PER_VIDEO {
             return Err(Invalid::at(at, "holds more than 50 captions or chapters"));
         }
         let mut seen = std::collections::HashSet::new();

@@ -6,16 +6,13 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::captions::{delete_track, list_tracks, too_many, webvtt, TextTrack};
+use super::captions::{delete_track, list_tracks, upload_track, TextTrack};
 use super::files::Form;
 use super::{language, wire, Backend, Problem};
 use crate::engine::body::Response;
 
 /// The largest chapters file accepted (the vendor documents no limit).
 pub(crate) const MAX_FILE: usize = 1024 * 1024;
-
-/// The most chapter files one video holds.
-pub(crate) const MAX_PER_VIDEO: usize = 50;
 
 /// One chapters file as vidmock keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +28,14 @@ pub(crate) struct StoredChapter {
 impl TextTrack for StoredChapter {
     fn language(&self) -> &str {
         &self.language
+    }
+
+    fn new(language: String, vtt: String) -> Self {
+        StoredChapter { language, vtt }
+    }
+
+    fn set_vtt(&mut self, vtt: String) {
+        self.vtt = vtt;
     }
 
     fn to_json(&self, video: &str, base: &str) -> Value {
@@ -56,29 +61,8 @@ pub(crate) fn upload(
     base: &str,
 ) -> Result<Response, Problem> {
     let tag = language::parse(tag)?;
-    backend.with_video(key, id, |_| ())?;
-    let vtt = webvtt(&form?)?;
-    backend.with_video_mut(key, id, |video| {
-        let full = video.chapters.len() >= MAX_PER_VIDEO;
-        let chapter = match video.chapters.iter_mut().find(|c| c.language == tag.tag) {
-            Some(chapter) => {
-                chapter.vtt = vtt;
-                chapter.clone()
-            }
-            None if full => return Err(too_many(MAX_PER_VIDEO)),
-            None => {
-                let chapter = StoredChapter {
-                    language: tag.tag,
-                    vtt,
-                };
-                video.chapters.push(chapter.clone());
-                chapter
-            }
-        };
-        Ok(wire::json(
-            StatusCode::OK,
-            &chapter.to_json(&video.id, base),
-        ))
+    upload_track(backend, key, id, tag, form, base, |video| {
+        &mut video.chapters
     })
 }
 
