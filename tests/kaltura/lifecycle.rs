@@ -6,14 +6,10 @@
 
 use std::time::Duration;
 
-use crate::support::{bytes, redact_ids, sha256, xml_result, Api, Chunk};
+use crate::support::{admin, bytes, redact_ids, sha256, user, xml_result, Api, Chunk};
 use serde_json::Value;
 use vidmock::kaltura::{EntryStatus, SessionType};
 use vidmock::MockServer;
-
-fn admin(server: &MockServer) -> Api {
-    Api::new(server, &server.kaltura().ks("editor", SessionType::Admin))
-}
 
 /// A server whose entries import for 5 s and convert for 10 s.
 async fn slow_server() -> MockServer {
@@ -45,6 +41,16 @@ async fn entry_with(api: &Api, data: &[u8]) -> String {
         .await;
     assert_eq!(added["id"], id, "{added}");
     id.to_owned()
+}
+
+/// `media.updateContent` of entry `id` from upload token `token`.
+async fn update_content(api: &Api, id: &str, token: &str) -> Value {
+    api.json(
+        "media",
+        "updateContent",
+        &[("entryId", id), ("resource:token", token)],
+    )
+    .await
 }
 
 async fn flavors(api: &Api, id: &str) -> Value {
@@ -337,20 +343,8 @@ async fn update_content_replaces_a_ready_entrys_file_through_a_replacement_entry
     api.upload_text(1, &token, &new, "new.mp4", Chunk::WHOLE)
         .await;
 
-    let replacing = api
-        .json(
-            "media",
-            "updateContent",
-            &[("entryId", &id), ("resource:token", &token)],
-        )
-        .await;
-    let again = api
-        .json(
-            "media",
-            "updateContent",
-            &[("entryId", &id), ("resource:token", &token)],
-        )
-        .await;
+    let replacing = update_content(&api, &id, &token).await;
+    let again = update_content(&api, &id, &token).await;
     server.clock().advance(Duration::from_secs(15));
     let replaced = api.json("media", "get", &[("entryId", &id)]).await;
     let served = reqwest::get(replaced["dataUrl"].as_str().unwrap())
@@ -379,26 +373,14 @@ async fn update_content_replaces_a_ready_entrys_file_through_a_replacement_entry
 #[tokio::test]
 async fn update_content_follows_the_edit_rights_of_user_sessions() {
     let server = MockServer::start().await;
-    let owner = Api::new(&server, &server.kaltura().ks("owner", SessionType::User));
-    let other = Api::new(&server, &server.kaltura().ks("other", SessionType::User));
+    let owner = user(&server, "owner");
+    let other = user(&server, "other");
     let id = entry_with(&owner, &bytes(10, 12)).await;
     let token = other.add_token(&[]).await;
     other.upload(&token, b"x", Chunk::WHOLE).await;
 
-    let refused = other
-        .json(
-            "media",
-            "updateContent",
-            &[("entryId", &id), ("resource:token", &token)],
-        )
-        .await;
-    let allowed = owner
-        .json(
-            "media",
-            "updateContent",
-            &[("entryId", &id), ("resource:token", &token)],
-        )
-        .await;
+    let refused = update_content(&other, &id, &token).await;
+    let allowed = update_content(&owner, &id, &token).await;
     let no_resource = owner
         .json("media", "updateContent", &[("entryId", &id)])
         .await;
@@ -522,25 +504,9 @@ async fn an_entry_given_a_token_already_uploaded_reads_the_file_read_at_upload()
     let server = MockServer::start().await;
     let api = admin(&server);
     let file = std::fs::read("fixtures/media/sample-180x320-portrait.mp4").unwrap();
-    let token = api.add_token(&[]).await;
-    api.upload_text(1, &token, &file, "portrait.mp4", Chunk::WHOLE)
-        .await;
-    let entry = api
-        .json(
-            "media",
-            "add",
-            &[("entry:name", "portrait"), ("entry:mediaType", "1")],
-        )
-        .await;
-    let id = entry["id"].as_str().unwrap().to_owned();
 
     // Act
-    api.json(
-        "media",
-        "addContent",
-        &[("entryId", &id), ("resource:token", &token)],
-    )
-    .await;
+    let id = entry_with(&api, &file).await;
     let ready = api.json("media", "get", &[("entryId", &id)]).await;
 
     // Assert
