@@ -3,18 +3,17 @@
 
 use std::time::Duration;
 
-use crate::common::{basic, client, send, Answer};
+use crate::common::{client, send, Answer};
 use crate::receiver::{Received, Receiver};
-use reqwest::multipart::{Form, Part};
+use crate::video_api::{delete, get, post_file, post_json, video};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use vidmock::{DeliveryStatus, Fault, MockServer};
 
-const KEY: &str = "vidmock-api-key";
 const ENCODING: Duration = Duration::from_secs(3);
 
 async fn create_webhook(server: &MockServer, body: serde_json::Value) -> Answer {
-    send(basic(client().post(format!("{}/webhooks", server.uri())), KEY).json(&body)).await
+    post_json(server, "/webhooks", body).await
 }
 
 async fn subscribe(server: &MockServer, receiver: &Receiver) -> serde_json::Value {
@@ -35,20 +34,13 @@ async fn upload(server: &MockServer) -> String {
 
 /// Creates a video (`mp4Support` as given) and uploads `file` whole as its source.
 async fn upload_file(server: &MockServer, mp4: bool, file: Vec<u8>) -> String {
-    let created = send(
-        basic(client().post(format!("{}/videos", server.uri())), KEY)
-            .json(&json!({"title": "hooked", "mp4Support": mp4})),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let id = created.json()["videoId"].as_str().unwrap().to_owned();
-    let form = Form::new().part("file", Part::bytes(file).file_name("clip.mp4"));
-    let answer = send(
-        basic(
-            client().post(format!("{}/videos/{id}/source", server.uri())),
-            KEY,
-        )
-        .multipart(form),
+    let id = video(server, json!({"title": "hooked", "mp4Support": mp4})).await;
+    let answer = post_file(
+        server,
+        &format!("/videos/{id}/source"),
+        "clip.mp4",
+        &file,
+        &[],
     )
     .await;
     assert_eq!(answer.status, 201, "{}", answer.text);
@@ -102,37 +94,11 @@ async fn a_webhook_is_created_listed_fetched_and_deleted_as_the_openapi_document
     let id = webhook["webhookId"].as_str().unwrap().to_owned();
 
     // Act
-    let filtered = send(basic(
-        client().get(format!(
-            "{}/webhooks?events=video.encoding.quality.completed",
-            server.uri()
-        )),
-        KEY,
-    ))
-    .await;
-    let all = send(basic(
-        client().get(format!(
-            "{}/webhooks?pageSize=1&currentPage=2",
-            server.uri()
-        )),
-        KEY,
-    ))
-    .await;
-    let fetched = send(basic(
-        client().get(format!("{}/webhooks/{id}", server.uri())),
-        KEY,
-    ))
-    .await;
-    let deleted = send(basic(
-        client().delete(format!("{}/webhooks/{id}", server.uri())),
-        KEY,
-    ))
-    .await;
-    let gone = send(basic(
-        client().get(format!("{}/webhooks/{id}", server.uri())),
-        KEY,
-    ))
-    .await;
+    let filtered = get(&server, "/webhooks?events=video.encoding.quality.completed").await;
+    let all = get(&server, "/webhooks?pageSize=1&currentPage=2").await;
+    let fetched = get(&server, &format!("/webhooks/{id}")).await;
+    let deleted = delete(&server, &format!("/webhooks/{id}")).await;
+    let gone = get(&server, &format!("/webhooks/{id}")).await;
 
     // Assert
     assert_eq!((created.status, other.status), (201, 201));
@@ -498,14 +464,10 @@ async fn webhooks_survive_a_restart_with_the_state_file() {
         .unwrap()
         .start()
         .await;
-    let fetched = send(basic(
-        client().get(format!(
-            "{}/webhooks/{}",
-            restarted.uri(),
-            webhook["webhookId"].as_str().unwrap()
-        )),
-        KEY,
-    ))
+    let fetched = get(
+        &restarted,
+        &format!("/webhooks/{}", webhook["webhookId"].as_str().unwrap()),
+    )
     .await;
 
     assert_eq!(fetched.status, 200);
@@ -572,14 +534,10 @@ async fn webhooks_created_and_deleted_come_back_after_a_restart_without_a_clean_
         json!({"events": ["video.encoding.quality.completed"], "url": "http://127.0.0.1:9/x"});
     let kept = create_webhook(&server, body.clone()).await.json();
     let gone = create_webhook(&server, body).await.json();
-    send(basic(
-        client().delete(format!(
-            "{}/webhooks/{}",
-            server.uri(),
-            gone["webhookId"].as_str().unwrap()
-        )),
-        KEY,
-    ))
+    delete(
+        &server,
+        &format!("/webhooks/{}", gone["webhookId"].as_str().unwrap()),
+    )
     .await;
 
     // Act: a restart without a clean shutdown.
@@ -589,11 +547,7 @@ async fn webhooks_created_and_deleted_come_back_after_a_restart_without_a_clean_
         .unwrap()
         .start()
         .await;
-    let listed = send(basic(
-        client().get(format!("{}/webhooks", restarted.uri())),
-        KEY,
-    ))
-    .await;
+    let listed = get(&restarted, "/webhooks").await;
 
     // Assert
     assert_eq!(listed.json()["data"], json!([kept]));
@@ -618,12 +572,9 @@ async fn a_real_mp4_sends_one_event_per_rendition_when_the_lifecycle_encodes_it(
     server.deliveries().settled().await;
 
     // Assert: every rendition the status calls encoded sent its event, at its instant.
-    let status = send(basic(
-        client().get(format!("{}/videos/{video}/status", server.uri())),
-        KEY,
-    ))
-    .await
-    .json();
+    let status = get(&server, &format!("/videos/{video}/status"))
+        .await
+        .json();
     let mut encoded: Vec<(String, String)> = status["encoding"]["qualities"]
         .as_array()
         .unwrap()
