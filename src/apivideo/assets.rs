@@ -7,7 +7,6 @@
 //! playlist always has for the browser uploader's `onPlayable` (../shared/specs/apivideo.md
 //! §11.4). Assets are public, like the vendor's CDN: no credentials, no rate limit.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -138,7 +137,6 @@ struct Found {
     media: Option<MediaInfo>,
     thumbnail: Option<Thumbnail>,
     file: Option<Arc<crate::upload::Assembly>>,
-    size: u64,
 }
 
 fn find(backend: &Backend, id: &str, now: OffsetDateTime) -> Option<Found> {
@@ -158,7 +156,6 @@ fn find(backend: &Backend, id: &str, now: OffsetDateTime) -> Option<Found> {
         media,
         thumbnail: video.thumbnail.clone(),
         file: video.source.assembly.clone(),
-        size: video.source.digest.as_ref().map_or(0, |d| d.size),
     })
 }
 
@@ -184,8 +181,7 @@ pub(crate) async fn serve(
         return StatusCode::ACCEPTED.into_response();
     }
     let mut response = match asset {
-        Asset::Mp4 => return ranged(found, headers, head, "video/mp4").await,
-        Asset::HlsSegment => return ranged(found, headers, head, "video/mp4").await,
+        Asset::Mp4 | Asset::HlsSegment => return ranged(found, headers, head, "video/mp4"),
         Asset::HlsManifest => {
             let duration = found.media.as_ref().map_or(10.0, |m| m.duration);
             let body = format!(
@@ -235,116 +231,14 @@ fn with_type(mut response: Response, content_type: &'static str) -> Response {
     response
 }
 
-/// The range a `Range` header asks of a file of `size` bytes: `Ok(None)` for the whole file
-/// (no header, or one vidmock serves whole: several ranges, another unit), `Err` when it
-/// cannot be satisfied (RFC 9110 §14.2).
-fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return Ok(None);
-    };
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None);
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return Ok(None);
-    };
-    let number = |text: &str| text.trim().parse::<u64>().ok();
-    let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
-        // `bytes=-n`: the last n bytes.
-        (true, false) => {
-            let n = number(last).ok_or(())?;
-            if n == 0 || size == 0 {
-                return Err(());
-            }
-            (size.saturating_sub(n), size - 1)
-        }
-        (false, true) => (number(first).ok_or(())?, size.saturating_sub(1)),
-        (false, false) => {
-            let (start, end) = (number(first).ok_or(())?, number(last).ok_or(())?);
-            if end < start {
-                return Ok(None);
-            }
-            (start, end.min(size.saturating_sub(1)))
-        }
-        (true, true) => return Ok(None),
-    };
-    if start >= size {
-        return Err(());
-    }
-    Ok(Some((start, end)))
-}
-
-/// How much of a file one read of a ranged answer takes.
-const BLOCK: usize = 256 * 1024;
-
 /// The source's bytes, whole or the range asked, streamed from wherever they are kept.
-async fn ranged(
-    found: Found,
-    headers: &HeaderMap,
-    head: bool,
-    content_type: &'static str,
-) -> Response {
+fn ranged(found: Found, headers: &HeaderMap, head: bool, content_type: &'static str) -> Response {
     let Some(reader) = found.file.as_ref().and_then(|file| file.reader()) else {
         // Only digests kept: there are no bytes to serve.
         return Problem::resource_not_found("videoId").into_response();
     };
-    let size = found.size;
-    let (status, start, end) = match range(headers, size) {
-        Ok(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end),
-        Ok(None) => (StatusCode::OK, 0, size.saturating_sub(1)),
-        Err(()) => {
-            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                response.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
-            return response;
-        }
-    };
-    let length = if size == 0 { 0 } else { end - start + 1 };
-    let body = if head || length == 0 {
-        Body::empty()
-    } else {
-        let stream = futures_util::stream::try_unfold(
-            (reader, start, length),
-            |(mut reader, at, left)| async move {
-                if left == 0 {
-                    return Ok(None);
-                }
-                let want = usize::try_from(left).unwrap_or(BLOCK).min(BLOCK);
-                let read = tokio::task::spawn_blocking(move || {
-                    let mut block = vec![0; want];
-                    reader.seek(SeekFrom::Start(at))?;
-                    reader.read_exact(&mut block)?;
-                    Ok::<_, std::io::Error>((reader, block))
-                })
-                .await
-                .map_err(std::io::Error::other)??;
-                let (reader, block) = read;
-                Ok::<_, std::io::Error>(Some((
-                    Bytes::from(block),
-                    (reader, at + want as u64, left - want as u64),
-                )))
-            },
-        );
-        Body::from_stream(stream)
-    };
-    let mut response = http::Response::new(body);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(value) = HeaderValue::from_str(&length.to_string()) {
-        headers.insert(header::CONTENT_LENGTH, value);
-    }
-    if status == StatusCode::PARTIAL_CONTENT {
-        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
-            headers.insert(header::CONTENT_RANGE, value);
-        }
-    }
-    response
+    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    crate::upload::ranged::ranged(reader, asked, head, HeaderValue::from_static(content_type))
 }
 
 /// A JPEG placeholder of the video's aspect ratio (16:9 when unknown), 640 pixels on its
@@ -408,25 +302,6 @@ fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn with_range(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
-        headers
-    }
-
-    #[test]
-    fn ranges_are_read_as_rfc_9110_gives_them() {
-        assert_eq!(range(&HeaderMap::new(), 100), Ok(None));
-        assert_eq!(range(&with_range("bytes=0-9"), 100), Ok(Some((0, 9))));
-        assert_eq!(range(&with_range("bytes=90-"), 100), Ok(Some((90, 99))));
-        assert_eq!(range(&with_range("bytes=-10"), 100), Ok(Some((90, 99))));
-        assert_eq!(range(&with_range("bytes=50-500"), 100), Ok(Some((50, 99))));
-        assert_eq!(range(&with_range("bytes=100-"), 100), Err(()));
-        assert_eq!(range(&with_range("bytes=0-1,5-6"), 100), Ok(None));
-        assert_eq!(range(&with_range("items=0-1"), 100), Ok(None));
-        assert_eq!(range(&with_range("bytes=x-1"), 100), Err(()));
-    }
 
     #[test]
     fn timecodes_follow_the_documents_patterns() {

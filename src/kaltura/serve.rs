@@ -8,7 +8,6 @@
 //! vidmock answers them directly: the uploaded bytes (every flavor is the source's bytes, as
 //! nothing is transcoded) with HTTP ranges, and a thumbnail drawn as a plain PNG.
 
-use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 
 use super::lifecycle::flavor_status;
@@ -171,14 +170,13 @@ fn file(served: &Served, media: &MediaPath<'_>, entry_id: &str, request: &Reques
         Some(Err(why)) => return text(StatusCode::NOT_FOUND, why),
         Some(Ok(found)) => found,
     };
-    // Read outside the partner's lock.
-    let Some(content) = file.and_then(|f| f.content()) else {
+    // Read outside the partner's lock, a block at a time.
+    let Some(reader) = file.and_then(|f| f.reader()) else {
         return text(
             StatusCode::NOT_FOUND,
             "the server keeps no bytes of this file",
         );
     };
-    let mut response = ranged(Bytes::from(content), request);
     let content_type = match ext.as_str() {
         "mp4" | "m4v" => "video/mp4",
         "mov" => "video/quicktime",
@@ -186,9 +184,13 @@ fn file(served: &Served, media: &MediaPath<'_>, entry_id: &str, request: &Reques
         "mp3" => "audio/mpeg",
         _ => "application/octet-stream",
     };
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let asked = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let head = request.method() == http::Method::HEAD;
+    let mut response =
+        crate::upload::ranged::ranged(reader, asked, head, HeaderValue::from_static(content_type));
     if media.action != "playManifest" || media.get(&["format"]) == Some("download") {
         if let Ok(value) = HeaderValue::from_str(&format!(
             "attachment; filename=\"{}.{}\"",
@@ -203,70 +205,6 @@ fn file(served: &Served, media: &MediaPath<'_>, entry_id: &str, request: &Reques
                 .insert(header::CONTENT_DISPOSITION, value);
         }
     }
-    response
-}
-
-/// What a `Range` header asks of `len` bytes: `None` for the whole file (no header, or one
-/// vidmock does not read: several ranges, another unit), `Some(Err)` when unsatisfiable.
-fn range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = header?.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (from, to) = spec.split_once('-')?;
-    let (from, to) = (from.trim(), to.trim());
-    let parsed = if from.is_empty() {
-        let suffix: u64 = to.parse().ok()?;
-        if suffix == 0 {
-            return Some(Err(()));
-        }
-        (len.saturating_sub(suffix), len.checked_sub(1))
-    } else {
-        let from: u64 = from.parse().ok()?;
-        let to = if to.is_empty() {
-            len.checked_sub(1)
-        } else {
-            Some(to.parse::<u64>().ok()?.min(len.saturating_sub(1)))
-        };
-        (from, to)
-    };
-    match parsed {
-        (from, Some(to)) if from <= to && from < len => Some(Ok((from, to))),
-        _ => Some(Err(())),
-    }
-}
-
-/// `content`, or the part of it the request's `Range` asks for (206), or 416.
-fn ranged(content: Bytes, request: &Request) -> Response {
-    let len = content.len() as u64;
-    let asked = request
-        .headers()
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok());
-    let mut response = match range(asked, len) {
-        None => Response::new(Body::from(content)),
-        Some(Err(())) => {
-            let mut response = Response::new(Body::empty());
-            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                response.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
-            response
-        }
-        Some(Ok((from, to))) => {
-            let part = content
-                .slice(usize::try_from(from).unwrap_or(0)..usize::try_from(to + 1).unwrap_or(0));
-            let mut response = Response::new(Body::from(part));
-            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes {from}-{to}/{len}")) {
-                response.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
-            response
-        }
-    };
-    response
-        .headers_mut()
-        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     response
 }
 
@@ -363,17 +301,6 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_are_read_as_rfc_9110_reads_them() {
-        assert_eq!(range(Some("bytes=0-3"), 10), Some(Ok((0, 3))));
-        assert_eq!(range(Some("bytes=5-"), 10), Some(Ok((5, 9))));
-        assert_eq!(range(Some("bytes=-4"), 10), Some(Ok((6, 9))));
-        assert_eq!(range(Some("bytes=8-100"), 10), Some(Ok((8, 9))));
-        assert_eq!(range(Some("bytes=10-"), 10), Some(Err(())));
-        assert_eq!(range(Some("bytes=0-1,4-5"), 10), None);
-        assert_eq!(range(None, 10), None);
-    }
 
     #[test]
     fn a_drawn_png_has_its_signature_size_and_end() {

@@ -582,6 +582,8 @@ impl Eq for Digest256 {}
 ///
 /// A sha256 not computed yet is left out rather than computed while the state is locked, and a
 /// digest read back without one is no digest: its file is treated as unfinished.
+pub(crate) mod ranged;
+
 pub(crate) mod digest_doc {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
