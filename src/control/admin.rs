@@ -511,35 +511,20 @@ async fn upload(shared: &Shared, id: &str) -> Response {
     let Some((name, file)) = shared.vendors.upload(&id) else {
         return error(StatusCode::NOT_FOUND, "no upload has this id");
     };
-    let Some(kept) = file.kept() else {
+    let Some(reader) = file.reader() else {
         return error(
             StatusCode::CONFLICT,
             "this server keeps only the upload's digest, not its bytes",
         );
     };
-    let size = kept.len();
-    // Streamed, a block at a time, from the blocking pool (spilled files are read from disk):
-    // a large upload never sits whole in memory, and at most a few blocks wait for the client.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut gone = false;
-        let read = kept.read(&mut |block| {
-            // A client that went away ends the sending, not the reading of what is left.
-            if !gone {
-                gone = sender
-                    .blocking_send(Ok(Bytes::copy_from_slice(block)))
-                    .is_err();
-            }
-        });
-        if let Err(error) = read {
-            tracing::error!(%error, "reading an upload back failed");
-            let _ = sender.blocking_send(Err(error));
-        }
-    });
-    let content = Body::from_stream(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async { receiver.recv().await.map(|block| (block, receiver)) },
-    ));
+    // Streamed a block at a time from the blocking pool (spilled files are read from disk), as
+    // the vendors serve their files: a large upload never sits whole in memory.
+    let mut response = crate::upload::ranged::ranged(
+        reader,
+        None,
+        false,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     // A name a browser can save: nothing that could break out of the header or a directory.
     let name: String = name
         .chars()
@@ -556,15 +541,10 @@ async fn upload(shared: &Shared, id: &str) -> Response {
         "" => "upload".to_owned(),
         name => name.to_owned(),
     };
-    let mut response = Response::new(content);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     response
 }

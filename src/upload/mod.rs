@@ -222,21 +222,6 @@ impl Segment {
     }
 }
 
-/// A snapshot of an upload's kept content: its segments, in order.
-pub(crate) struct Kept(Vec<Segment>);
-
-impl Kept {
-    /// How many bytes it holds.
-    pub(crate) fn len(&self) -> u64 {
-        self.0.iter().map(Segment::len).sum()
-    }
-
-    /// Calls `each` with the bytes in order, a segment or a block at a time (a blocking call).
-    pub(crate) fn read(&self, each: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
-        self.0.iter().try_for_each(|segment| segment.read(each))
-    }
-}
-
 /// How much of a spilled file is read at once.
 const READ_BLOCK: u64 = 1024 * 1024;
 
@@ -905,16 +890,6 @@ impl Assembly {
     /// Bytes consumed so far (the contiguous prefix).
     pub(crate) fn consumed(&self) -> u64 {
         self.lock().consumed
-    }
-
-    /// The kept content as it is now (`Retention::Memory` or `Spill`), to be read a block at a
-    /// time rather than gathered in memory; `None` when only digests are kept.
-    pub(crate) fn kept(&self) -> Option<Kept> {
-        let inner = self.lock();
-        inner
-            .retention
-            .keeps_bytes()
-            .then(|| Kept(inner.kept.clone()))
     }
 
     /// The kept content (`Retention::Memory` or `Spill`), in order; `None` when only digests
