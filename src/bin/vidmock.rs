@@ -108,6 +108,12 @@ struct Args {
     )]
     tls_key: Option<std::path::PathBuf>,
 
+    /// Also trust this certificate authority (PEM; e.g. mkcert's rootCA.pem) when delivering
+    /// webhooks and notifications to https:// URLs; the public authorities are always trusted
+    /// (repeatable).
+    #[arg(long = "delivery-ca", env = "VIDMOCK_DELIVERY_CA", value_name = "FILE")]
+    delivery_cas: Vec<std::path::PathBuf>,
+
     /// Where the local certificate authority is kept (default: the user's data directory,
     /// e.g. ~/.local/share/vidmock, ~/Library/Application Support/vidmock,
     /// %LOCALAPPDATA%\vidmock\data).
@@ -290,6 +296,15 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
     if let Some(token) = &admin_token {
         builder = builder.admin_token(token.clone());
     }
+    for path in &args.delivery_cas {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => builder = builder.trust_for_deliveries(pem),
+            Err(error) => {
+                eprintln!("vidmock: --delivery-ca {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     // The certificate to trust, and whether it is a local authority made just now.
     let mut trust: Option<(std::path::PathBuf, Option<bool>)> = None;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
@@ -383,7 +398,13 @@ async fn run(args: Args, partners: Vec<(i64, String, String)>) -> ExitCode {
             return ExitCode::from(2);
         }
         Err(error @ vidmock::Error::Tls { .. }) => {
-            eprintln!("vidmock: --tls-cert/--tls-key: {error}");
+            let flag = match &error {
+                vidmock::Error::Tls { message } if message.contains("trust for deliveries") => {
+                    "--delivery-ca"
+                }
+                _ => "--tls-cert/--tls-key",
+            };
+            eprintln!("vidmock: {flag}: {error}");
             return ExitCode::from(2);
         }
         Err(error) => {

@@ -438,6 +438,8 @@ struct Inner {
     changed: Notify,
     /// Cancelled when the server stops: the sender and its attempts end.
     shutdown: CancellationToken,
+    /// How attempts connect.
+    connector: Connector,
 }
 
 /// The outbound deliveries of one server: queued on its clock, sent, retried and recorded.
@@ -466,7 +468,12 @@ impl std::fmt::Debug for Deliveries {
 }
 
 impl Deliveries {
-    pub(crate) fn new(clock: Clock, seed: Option<u64>, capacity: usize) -> Self {
+    pub(crate) fn new(
+        clock: Clock,
+        seed: Option<u64>,
+        capacity: usize,
+        connector: Connector,
+    ) -> Self {
         Deliveries {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -478,6 +485,7 @@ impl Deliveries {
                 capacity: capacity.max(1),
                 changed: Notify::new(),
                 shutdown: CancellationToken::new(),
+                connector,
             }),
         }
     }
@@ -889,7 +897,7 @@ impl Deliveries {
     async fn attempt(&self, job: Job) {
         let at = self.inner.clock.now();
         let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(job.timeout, post(&job)).await;
+        let outcome = tokio::time::timeout(job.timeout, post(&job, &self.inner.connector)).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (status, error, answer) = match outcome {
             Ok(Ok((status, answer))) => (Some(status), None, answer),
@@ -1009,16 +1017,100 @@ impl Job {
     }
 }
 
-/// POSTs the job over HTTP/1.1 on a fresh connection; the status and the start of the answer.
-async fn post(job: &Job) -> Result<(u16, String), String> {
+/// How deliveries open their connections: plain TCP for `http://` subscribers and, with the
+/// `tls` feature, rustls for `https://` ones, trusting the public certificate authorities
+/// (webpki-roots) and any the user adds. Without the feature an `https://` subscriber gets a
+/// failed attempt that says why.
+#[derive(Clone, Default)]
+pub(crate) struct Connector {
+    /// `None`: the public authorities only, from one configuration shared by every server.
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Connector {
+    /// Trusts the public authorities and the certificates in `pems` (PEM, one or more each).
+    pub(crate) fn trusting(pems: &[String]) -> Result<Connector, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        if pems.is_empty() {
+            return Ok(Connector::default());
+        }
+        let mut roots = public_roots();
+        for pem in pems {
+            let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("a certificate authority to trust for deliveries: {e}"))?;
+            if certificates.is_empty() {
+                return Err(
+                    "a certificate authority to trust for deliveries: no certificate in it"
+                        .to_owned(),
+                );
+            }
+            for certificate in certificates {
+                roots
+                    .add(certificate)
+                    .map_err(|e| format!("a certificate authority to trust for deliveries: {e}"))?;
+            }
+        }
+        Ok(Connector {
+            tls: Some(client_config(roots)?),
+        })
+    }
+
+    fn tls(&self) -> Result<tokio_rustls::TlsConnector, String> {
+        static PUBLIC: std::sync::OnceLock<Result<tokio_rustls::TlsConnector, String>> =
+            std::sync::OnceLock::new();
+        match &self.tls {
+            Some(tls) => Ok(tls.clone()),
+            None => PUBLIC.get_or_init(|| client_config(public_roots())).clone(),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+fn public_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+#[cfg(feature = "tls")]
+fn client_config(roots: rustls::RootCertStore) -> Result<tokio_rustls::TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot make a TLS client: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// POSTs the job over HTTP/1.1 on a fresh connection (TLS for `https://`); the status and the
+/// start of the answer.
+async fn post(job: &Job, connector: &Connector) -> Result<(u16, String), String> {
     let uri: http::Uri = job
         .url
         .parse()
         .map_err(|e| format!("invalid URL {:?}: {e}", job.url))?;
-    match uri.scheme_str() {
-        Some("http") => {}
+    let secure = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
         Some(other) => return Err(format!("the {other}:// scheme is not supported")),
         None => return Err(format!("invalid URL {:?}: no scheme", job.url)),
+    };
+    #[cfg(not(feature = "tls"))]
+    if secure {
+        let _ = connector;
+        return Err("https:// subscribers need vidmock's `tls` feature".to_owned());
     }
     let authority = uri
         .authority()
@@ -1028,17 +1120,12 @@ async fn post(job: &Job) -> Result<(u16, String), String> {
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
-    let port = authority.port_u16().unwrap_or(80);
+    let port = authority
+        .port_u16()
+        .unwrap_or(if secure { 443 } else { 80 });
     let stream = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake with {authority} failed: {e}"))?;
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut request = http::Request::post(path).header(http::header::HOST, authority.as_str());
     for (name, value) in &job.headers {
@@ -1047,6 +1134,36 @@ async fn post(job: &Job) -> Result<(u16, String), String> {
     let request = request
         .body(http_body_util::Full::new(job.body.clone()))
         .map_err(|e| format!("cannot build the request: {e}"))?;
+    #[cfg(feature = "tls")]
+    if secure {
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("invalid host {host:?} for TLS: {e}"))?;
+        let stream = connector
+            .tls()?
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS with {authority} failed: {e}"))?;
+        return exchange(stream, request, &authority).await;
+    }
+    exchange(stream, request, &authority).await
+}
+
+/// Sends `request` over `stream` and reads the status and the start of the answer.
+async fn exchange<S>(
+    stream: S,
+    request: http::Request<http_body_util::Full<Bytes>>,
+    authority: &http::uri::Authority,
+) -> Result<(u16, String), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake with {authority} failed: {e}"))?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
     let result = async {
         let response = sender
             .send_request(request)

@@ -58,6 +58,11 @@ pub struct MockServerBuilder {
     /// The PEM certificate chain and private key, or why none could be made.
     #[cfg(feature = "tls")]
     tls: Option<Result<(String, String), String>>,
+    /// Certificate authorities (PEM) trusted for `https://` deliveries beside the public ones.
+    #[cfg(feature = "tls")]
+    delivery_roots: Vec<String>,
+    /// How deliveries connect, made from `delivery_roots` at start.
+    connector: crate::engine::deliveries::Connector,
     journal_capacity: usize,
     journal_body_limit: usize,
     /// Whether the journal hashes every request body whole.
@@ -85,6 +90,9 @@ impl Default for MockServerBuilder {
             timeouts: Timeouts::default(),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            delivery_roots: Vec::new(),
+            connector: crate::engine::deliveries::Connector::default(),
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_body_limit: journal::DEFAULT_BODY_LIMIT,
             journal_digests: true,
@@ -278,6 +286,30 @@ impl MockServerBuilder {
         private_key: impl Into<String>,
     ) -> Self {
         self.tls = Some(Ok((certificate_chain.into(), private_key.into())));
+        self
+    }
+
+    /// Also trusts this certificate authority (PEM) when delivering webhooks and notifications
+    /// to `https://` subscribers; the public authorities are always trusted. For a receiver
+    /// whose certificate a local authority signed (mkcert, or a test's own). A certificate that
+    /// cannot be read makes [`MockServerBuilder::try_start`] fail with [`crate::Error::Tls`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let ca = vidmock::LocalCa::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
+    /// let server = vidmock::MockServer::builder()
+    ///     .trust_for_deliveries(ca.certificate_pem())
+    ///     .start()
+    ///     .await;
+    /// # drop(server);
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn trust_for_deliveries(mut self, certificate_pem: impl Into<String>) -> Self {
+        self.delivery_roots.push(certificate_pem.into());
         self
     }
 
@@ -615,6 +647,11 @@ impl MockServerBuilder {
         };
         #[cfg(not(feature = "tls"))]
         let tls: Option<crate::server::conn::Tls> = None;
+        #[cfg(feature = "tls")]
+        {
+            self.connector = crate::engine::deliveries::Connector::trusting(&self.delivery_roots)
+                .map_err(|message| crate::Error::Tls { message })?;
+        }
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base = http::Uri::try_from(format!("{scheme}://{address}"))
             .map_err(|e| handed_over(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
@@ -671,6 +708,7 @@ impl MockServerBuilder {
                     clock.clone(),
                     self.seed,
                     crate::engine::deliveries::DEFAULT_CAPACITY,
+                    std::mem::take(&mut self.connector),
                 ),
                 clock,
                 ids: Ids::new(self.seed),

@@ -158,6 +158,30 @@ fn a_tls_certificate_without_its_key_is_refused_with_exit_code_2() {
 }
 
 #[test]
+fn a_delivery_authority_that_is_not_a_certificate_is_refused_with_exit_code_2() {
+    let dir = temp_dir("delivery-ca-junk");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ca.pem"), "not a certificate").unwrap();
+
+    let output = vidmock(
+        &[
+            "--port",
+            "0",
+            "--delivery-ca",
+            dir.join("ca.pem").to_str().unwrap(),
+        ],
+        &dir,
+    )
+    .output()
+    .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("vidmock: --delivery-ca: "), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn plain_http_to_the_tls_port_is_told_to_use_https() {
     let data = temp_dir("tls-plain");
     let (_running, base, _lines) = start(&mut vidmock(&["--port", "0", "--tls"], &data));
