@@ -712,7 +712,7 @@ async fn serve(
             Ok(body) => webhooks::create(backend, cx, &key, body, now),
             Err(problem) => Err(problem),
         },
-        Route::ListWebhooks => webhooks::list(backend, &key, parts.uri.query()),
+        Route::ListWebhooks => webhooks::list(backend, &key, parts.uri.query(), base),
         Route::GetWebhook(id) => webhooks::get(backend, &key, &id),
         Route::DeleteWebhook(id) => webhooks::delete(backend, &key, &id),
         Route::UploadVideo(id) => upload::to_video(backend, cx, &key, id, &parts, body, now).await,

@@ -225,7 +225,12 @@ pub(crate) fn delete(backend: &Backend, key: &str, id: &str) -> Result<Response,
 }
 
 /// `GET /webhooks?events=…&currentPage=…&pageSize=…`: in creation order.
-pub(crate) fn list(backend: &Backend, key: &str, query: Option<&str>) -> Result<Response, Problem> {
+pub(crate) fn list(
+    backend: &Backend,
+    key: &str,
+    query: Option<&str>,
+    base: &str,
+) -> Result<Response, Problem> {
     let query = ListQuery::parse(query, &[], &["events"])?;
     let webhooks: Vec<Webhook> = {
         let state = backend.lock();
@@ -245,7 +250,7 @@ pub(crate) fn list(backend: &Backend, key: &str, query: Option<&str>) -> Result<
             })
             .unwrap_or_default()
     };
-    let (page, pagination) = query.page(webhooks, "/webhooks");
+    let (page, pagination) = query.page(webhooks, &format!("{base}/webhooks"));
     let data: Vec<WebhookBody> = page.iter().map(WebhookBody::from).collect();
     Ok(wire::json(StatusCode::OK, &ListBody { data, pagination }))
 }
