@@ -285,6 +285,11 @@ impl Vendors {
         self.each.iter().for_each(|(_, vendor)| vendor.reset());
     }
 
+    /// After a restore, each vendor queues again the deliveries still to come.
+    pub(crate) fn resume(&self, cx: &Context) {
+        self.each.iter().for_each(|(_, vendor)| vendor.resume(cx));
+    }
+
     /// Every vendor's state, under its name, as the admin API shows it.
     pub(crate) fn state_json(
         &self,

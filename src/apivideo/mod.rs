@@ -481,6 +481,10 @@ impl Contract for Backend {
         )))
     }
 
+    fn resume(&self, cx: &Context) {
+        webhooks::resume(self, cx);
+    }
+
     fn delivery_policy(&self) -> crate::RetryPolicy {
         webhooks::RETRY_POLICY
     }

@@ -261,6 +261,43 @@ struct ListBody<'a> {
     pagination: Pagination,
 }
 
+/// After a restore: the events of every rendition the lifecycle still has to encode, queued for
+/// when it does (those due before the restart and not sent are not sent).
+pub(crate) fn resume(backend: &Backend, cx: &Context) {
+    let now = cx.clock.now();
+    let schedule = backend.config.schedule;
+    let pending: Vec<(String, super::QualityEncoded)> = {
+        let state = backend.lock();
+        state
+            .projects
+            .iter()
+            .flat_map(|(key, project)| {
+                project.videos.values().flat_map(move |video| {
+                    super::lifecycle::encoded_between(
+                        video,
+                        &schedule,
+                        now,
+                        now + time::Duration::days(36_500),
+                    )
+                    .into_iter()
+                    .map(move |event| (key.clone(), event))
+                })
+            })
+            .collect()
+    };
+    for (key, event) in pending {
+        quality_encoded(
+            backend,
+            cx,
+            &key,
+            &event.video_id,
+            event.format.as_str(),
+            event.quality,
+            event.at,
+        );
+    }
+}
+
 /// The one place a `video.encoding.quality.completed` event is emitted: `quality` (`720p`) of
 /// `encoding` (`hls` or `mp4`) of video `video_id` in project `key` is encoded at `at` (on
 /// the clock). Each webhook of the project subscribed to the event gets one delivery, due at

@@ -155,6 +155,11 @@ pub(crate) trait Contract: Send + Sync + 'static {
         crate::engine::deliveries::RetryPolicy::new(1, std::time::Duration::ZERO)
     }
 
+    /// After its state was restored from the state file, queues again the deliveries its
+    /// objects will cause later on `cx`'s clock: the queue itself is not kept in the file, and
+    /// an event due after the restart must still come. None by default.
+    fn resume(&self, _cx: &Context) {}
+
     /// A matcher for the `n`-th part of an upload, when the vendor numbers parts.
     fn part(&self, _n: u64) -> Option<Box<dyn crate::Match>> {
         None

@@ -739,6 +739,7 @@ impl MockServerBuilder {
         let restored = match self.state_file {
             Some((path, Some(loaded))) => {
                 restore(&shared, &path, loaded);
+                shared.vendors.resume(&shared.cx);
                 true
             }
             _ => false,

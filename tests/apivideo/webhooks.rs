@@ -443,6 +443,41 @@ async fn an_unmet_delivery_expectation_names_the_deliveries_made_as_near_misses(
 }
 
 #[tokio::test]
+async fn an_event_still_to_come_at_a_restart_arrives_from_the_restarted_server() {
+    // Arrange: the upload's only rendition is encoded a minute after it, on the clock.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let minute = Duration::from_secs(60);
+    let start = || async {
+        MockServer::builder()
+            .apivideo_encoding_delay(minute)
+            .state_file(&path)
+            .unwrap()
+            .start()
+            .await
+    };
+    let mut receiver = Receiver::start().await;
+    let server = start().await;
+    let webhook = subscribe(&server, &receiver).await;
+    let video = upload(&server).await;
+    server.shutdown().await;
+
+    // Act
+    let restarted = start().await;
+    restarted.clock().advance(minute);
+    let event = receiver.next().await;
+
+    // Assert
+    assert_eq!(event.json()["videoId"], video.as_str());
+    assert!(verifies(
+        &event,
+        webhook["signatureSecret"].as_str().unwrap()
+    ));
+    restarted.deliveries().settled().await;
+    assert_eq!(restarted.deliveries().all().len(), 1);
+}
+
+#[tokio::test]
 async fn webhooks_survive_a_restart_with_the_state_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
