@@ -1,5 +1,6 @@
 //! A video's assets, served by vidmock itself: the MP4, the HLS playlist and its segment, the
-//! thumbnail, and the player page the `player` and `iframe` assets embed.
+//! thumbnail, the player page the `player` and `iframe` assets embed, and the WebVTT files a
+//! caption's or a chapter's `src` names.
 //!
 //! At the vendor these live on its CDN and embed hosts; an integration follows the URLs the
 //! `Video` object gives, so the mock answers them, and a browser test can play what it
@@ -19,45 +20,21 @@ use super::videos::StoredVideo;
 use super::{Backend, Problem};
 use crate::engine::body::{Body, IntoResponse, Response};
 use crate::media::MediaInfo;
+use crate::upload::kept::KeptFile;
 
 /// The largest thumbnail accepted (`POST /videos/{id}/thumbnail`); the vendor documents none.
 pub(crate) const MAX_THUMBNAIL_BYTES: usize = 8 << 20;
 
-/// A video's own thumbnail. Saved with the video.
+/// A video's own thumbnail. Saved with the video; the admin state shows an uploaded one as a
+/// reference (content type, size, sha256), and the state file keeps its bytes beside it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) enum Thumbnail {
     /// A JPEG uploaded with `POST /videos/{id}/thumbnail`.
-    Uploaded {
-        #[serde(with = "base64_bytes")]
-        jpeg: Bytes,
-    },
+    Uploaded(KeptFile),
     /// The frame at `timecode` picked with `PATCH /videos/{id}/thumbnail`; vidmock decodes no
     /// frames, so it is drawn as the placeholder, marked by the timecode's seconds.
     Picked { timecode: String, seconds: f64 },
-}
-
-mod base64_bytes {
-    use base64::Engine;
-    use bytes::Bytes;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        bytes: &Bytes,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Bytes, D::Error> {
-        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
-            .map(Bytes::from)
-            .map_err(serde::de::Error::custom)
-    }
 }
 
 /// Parses a `timecode` as the document's pattern gives it (`hh:mm:ss`, `hh:mm:ss.ms`,
@@ -113,6 +90,10 @@ pub(crate) enum Asset {
     HlsSegment,
     Thumbnail,
     Player,
+    /// The caption in this language (as the URL names it).
+    Caption(String),
+    /// The chapters file in this language.
+    Chapter(String),
 }
 
 impl Asset {
@@ -125,6 +106,8 @@ impl Asset {
             Route::Mp4Asset(id) => (Asset::Mp4, id),
             Route::ThumbnailAsset(id) => (Asset::Thumbnail, id),
             Route::PlayerPage(id) => (Asset::Player, id),
+            Route::CaptionFile(id, language) => (Asset::Caption(language.clone()), id),
+            Route::ChapterFile(id, language) => (Asset::Chapter(language.clone()), id),
             _ => return None,
         })
     }
@@ -137,6 +120,8 @@ struct Found {
     media: Option<MediaInfo>,
     thumbnail: Option<Thumbnail>,
     file: Option<Arc<crate::upload::Assembly>>,
+    /// The `<track>`s of the player page: kind, language, label, default.
+    tracks: Vec<(&'static str, String, &'static str, bool)>,
 }
 
 fn find(backend: &Backend, id: &str, now: OffsetDateTime) -> Option<Found> {
@@ -156,7 +141,62 @@ fn find(backend: &Backend, id: &str, now: OffsetDateTime) -> Option<Found> {
         media,
         thumbnail: video.thumbnail.clone(),
         file: video.source.assembly.clone(),
+        tracks: video
+            .captions
+            .iter()
+            .map(|c| {
+                let label = super::language::parse(&c.language).map_or("", |tag| tag.name);
+                ("captions", c.language.clone(), label, c.default)
+            })
+            .chain(
+                video
+                    .chapters
+                    .iter()
+                    .map(|c| ("chapters", c.language.clone(), "", false)),
+            )
+            .collect(),
     })
+}
+
+/// The WebVTT file of a caption (`chapters` false) or a chapters file in `language`, as the
+/// object's `src` names it: `text/vtt`, whatever the video's encoding; the vendor's 404 for an
+/// unknown video or language.
+fn text_track(backend: &Backend, id: &str, language: &str, chapters: bool, head: bool) -> Response {
+    // The `src` names the canonical tag; a tag in another case names the same file.
+    let canonical =
+        super::language::parse(language).map_or_else(|_| language.to_owned(), |t| t.tag);
+    let vtt = {
+        let state = backend.lock();
+        let Some(video) = state
+            .projects
+            .values()
+            .find_map(|project| project.videos.get(id))
+        else {
+            return Problem::resource_not_found("videoId").into_response();
+        };
+        let vtt = if chapters {
+            video
+                .chapters
+                .iter()
+                .find(|c| c.language == canonical)
+                .map(|c| c.vtt.clone())
+        } else {
+            video
+                .captions
+                .iter()
+                .find(|c| c.language == canonical)
+                .map(|c| c.vtt.clone())
+        };
+        match vtt {
+            Some(vtt) => vtt,
+            None => return Problem::resource_not_found("language").into_response(),
+        }
+    };
+    let mut response = with_type((StatusCode::OK, vtt).into_response(), "text/vtt");
+    if head {
+        *response.body_mut() = Body::empty();
+    }
+    response
 }
 
 /// Answers one asset request (`GET` or `HEAD`).
@@ -169,13 +209,18 @@ pub(crate) async fn serve(
     base: &str,
     now: OffsetDateTime,
 ) -> Response {
+    match &asset {
+        Asset::Caption(language) => return text_track(backend, id, language, false, head),
+        Asset::Chapter(language) => return text_track(backend, id, language, true, head),
+        _ => {}
+    }
     let Some(found) = find(backend, id, now) else {
         return Problem::resource_not_found("videoId").into_response();
     };
     let ready = match asset {
         Asset::Mp4 => found.mp4,
         Asset::HlsManifest | Asset::HlsSegment | Asset::Thumbnail => found.hls || found.mp4,
-        Asset::Player => true,
+        Asset::Player | Asset::Caption(_) | Asset::Chapter(_) => true,
     };
     if !ready {
         return StatusCode::ACCEPTED.into_response();
@@ -194,24 +239,32 @@ pub(crate) async fn serve(
             )
         }
         Asset::Thumbnail => {
-            let jpeg = match (&found.thumbnail, &found.media) {
-                (Some(Thumbnail::Uploaded { jpeg }), _) => jpeg.clone(),
-                (picked, media) => {
-                    let seconds = match picked {
-                        Some(Thumbnail::Picked { seconds, .. }) => *seconds,
-                        _ => 0.0,
-                    };
-                    // Encoding a JPEG is CPU work: off the threads that serve requests.
-                    let media = media.clone();
-                    tokio::task::spawn_blocking(move || placeholder(media.as_ref(), seconds))
-                        .await
-                        .unwrap_or_default()
+            if let Some(Thumbnail::Uploaded(image)) = &found.thumbnail {
+                if let Some(reader) = image.reader() {
+                    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+                    return crate::upload::ranged::ranged(
+                        reader,
+                        asked,
+                        head,
+                        HeaderValue::from_static("image/jpeg"),
+                    );
                 }
+            }
+            // A picked frame, or no thumbnail (or one whose bytes were not restored).
+            let seconds = match &found.thumbnail {
+                Some(Thumbnail::Picked { seconds, .. }) => *seconds,
+                _ => 0.0,
             };
+            // Encoding a JPEG is CPU work: off the threads that serve requests.
+            let media = found.media.clone();
+            let jpeg = tokio::task::spawn_blocking(move || placeholder(media.as_ref(), seconds))
+                .await
+                .unwrap_or_default();
             with_type((StatusCode::OK, jpeg).into_response(), "image/jpeg")
         }
+        Asset::Caption(_) | Asset::Chapter(_) => unreachable!("answered above"),
         Asset::Player => {
-            let page = player_page(id, base, found.media.as_ref());
+            let page = player_page(id, base, &found);
             with_type(
                 (StatusCode::OK, page).into_response(),
                 "text/html; charset=utf-8",
@@ -275,9 +328,13 @@ pub(crate) fn placeholder(media: Option<&MediaInfo>, seconds: f64) -> Bytes {
     Bytes::from(jpeg)
 }
 
-/// The player page: a `<video>` playing the MP4 asset, with the thumbnail as its poster.
-fn player_page(id: &str, base: &str, media: Option<&MediaInfo>) -> String {
-    let ratio = media.map_or_else(|| "16/9".to_owned(), MediaInfo::aspect_ratio);
+/// The player page: a `<video>` playing the MP4 asset, with the thumbnail as its poster and a
+/// `<track>` for each caption and chapters file (the default caption shown).
+fn player_page(id: &str, base: &str, found: &Found) -> String {
+    let ratio = found
+        .media
+        .as_ref()
+        .map_or_else(|| "16/9".to_owned(), MediaInfo::aspect_ratio);
     let ratio = if ratio.is_empty() {
         "16/9".to_owned()
     } else {
@@ -285,10 +342,22 @@ fn player_page(id: &str, base: &str, media: Option<&MediaInfo>) -> String {
     };
     // `id` is a stored video's id (base62 from vidmock or a seed); escape it anyway.
     let id = html_escape(id);
+    let tracks: String = found
+        .tracks
+        .iter()
+        .map(|(kind, language, label, default)| {
+            let language = html_escape(language);
+            format!(
+                "<track kind=\"{kind}\" src=\"{base}/vod/{id}/{kind}/{language}.vtt\" srclang=\"{language}\" label=\"{}\"{}>",
+                html_escape(label),
+                if *default { " default" } else { "" },
+            )
+        })
+        .collect();
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{id}</title>\n\
 <style>html,body{{margin:0;height:100%;background:#000}}video{{width:100%;height:100%;aspect-ratio:{ratio};object-fit:contain}}</style>\n\
-</head>\n<body>\n<video controls playsinline preload=\"metadata\" poster=\"{base}/vod/{id}/thumbnail.jpg\" src=\"{base}/vod/{id}/mp4/source.mp4\"></video>\n</body>\n</html>\n"
+</head>\n<body>\n<video controls playsinline preload=\"metadata\" poster=\"{base}/vod/{id}/thumbnail.jpg\" src=\"{base}/vod/{id}/mp4/source.mp4\">{tracks}</video>\n</body>\n</html>\n"
     )
 }
 

@@ -6,7 +6,6 @@
 //! after it has all arrived.
 
 use http::{header, HeaderMap};
-use sha2::Digest;
 
 use super::Problem;
 use crate::engine::body::Body;
@@ -28,12 +27,16 @@ impl SmallFile {
             .unwrap_or_default()
     }
 
-    /// Hex sha256 of the bytes, what the state keeps of images.
-    pub(crate) fn sha256(&self) -> String {
-        sha2::Sha256::digest(&self.bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+    /// The media type an image is served with: by its first bytes (PNG or JPEG), else by its
+    /// extension.
+    pub(crate) fn image_type(&self) -> &'static str {
+        if self.bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else if self.bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || self.extension() != "png" {
+            "image/jpeg"
+        } else {
+            "image/png"
+        }
     }
 }
 

@@ -142,6 +142,10 @@ pub(crate) struct EncodingState {
         skip_serializing_if = "Option::is_none"
     )]
     pub failed_at: Option<OffsetDateTime>,
+    /// Scripted to fail when its upload completed (a `failProcessing` fault): once ingested,
+    /// every quality is `failed`, as for a file that is not media.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fails: bool,
 }
 
 impl EncodingState {
@@ -393,7 +397,7 @@ impl Facts<'_> {
     /// When the `index`th quality is encoded, if it ever is: on the schedule, or when encoding
     /// was finished early, unless it failed first (a file that is not media always fails).
     fn encoded_at(&self, schedule: &EncodingSchedule, index: u32) -> Option<OffsetDateTime> {
-        if schedule.not_media_fails && matches!(self.state.probe, Some(Probe::NotMedia)) {
+        if self.fails_once_ingested(schedule) {
             return None;
         }
         let (_, natural) = self.window(schedule, index)?;
@@ -412,10 +416,17 @@ impl Facts<'_> {
         if self.encoded_at(schedule, index).is_some() {
             return None;
         }
-        match (&self.state.probe, self.state.failed_at) {
-            (Some(Probe::NotMedia), _) if schedule.not_media_fails => self.ingested_at(schedule),
-            (_, failed) => failed,
+        if self.fails_once_ingested(schedule) {
+            return self.ingested_at(schedule);
         }
+        self.state.failed_at
+    }
+
+    /// Whether every quality fails once ingested: a scripted failure, or a file that is not
+    /// media when the schedule says such files fail.
+    fn fails_once_ingested(&self, schedule: &EncodingSchedule) -> bool {
+        self.state.fails
+            || (schedule.not_media_fails && matches!(self.state.probe, Some(Probe::NotMedia)))
     }
 
     /// The encoding at `now`.
@@ -674,6 +685,38 @@ mod tests {
         assert_eq!(statuses(&later), ["hls 240p failed", "mp4 240p failed"]);
         assert!(!later.playable);
         assert_eq!(later.metadata, None);
+        assert!(facts
+            .encoded_between("vi1", &schedule, at(0), at(60))
+            .is_empty());
+    }
+
+    #[test]
+    fn a_scripted_failure_fails_every_quality_once_ingested() {
+        let state = EncodingState {
+            probe: Some(Probe::Media(info(640, 360))),
+            fails: true,
+            ..EncodingState::default()
+        };
+        let facts = Facts {
+            completed_at: Some(at(0)),
+            state: &state,
+            mp4: true,
+        };
+        let schedule = EncodingSchedule::spread(Duration::ZERO);
+
+        let encoding = facts.at(&schedule, at(0));
+
+        assert_eq!(encoding.ingest, IngestStatus::Ingested);
+        assert_eq!(
+            statuses(&encoding),
+            [
+                "hls 240p failed",
+                "hls 360p failed",
+                "mp4 240p failed",
+                "mp4 360p failed"
+            ]
+        );
+        assert!(!encoding.playable);
         assert!(facts
             .encoded_between("vi1", &schedule, at(0), at(60))
             .is_empty());

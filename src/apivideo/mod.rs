@@ -200,6 +200,10 @@ pub(crate) struct Project {
     /// Webhooks by id, in creation order (at most `webhooks::MAX_WEBHOOKS`).
     webhooks: Tracked<String, webhooks::Webhook>,
     budget: Budget,
+    /// How many of the next uploads to complete fail to encode (scripted by a
+    /// `failProcessing` fault or [`ApiVideo::fail_next_encodings`]; not saved, cleared by a
+    /// reset, like the faults that set it).
+    fail_next: u32,
 }
 
 impl Project {
@@ -211,6 +215,7 @@ impl Project {
             players: Tracked::new(),
             webhooks: Tracked::new(),
             budget: Budget::default(),
+            fail_next: 0,
         }
     }
 }
@@ -297,6 +302,7 @@ impl Backend {
             project.players.clear();
             project.webhooks.clear();
             project.budget = Budget::default();
+            project.fail_next = 0;
         }
         state.token_projects.clear();
     }
@@ -497,6 +503,29 @@ impl Contract for Backend {
         Some(Box::new(part(n)))
     }
 
+    /// The project of an upload request's `token`, else of its credentials: its next upload
+    /// to complete fails to encode.
+    fn fail_next_processing(&self, cx: &Context, request: &crate::Request) -> bool {
+        let now = cx.clock.now();
+        let token = request
+            .query_pairs()
+            .filter(|(k, _)| k == "token")
+            .last()
+            .map(|(_, t)| t.into_owned());
+        let key = match token {
+            Some(token) => self.lock().token_projects.get(&token).cloned(),
+            None => auth::authorize(self, &request.headers, now).ok(),
+        };
+        let mut state = self.lock();
+        match key.and_then(|key| state.projects.get_mut(&key)) {
+            Some(project) => {
+                project.fail_next = project.fail_next.saturating_add(1);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// `videos/{videoId}/encoding/finish` and `…/fail`: [`ApiVideo::finish_encoding`] and
     /// [`ApiVideo::fail_encoding`] for a video of any project (`{"apiKey": …}` narrows it to
     /// one); the answer is the video's status as `GET /videos/{id}/status` gives it.
@@ -640,6 +669,10 @@ async fn serve(
     let limits = backend.config.rate_limits;
     let class = route.class();
     let (parts, body) = request.into_parts();
+    if let Route::LogoAsset(id) = &route {
+        let head = parts.method == http::Method::HEAD;
+        return players::serve_logo(backend, id, &parts.headers, head);
+    }
     if let Some((asset, id)) = assets::Asset::of(&route) {
         let head = parts.method == http::Method::HEAD;
         let base = cx.base_url.as_str();
@@ -705,7 +738,8 @@ async fn serve(
                 .map(|status| wire::json(http::StatusCode::OK, &status))
         }
         Route::UploadThumbnail(id) => {
-            thumbnails::upload(backend, &key, &id, &parts, body, base, now).await
+            let spill = cx.spill.as_ref();
+            thumbnails::upload(backend, spill, &key, &id, &parts, body, base, now).await
         }
         Route::PickThumbnail(id) => match wire::read_json(body).await {
             Ok(body) => thumbnails::pick(backend, &key, &id, body, base, now),
@@ -740,7 +774,7 @@ async fn serve(
         Route::DeleteChapter(id, lang) => chapters::delete(backend, &key, &id, &lang),
         Route::UploadWatermark => {
             let form = files::read(&parts.headers, body, watermarks::MAX_FILE).await;
-            watermarks::upload(backend, &cx.ids, &key, form, now)
+            watermarks::upload(backend, &cx.ids, cx.spill.as_ref(), &key, form, now).await
         }
         Route::ListWatermarks => watermarks::list(backend, &key, parts.uri.query(), base),
         Route::DeleteWatermark(id) => watermarks::delete(backend, &key, &id),
@@ -757,7 +791,7 @@ async fn serve(
         Route::DeletePlayer(id) => players::delete(backend, &key, &id),
         Route::UploadLogo(id) => {
             let form = files::read(&parts.headers, body, players::MAX_LOGO).await;
-            players::upload_logo(backend, &key, &id, form, base, now)
+            players::upload_logo(backend, cx.spill.as_ref(), &key, &id, form, base, now).await
         }
         Route::DeleteLogo(id) => players::delete_logo(backend, &key, &id, now),
         Route::ListTags => tags::list(&backend.videos_of(&key), parts.uri.query(), base),
@@ -771,6 +805,9 @@ async fn serve(
         | Route::Mp4Asset(_)
         | Route::ThumbnailAsset(_)
         | Route::PlayerPage(_)
+        | Route::CaptionFile(..)
+        | Route::ChapterFile(..)
+        | Route::LogoAsset(_)
         | Route::UploadWithUploadToken => unreachable!("answered above"),
     };
     with_rate(result.unwrap_or_else(IntoResponse::into_response), rate)
@@ -1431,6 +1468,26 @@ impl ApiVideo<'_> {
     pub fn fail_encoding(&self, id: &str) -> bool {
         let now = self.cx.clock.now();
         self.change_encoding(id, |state| state.failed_at = Some(now))
+    }
+
+    /// Makes the next `count` uploads of this project to complete fail to encode, as
+    /// api.video reports it: once ingested, every quality is `failed` and the video never
+    /// becomes playable (the `failProcessing` fault does the same for one upload). `0` takes
+    /// back what was scripted.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vidmock::MockServer::start().await;
+    /// server.apivideo().fail_next_encodings(1);
+    /// # }
+    /// ```
+    pub fn fail_next_encodings(&self, count: u32) {
+        if let Some(project) = self.backend().lock().projects.get_mut(&self.key) {
+            project.fail_next = count;
+        }
     }
 
     fn change_encoding(

@@ -6,6 +6,10 @@
 //! ranges received, chunks, completion, size and sha256), and the access and refresh tokens
 //! clients hold. Rate-limit windows are not kept: they last a minute.
 //!
+//! Images a client uploaded (thumbnails, watermarks, logos) are saved as references (content
+//! type, size, sha256) with their bytes beside the state file, whatever the retention, and come
+//! back with them.
+//!
 //! A completed source comes back complete; a source still incomplete when the state was saved
 //! comes back empty, because its bytes (or, with only digests kept, its running hash) were not
 //! saved: the upload starts again from its first chunk (FIDELITY.md).
@@ -23,6 +27,7 @@ use crate::engine::error::Invalid;
 use crate::engine::ids::Ids;
 use crate::engine::tracked::{replay_into, Recorder};
 use crate::engine::vendor::{Blob, Change, Changes};
+use crate::upload::kept::KeptFile;
 use crate::upload::Retention;
 
 /// The api.video section of a state file, and of a seed file: a seed is a state a person wrote,
@@ -141,6 +146,7 @@ impl Backend {
                     .videos
                     .values()
                     .inspect(|video| {
+                        blobs.extend(kept_blobs(video.kept_files()));
                         if let (Some(digest), Some(file)) =
                             (&video.source.digest, &video.source.assembly)
                         {
@@ -154,8 +160,18 @@ impl Backend {
                     })
                     .cloned()
                     .collect(),
-                watermarks: project.watermarks.values().cloned().collect(),
-                players: project.players.values().cloned().collect(),
+                watermarks: project
+                    .watermarks
+                    .values()
+                    .inspect(|w| blobs.extend(kept_blobs(w.image.as_ref())))
+                    .cloned()
+                    .collect(),
+                players: project
+                    .players
+                    .values()
+                    .inspect(|p| blobs.extend(kept_blobs(p.kept_file())))
+                    .cloned()
+                    .collect(),
             })
             .collect();
         let document = Document {
@@ -208,12 +224,18 @@ impl Backend {
             project.watermarks = saved
                 .watermarks
                 .into_iter()
-                .map(|w| (w.watermark_id.clone(), w))
+                .map(|mut w| {
+                    w.restore_image(blob);
+                    (w.watermark_id.clone(), w)
+                })
                 .collect();
             project.players = saved
                 .players
                 .into_iter()
-                .map(|p| (p.player_id.clone(), p))
+                .map(|mut p| {
+                    p.restore_logo(blob);
+                    (p.player_id.clone(), p)
+                })
                 .collect();
             project.webhooks = saved
                 .webhooks
@@ -233,6 +255,7 @@ impl Backend {
                 .into_iter()
                 .map(|mut video| {
                     video.source.restore(retention, blob);
+                    video.restore_thumbnail(blob);
                     (video.id.clone(), video)
                 })
                 .collect();
@@ -254,15 +277,24 @@ impl Backend {
         for (api_key, project) in state.projects.iter_mut() {
             recorder.map(&mut project.tokens, |t| Key::Token(api_key.clone(), t));
             recorder.map(&mut project.webhooks, |w| Key::Webhook(api_key.clone(), w));
-            recorder.map_with_files(
+            recorder.map_keeping(
                 &mut project.videos,
                 |id| Key::Video(api_key.clone(), id),
                 |video| (video.source.digest.as_ref(), video.source.assembly.as_ref()),
+                |video| kept_blobs(video.kept_files()),
             );
-            recorder.map(&mut project.watermarks, |id| {
-                Key::Watermark(api_key.clone(), id)
-            });
-            recorder.map(&mut project.players, |id| Key::Player(api_key.clone(), id));
+            recorder.map_keeping(
+                &mut project.watermarks,
+                |id| Key::Watermark(api_key.clone(), id),
+                |_| (None, None),
+                |watermark| kept_blobs(watermark.image.as_ref()),
+            );
+            recorder.map_keeping(
+                &mut project.players,
+                |id| Key::Player(api_key.clone(), id),
+                |_| (None, None),
+                |player| kept_blobs(player.kept_file()),
+            );
         }
         recorder.map(&mut state.access, Key::Access);
         recorder.map(&mut state.refresh, Key::Refresh);
@@ -290,15 +322,20 @@ impl Backend {
                     let videos = &mut project(&mut state, api_key).videos;
                     replay_into(videos, id, value, |video: &mut StoredVideo| {
                         video.source.restore(retention, blob);
+                        video.restore_thumbnail(blob);
                     })
                 }
                 Key::Watermark(api_key, id) => {
                     let watermarks = &mut project(&mut state, api_key).watermarks;
-                    replay_into(watermarks, id, value, |_| {})
+                    replay_into(watermarks, id, value, |w: &mut StoredWatermark| {
+                        w.restore_image(blob);
+                    })
                 }
                 Key::Player(api_key, id) => {
                     let players = &mut project(&mut state, api_key).players;
-                    replay_into(players, id, value, |_| {})
+                    replay_into(players, id, value, |p: &mut StoredPlayer| {
+                        p.restore_logo(blob);
+                    })
                 }
                 Key::Webhook(api_key, id) => {
                     let webhooks = &mut project(&mut state, api_key).webhooks;
@@ -315,6 +352,20 @@ impl Backend {
             }
         }
     }
+}
+
+/// The kept images `files` names, to be written beside the state file whatever the retention:
+/// a restored video, watermark or player serves them.
+fn kept_blobs<'a>(files: impl IntoIterator<Item = &'a KeptFile>) -> Vec<Blob> {
+    files
+        .into_iter()
+        .filter_map(|kept| {
+            Some(Blob {
+                sha256: kept.digest.sha256().to_owned(),
+                file: kept.file.clone()?,
+            })
+        })
+        .collect()
 }
 
 /// Which object a change is about: `{"video": [apiKey, videoId]}`, `{"access": token}`…

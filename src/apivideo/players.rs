@@ -1,8 +1,9 @@
 //! Player themes: the colours and switches of the vendor's web player, and an optional logo.
 //!
 //! Nothing renders a theme here; vidmock keeps and answers what a client set, with the
-//! defaults the OpenAPI document's `player-theme-creation-payload` gives, and keeps of a logo
-//! its filename, size, sha256 and link, not its bytes.
+//! defaults the OpenAPI document's `player-theme-creation-payload` gives. A logo is kept (a
+//! [`KeptFile`]: on disk when the server spills uploads) and served at the URL the theme's
+//! `assets.logo` names, as the vendor's CDN serves it.
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use super::paging::ListQuery;
 use super::{wire, Backend, Problem};
 use crate::engine::body::Response;
 use crate::engine::ids::Ids;
+use crate::upload::kept::KeptFile;
 
 /// A logo's largest size, as the vendor documents it ("a maximum of 100 KiB").
 pub(crate) const MAX_LOGO: usize = 100 * 1024;
@@ -59,10 +61,9 @@ pub(crate) struct Logo {
     /// The link a viewer clicking the logo goes to.
     #[serde(default)]
     pub link: Option<String>,
-    #[serde(default)]
-    pub size: u64,
-    #[serde(default)]
-    pub sha256: String,
+    /// The image; a seed may leave it out (then `assets.logo` answers 404).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<KeptFile>,
 }
 
 /// One player theme.
@@ -100,6 +101,18 @@ impl StoredPlayer {
         }
     }
 
+    /// Its logo's image, if it has one.
+    pub(crate) fn kept_file(&self) -> Option<&KeptFile> {
+        self.logo.as_ref()?.image.as_ref()
+    }
+
+    /// Gives a logo read from a document its bytes back.
+    pub(crate) fn restore_logo(&mut self, blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>) {
+        if let Some(image) = self.logo.as_mut().and_then(|logo| logo.image.as_mut()) {
+            image.restore(blob);
+        }
+    }
+
     fn name(&self) -> &str {
         self.texts.get("name").map_or("", String::as_str)
     }
@@ -119,10 +132,16 @@ impl StoredPlayer {
         object.insert("createdAt".into(), wire::atom(self.created_at).into());
         object.insert("updatedAt".into(), wire::atom(self.updated_at).into());
         if let Some(logo) = &self.logo {
+            // The file's own extension; a name without one (a Node client's Buffer) by the
+            // image's type.
+            let by_type = match &logo.image {
+                Some(image) if image.content_type == "image/jpeg" => "jpg",
+                _ => "png",
+            };
             let extension = logo
                 .filename
                 .rsplit_once('.')
-                .map_or("png".to_owned(), |(_, e)| e.to_ascii_lowercase());
+                .map_or(by_type.to_owned(), |(_, e)| e.to_ascii_lowercase());
             let mut assets = json!({
                 "logo": format!("{base}/player/{}/logo.{extension}", self.player_id),
             });
@@ -283,8 +302,9 @@ pub(crate) fn delete(backend: &Backend, key: &str, id: &str) -> Result<Response,
 
 /// `POST /players/{playerId}/logo`: a JPEG or PNG of at most 100 KiB, and an optional `link`;
 /// 201 with the theme.
-pub(crate) fn upload_logo(
+pub(crate) async fn upload_logo(
     backend: &Backend,
+    spill: Option<&std::sync::Arc<crate::upload::SpillDir>>,
     key: &str,
     id: &str,
     form: Result<Form, Problem>,
@@ -305,16 +325,45 @@ pub(crate) fn upload_logo(
             "Only ['jpg', 'JPG', 'jpeg', 'JPEG', 'png', 'PNG'] extensions are supported.",
         ));
     }
+    let content_type = file.image_type();
+    let image = KeptFile::keep(file.bytes, content_type, backend.retention, spill).await;
     with_player(backend, key, id, |player| {
         player.logo = Some(Logo {
-            size: file.bytes.len() as u64,
-            sha256: file.sha256(),
             filename: file.name,
             link,
+            image: Some(image),
         });
         player.updated_at = now;
         Ok(wire::json(StatusCode::CREATED, &player.to_json(base)))
     })
+}
+
+/// `GET /player/{playerId}/logo.{ext}`, the theme's `assets.logo`: the logo as uploaded, whole
+/// or by range, public like the vendor's CDN; the vendor's 404 when the theme or its logo is
+/// gone (or a seed named a logo without its bytes).
+pub(crate) fn serve_logo(
+    backend: &Backend,
+    id: &str,
+    headers: &http::HeaderMap,
+    head: bool,
+) -> Response {
+    use crate::engine::body::IntoResponse;
+    let image = backend.lock().projects.values().find_map(|project| {
+        let logo = project.players.get(id)?.logo.as_ref()?;
+        logo.image.clone()
+    });
+    let Some((image, reader)) = image.and_then(|image| {
+        let reader = image.reader()?;
+        Some((image, reader))
+    }) else {
+        return not_found().into_response();
+    };
+    let content_type = http::HeaderValue::from_str(&image.content_type)
+        .unwrap_or(http::HeaderValue::from_static("application/octet-stream"));
+    let asked = headers
+        .get(http::header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    crate::upload::ranged::ranged(reader, asked, head, content_type)
 }
 
 /// `DELETE /players/{playerId}/logo`: 204, whether or not the theme had a logo.

@@ -33,6 +33,12 @@ pub(crate) enum Route {
     ThumbnailAsset(String),
     /// `assets.player`, which `assets.iframe` embeds (an embed host at the vendor).
     PlayerPage(String),
+    /// A caption's `src`: its WebVTT file (video id, language).
+    CaptionFile(String, String),
+    /// A chapters file's `src` (video id, language).
+    ChapterFile(String, String),
+    /// A player theme's `assets.logo` (player id; any extension).
+    LogoAsset(String),
     UploadThumbnail(String),
     PickThumbnail(String),
     // The rest of the video API: video id (and language), or the resource's id.
@@ -119,6 +125,21 @@ impl Route {
                 Route::ThumbnailAsset(id(v)?)
             }
             (["vod", v], Method::GET | Method::HEAD) if !v.is_empty() => Route::PlayerPage(id(v)?),
+            (["vod", v, kind @ ("captions" | "chapters"), file], Method::GET | Method::HEAD)
+                if !v.is_empty() && file.len() > ".vtt".len() && file.ends_with(".vtt") =>
+            {
+                let (v, l) = (id(v)?, id(&file[..file.len() - ".vtt".len()])?);
+                if *kind == "captions" {
+                    Route::CaptionFile(v, l)
+                } else {
+                    Route::ChapterFile(v, l)
+                }
+            }
+            (["player", p, logo], Method::GET | Method::HEAD)
+                if !p.is_empty() && logo.starts_with("logo.") =>
+            {
+                Route::LogoAsset(id(p)?)
+            }
             (["videos", v, "thumbnail"], Method::POST) if !v.is_empty() => {
                 Route::UploadThumbnail(id(v)?)
             }
@@ -228,6 +249,9 @@ impl Route {
             Route::Mp4Asset(id()),
             Route::ThumbnailAsset(id()),
             Route::PlayerPage(id()),
+            Route::CaptionFile(id(), id()),
+            Route::ChapterFile(id(), id()),
+            Route::LogoAsset(id()),
             Route::UploadThumbnail(id()),
             Route::PickThumbnail(id()),
             Route::ListCaptions(id()),
@@ -284,6 +308,9 @@ impl Route {
             Route::Mp4Asset(_) => "mp4Asset",
             Route::ThumbnailAsset(_) => "thumbnailAsset",
             Route::PlayerPage(_) => "playerPage",
+            Route::CaptionFile(..) => "captionFile",
+            Route::ChapterFile(..) => "chapterFile",
+            Route::LogoAsset(_) => "logoAsset",
             Route::UploadThumbnail(_) => "uploadThumbnail",
             Route::PickThumbnail(_) => "pickThumbnail",
             Route::ListCaptions(_) => "listCaptions",
@@ -324,7 +351,10 @@ impl Route {
             | Route::HlsSegment(_)
             | Route::Mp4Asset(_)
             | Route::ThumbnailAsset(_)
-            | Route::PlayerPage(_) => Class::Exempt,
+            | Route::PlayerPage(_)
+            | Route::CaptionFile(..)
+            | Route::ChapterFile(..)
+            | Route::LogoAsset(_) => Class::Exempt,
             Route::ListTokens
             | Route::GetToken(_)
             | Route::ListVideos

@@ -10,6 +10,7 @@ use super::assets::{timecode_seconds, Thumbnail, MAX_THUMBNAIL_BYTES};
 use super::lifecycle::Probe;
 use super::{wire, Backend, Problem};
 use crate::engine::body::{Body, Response};
+use crate::upload::kept::KeptFile;
 use crate::upload::Segment;
 
 /// The document's only example for this call (OpenAPI, `POST_videos-videoId-thumbnail`, 400).
@@ -23,8 +24,10 @@ fn not_jpeg() -> Problem {
 }
 
 /// Uploads a JPEG thumbnail.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn upload(
     backend: &Backend,
+    spill: Option<&std::sync::Arc<crate::upload::SpillDir>>,
     key: &str,
     id: &str,
     parts: &http::request::Parts,
@@ -57,16 +60,8 @@ pub(crate) async fn upload(
     if !jpeg.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Err(not_jpeg());
     }
-    set(
-        backend,
-        key,
-        id,
-        Thumbnail::Uploaded {
-            jpeg: Bytes::from(jpeg),
-        },
-        base,
-        now,
-    )
+    let image = KeptFile::keep(Bytes::from(jpeg), "image/jpeg", backend.retention, spill).await;
+    set(backend, key, id, Thumbnail::Uploaded(image), base, now)
 }
 
 /// Picks the frame at `timecode` as the thumbnail.

@@ -608,14 +608,21 @@ pub(crate) async fn receive(
     let probe = probe(assembly.clone()).await;
     let (body, encoded) = {
         let mut state = backend.lock();
-        let video = state
-            .projects
-            .get_mut(key)
-            .and_then(|project| project.videos.get_mut(&video_id));
+        let video = state.projects.get_mut(key).and_then(|project| {
+            let super::Project {
+                videos, fail_next, ..
+            } = project;
+            videos.get_mut(&video_id).map(|video| (video, fail_next))
+        });
         match video {
-            Some(video) => {
+            Some((video, fail_next)) => {
                 video.source.digest = Some(digest);
                 video.encoding.probe = Some(probe);
+                // A scripted failure (`failProcessing`) takes the next upload to complete.
+                if *fail_next > 0 {
+                    *fail_next -= 1;
+                    video.encoding.fails = true;
+                }
                 // Every rendition the lifecycle will encode, and when: each one's event is
                 // due then.
                 let schedule = backend.config.schedule;

@@ -314,6 +314,21 @@ impl StoredVideo {
         video
     }
 
+    /// The images it keeps: an uploaded thumbnail.
+    pub(crate) fn kept_files(&self) -> Option<&crate::upload::kept::KeptFile> {
+        match &self.thumbnail {
+            Some(super::assets::Thumbnail::Uploaded(image)) => Some(image),
+            _ => None,
+        }
+    }
+
+    /// Gives an uploaded thumbnail read from a document its bytes back.
+    pub(crate) fn restore_thumbnail(&mut self, blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>) {
+        if let Some(super::assets::Thumbnail::Uploaded(image)) = &mut self.thumbnail {
+            image.restore(blob);
+        }
+    }
+
     /// What its lifecycle is computed from: the upload's completion (once hashed, so the
     /// probe has run), what the probe found and what a test did.
     pub(crate) fn facts(&self) -> Facts<'_> {
@@ -634,9 +649,11 @@ mod tests {
             })),
             finished_at: None,
             failed_at: Some(OffsetDateTime::UNIX_EPOCH),
+            fails: true,
         };
-        video.thumbnail = Some(Thumbnail::Uploaded {
-            jpeg: bytes::Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xE0]),
+        video.thumbnail = Some(Thumbnail::Picked {
+            timecode: "00:00:01".into(),
+            seconds: 1.0,
         });
 
         let saved = serde_json::to_value(&video).unwrap();
@@ -644,6 +661,31 @@ mod tests {
 
         assert_eq!(back.encoding, video.encoding);
         assert_eq!(back.thumbnail, video.thumbnail);
+    }
+
+    #[tokio::test]
+    async fn an_uploaded_thumbnail_is_saved_as_a_reference_and_restored_from_its_bytes() {
+        let jpeg = bytes::Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xE0]);
+        let image = crate::upload::kept::KeptFile::keep(
+            jpeg.clone(),
+            "image/jpeg",
+            Retention::Memory,
+            None,
+        )
+        .await;
+        let mut video = StoredVideo::new("vi1".into(), "talk".into(), OffsetDateTime::UNIX_EPOCH);
+        video.thumbnail = Some(Thumbnail::Uploaded(image));
+
+        let saved = serde_json::to_value(&video).unwrap();
+        let mut back: StoredVideo = serde_json::from_value(saved.clone()).unwrap();
+        back.restore_thumbnail(&|_, size| (size == 4).then(|| jpeg.clone()));
+
+        assert_eq!(saved["thumbnail"]["kind"], "uploaded");
+        assert_eq!(saved["thumbnail"]["contentType"], "image/jpeg");
+        assert_eq!(saved["thumbnail"]["size"], 4);
+        assert!(saved["thumbnail"].get("jpeg").is_none());
+        assert_eq!(back.thumbnail, video.thumbnail);
+        assert_eq!(back.kept_files().unwrap().content().unwrap(), &jpeg[..]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Watermarks: images a project uploads once and names when it creates a video.
 //!
-//! vidmock keeps an image's filename, size and sha256, not its bytes: nothing is drawn on a
-//! video, and a test asserts on what was sent through the digest.
+//! Nothing is drawn on a video, and the vendor's watermark object names no URL of the image;
+//! vidmock keeps the image (a [`KeptFile`]: on disk when the server spills uploads) so a test
+//! can read back what was sent, and the admin state shows it by content type, size and sha256.
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use super::paging::ListQuery;
 use super::{wire, Backend, Problem};
 use crate::engine::body::Response;
 use crate::engine::ids::Ids;
+use crate::upload::kept::KeptFile;
 
 /// The largest watermark image accepted. The vendor documents none for watermarks; 8 MiB is
 /// its documented limit for the other images it takes (live stream thumbnails).
@@ -33,11 +35,9 @@ pub(crate) struct StoredWatermark {
     /// The uploaded file's name.
     #[serde(default)]
     pub filename: String,
-    #[serde(default)]
-    pub size: u64,
-    /// Hex sha256 of the image.
-    #[serde(default)]
-    pub sha256: String,
+    /// The image; a seed may leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<KeptFile>,
 }
 
 impl StoredWatermark {
@@ -48,6 +48,13 @@ impl StoredWatermark {
         }
         if crate::engine::clock::is_unset(self.created_at) {
             self.created_at = now;
+        }
+    }
+
+    /// Gives an image read from a document its bytes back.
+    pub(crate) fn restore_image(&mut self, blob: &dyn Fn(&str, u64) -> Option<bytes::Bytes>) {
+        if let Some(image) = &mut self.image {
+            image.restore(blob);
         }
     }
 
@@ -106,9 +113,10 @@ pub(crate) fn parse_video_watermark(
 }
 
 /// `POST /watermarks`: a JPEG or PNG image, by its extension as the vendor checks it.
-pub(crate) fn upload(
+pub(crate) async fn upload(
     backend: &Backend,
     ids: &Ids,
+    spill: Option<&std::sync::Arc<crate::upload::SpillDir>>,
     key: &str,
     form: Result<Form, Problem>,
     now: OffsetDateTime,
@@ -122,12 +130,25 @@ pub(crate) fn upload(
             "Only [jpeg, jpg, JPG, JPEG, png, PNG] extensions are supported.",
         ));
     }
+    let full = || {
+        Problem::invalid_attribute(
+            "file",
+            format!("A project holds at most {MAX_PER_PROJECT} watermarks; delete one first."),
+        )
+    };
+    // Refused before its bytes are kept, and checked again once they are.
+    match backend.lock().projects.get(key) {
+        None => return Err(Problem::resource_not_found("watermarkId")),
+        Some(project) if project.watermarks.len() >= MAX_PER_PROJECT => return Err(full()),
+        Some(_) => {}
+    }
+    let content_type = file.image_type();
+    let image = KeptFile::keep(file.bytes, content_type, backend.retention, spill).await;
     let watermark = StoredWatermark {
         watermark_id: ids.base62("watermark_", 22),
         created_at: now,
-        size: file.bytes.len() as u64,
-        sha256: file.sha256(),
         filename: file.name,
+        image: Some(image),
     };
     let mut state = backend.lock();
     let project = state
@@ -135,15 +156,13 @@ pub(crate) fn upload(
         .get_mut(key)
         .ok_or_else(|| Problem::resource_not_found("watermarkId"))?;
     if project.watermarks.len() >= MAX_PER_PROJECT {
-        return Err(Problem::invalid_attribute(
-            "file",
-            format!("A project holds at most {MAX_PER_PROJECT} watermarks; delete one first."),
-        ));
+        return Err(full());
     }
+    let json = watermark.to_json();
     project
         .watermarks
-        .insert(watermark.watermark_id.clone(), watermark.clone());
-    Ok(wire::json(StatusCode::OK, &watermark.to_json()))
+        .insert(watermark.watermark_id.clone(), watermark);
+    Ok(wire::json(StatusCode::OK, &json))
 }
 
 /// `GET /watermarks`: sorted by creation (the one sort field), paged.

@@ -145,6 +145,10 @@ pub enum Action {
     /// Processes the request, then closes the connection instead of answering
     /// ([`Fault::lose_response`]).
     LoseResponse,
+    /// Answers normally, and makes the next upload processing that the request's tenant
+    /// starts fail, as the vendor reports a failed encoding or conversion
+    /// ([`Fault::fail_processing`]).
+    FailProcessing,
     /// Outbound deliveries only: records the delivery but never sends it
     /// ([`Fault::drop_delivery`]).
     Drop,
@@ -439,6 +443,35 @@ impl Fault {
         Action::LoseResponse.into()
     }
 
+    /// Answers the request normally, and makes the next processing of an upload that the
+    /// request's tenant starts fail, as the vendor reports it: the request's own upload when
+    /// it completes one, else the next one to complete. Each vendor says what its processing
+    /// and its tenant are (api.video: a project's next encoding, every quality `failed`;
+    /// Kaltura: a partner's next conversion, `ERROR_CONVERTING`). Each time the fault applies,
+    /// one more processing fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use vidmock::{apivideo, Fault};
+    /// let server = vidmock::MockServer::start().await;
+    /// server
+    ///     .fault(Fault::fail_processing())
+    ///     .when(apivideo::op("uploadWithUploadToken"))
+    ///     .times(1)
+    ///     .mount();
+    /// assert_eq!(
+    ///     serde_json::to_value(Fault::fail_processing().action()).unwrap(),
+    ///     serde_json::json!({"type": "failProcessing"}),
+    /// );
+    /// # }
+    /// ```
+    pub fn fail_processing() -> Self {
+        Action::FailProcessing.into()
+    }
+
     /// Outbound deliveries only: the delivery is recorded but never sent, as if the vendor
     /// lost it. Mount it with `server.deliveries().fault(…)`.
     ///
@@ -516,6 +549,7 @@ impl Fault {
             Action::Truncate { .. } => "truncate".into(),
             Action::ResetAfterRequestBytes { .. } => "reset-after-request-bytes".into(),
             Action::LoseResponse => "lose-response".into(),
+            Action::FailProcessing => "fail-processing".into(),
             Action::Drop => "drop".into(),
             Action::Duplicate => "duplicate".into(),
             Action::Reorder => "reorder".into(),
@@ -1060,6 +1094,12 @@ pub(crate) async fn matchable(
     (Request::from_parts(parts, body), seen)
 }
 
+/// Set on a request a [`Action::FailProcessing`] fault applied to: the vendor that owns the
+/// request is told before it handles it (`Contract::fail_next_processing`), with the request as
+/// the matchers saw it.
+#[derive(Clone, Debug)]
+pub(crate) struct FailNextProcessing(pub Arc<crate::Request>);
+
 /// Applies the first matching fault, if any, around `run` (the vendor handler), noting it on
 /// the request's journal entry `seq` before any answer exists.
 pub(crate) async fn apply(
@@ -1181,6 +1221,13 @@ pub(crate) async fn apply(
         }
         // Actions on outbound deliveries leave a request alone.
         Action::Drop | Action::Duplicate | Action::Reorder | Action::BadSignature => {
+            run(request).await
+        }
+        Action::FailProcessing => {
+            let mut request = request;
+            request
+                .extensions_mut()
+                .insert(FailNextProcessing(Arc::new(seen.clone())));
             run(request).await
         }
         Action::LoseResponse => {

@@ -245,6 +245,23 @@ impl Recorder {
         V: Serialize,
         S: Serialize,
     {
+        self.map_keeping(map, key, file, |_| Vec::new());
+    }
+
+    /// Like [`Recorder::map_with_files`], and lists the small files `kept` names in each
+    /// changed entry (images a client uploaded) to be written beside the state whatever the
+    /// retention: a restored entry serves them.
+    pub(crate) fn map_keeping<K, V, S>(
+        &mut self,
+        map: &mut Tracked<K, V>,
+        key: impl Fn(K) -> S,
+        file: impl Fn(&V) -> (Option<&Digest256>, Option<&Arc<Assembly>>),
+        kept: impl Fn(&V) -> Vec<Blob>,
+    ) where
+        K: Hash + Eq + Clone,
+        V: Serialize,
+        S: Serialize,
+    {
         let keys = match map.take_changes() {
             Changed::Everything => return self.everything(),
             Changed::Keys(keys) => keys,
@@ -264,6 +281,9 @@ impl Recorder {
                     sha256: digest.sha256().to_owned(),
                     file: assembly.clone(),
                 });
+            }
+            if let Some(value) = value {
+                self.blobs.extend(kept(value));
             }
             self.changes.push(Change {
                 key: to_json(&key(k)),

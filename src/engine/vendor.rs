@@ -149,6 +149,14 @@ pub(crate) trait Contract: Send + Sync + 'static {
         None
     }
 
+    /// A `failProcessing` fault applied to `request`, which this vendor is about to handle:
+    /// the next processing of an upload (an encoding, a conversion) that the request's tenant
+    /// starts must fail as the vendor reports such a failure, this request's own included.
+    /// `false` when the vendor processes nothing or cannot tell whose the request is.
+    fn fail_next_processing(&self, _cx: &Context, _request: &crate::Request) -> bool {
+        false
+    }
+
     /// How the vendor retries an event its subscriber did not accept (one attempt unless it
     /// says otherwise); its deliveries carry it.
     fn delivery_policy(&self) -> crate::engine::deliveries::RetryPolicy {

@@ -51,6 +51,16 @@ impl crate::Match for ActionMatcher {
     }
 }
 
+/// The partner a request is for, as far as the matchers can read it: the one its KS claims (not
+/// verified), else its `partnerId`; `None` when neither is readable (a KS in the body of a
+/// multipart upload is not).
+pub(super) fn partner_of(request: &crate::Request) -> Option<i64> {
+    let path = super::collapse_slashes(request.url.path());
+    param(request, &path, "ks")
+        .and_then(|ks| super::ks::claimed_partner(&ks))
+        .or_else(|| param(request, &path, "partnerId")?.trim().parse().ok())
+}
+
 /// `service` and `action` as the dispatcher would read them (path over query over body).
 fn names(request: &crate::Request, path: &str) -> (String, String) {
     (

@@ -424,6 +424,19 @@ impl Contract for Backend {
         owns(path) || self.under_upload_prefix(path).is_some()
     }
 
+    /// The partner the request's KS claims (or its `partnerId`), else the default partner:
+    /// its next conversion to start ends in ERROR_CONVERTING, as `fail_next_conversions` does.
+    fn fail_next_processing(&self, _cx: &Context, request: &crate::Request) -> bool {
+        let partner = matchers::partner_of(request).unwrap_or_else(|| self.default_partner_id());
+        if self.partner(partner).is_none() {
+            return false;
+        }
+        let mut tenants = self.store.lock();
+        let tenant = tenants.entry(partner).or_default();
+        tenant.fail_next = tenant.fail_next.saturating_add(1);
+        true
+    }
+
     fn handle(
         self: Arc<Self>,
         cx: Arc<Context>,

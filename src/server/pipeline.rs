@@ -316,9 +316,19 @@ async fn rules(shared: Arc<Shared>, request: Request, seq: Option<u64>) -> Respo
 }
 
 /// Sends a request to the vendor that owns its path.
-async fn dispatch(shared: Arc<Shared>, request: Request) -> Response {
+async fn dispatch(shared: Arc<Shared>, mut request: Request) -> Response {
     match shared.vendors.owner(request.uri().path()) {
-        Some(vendor) => vendor.clone().handle(shared.cx.clone(), request).await,
+        Some(vendor) => {
+            let failing = request
+                .extensions_mut()
+                .remove::<crate::engine::faults::FailNextProcessing>();
+            if let Some(failing) = failing {
+                if !vendor.fail_next_processing(&shared.cx, &failing.0) {
+                    tracing::debug!("a failProcessing fault found no processing to fail");
+                }
+            }
+            vendor.clone().handle(shared.cx.clone(), request).await
+        }
         None => http::StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -567,6 +567,7 @@ impl Eq for Digest256 {}
 ///
 /// A sha256 not computed yet is left out rather than computed while the state is locked, and a
 /// digest read back without one is no digest: its file is treated as unfinished.
+pub(crate) mod kept;
 pub(crate) mod ranged;
 
 pub(crate) mod digest_doc {
@@ -706,6 +707,28 @@ impl Assembly {
                     Keying::Ordinal => next,
                     Keying::Offset => size,
                 },
+                ahead: BTreeMap::new(),
+            }),
+            progress: Notify::new(),
+            grown: Notify::new(),
+        })
+    }
+
+    /// A completed file of one piece already received whole (a small file read at once),
+    /// kept as `retention` says: in memory or, when the piece was spilled, on disk.
+    pub(crate) fn whole(piece: Piece, retention: Retention) -> Arc<Self> {
+        let size = piece.len();
+        Arc::new(Self {
+            inner: Mutex::new(Inner {
+                keying: Keying::Offset,
+                retention,
+                next: size,
+                pending: BTreeMap::new(),
+                hasher: Some(Sha256::new()),
+                consumed: size,
+                kept: piece.segments,
+                deferred: None,
+                received: size,
                 ahead: BTreeMap::new(),
             }),
             progress: Notify::new(),

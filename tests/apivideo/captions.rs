@@ -150,3 +150,103 @@ async fn captions_of_an_unknown_video_are_not_found_by_video_id() {
     assert_eq!(listed.json()["name"], "videoId");
     assert_eq!(uploaded.json()["name"], "videoId");
 }
+
+#[tokio::test]
+async fn a_captions_src_serves_its_webvtt_file_without_credentials() {
+    let server = MockServer::start().await;
+    let id = video(&server, json!({"title": "captioned"})).await;
+    let caption = post_file(
+        &server,
+        &format!("/videos/{id}/captions/fr-ca"),
+        "fr.vtt",
+        VTT.as_bytes(),
+        &[],
+    )
+    .await;
+    let src = caption.json()["src"].as_str().unwrap().to_owned();
+
+    let served = crate::common::send(crate::common::client().get(&src)).await;
+    let head = crate::common::send(crate::common::client().head(&src)).await;
+
+    assert!(src.starts_with(&server.uri()), "{src}");
+    assert_eq!(served.status, 200);
+    assert_eq!(served.content_type.as_deref(), Some("text/vtt"));
+    assert_eq!(served.text, VTT);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.text, "");
+}
+
+#[tokio::test]
+async fn a_caption_src_of_a_missing_language_or_video_is_the_vendors_404() {
+    let server = MockServer::start().await;
+    let id = video(&server, json!({"title": "captioned"})).await;
+    let base = server.uri();
+
+    let language = crate::common::send(
+        crate::common::client().get(format!("{base}/vod/{id}/captions/de.vtt")),
+    )
+    .await;
+    let unknown = crate::common::send(
+        crate::common::client().get(format!("{base}/vod/viNothere/captions/en.vtt")),
+    )
+    .await;
+
+    assert_eq!(language.status, 404);
+    assert_eq!(
+        language.content_type.as_deref(),
+        Some("application/problem+json")
+    );
+    assert_eq!(language.json()["name"], "language");
+    insta::assert_json_snapshot!("caption_src_unknown_language", language.wire());
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["name"], "videoId");
+}
+
+#[tokio::test]
+async fn the_player_page_carries_a_track_for_each_caption_and_chapters_file() {
+    let server = MockServer::start().await;
+    let id = video(&server, json!({"title": "captioned"})).await;
+    let caption = post_file(
+        &server,
+        &format!("/videos/{id}/captions/en"),
+        "en.vtt",
+        VTT.as_bytes(),
+        &[],
+    )
+    .await;
+    patch_json(
+        &server,
+        &format!("/videos/{id}/captions/en"),
+        json!({"default": true}),
+    )
+    .await;
+    let chapter = post_file(
+        &server,
+        &format!("/videos/{id}/chapters/fr"),
+        "fr.vtt",
+        VTT.as_bytes(),
+        &[],
+    )
+    .await;
+
+    let page =
+        crate::common::send(crate::common::client().get(format!("{}/vod/{id}", server.uri())))
+            .await;
+
+    let caption_src = caption.json()["src"].as_str().unwrap().to_owned();
+    let chapter_src = chapter.json()["src"].as_str().unwrap().to_owned();
+    assert!(
+        page.text.contains(&format!(
+            "<track kind=\"captions\" src=\"{caption_src}\" srclang=\"en\" label=\"English\" default>"
+        )),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(&format!(
+            "<track kind=\"chapters\" src=\"{chapter_src}\" srclang=\"fr\""
+        )),
+        "{}",
+        page.text
+    );
+}

@@ -53,3 +53,28 @@ async fn a_chapter_language_that_names_no_language_is_refused_on_upload_and_foun
     assert_eq!(read.status, 404);
     assert_eq!(read.json()["name"], "language");
 }
+
+#[tokio::test]
+async fn a_chapters_src_serves_its_webvtt_file_and_is_gone_once_deleted() {
+    let server = MockServer::start().await;
+    let id = video(&server, json!({"title": "chaptered"})).await;
+    let chapter = post_file(
+        &server,
+        &format!("/videos/{id}/chapters/en"),
+        "en.vtt",
+        VTT.as_bytes(),
+        &[],
+    )
+    .await;
+    let src = chapter.json()["src"].as_str().unwrap().to_owned();
+
+    let served = crate::common::send(crate::common::client().get(&src)).await;
+    delete(&server, &format!("/videos/{id}/chapters/en")).await;
+    let gone = crate::common::send(crate::common::client().get(&src)).await;
+
+    assert_eq!(served.status, 200);
+    assert_eq!(served.content_type.as_deref(), Some("text/vtt"));
+    assert_eq!(served.text, VTT);
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.json()["name"], "language");
+}

@@ -535,3 +535,116 @@ async fn the_admin_api_finishes_and_fails_an_encoding_without_rust() {
     );
     assert_eq!(unknown.status, 404);
 }
+
+/// Posts a fault through the admin API, as a test suite in any language would.
+async fn fault(server: &MockServer, fault: Value) {
+    let answer = send(
+        client()
+            .post(format!("{}/__vidmock/faults", server.uri()))
+            .json(&fault),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn a_fail_processing_fault_fails_every_quality_of_the_next_upload_only() {
+    // Arrange
+    let server = MockServer::start().await;
+    server.clock().freeze();
+    fault(
+        &server,
+        json!({"match": {"operation": "uploadWithUploadToken"},
+               "action": {"type": "failProcessing"}, "times": 1}),
+    )
+    .await;
+
+    // Act
+    let failing = upload(&server, "clip.mp4", fixture("sample-640x360-audio.mp4")).await;
+    let fine = upload(&server, "clip.mp4", fixture("sample-640x360-audio.mp4")).await;
+    let id = failing["videoId"].as_str().unwrap();
+    let uploaded = status(&server, id).await;
+    server.clock().advance(Duration::from_secs(60));
+    let failed = status(&server, id).await;
+    let encoded = status(&server, fine["videoId"].as_str().unwrap()).await;
+    let mp4 = send(client().get(failing["assets"]["mp4"].as_str().unwrap())).await;
+
+    // Assert
+    assert_eq!(uploaded["ingest"]["status"], "uploaded");
+    assert_eq!(failed["ingest"]["status"], "ingested");
+    assert_eq!(failed["encoding"]["playable"], false);
+    assert_eq!(
+        qualities(&failed),
+        [
+            "hls 240p failed",
+            "hls 360p failed",
+            "mp4 240p failed",
+            "mp4 360p failed"
+        ]
+    );
+    assert_eq!(encoded["encoding"]["playable"], true);
+    assert_eq!(mp4.status, 202, "a failed rendition never plays");
+    insta::assert_json_snapshot!("status_once_failed", failed, {
+        ".ingest.receivedBytes[].to" => "[size - 1]",
+        ".ingest.receivedBytes[].total" => "[size]",
+        ".ingest.filesize" => "[size]",
+    });
+}
+
+#[tokio::test]
+async fn a_fail_processing_fault_on_another_call_of_the_project_fails_its_next_upload() {
+    // Arrange
+    let server = MockServer::start().await;
+    server.clock().freeze();
+    fault(
+        &server,
+        json!({"match": {"operation": "createVideo"},
+               "action": {"type": "failProcessing"}, "times": 1}),
+    )
+    .await;
+    let created = send(
+        basic(client().post(format!("{}/videos", server.uri())), KEY)
+            .json(&json!({"title": "scripted"})),
+    )
+    .await;
+    let id = created.json()["videoId"].as_str().unwrap().to_owned();
+    let other = server.apivideo().add_project("other-key");
+    let token = other.create_token(None);
+
+    // Act
+    let form = Form::new().part(
+        "file",
+        Part::bytes(fixture("sample-640x360-audio.mp4")).file_name("clip.mp4"),
+    );
+    let sourced = send(
+        basic(
+            client().post(format!("{}/videos/{id}/source", server.uri())),
+            KEY,
+        )
+        .multipart(form),
+    )
+    .await;
+    let form = Form::new().part(
+        "file",
+        Part::bytes(fixture("sample-640x360-audio.mp4")).file_name("clip.mp4"),
+    );
+    let elsewhere = send(
+        client()
+            .post(format!("{}/upload?token={}", server.uri(), token.token))
+            .multipart(form),
+    )
+    .await;
+    server.clock().advance(Duration::from_secs(60));
+
+    // Assert
+    assert_eq!(created.status, 201, "the call itself is answered normally");
+    assert_eq!(sourced.status, 201, "{}", sourced.text);
+    let failed = status(&server, &id).await;
+    assert!(qualities(&failed).iter().all(|q| q.ends_with(" failed")));
+    let other_video = elsewhere.json()["videoId"].as_str().unwrap().to_owned();
+    let other_status = other.video(&other_video).unwrap().encoding;
+    assert!(
+        other_status.playable,
+        "another project's upload is not touched"
+    );
+}

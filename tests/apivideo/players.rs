@@ -100,3 +100,46 @@ async fn a_logo_over_100_kib_or_not_an_image_is_refused() {
     );
     insta::assert_json_snapshot!("logo_extension_invalid", redacted(&server, &gif));
 }
+
+#[tokio::test]
+async fn a_logo_is_served_at_the_url_its_theme_advertises_until_deleted() {
+    let server = MockServer::start().await;
+    let id = post_json(&server, "/players", json!({"name": "branded"}))
+        .await
+        .json()["playerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let theme = post_file(
+        &server,
+        &format!("/players/{id}/logo"),
+        "brand.png",
+        PNG,
+        &[("link", "https://example.com")],
+    )
+    .await;
+    let url = theme.json()["assets"]["logo"].as_str().unwrap().to_owned();
+
+    let served = crate::common::client().get(&url).send().await.unwrap();
+    let status = served.status();
+    let content_type = served.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = served.bytes().await.unwrap();
+    delete(&server, &format!("/players/{id}/logo")).await;
+    let gone = crate::common::send(crate::common::client().get(&url)).await;
+    let unknown = crate::common::send(
+        crate::common::client().get(format!("{}/player/plNothere/logo.png", server.uri())),
+    )
+    .await;
+
+    assert!(url.starts_with(&server.uri()), "{url}");
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "image/png");
+    assert_eq!(&body[..], PNG);
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.json()["name"], "playerId");
+    insta::assert_json_snapshot!("logo_gone", gone.wire());
+    assert_eq!(unknown.status, 404);
+}

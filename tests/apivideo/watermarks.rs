@@ -148,3 +148,109 @@ async fn watermarks_players_and_captions_can_be_seeded_without_ids() {
     assert_eq!(players["data"][0]["name"], "seeded theme");
     assert!(refused.is_err(), "a caption language the API would refuse");
 }
+
+#[tokio::test]
+async fn uploaded_images_are_shown_by_reference_and_survive_a_restart_whatever_the_retention() {
+    use sha2::{Digest, Sha256};
+    // Arrange: a spilling server, which keeps no upload's bytes in its state file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let jpeg: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
+    let server = MockServer::builder()
+        .retention(vidmock::Retention::Spill)
+        .apivideo_encoding_delay(std::time::Duration::ZERO)
+        .state_file(&path)
+        .unwrap()
+        .start()
+        .await;
+    let id = video(&server, json!({"title": "branded"})).await;
+    let sourced = post_file(
+        &server,
+        &format!("/videos/{id}/source"),
+        "v.mp4",
+        b"bytes",
+        &[],
+    )
+    .await;
+    assert_eq!(sourced.status, 201, "{}", sourced.text);
+    post_file(
+        &server,
+        &format!("/videos/{id}/thumbnail"),
+        "t.jpg",
+        jpeg,
+        &[],
+    )
+    .await;
+    post_file(&server, "/watermarks", "w.png", PNG, &[]).await;
+    let player = post_json(&server, "/players", json!({"name": "kept"}))
+        .await
+        .json()["playerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let logo_url = post_file(
+        &server,
+        &format!("/players/{player}/logo"),
+        "l.png",
+        PNG,
+        &[],
+    )
+    .await
+    .json()["assets"]["logo"]
+        .as_str()
+        .unwrap()
+        .replace(&server.uri(), "");
+    let state = crate::common::send(
+        crate::common::client().get(format!("{}/__vidmock/state", server.uri())),
+    )
+    .await
+    .json();
+    server.shutdown().await;
+
+    // Act
+    let again = MockServer::builder()
+        .retention(vidmock::Retention::Spill)
+        .apivideo_encoding_delay(std::time::Duration::ZERO)
+        .state_file(&path)
+        .unwrap()
+        .start()
+        .await;
+    let fetch = |path: String| {
+        let url = format!("{}{path}", again.uri());
+        async move {
+            let answer = crate::common::client().get(url).send().await.unwrap();
+            (answer.status().as_u16(), answer.bytes().await.unwrap())
+        }
+    };
+    let thumbnail = fetch(format!("/vod/{id}/thumbnail.jpg")).await;
+    let logo = fetch(logo_url).await;
+    let restored = crate::common::send(
+        crate::common::client().get(format!("{}/__vidmock/state", again.uri())),
+    )
+    .await
+    .json();
+
+    // Assert
+    let project = &state["apivideo"]["projects"][0];
+    let reference = |bytes: &[u8], content_type: &str| {
+        json!({"contentType": content_type, "size": bytes.len(),
+               "sha256": hex::encode(Sha256::digest(bytes))})
+    };
+    let mut thumbnail_reference = reference(jpeg, "image/jpeg");
+    thumbnail_reference["kind"] = json!("uploaded");
+    assert_eq!(project["videos"][0]["thumbnail"], thumbnail_reference);
+    assert_eq!(
+        project["watermarks"][0]["image"],
+        reference(PNG, "image/png")
+    );
+    assert_eq!(
+        project["players"][0]["logo"]["image"],
+        reference(PNG, "image/png")
+    );
+    assert_eq!(thumbnail, (200, bytes::Bytes::from_static(jpeg)));
+    assert_eq!(logo, (200, bytes::Bytes::from_static(PNG)));
+    assert_eq!(
+        restored["apivideo"]["projects"][0]["watermarks"][0]["image"],
+        reference(PNG, "image/png")
+    );
+}

@@ -1,6 +1,7 @@
 // An uploaded file plays from its api.video assets: the player page's <video> loads the `mp4`
-// asset (served by vidmock with Range) far enough to play, with the file's own duration, and
-// the thumbnail decodes as an image of the video's shape.
+// asset (served by vidmock with Range) far enough to play, with the file's own duration, its
+// caption's `src` loads as a <track> with its cues, and the thumbnail decodes as an image of
+// the video's shape.
 
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -8,7 +9,10 @@ import { fileURLToPath } from "node:url";
 
 import { watchPage } from "./harness.mjs";
 
-export const name = "api.video playback: the mp4 asset plays in a <video>, the thumbnail decodes";
+export const name =
+  "api.video playback: the mp4 asset plays in a <video> with its caption track, the thumbnail decodes";
+
+const CAPTION = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.000\nHello from vidmock\n";
 
 const FIXTURE = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -41,6 +45,16 @@ export async function run({ vidmock, browser, checks }) {
     ["mp4", "hls", "thumbnail", "player"].every((k) => video.assets?.[k]?.startsWith(vidmock.url)),
     video.assets,
   );
+  const captionForm = new FormData();
+  captionForm.append("file", new Blob([CAPTION], { type: "text/vtt" }), "en.vtt");
+  const captioned = await fetch(`${vidmock.url}/videos/${video.videoId}/captions/en`, {
+    method: "POST",
+    headers: { authorization: `Basic ${Buffer.from(`${vidmock.apiKey}:`).toString("base64")}` },
+    body: captionForm,
+  });
+  const caption = await captioned.json();
+  checks.equal("a caption is uploaded", captioned.status, 200);
+  checks.check("its src points at vidmock", caption.src?.startsWith(vidmock.url), caption);
 
   // ---------------------------------------------------------------- in Chromium
   const page = await browser.context.newPage();
@@ -64,6 +78,17 @@ export async function run({ vidmock, browser, checks }) {
       error: element.error ? element.error.message || String(element.error.code) : null,
     };
   });
+  const track = await page.evaluate(async (src) => {
+    const element = document.querySelector(`track[src="${src}"]`);
+    if (!element) return { error: "the player page has no <track> for the caption" };
+    // A hidden track loads its cues without showing them.
+    element.track.mode = "hidden";
+    for (let waited = 0; element.readyState < 2 && waited < 10_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const cues = element.track.cues ? Array.from(element.track.cues, (cue) => cue.text) : [];
+    return { readyState: element.readyState, cues };
+  }, caption.src);
   const image = await page.evaluate(async (src) => {
     const img = new Image();
     img.src = src;
@@ -83,6 +108,12 @@ export async function run({ vidmock, browser, checks }) {
     played,
   );
   checks.check("its picture is the file's (640x360)", played.width === 640 && played.height === 360, played);
+  checks.check("the caption's <track> loads (readyState 2)", track.readyState === 2, track);
+  checks.check(
+    "its cue is the uploaded caption's",
+    track.cues?.length === 1 && track.cues[0] === "Hello from vidmock",
+    track,
+  );
   checks.check(
     "the thumbnail decodes as a 16:9 image",
     image.width === 640 && image.height === 360,

@@ -153,6 +153,7 @@ fn every_action() -> Vec<serde_json::Value> {
         json!({"type": "truncate", "afterBytes": 10}),
         json!({"type": "resetAfterRequestBytes", "bytes": 1048576}),
         json!({"type": "loseResponse"}),
+        json!({"type": "failProcessing"}),
     ]
 }
 

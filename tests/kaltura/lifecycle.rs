@@ -558,3 +558,29 @@ async fn a_conversion_under_way_and_its_flavors_come_back_from_the_state_file() 
     assert!(ready.flavors.iter().all(|f| f.status == 2), "{ready:?}");
     assert_eq!(ready.content(), Some(data));
 }
+
+#[tokio::test]
+async fn a_fail_processing_fault_makes_the_partners_next_conversion_error_converting() {
+    let server = slow_server().await;
+    let api = admin(&server);
+    let posted = reqwest::Client::new()
+        .post(format!("{}/__vidmock/faults", server.uri()))
+        .json(&serde_json::json!({
+            "match": {"operation": "media.addContent"},
+            "action": {"type": "failProcessing"},
+            "times": 1,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let failing = entry_with(&api, &bytes(64, 7)).await;
+    let fine = entry_with(&api, &bytes(64, 8)).await;
+
+    server.clock().advance(Duration::from_secs(15));
+    let failed = api.json("media", "get", &[("entryId", &failing)]).await;
+    let ready = api.json("media", "get", &[("entryId", &fine)]).await;
+
+    assert_eq!(posted.status(), 201);
+    assert_eq!(failed["status"], "-1");
+    assert_eq!(ready["status"], "2");
+}
