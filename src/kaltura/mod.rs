@@ -17,7 +17,7 @@
 //! open are in `FIDELITY.md`.
 //!
 //! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
-//! and, in `store`, upload tokens, entries and app tokens, each behind a `std::sync::Mutex` held only for
+//! and, in `store`, upload tokens, entries, app tokens and event notification templates, each behind a `std::sync::Mutex` held only for
 //! bookkeeping, never across an `.await`.
 
 mod apptoken;

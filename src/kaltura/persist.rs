@@ -1,8 +1,8 @@
 //! Kaltura's section of the state file and of the seed file.
 //!
 //! The state section holds the partners (with their secrets, so the KSs they signed stay
-//! valid), the sessions ended with `session.end`, and every partner's upload tokens, entries
-//! and app tokens.
+//! valid), the sessions ended with `session.end`, and every partner's upload tokens, entries,
+//! app tokens and event notification templates.
 //! A token whose file was complete and hashed comes back complete (its bytes too, when the
 //! server keeps them); a token still receiving chunks comes back PENDING without a file,
 //! because its bytes were not saved: a `resume` then fails with `UPLOAD_TOKEN_CANNOT_RESUME`

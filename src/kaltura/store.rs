@@ -830,7 +830,8 @@ pub(crate) const ATTACHED_ENTRY: &str = "entry";
 /// `attachedObjectType` of a token the source flavor asset of a media entry waits for.
 pub(crate) const ATTACHED_FLAVOR: &str = "flavorAsset";
 
-/// One partner's upload tokens, entries and app tokens, in creation order.
+/// One partner's upload tokens, entries, app tokens and event notification templates, in
+/// creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Tenant {
     pub tokens: Tracked<String, StoredToken>,
