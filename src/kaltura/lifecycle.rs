@@ -508,6 +508,10 @@ impl Tenant {
             .map(|(id, _)| id.clone());
         if let Some(entry) = id.and_then(|id| self.entries.get_mut(&id)) {
             apply_media(entry, media);
+            // The notifications of its status changes not yet queued show it too.
+            for change in &mut entry.changes {
+                apply_media(&mut change.entry, media);
+            }
         }
     }
 }
