@@ -392,9 +392,7 @@ impl Input {
         // The declared class is the base template, which cannot be stored
         // (`KalturaEventNotificationTemplate::toObject`); vidmock serves the HTTP one only.
         if object.string("objectType")?.as_deref() != Some(TEMPLATE_CLASS) {
-            return Err(limits::too_much_work(format_args!(
-                "eventNotificationTemplate is not a {TEMPLATE_CLASS}"
-            )));
+            return Err(ApiError::new("INTERNAL_SERVERL_ERROR", &[]));
         }
         let readonly = ["id", "partnerId", "status", "createdAt", "updatedAt"]
             .into_iter()
@@ -403,7 +401,12 @@ impl Input {
             Prop::Absent => None,
             Prop::Null => Some(None),
             Prop::Value(Value::Map(map)) => Some(Some(read_conditions(map)?)),
-            Prop::Value(_) => Some(Some(Vec::new())),
+            Prop::Value(_) => {
+                return Err(ApiError::new(
+                    "PROPERTY_VALIDATION_WRONG_FORMAT",
+                    &["eventConditions", "array"],
+                ))
+            }
         };
         let data = match object.prop("data") {
             Prop::Absent => None,

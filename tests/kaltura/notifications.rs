@@ -611,3 +611,135 @@ async fn templates_come_back_from_the_state_file() {
     assert!(after.contains("\"status\":1"), "{after}");
     assert_eq!(next["id"], added["id"].as_i64().unwrap() + 1);
 }
+
+#[tokio::test]
+async fn a_condition_vidmock_cannot_read_never_holds_and_other_classes_are_refused() {
+    let server = MockServer::start().await;
+    let api = admin(&server);
+    let mut receiver = Receiver::start().await;
+    add_template(
+        &api,
+        &template_fields(
+            &receiver.url,
+            "$scope->getObject()->getPartnerData() == 'x'",
+            "1",
+            &[],
+        ),
+    )
+    .await;
+
+    let other_class = api
+        .json(
+            SERVICE,
+            "add",
+            &template_fields(
+                &receiver.url,
+                ENTRY_READY,
+                "1",
+                &[
+                    (
+                        "eventNotificationTemplate:eventConditions:0:objectType",
+                        "KalturaOrCondition",
+                    ),
+                    ("eventNotificationTemplate:systemName", "OTHER"),
+                ],
+            ),
+        )
+        .await;
+    let email = api
+        .json(
+            SERVICE,
+            "add",
+            &template_fields(
+                &receiver.url,
+                ENTRY_READY,
+                "1",
+                &[
+                    (
+                        "eventNotificationTemplate:objectType",
+                        "KalturaEmailNotificationTemplate",
+                    ),
+                    ("eventNotificationTemplate:systemName", "MAIL"),
+                ],
+            ),
+        )
+        .await;
+    entry_with(&api, &bytes(512, 7)).await;
+    server.deliveries().settled().await;
+
+    assert_eq!(other_class["code"], "OBJECT_TYPE_ABSTRACT", "{other_class}");
+    assert_eq!(email["code"], "INTERNAL_SERVERL_ERROR", "{email}");
+    assert!(receiver.nothing_within(Duration::from_millis(200)).await);
+}
+
+#[tokio::test]
+async fn a_bad_signature_fault_spoils_the_kaltura_signature() {
+    let server = MockServer::start().await;
+    let api = admin(&server);
+    let mut receiver = Receiver::start().await;
+    receiver.answer(&[200]);
+    add_template(&api, &template_fields(&receiver.url, ENTRY_READY, "1", &[])).await;
+    server
+        .deliveries()
+        .fault(vidmock::Fault::bad_signature())
+        .times(1)
+        .mount();
+
+    entry_with(&api, &bytes(512, 8)).await;
+    let notification = receiver.next().await;
+
+    assert_eq!(notification.header("x-kaltura-hash-algo"), Some("sha1"));
+    assert_eq!(
+        notification.header("x-kaltura-signature").map(str::len),
+        Some(40)
+    );
+    assert!(!verifies(&notification));
+}
+
+#[tokio::test]
+async fn a_partner_keeps_at_most_a_hundred_templates() {
+    let server = MockServer::start().await;
+    let api = admin(&server);
+    for n in 0..100 {
+        let name = format!("T{n:03}");
+        add_template(
+            &api,
+            &template_fields(
+                "http://127.0.0.1:9/hooks",
+                ENTRY_READY,
+                "1",
+                &[("eventNotificationTemplate:systemName", &name)],
+            ),
+        )
+        .await;
+    }
+
+    let refused = api
+        .json(
+            SERVICE,
+            "add",
+            &template_fields(
+                "http://127.0.0.1:9/hooks",
+                ENTRY_READY,
+                "1",
+                &[("eventNotificationTemplate:systemName", "ONE_TOO_MANY")],
+            ),
+        )
+        .await;
+    api.json(SERVICE, "delete", &[("id", "1")]).await;
+    let after_delete = api
+        .json(
+            SERVICE,
+            "add",
+            &template_fields(
+                "http://127.0.0.1:9/hooks",
+                ENTRY_READY,
+                "1",
+                &[("eventNotificationTemplate:systemName", "ONE_MORE")],
+            ),
+        )
+        .await;
+
+    assert_eq!(refused["code"], "INTERNAL_SERVERL_ERROR", "{refused}");
+    assert_eq!(after_delete["id"], 101, "{after_delete}");
+}
