@@ -458,14 +458,23 @@ impl Input {
         })
     }
 
-    /// `validateForInsert`/`validateForUpdate`, in the server's order: the name's and the
-    /// system name's lengths, the system name's uniqueness among the partner's ACTIVE
-    /// templates, `connectTimeout` ≥ 1, then the readonly properties (`KalturaObject`).
+    /// `validateForInsert`/`validateForUpdate`, in the server's order: `connectTimeout` ≥ 1
+    /// (the HTTP template's own check comes first), the name's and the system name's lengths,
+    /// the system name's uniqueness among the partner's ACTIVE templates, then the readonly
+    /// properties (`KalturaObject`).
     fn validate(
         &self,
         tenant: Option<&Tenant>,
         current: Option<&StoredTemplate>,
     ) -> Result<(), ApiError> {
+        if let Some(Some(timeout)) = self.connect_timeout {
+            if timeout < 1 {
+                return Err(ApiError::new(
+                    "PROPERTY_VALIDATION_MIN_VALUE",
+                    &[&prop_name("connectTimeout"), "1"],
+                ));
+            }
+        }
         let name = match &self.name {
             Some(name) => name.as_deref(),
             None => current.map(|t| t.name.as_str()),
@@ -500,14 +509,6 @@ impl Input {
                         &[system_name],
                     ));
                 }
-            }
-        }
-        if let Some(Some(timeout)) = self.connect_timeout {
-            if timeout < 1 {
-                return Err(ApiError::new(
-                    "PROPERTY_VALIDATION_MIN_VALUE",
-                    &[&prop_name("connectTimeout"), "1"],
-                ));
             }
         }
         if let Some(name) = self.readonly {
