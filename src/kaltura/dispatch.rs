@@ -14,7 +14,7 @@ use std::pin::Pin;
 use super::error::ApiError;
 use super::params::{to_php_string, Args, Map, Value};
 use super::wire::Out;
-use super::{apptoken, flavors, media, session, uploadtoken};
+use super::{apptoken, flavors, media, notifications, session, uploadtoken};
 
 /// Who may call an action, and whether it reads the KS at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +275,36 @@ pub(crate) const ACTIONS: &[ActionDef] = &[
         action: "get",
         run: entry::<media::PartnerGet>,
     },
+    ActionDef {
+        service: "eventnotification_eventnotificationtemplate",
+        action: "add",
+        run: entry::<notifications::Add>,
+    },
+    ActionDef {
+        service: "eventnotification_eventnotificationtemplate",
+        action: "get",
+        run: entry::<notifications::Get>,
+    },
+    ActionDef {
+        service: "eventnotification_eventnotificationtemplate",
+        action: "list",
+        run: entry::<notifications::List>,
+    },
+    ActionDef {
+        service: "eventnotification_eventnotificationtemplate",
+        action: "update",
+        run: entry::<notifications::Update>,
+    },
+    ActionDef {
+        service: "eventnotification_eventnotificationtemplate",
+        action: "updatestatus",
+        run: entry::<notifications::UpdateStatus>,
+    },
+    ActionDef {
+        service: "eventnotification_eventnotificationtemplate",
+        action: "delete",
+        run: entry::<notifications::Delete>,
+    },
 ];
 
 fn entry<'a, A: Action>(call: &'a Call, params: &'a Map) -> Pending<'a> {
@@ -400,7 +430,10 @@ pub(crate) async fn invoke_named(
         service: def.service,
         action: def.action,
     };
-    (def.run)(&call, params).await
+    let out = (def.run)(&call, params).await;
+    // The entry status changes this call made become event notifications.
+    notifications::flush(&call.served.backend, &call.served.cx);
+    out
 }
 
 #[cfg(test)]

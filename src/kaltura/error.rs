@@ -202,6 +202,38 @@ const CATALOG: &[(&str, &[&str], &str)] = &[
         "User can update only the entries he own, otherwise an admin session must be used",
     ),
     ("INVALID_PARTNER_ID", &["PID"], "Invalid partner id \"@PID@\""),
+    (
+        "PROPERTY_VALIDATION_MIN_LENGTH",
+        &["PROP_NAME", "MIN_LEN"],
+        "The property \"@PROP_NAME@\" must have a min length of @MIN_LEN@ characters",
+    ),
+    (
+        "PROPERTY_VALIDATION_MIN_VALUE",
+        &["PROP_NAME", "MIN_VAL"],
+        "The property \"@PROP_NAME@\" must have a min value of @MIN_VAL@",
+    ),
+    (
+        "OBJECT_TYPE_ABSTRACT",
+        &["OBJ_TYPE"],
+        "The object type \"@OBJ_TYPE@\" is abstract, use one of the object implementations",
+    ),
+    // plugins/event_notification/lib/errors/KalturaEventNotificationErrors.php
+    (
+        "EVENT_NOTIFICATION_TEMPLATE_NOT_FOUND",
+        &["ID"],
+        "Event notification template id [@ID@] not found",
+    ),
+    (
+        "EVENT_NOTIFICATION_TEMPLATE_DUPLICATE_SYSTEM_NAME",
+        &["NAME"],
+        "Event notification template with system name [@NAME@] already exists.",
+    ),
+    // plugins/event_notification/providers/http/lib/errors/KalturaHttpNotificationErrors.php
+    (
+        "HTTP_NOTIFICATION_INVALID_OBJECT_TYPE",
+        &[],
+        "Invalid API object type",
+    ),
 ];
 
 /// A Kaltura API error: the `KalturaAPIException` object clients receive (always with HTTP 200).

@@ -164,10 +164,39 @@ pub(crate) struct Starter<'a> {
     pub ids: &'a Ids,
 }
 
+/// A change of an entry's status, kept on the entry until the call that made it ends and
+/// `notifications::flush` turns it into the event notifications its partner's templates ask
+/// for.
+#[derive(Clone, Debug)]
+pub(crate) struct StatusChange {
+    /// The entry as it is just after the change (its own `changes` empty).
+    pub entry: Box<StoredEntry>,
+    /// The status it had before.
+    pub from: EntryStatus,
+    /// When the change happens, on the clock (in the future for a conversion step queued when
+    /// the conversion starts).
+    pub at: OffsetDateTime,
+}
+
 /// Sets an entry's status: THE one place where an entry's status changes after `media.add`
 /// created it (attached, importing, converting, ready, failed, deleted, restored), and so where
-/// a notification of "entry ready" or "entry status changed" belongs. Its flavors follow it.
+/// a notification of "entry ready" or "entry status changed" starts: a change is recorded on
+/// the entry (`StoredEntry::changes`). Its flavors follow it.
 pub(crate) fn set_status(entry: &mut StoredEntry, status: EntryStatus, now: OffsetDateTime) {
+    let from = entry.status;
+    apply_status(entry, status, now);
+    if from != status {
+        let mut after = entry.clone();
+        after.changes.clear();
+        entry.changes.push(StatusChange {
+            entry: Box::new(after),
+            from,
+            at: now,
+        });
+    }
+}
+
+fn apply_status(entry: &mut StoredEntry, status: EntryStatus, now: OffsetDateTime) {
     let (source, converted) = match status {
         EntryStatus::Import => (flavor_status::IMPORTING, flavor_status::WAIT_FOR_CONVERT),
         EntryStatus::Preconvert => (flavor_status::READY, flavor_status::CONVERTING),
@@ -262,6 +291,15 @@ pub(crate) fn begin(
     });
     set_status(entry, EntryStatus::Import, now);
     step(entry, now);
+    // The steps still to come are due on the clock, when no call may be there to apply them:
+    // their changes are recorded now, each at the instant it will happen, so that their
+    // notifications are queued for then (as api.video's events are queued at upload).
+    if let Some(done_at) = entry.conversion.as_ref().map(|c| c.done_at) {
+        let mut future = entry.clone();
+        future.changes.clear();
+        step(&mut future, done_at);
+        entry.changes.append(&mut future.changes);
+    }
 }
 
 /// Applies the transitions of `entry` that are due at `now`.
@@ -314,7 +352,10 @@ impl Tenant {
             let Some(entry) = self.entries.get_mut(&id) else {
                 continue;
             };
+            // These steps' changes were recorded when the conversion started (`begin`).
+            let recorded = entry.changes.len();
             step(entry, now);
+            entry.changes.truncate(recorded);
             if entry.conversion.is_none() && entry.replaced_entry_id.is_some() {
                 finished.push(entry.id.clone());
             }
@@ -467,6 +508,10 @@ impl Tenant {
             .map(|(id, _)| id.clone());
         if let Some(entry) = id.and_then(|id| self.entries.get_mut(&id)) {
             apply_media(entry, media);
+            // The notifications of its status changes not yet queued show it too.
+            for change in &mut entry.changes {
+                apply_media(&mut change.entry, media);
+            }
         }
     }
 }

@@ -187,6 +187,7 @@ impl EntryInput {
             replaced_entry_id: None,
             replacement_status: 0,
             version: 0,
+            changes: Vec::new(),
         }
     }
 }
@@ -955,6 +956,7 @@ impl Action for MediaUpdateContent {
                 replaced_entry_id: Some(entry.id.clone()),
                 replacement_status: 0,
                 version: 0,
+                changes: Vec::new(),
             };
             let temp_id = temp.id.clone();
             tenant.entries.insert(temp_id.clone(), temp);

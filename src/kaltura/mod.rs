@@ -10,13 +10,14 @@
 //! both KS formats (`ks`, `session`), and multirequests (`multirequest`). Services plug into the
 //! action table of `dispatch`: `uploadtoken` (the five actions and the chunk engine),
 //! `media` (entries, `partner.get`), `apptoken` (app tokens and the sessions they start),
-//! `flavors` (`flavorAsset`, `conversionProfile`). An entry's life after its file arrives is
+//! `flavors` (`flavorAsset`, `conversionProfile`), `notifications` (HTTP event notification
+//! templates, and the notifications an entry's status changes send). An entry's life after its file arrives is
 //! `lifecycle`'s, on the server's clock; `serve` answers the media URLs entries hand out
 //! (`/p/{partnerId}/…`). The reference is `../shared/specs/kaltura.md`; the choices it leaves
 //! open are in `FIDELITY.md`.
 //!
 //! State is kept per partner, like the vendor: partners (id and secrets) and revoked sessions,
-//! and, in `store`, upload tokens, entries and app tokens, each behind a `std::sync::Mutex` held only for
+//! and, in `store`, upload tokens, entries, app tokens and event notification templates, each behind a `std::sync::Mutex` held only for
 //! bookkeeping, never across an `.await`.
 
 mod apptoken;
@@ -33,6 +34,7 @@ mod matchers;
 mod media;
 pub(crate) mod multipart;
 mod multirequest;
+mod notifications;
 mod pager;
 pub(crate) mod params;
 pub(crate) mod persist;
@@ -359,7 +361,13 @@ impl Backend {
             .into_iter()
             .map(|id| {
                 let (tokens, entries) = self.store.state_json(id);
-                serde_json::json!({ "partnerId": id, "uploadTokens": tokens, "entries": entries })
+                let templates = self.store.templates_json(id);
+                serde_json::json!({
+                    "partnerId": id,
+                    "uploadTokens": tokens,
+                    "entries": entries,
+                    "eventNotificationTemplates": templates,
+                })
             })
             .collect();
         serde_json::json!({ "partners": partners })
@@ -505,6 +513,10 @@ impl Contract for Backend {
 
     fn upload_token(&self, token: &str) -> Box<dyn crate::Match> {
         Box::new(upload_token(token))
+    }
+
+    fn delivery_policy(&self) -> crate::RetryPolicy {
+        notifications::RETRY_POLICY
     }
 
     /// `POST /__vidmock/vendors/kaltura/entries/{id}/ready` and `…/fail` end an entry's

@@ -1,8 +1,8 @@
 //! Kaltura's section of the state file and of the seed file.
 //!
 //! The state section holds the partners (with their secrets, so the KSs they signed stay
-//! valid), the sessions ended with `session.end`, and every partner's upload tokens, entries
-//! and app tokens.
+//! valid), the sessions ended with `session.end`, and every partner's upload tokens, entries,
+//! app tokens and event notification templates.
 //! A token whose file was complete and hashed comes back complete (its bytes too, when the
 //! server keeps them); a token still receiving chunks comes back PENDING without a file,
 //! because its bytes were not saved: a `resume` then fails with `UPLOAD_TOKEN_CANNOT_RESUME`
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::apptoken::StoredAppToken;
+use super::notifications::StoredTemplate;
 use super::store::{
     AutoFinalize, EntryStatus, StoredEntry, StoredToken, Tenant, UploadTokenStatus,
 };
@@ -51,6 +52,9 @@ struct PartnerDoc {
     entries: Vec<StoredEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     app_tokens: Vec<StoredAppToken>,
+    /// HTTP event notification templates, deleted ones included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    event_notification_templates: Vec<StoredTemplate>,
 }
 
 /// Moves a section written by version 1 of the state file to today's layout: a token's
@@ -127,6 +131,7 @@ impl Backend {
                 let tokens = tenant.into_iter().flat_map(|t| t.tokens.values());
                 let entries = tenant.into_iter().flat_map(|t| t.entries.values());
                 let app_tokens = tenant.into_iter().flat_map(|t| t.app_tokens.values());
+                let templates = tenant.into_iter().flat_map(|t| t.templates.values());
                 PartnerDoc {
                     id,
                     admin_secret: partner.map(|p| p.admin_secret.clone()).unwrap_or_default(),
@@ -148,6 +153,7 @@ impl Backend {
                         .collect(),
                     entries: entries.cloned().collect(),
                     app_tokens: app_tokens.cloned().collect(),
+                    event_notification_templates: templates.cloned().collect(),
                 }
             })
             .collect();
@@ -191,6 +197,7 @@ impl Backend {
             );
             recorder.map(&mut tenant.entries, |id| Key::Entry(partner, id));
             recorder.map(&mut tenant.app_tokens, |id| Key::AppToken(partner, id));
+            recorder.map(&mut tenant.templates, |id| Key::Template(partner, id));
         }
         recorder.finish()
     }
@@ -223,6 +230,12 @@ impl Backend {
                     let app_tokens = &mut tenants.entry(partner).or_default().app_tokens;
                     replay_into(app_tokens, id, value, |app_token: &mut StoredAppToken| {
                         app_token.partner_id = partner;
+                    })
+                }
+                Key::Template(partner, id) => {
+                    let templates = &mut tenants.entry(partner).or_default().templates;
+                    replay_into(templates, id, value, |template: &mut StoredTemplate| {
+                        template.partner_id = partner;
                     })
                 }
                 Key::Ended(ks) => {
@@ -285,6 +298,10 @@ impl Backend {
                 app_token.partner_id = saved.id;
                 tenant.app_tokens.insert(app_token.id.clone(), app_token);
             }
+            for mut template in saved.event_notification_templates {
+                template.partner_id = saved.id;
+                tenant.templates.insert(template.id, template);
+            }
             wait_for_lost_files(&mut tenant);
             tenants.insert(saved.id, tenant);
         }
@@ -332,6 +349,8 @@ fn wait_for_lost_files(tenant: &mut Tenant) {
             entry.media = None;
             let at = entry.updated_at;
             super::lifecycle::set_status(entry, EntryStatus::Import, at);
+            // Bringing a state back is no event.
+            entry.changes.clear();
         }
     }
 }
@@ -343,6 +362,7 @@ enum Key {
     Token(i64, String),
     Entry(i64, String),
     AppToken(i64, String),
+    Template(i64, i64),
     Ended(String),
 }
 
@@ -355,8 +375,8 @@ fn hex_id(id: &str, digits: usize) -> bool {
 }
 
 impl Document {
-    /// Checks what serde cannot: ids positive, unique and well formed (upload tokens, entries
-    /// and app tokens), sizes and media types known.
+    /// Checks what serde cannot: ids positive, unique and well formed (upload tokens, entries,
+    /// app tokens and event notification templates), sizes and media types known.
     pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let mut partners = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
@@ -400,6 +420,33 @@ impl Document {
                         format!(
                             "{} is not 1 (disabled), 2 (active) or 3 (deleted)",
                             app_token.status
+                        ),
+                    ));
+                }
+            }
+            let mut template_ids = std::collections::HashSet::new();
+            if partner.event_notification_templates.len() > super::notifications::MAX_KEPT {
+                return Err(Invalid::at(
+                    format!("{at}.eventNotificationTemplates"),
+                    format!(
+                        "holds more than {} templates",
+                        super::notifications::MAX_KEPT
+                    ),
+                ));
+            }
+            for (n, template) in partner.event_notification_templates.iter().enumerate() {
+                if template.id <= 0 || !template_ids.insert(template.id) {
+                    return Err(Invalid::at(
+                        format!("{at}.eventNotificationTemplates[{n}].id"),
+                        format!("{} is not a positive id of its own", template.id),
+                    ));
+                }
+                if !(1..=3).contains(&template.status) {
+                    return Err(Invalid::at(
+                        format!("{at}.eventNotificationTemplates[{n}].status"),
+                        format!(
+                            "{} is not 1 (disabled), 2 (active) or 3 (deleted)",
+                            template.status
                         ),
                     ));
                 }

@@ -612,6 +612,10 @@ pub(crate) struct StoredEntry {
     /// Bumped when replaced content takes the place of the old.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub version: i64,
+    /// Status changes not yet turned into event notifications (never saved: taken at the end
+    /// of the call that made them, see `notifications::flush`).
+    #[serde(skip)]
+    pub changes: Vec<super::lifecycle::StatusChange>,
 }
 
 fn is_zero(value: &i64) -> bool {
@@ -826,13 +830,17 @@ pub(crate) const ATTACHED_ENTRY: &str = "entry";
 /// `attachedObjectType` of a token the source flavor asset of a media entry waits for.
 pub(crate) const ATTACHED_FLAVOR: &str = "flavorAsset";
 
-/// One partner's upload tokens, entries and app tokens, in creation order.
+/// One partner's upload tokens, entries, app tokens and event notification templates, in
+/// creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Tenant {
     pub tokens: Tracked<String, StoredToken>,
     pub entries: Tracked<String, StoredEntry>,
     /// App tokens, deleted ones included (kept across resets, like the partners' secrets).
     pub app_tokens: Tracked<String, super::apptoken::StoredAppToken>,
+    /// Event notification templates by id, deleted ones included (at most
+    /// `notifications::MAX_KEPT`).
+    pub templates: Tracked<i64, super::notifications::StoredTemplate>,
     /// When the next conversion step is due (`None`: look at every entry on the next read).
     pub due: Option<OffsetDateTime>,
     /// How many of the next conversions to start end in ERROR_CONVERTING (scripted).
@@ -968,6 +976,8 @@ pub(crate) struct Store {
     pub final_chunk_wait: Duration,
     /// How long an entry imports and converts.
     pub delays: super::lifecycle::ConversionDelays,
+    /// The next `eventNotificationJobId` a notification carries.
+    pub notification_jobs: std::sync::atomic::AtomicI64,
 }
 
 impl Store {
@@ -981,6 +991,7 @@ impl Store {
             retention,
             final_chunk_wait,
             delays,
+            notification_jobs: std::sync::atomic::AtomicI64::new(1),
         }
     }
 
@@ -1021,6 +1032,7 @@ impl Store {
         for tenant in self.lock().values_mut() {
             tenant.tokens.clear();
             tenant.entries.clear();
+            tenant.templates.clear();
         }
     }
 
@@ -1047,6 +1059,19 @@ impl Store {
             })
             .collect();
         (serde_json::json!(tokens), serde_json::json!(entries))
+    }
+}
+
+impl Store {
+    /// The admin API's view of one partner's event notification templates (deleted ones
+    /// included), as the state file saves them.
+    pub(crate) fn templates_json(&self, partner_id: i64) -> serde_json::Value {
+        let tenants = self.lock();
+        let templates: Vec<&super::notifications::StoredTemplate> = tenants
+            .get(&partner_id)
+            .map(|t| t.templates.values().collect())
+            .unwrap_or_default();
+        serde_json::json!(templates)
     }
 }
 
@@ -1202,6 +1227,8 @@ impl Kaltura<'_> {
         if let Some(tenant) = tenants.get_mut(&self.partner_id) {
             tenant.wake();
         }
+        drop(tenants);
+        super::notifications::flush(self.backend, self.cx);
         ended
     }
 

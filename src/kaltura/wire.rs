@@ -390,6 +390,16 @@ impl serde::Serialize for JsonEntries<'_> {
     }
 }
 
+/// One value as the API's JSON serializer writes it on its own (nulls left out, `objectType`
+/// last), for a body that is not an API answer (an HTTP notification's).
+pub(crate) fn json_text(out: &Out) -> String {
+    let mut bytes = Vec::with_capacity(1024);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, PhpJson);
+    // Serialising into memory cannot fail.
+    let _ = serde::Serialize::serialize(&Json(out), &mut serializer);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
 /// The answer as a `serde_json::Value`: the reference [`Json`] is tested against.
 #[cfg(test)]
 fn to_json(out: &Out) -> serde_json::Value {
@@ -478,6 +488,18 @@ fn xml_body(body: &Body, ignore_null: bool, elapsed: Duration) -> String {
         ignore_null,
     };
     xml.write_all(body, elapsed);
+    String::from_utf8(writer.into_inner()).unwrap_or_default()
+}
+
+/// The content `KalturaXmlSerializer::serialize` writes for one value, without the
+/// `<xml><result>` envelope of an answer (an HTTP notification wraps it in `<notification>`).
+pub(crate) fn xml_fragment(out: &Out, ignore_null: bool) -> String {
+    let mut writer = Writer::new(Vec::with_capacity(1024));
+    XmlOut {
+        writer: &mut writer,
+        ignore_null,
+    }
+    .value(out);
     String::from_utf8(writer.into_inner()).unwrap_or_default()
 }
 
@@ -949,6 +971,159 @@ pub(crate) fn app_token(t: &super::apptoken::StoredAppToken) -> Out {
             .prop("hashType", text(&t.hash_type))
             .prop("description", opt_text(t.description.as_deref())),
     )
+}
+
+fn opt_int(value: Option<i64>) -> Out {
+    value.map_or(Out::Null, Out::Int)
+}
+
+fn opt_bool(value: Option<bool>) -> Out {
+    value.map_or(Out::Null, Out::Bool)
+}
+
+/// A class name vidmock stores as text, as the `&'static str` an [`Object`] takes: one of
+/// `known`, else `fallback`.
+fn class_of(name: &str, known: &[&'static str], fallback: &'static str) -> &'static str {
+    known
+        .iter()
+        .copied()
+        .find(|k| *k == name)
+        .unwrap_or(fallback)
+}
+
+/// `KalturaHttpNotificationTemplate`: `KalturaEventNotificationTemplate`'s properties, then
+/// the HTTP template's, in their declared order (`plugins/event_notification/lib/api/types/
+/// KalturaEventNotificationTemplate.php`, `providers/http/lib/api/KalturaHttpNotificationTemplate.php`);
+/// the connection settings vidmock does not keep (credentials, SSL, custom headers) are null.
+pub(crate) fn notification_template(t: &super::notifications::StoredTemplate) -> Out {
+    let conditions = t.event_conditions.as_ref().map_or(Out::Null, |list| {
+        Out::Array(list.iter().map(condition).collect())
+    });
+    let data = t.data.as_ref().map_or(Out::Null, |d| {
+        Out::Object(
+            Object::new("KalturaHttpNotificationObjectData")
+                .prop("relatedObjects", Out::Null)
+                .subclass()
+                .subclass()
+                .prop("apiObjectType", opt_text(d.api_object_type.as_deref()))
+                .prop("format", opt_int(d.format))
+                .prop("ignoreNull", opt_bool(d.ignore_null))
+                .prop("code", opt_text(d.code.as_deref()))
+                .prop("dataStringReplacements", Out::Null)
+                .prop("responseProfileId", opt_int(d.response_profile_id)),
+        )
+    });
+    Out::Object(
+        Object::new(super::notifications::TEMPLATE_CLASS)
+            .prop("relatedObjects", Out::Null)
+            .subclass()
+            .prop("id", Out::Int(t.id))
+            .prop("partnerId", Out::Int(t.partner_id))
+            .prop("name", text(&t.name))
+            .prop("systemName", opt_text(t.system_name.as_deref()))
+            .prop("description", opt_text(t.description.as_deref()))
+            .prop("type", text("httpNotification.Http"))
+            .prop("status", Out::Int(t.status))
+            .prop("createdAt", time(t.created_at))
+            .prop("updatedAt", time(t.updated_at))
+            .prop("manualDispatchEnabled", opt_bool(t.manual_dispatch_enabled))
+            .prop(
+                "automaticDispatchEnabled",
+                opt_bool(t.automatic_dispatch_enabled),
+            )
+            .prop("eventType", opt_text(t.event_type.as_deref()))
+            .prop("eventObjectType", opt_text(t.event_object_type.as_deref()))
+            .prop("eventConditions", conditions)
+            .prop("contentParameters", Out::Null)
+            .prop("userParameters", Out::Null)
+            .prop("eventDelayedCondition", Out::Null)
+            .subclass()
+            .prop("url", opt_text(t.url.as_deref()))
+            .prop("method", opt_int(t.method))
+            .prop("data", data)
+            .prop("timeout", opt_int(t.timeout))
+            .prop("connectTimeout", opt_int(t.connect_timeout))
+            .prop("username", Out::Null)
+            .prop("password", Out::Null)
+            .prop("authenticationMethod", Out::Null)
+            .prop("sslVersion", Out::Null)
+            .prop("sslCertificate", Out::Null)
+            .prop("sslCertificateType", Out::Null)
+            .prop("sslCertificatePassword", Out::Null)
+            .prop("sslEngine", Out::Null)
+            .prop("sslEngineDefault", Out::Null)
+            .prop("sslKeyType", Out::Null)
+            .prop("sslKey", Out::Null)
+            .prop("sslKeyPassword", Out::Null)
+            .prop("customHeaders", Out::Null)
+            .prop("secureHashingAlgo", opt_int(t.secure_hashing_algo)),
+    )
+}
+
+/// `KalturaEventFieldCondition` (`KalturaCondition`, then its boolean `field`) or
+/// `KalturaFieldMatchCondition` (`KalturaCondition`, `KalturaMatchCondition`'s `values` and
+/// `matchType`, then its string `field`).
+fn condition(c: &super::notifications::StoredCondition) -> Out {
+    let is_match = c.object_type == "KalturaFieldMatchCondition";
+    let field = c.field.as_ref().map_or(Out::Null, |f| {
+        let class = class_of(
+            &f.object_type,
+            &["KalturaEvalBooleanField", "KalturaEvalStringField"],
+            "KalturaEvalBooleanField",
+        );
+        Out::Object(
+            Object::new(class)
+                .prop("relatedObjects", Out::Null)
+                .subclass()
+                .prop("description", opt_text(f.description.as_deref()))
+                .subclass()
+                .prop("value", Out::Null)
+                .subclass()
+                .subclass()
+                .prop("code", opt_text(f.code.as_deref())),
+        )
+    });
+    let base = Object::new(if is_match {
+        "KalturaFieldMatchCondition"
+    } else {
+        "KalturaEventFieldCondition"
+    })
+    .prop("relatedObjects", Out::Null)
+    .subclass()
+    .prop(
+        "type",
+        text(if is_match {
+            "6"
+        } else {
+            "eventNotification.BooleanField"
+        }),
+    )
+    .prop("description", opt_text(c.description.as_deref()))
+    .prop("not", opt_bool(c.not))
+    .subclass();
+    let object = if is_match {
+        let values = c
+            .values
+            .iter()
+            .map(|v| {
+                Out::Object(
+                    Object::new("KalturaStringValue")
+                        .prop("relatedObjects", Out::Null)
+                        .subclass()
+                        .prop("description", Out::Null)
+                        .subclass()
+                        .prop("value", text(v)),
+                )
+            })
+            .collect();
+        base.prop("values", Out::Array(values))
+            .prop("matchType", Out::Null)
+            .subclass()
+            .prop("field", field)
+    } else {
+        base.prop("field", field)
+    };
+    Out::Object(object)
 }
 
 /// What `KalturaSessionInfo` carries.

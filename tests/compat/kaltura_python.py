@@ -19,13 +19,16 @@ kaltura_uploader_cli.py, which only points its hard-coded Kaltura URLs at the mo
 """
 
 import hashlib
+import http.server
 import importlib.metadata
 import io
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -33,14 +36,30 @@ import urllib.request
 from KalturaClient import KalturaClient, KalturaConfiguration
 from KalturaClient.Base import KalturaParams
 from KalturaClient.exceptions import KalturaException
+from KalturaClient.Plugins.EventNotification import (
+    KalturaEventFieldCondition,
+    KalturaEventNotificationEventObjectType,
+    KalturaEventNotificationEventType,
+    KalturaEventNotificationTemplateFilter,
+    KalturaEventNotificationTemplateListResponse,
+    KalturaEventNotificationTemplateStatus,
+)
+from KalturaClient.Plugins.HttpNotification import (
+    KalturaHttpNotificationMethod,
+    KalturaHttpNotificationObjectData,
+    KalturaHttpNotificationTemplate,
+    KalturaSecureHashingAlgo,
+)
 from KalturaClient.Plugins.Core import (
     KalturaAppToken,
     KalturaAppTokenHashType,
     KalturaAssetFilter,
+    KalturaEvalBooleanField,
     KalturaEntryStatus,
     KalturaFlavorAssetStatus,
     KalturaMediaEntry,
     KalturaMediaType,
+    KalturaResponseType,
     KalturaSessionType,
     KalturaUploadToken,
     KalturaUploadTokenListResponse,
@@ -463,6 +482,129 @@ def app_token_session(check):
           repr(listed.totalCount))
 
 
+class NotificationReceiver:
+    """A subscriber on a loopback port: records each request and answers 200."""
+
+    def __init__(self):
+        got = self.got = queue.Queue()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the standard library's name
+                length = int(self.headers.get("Content-Length") or 0)
+                got.put((dict(self.headers), self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:{}/kaltura-hooks".format(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next(self, seconds=5):
+        try:
+            return self.got.get(timeout=seconds)
+        except queue.Empty:
+            return None
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+ENTRY_READY_CODE = ("$scope->getObject() instanceof entry && in_array(entryPeer::STATUS, "
+                    "$scope->getEvent()->getModifiedColumns()) && "
+                    "$scope->getObject()->getStatus() == entryStatus::READY")
+
+
+def notification_templates(directory):
+    def body(check):
+        c = admin_client()
+        receiver = NotificationReceiver()
+        try:
+            template = KalturaHttpNotificationTemplate(
+                name="Entry Ready", systemName="COMPAT_ENTRY_READY", automaticDispatchEnabled=True,
+                eventType=KalturaEventNotificationEventType.OBJECT_CHANGED,
+                eventObjectType=KalturaEventNotificationEventObjectType.ENTRY,
+                eventConditions=[KalturaEventFieldCondition(
+                    description="entry ready", field=KalturaEvalBooleanField(code=ENTRY_READY_CODE))],
+                url=receiver.url, method=KalturaHttpNotificationMethod.POST,
+                data=KalturaHttpNotificationObjectData(apiObjectType="KalturaMediaEntry",
+                                                       format=KalturaResponseType.RESPONSE_TYPE_JSON),
+                secureHashingAlgo=KalturaSecureHashingAlgo.SHA_256)
+            added = c.eventNotification.eventNotificationTemplate.add(template)
+            check("eventNotificationTemplate.add", "the template comes back as a KalturaHttpNotificationTemplate, ACTIVE",
+                  type(added) is KalturaHttpNotificationTemplate and isinstance(added.id, int)
+                  and status_of(added) == KalturaEventNotificationTemplateStatus.ACTIVE,
+                  "{} {!r}".format(type(added).__name__, vars(added)))
+            check("eventNotificationTemplate.add", "its condition, URL and data read back",
+                  added.url == receiver.url and len(added.eventConditions or []) == 1
+                  and added.eventConditions[0].field.code == ENTRY_READY_CODE
+                  and added.data.apiObjectType == "KalturaMediaEntry",
+                  repr(vars(added)))
+            got = c.eventNotification.eventNotificationTemplate.get(added.id)
+            check("eventNotificationTemplate.get", "get answers the template",
+                  got.id == added.id and got.systemName == "COMPAT_ENTRY_READY", repr(vars(got)))
+            listed = c.eventNotification.eventNotificationTemplate.list(KalturaEventNotificationTemplateFilter(idEqual=added.id))
+            check("eventNotificationTemplate.list", "the list holds the template",
+                  type(listed) is KalturaEventNotificationTemplateListResponse and listed.totalCount == 1
+                  and [t.id for t in listed.objects or []] == [added.id], repr(vars(listed)))
+            renamed = c.eventNotification.eventNotificationTemplate.update(
+                added.id, KalturaHttpNotificationTemplate(description="renamed by the client"))
+            check("eventNotificationTemplate.update", "update changes what it is given and keeps the rest",
+                  renamed.description == "renamed by the client" and renamed.url == receiver.url,
+                  repr(vars(renamed)))
+            disabled = c.eventNotification.eventNotificationTemplate.updateStatus(
+                added.id, KalturaEventNotificationTemplateStatus.DISABLED)
+            check("eventNotificationTemplate.updateStatus", "updateStatus disables the template",
+                  status_of(disabled) == KalturaEventNotificationTemplateStatus.DISABLED, repr(vars(disabled)))
+            enabled = c.eventNotification.eventNotificationTemplate.updateStatus(
+                added.id, KalturaEventNotificationTemplateStatus.ACTIVE)
+            check("eventNotificationTemplate.updateStatus", "and makes it ACTIVE again",
+                  status_of(enabled) == KalturaEventNotificationTemplateStatus.ACTIVE, repr(vars(enabled)))
+
+            if VENDOR:
+                check.skip("eventNotificationTemplate.add", "a notification reaches a local receiver",
+                           "a real vendor cannot reach a loopback receiver")
+            else:
+                data = pattern_bytes("notify", 64 * 1024)
+                path = test_file(directory, "notify.mp4", data)
+                token = c.uploadToken.add(KalturaUploadToken())
+                with open(path, "rb") as f:
+                    c.uploadToken.upload(token.id, f)
+                entry = c.media.addFromUploadedFile(
+                    KalturaMediaEntry(name="notify", mediaType=KalturaMediaType.VIDEO), token.id)
+                ready = wait_ready(c, entry.id)
+                note = receiver.next()
+                check("eventNotificationTemplate.add", "the entry becoming READY is POSTed to the template's URL",
+                      note is not None, "status {!r}".format(status_of(ready)))
+                if note is not None:
+                    headers, raw = note
+                    headers = {k.lower(): v for k, v in headers.items()}
+                    signed = hashlib.sha256(ADMIN_SECRET.encode() + raw).hexdigest()
+                    check("eventNotificationTemplate.add",
+                          "the notification is signed: X-KALTURA-SIGNATURE = sha256(admin secret . body)",
+                          headers.get("x-kaltura-signature") == signed
+                          and headers.get("x-kaltura-hash-algo") == "sha256", repr(headers))
+                    payload = json.loads(raw)
+                    check("eventNotificationTemplate.add", "the body is the KalturaHttpNotification of the entry",
+                          payload.get("objectType") == "KalturaHttpNotification"
+                          and payload["object"]["id"] == entry.id and payload["object"]["status"] == "2"
+                          and payload.get("templateId") == added.id, repr(payload)[:300])
+
+            c.eventNotification.eventNotificationTemplate.delete(added.id)
+            check("eventNotificationTemplate.delete", "delete succeeds", True)
+            expect_error(check, "eventNotificationTemplate.get", "a deleted template is not found",
+                         "EVENT_NOTIFICATION_TEMPLATE_NOT_FOUND",
+                         lambda: c.eventNotification.eventNotificationTemplate.get(added.id))
+        finally:
+            receiver.close()
+    return body
+
+
 # The journal names Kaltura operations in lower case, as requests spell them.
 CAMEL = {"uploadtoken": "uploadToken", "baseentry": "baseEntry", "addfromuploadedfile": "addFromUploadedFile",
          "addcontent": "addContent"}
@@ -586,6 +728,8 @@ def main():
         scenario("uploadToken.upload", "chunked resumable upload", chunked_upload(directory))
         scenario("uploadToken.upload", "kaltura-uploader command line, 7 MiB in 2 MiB chunks",
                  uploader_cli(directory), client=UPLOADER)
+        scenario("eventNotificationTemplate.add", "HTTP notification templates and a signed notification",
+                 notification_templates(directory))
     if VENDOR:
         skip("format=3", "PHP format", "what vidmock answers format=3", "a property of vidmock, not of the vendor")
     else:

@@ -4,6 +4,8 @@
 
 #[path = "../raw/mod.rs"]
 mod raw;
+#[path = "../common/receiver.rs"]
+mod receiver;
 mod support;
 
 mod app_tokens;
@@ -14,6 +16,7 @@ mod entries;
 mod front_door;
 mod lifecycle;
 mod media;
+mod notifications;
 mod server_source;
 mod sessions;
 mod uploads;
