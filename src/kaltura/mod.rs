@@ -519,6 +519,10 @@ impl Contract for Backend {
         notifications::RETRY_POLICY
     }
 
+    fn resume(&self, cx: &Context) {
+        notifications::resume(self, cx);
+    }
+
     /// `POST /__vidmock/vendors/kaltura/entries/{id}/ready` and `…/fail` end an entry's
     /// conversion now (READY, or ERROR_CONVERTING);
     /// `POST /__vidmock/vendors/kaltura/conversions/fail-next` with `{"count": N}` makes the

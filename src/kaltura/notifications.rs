@@ -1029,17 +1029,62 @@ pub(crate) fn flush(backend: &Backend, cx: &Context) {
                     changes.append(&mut entry.changes);
                 }
             }
-            let templates: Vec<StoredTemplate> = tenant
-                .templates
-                .values()
-                .filter(|t| t.status == STATUS_ACTIVE)
-                .cloned()
-                .collect();
-            if !templates.is_empty() {
+            if let Some(templates) = active_templates(tenant) {
                 raised.push((partner, templates, changes));
             }
         }
     }
+    notify(backend, cx, raised);
+}
+
+/// After a restore from the state file: the status changes of the conversions still under way,
+/// queued for when they happen (the queue itself is not saved; a change that fell due before
+/// the restart and was not sent is not sent).
+pub(crate) fn resume(backend: &Backend, cx: &Context) {
+    let now = cx.clock.now();
+    let raised: Vec<(i64, Vec<StoredTemplate>, Vec<StatusChange>)> = {
+        let tenants = backend.store.lock();
+        tenants
+            .iter()
+            .filter_map(|(&partner, tenant)| {
+                let templates = active_templates(tenant)?;
+                let changes: Vec<StatusChange> = tenant
+                    .entries
+                    .values()
+                    .filter_map(|entry| {
+                        let done_at = entry.conversion.as_ref()?.done_at;
+                        let mut future = entry.clone();
+                        future.changes.clear();
+                        super::lifecycle::step(&mut future, done_at);
+                        Some(future.changes)
+                    })
+                    .flatten()
+                    .filter(|change| change.at > now)
+                    .collect();
+                (!changes.is_empty()).then_some((partner, templates, changes))
+            })
+            .collect()
+    };
+    notify(backend, cx, raised);
+}
+
+/// The partner's active templates, if it has any.
+fn active_templates(tenant: &Tenant) -> Option<Vec<StoredTemplate>> {
+    let templates: Vec<StoredTemplate> = tenant
+        .templates
+        .values()
+        .filter(|t| t.status == STATUS_ACTIVE)
+        .cloned()
+        .collect();
+    (!templates.is_empty()).then_some(templates)
+}
+
+/// Queues the notifications each partner's templates ask for, for its changes.
+fn notify(
+    backend: &Backend,
+    cx: &Context,
+    raised: Vec<(i64, Vec<StoredTemplate>, Vec<StatusChange>)>,
+) {
     for (partner, templates, changes) in raised {
         let secret = backend
             .partner(partner)

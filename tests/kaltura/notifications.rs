@@ -613,6 +613,40 @@ async fn templates_come_back_from_the_state_file() {
 }
 
 #[tokio::test]
+async fn an_entry_ready_notification_still_to_come_at_a_restart_arrives_from_the_restarted_server()
+{
+    // Arrange: the entry is converting when the server stops.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let start = || async {
+        MockServer::builder()
+            .kaltura_conversion_delays(Duration::from_secs(5), Duration::from_secs(10))
+            .state_file(&path)
+            .unwrap()
+            .start()
+            .await
+    };
+    let mut receiver = Receiver::start().await;
+    let first = start().await;
+    let api = admin(&first);
+    add_template(&api, &template_fields(&receiver.url, ENTRY_READY, "1", &[])).await;
+    let id = entry_with(&api, &bytes(4096, 1)).await;
+    first.shutdown().await;
+
+    // Act
+    let second = start().await;
+    second.clock().advance(Duration::from_secs(15));
+    let notification = receiver.next().await;
+    second.deliveries().settled().await;
+
+    // Assert
+    assert!(verifies(&notification), "{:?}", notification.headers);
+    assert_eq!(notification.json()["object"]["id"], id.as_str());
+    assert_eq!(notification.json()["object"]["status"], "2");
+    assert_eq!(second.deliveries().all().len(), 1);
+}
+
+#[tokio::test]
 async fn a_condition_vidmock_cannot_read_never_holds_and_other_classes_are_refused() {
     let server = MockServer::start().await;
     let api = admin(&server);
