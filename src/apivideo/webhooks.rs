@@ -351,6 +351,7 @@ fn send(
 ) {
     let signature = signature(&webhook.signature_secret, &body);
     cx.deliveries.enqueue(Outbound {
+        method: http::Method::POST,
         vendor: Vendor::API_VIDEO,
         event: event.to_owned(),
         url: webhook.url.clone(),

@@ -1,4 +1,4 @@
-//! Outbound deliveries: the events a vendor POSTs to the URLs its users register.
+//! Outbound deliveries: the events a vendor sends (mostly POSTs) to the URLs its users register.
 //!
 //! Integrations rarely poll; they register a URL and act on what arrives, and that handler is
 //! the code hardest to test. So the engine sends real HTTP requests, on the server's clock
@@ -195,6 +195,9 @@ pub struct Delivery {
     pub vendor: Vendor,
     /// The vendor's name for the event (`video.encoding.quality.completed`).
     pub event: String,
+    /// The HTTP method it is sent with (`POST` but for a Kaltura template that asks otherwise).
+    #[serde(serialize_with = "method_name")]
+    pub method: http::Method,
     /// The subscriber's URL.
     pub url: String,
     /// The headers sent, in order.
@@ -240,6 +243,13 @@ fn header_map<S: serde::Serializer>(
     serializer.collect_map(headers.iter().map(|(k, v)| (k, v)))
 }
 
+fn method_name<S: serde::Serializer>(
+    method: &http::Method,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(method.as_str())
+}
+
 fn text<S: serde::Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&String::from_utf8_lossy(bytes))
 }
@@ -280,7 +290,7 @@ impl Delivery {
         serde_json::from_slice(&self.body).ok()
     }
 
-    /// The delivery as the request matchers see it (a `POST` to its URL), so that any
+    /// The delivery as the request matchers see it (its method, mostly `POST`, to its URL), so that any
     /// [`crate::Match`] can pick deliveries.
     ///
     /// # Example
@@ -306,7 +316,7 @@ impl Delivery {
             }
         }
         crate::Request {
-            method: http::Method::POST,
+            method: self.method.clone(),
             url: self.url.parse().unwrap_or_default(),
             headers,
             body: self.body.clone(),
@@ -399,6 +409,7 @@ impl DeliveryExpectationBuilder {
 pub(crate) struct Outbound {
     pub vendor: Vendor,
     pub event: String,
+    pub method: http::Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
@@ -516,6 +527,7 @@ impl Deliveries {
             id,
             vendor: outbound.vendor,
             event: outbound.event,
+            method: outbound.method,
             url: outbound.url,
             headers: outbound.headers,
             body: outbound.body,
@@ -999,6 +1011,7 @@ fn spoil(delivery: &mut Delivery) {
 /// What one attempt sends.
 struct Job {
     id: u64,
+    method: http::Method,
     url: String,
     headers: Vec<(String, String)>,
     body: Bytes,
@@ -1009,6 +1022,7 @@ impl Job {
     fn of(delivery: &Delivery) -> Job {
         Job {
             id: delivery.id,
+            method: delivery.method.clone(),
             url: delivery.url.clone(),
             headers: delivery.headers.clone(),
             body: delivery.body.clone(),
@@ -1094,7 +1108,7 @@ fn client_config(roots: rustls::RootCertStore) -> Result<tokio_rustls::TlsConnec
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-/// POSTs the job over HTTP/1.1 on a fresh connection (TLS for `https://`); the status and the
+/// Sends the job over HTTP/1.1 on a fresh connection (TLS for `https://`); the status and the
 /// start of the answer.
 async fn post(job: &Job, connector: &Connector) -> Result<(u16, String), String> {
     let uri: http::Uri = job
@@ -1127,7 +1141,10 @@ async fn post(job: &Job, connector: &Connector) -> Result<(u16, String), String>
         .await
         .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
     let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut request = http::Request::post(path).header(http::header::HOST, authority.as_str());
+    let mut request = http::Request::builder()
+        .method(job.method.clone())
+        .uri(path)
+        .header(http::header::HOST, authority.as_str());
     for (name, value) in &job.headers {
         request = request.header(name.as_str(), value.as_str());
     }

@@ -1186,6 +1186,28 @@ pub(crate) fn signature(algo: Option<i64>, secret: &str, body: &[u8]) -> (&'stat
     }
 }
 
+/// `KalturaHttpNotificationMethod`.
+const METHOD_POST: i64 = 2;
+const METHOD_PUT: i64 = 3;
+const METHOD_DELETE: i64 = 4;
+
+/// What a GET notification's data has encoded to travel in a URL: what a URI's query may not
+/// hold as it is (curl sends the data as written; a receiver decodes the query either way).
+const NOT_IN_QUERY: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
 /// Queues one notification of `template` about `change`.
 fn send(cx: &Context, template: &StoredTemplate, change: &StatusChange, job: i64, secret: &str) {
     let (body, content_type) = body(template, change, job, &cx.base_url);
@@ -1197,6 +1219,24 @@ fn send(cx: &Context, template: &StoredTemplate, change: &StatusChange, job: i64
     if let Some(content_type) = content_type {
         headers.push(("Content-Type".to_owned(), content_type.to_owned()));
     }
+    // `Engine.php:121–150`: POST, PUT and DELETE carry the data as their body; GET (the
+    // method of a template that names none) appends it to the URL after a `?`.
+    let method = match template.method {
+        Some(METHOD_POST) => http::Method::POST,
+        Some(METHOD_PUT) => http::Method::PUT,
+        Some(METHOD_DELETE) => http::Method::DELETE,
+        _ => http::Method::GET,
+    };
+    let mut url = template.url.clone().unwrap_or_default();
+    let body = if method == http::Method::GET {
+        if !body.is_empty() {
+            url.push('?');
+            url.extend(percent_encoding::utf8_percent_encode(&body, NOT_IN_QUERY));
+        }
+        String::new()
+    } else {
+        body
+    };
     let mut policy = RETRY_POLICY;
     if let Some(seconds) = template.timeout.filter(|t| *t > 0) {
         policy = policy.timeout(Duration::from_secs(seconds.unsigned_abs()));
@@ -1209,7 +1249,8 @@ fn send(cx: &Context, template: &StoredTemplate, change: &StatusChange, job: i64
             template.system_name.as_deref().unwrap_or(&template.name),
             change.entry.id
         ),
-        url: template.url.clone().unwrap_or_default(),
+        method,
+        url,
         headers,
         body: bytes::Bytes::from(body),
         signature_headers: vec!["X-KALTURA-SIGNATURE".into()],

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 pub struct Received {
     pub method: String,
     pub path: String,
+    pub query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
 }
@@ -124,6 +125,7 @@ impl Receiver {
                                 let _ = tx.send(Received {
                                     method: parts.method.to_string(),
                                     path: parts.uri.path().to_owned(),
+                                    query: parts.uri.query().map(str::to_owned),
                                     headers: parts.headers,
                                     body: body.to_vec(),
                                 });

@@ -305,6 +305,75 @@ async fn a_status_changed_template_gets_every_change_as_xml_signed_with_sha256()
 }
 
 #[tokio::test]
+async fn a_template_without_a_method_sends_a_get_with_the_data_in_the_query_and_put_and_delete_a_body(
+) {
+    // Arrange: one template per method, the first naming none (a GET on the server).
+    let server = slow_server().await;
+    let api = admin(&server);
+    let mut receiver = Receiver::start().await;
+    for (name, method) in [
+        ("NO_METHOD", None),
+        ("PUT", Some("3")),
+        ("DELETE", Some("4")),
+    ] {
+        let mut fields = template_fields(&receiver.url, ENTRY_READY, "2", &[]);
+        fields.retain(|(key, _)| *key != "eventNotificationTemplate:method");
+        for field in &mut fields {
+            if field.0 == "eventNotificationTemplate:systemName" {
+                field.1 = name;
+            }
+        }
+        if let Some(method) = method {
+            fields.push(("eventNotificationTemplate:method", method));
+        }
+        add_template(&api, &fields).await;
+    }
+    let id = entry_with(&api, &bytes(4096, 1)).await;
+
+    // Act
+    server.clock().advance(Duration::from_secs(15));
+    let mut got = [
+        receiver.next().await,
+        receiver.next().await,
+        receiver.next().await,
+    ];
+    got.sort_by(|a, b| a.method.cmp(&b.method));
+
+    // Assert
+    let methods: Vec<&str> = got.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["DELETE", "GET", "PUT"]);
+    let (get, put) = (&got[1], &got[2]);
+    assert!(get.body.is_empty());
+    let query = get.query.clone().unwrap();
+    let data = percent_encoding::percent_decode_str(&query)
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    assert!(data.starts_with("data=<notification>"), "{data}");
+    assert!(data.contains(&format!("<id>{id}</id>")), "{data}");
+    let mut signed = DEFAULT_ADMIN_SECRET.as_bytes().to_vec();
+    signed.extend_from_slice(data.as_bytes());
+    assert_eq!(
+        get.header("x-kaltura-signature"),
+        Some(hex(&sha1::Sha1::digest(&signed)).as_str())
+    );
+    let put_body = String::from_utf8_lossy(&put.body);
+    assert!(put_body.starts_with("data=<notification>"), "{put_body}");
+    assert!(put_body.contains("<templateSystemName>PUT</templateSystemName>"));
+    assert!(verifies(put));
+    assert!(verifies(&got[0]));
+    server.deliveries().settled().await;
+    let mut recorded: Vec<String> = server
+        .deliveries()
+        .all()
+        .iter()
+        .map(|d| d.method.to_string())
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, ["DELETE", "GET", "PUT"]);
+}
+
+#[tokio::test]
 async fn a_receiver_answering_500_gets_two_retries_sixty_seconds_apart() {
     let server = MockServer::start().await;
     let api = admin(&server);
