@@ -6,42 +6,12 @@
 
 use std::time::Duration;
 
-use crate::support::{admin, bytes, redact_ids, sha256, user, xml_result, Api, Chunk};
+use crate::support::{
+    admin, bytes, entry_with, redact_ids, sha256, slow_server, user, xml_result, Api, Chunk,
+};
 use serde_json::Value;
 use vidmock::kaltura::{EntryStatus, SessionType};
 use vidmock::MockServer;
-
-/// A server whose entries import for 5 s and convert for 10 s.
-async fn slow_server() -> MockServer {
-    MockServer::builder()
-        .kaltura_conversion_delays(Duration::from_secs(5), Duration::from_secs(10))
-        .start()
-        .await
-}
-
-/// A video entry given `data` through a complete token; its id.
-async fn entry_with(api: &Api, data: &[u8]) -> String {
-    let entry = api
-        .json(
-            "media",
-            "add",
-            &[("entry:name", "clip"), ("entry:mediaType", "1")],
-        )
-        .await;
-    let id = entry["id"].as_str().unwrap_or_else(|| panic!("{entry}"));
-    let token = api.add_token(&[]).await;
-    api.upload_text(1, &token, data, "clip.mp4", Chunk::WHOLE)
-        .await;
-    let added = api
-        .json(
-            "media",
-            "addContent",
-            &[("entryId", id), ("resource:token", &token)],
-        )
-        .await;
-    assert_eq!(added["id"], id, "{added}");
-    id.to_owned()
-}
 
 /// `media.updateContent` of entry `id` from upload token `token`.
 async fn update_content(api: &Api, id: &str, token: &str) -> Value {

@@ -13,7 +13,7 @@ use vidmock::kaltura::{SessionType, DEFAULT_ADMIN_SECRET};
 use vidmock::{DeliveryStatus, MockServer};
 
 use crate::receiver::{Received, Receiver};
-use crate::support::{admin, bytes, redact_ids, user, xml_result, Api, Chunk};
+use crate::support::{admin, bytes, entry_with, redact_ids, slow_server, user, xml_result, Api};
 
 const SERVICE: &str = "eventnotification_eventnotificationtemplate";
 
@@ -24,14 +24,6 @@ const ENTRY_READY: &str = "$scope->getObject() instanceof entry && in_array(entr
 /// (deployment/updates/scripts/xml/2018_04_27_httpNotificationsTemplate.template.xml).
 const STATUS_CHANGED: &str =
     "in_array(entryPeer::STATUS, $scope->getEvent()->getModifiedColumns())";
-
-/// A server whose entries import for 5 s and convert for 10 s.
-async fn slow_server() -> MockServer {
-    MockServer::builder()
-        .kaltura_conversion_delays(Duration::from_secs(5), Duration::from_secs(10))
-        .start()
-        .await
-}
 
 /// The form fields of an HTTP template posting to `url` on an entry change that `condition`
 /// selects, in `format` (1 JSON, 2 XML), with `extra` fields.
@@ -88,30 +80,6 @@ async fn add_template(api: &Api, fields: &[(&str, &str)]) -> Value {
     let template = api.json(SERVICE, "add", fields).await;
     assert!(template["id"].is_i64(), "{template}");
     template
-}
-
-/// A video entry given `data` through a complete token; its id.
-async fn entry_with(api: &Api, data: &[u8]) -> String {
-    let entry = api
-        .json(
-            "media",
-            "add",
-            &[("entry:name", "clip"), ("entry:mediaType", "1")],
-        )
-        .await;
-    let id = entry["id"].as_str().unwrap_or_else(|| panic!("{entry}"));
-    let token = api.add_token(&[]).await;
-    api.upload_text(1, &token, data, "clip.mp4", Chunk::WHOLE)
-        .await;
-    let added = api
-        .json(
-            "media",
-            "addContent",
-            &[("entryId", id), ("resource:token", &token)],
-        )
-        .await;
-    assert_eq!(added["id"], id, "{added}");
-    id.to_owned()
 }
 
 fn hex(bytes: &[u8]) -> String {

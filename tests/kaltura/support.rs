@@ -362,3 +362,38 @@ pub fn user(server: &vidmock::MockServer, name: &str) -> Api {
 pub fn code(answer: &serde_json::Value) -> &str {
     answer["code"].as_str().unwrap_or("")
 }
+
+/// A server whose entries import for 5 s and convert for 10 s.
+pub async fn slow_server() -> vidmock::MockServer {
+    vidmock::MockServer::builder()
+        .kaltura_conversion_delays(
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(10),
+        )
+        .start()
+        .await
+}
+
+/// A video entry given `data` through a complete token; its id.
+pub async fn entry_with(api: &Api, data: &[u8]) -> String {
+    let entry = api
+        .json(
+            "media",
+            "add",
+            &[("entry:name", "clip"), ("entry:mediaType", "1")],
+        )
+        .await;
+    let id = entry["id"].as_str().unwrap_or_else(|| panic!("{entry}"));
+    let token = api.add_token(&[]).await;
+    api.upload_text(1, &token, data, "clip.mp4", Chunk::WHOLE)
+        .await;
+    let added = api
+        .json(
+            "media",
+            "addContent",
+            &[("entryId", id), ("resource:token", &token)],
+        )
+        .await;
+    assert_eq!(added["id"], id, "{added}");
+    id.to_owned()
+}
