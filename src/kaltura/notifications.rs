@@ -54,6 +54,8 @@ pub(crate) const MAX_KEPT: usize = 200;
 /// The most conditions of one template, and values of one condition.
 const MAX_CONDITIONS: usize = 20;
 const MAX_VALUES: usize = 50;
+/// The most `customHeaders` a template keeps.
+const MAX_HEADERS: usize = 20;
 /// The longest string property kept (a URL, PHP code…), in bytes.
 const MAX_TEXT: usize = 4096;
 
@@ -182,6 +184,17 @@ pub(crate) struct StoredTemplate {
     /// `KalturaSecureHashingAlgo`: 1 SHA-1 (and the default), 2 SHA-256, 3 SHA-512.
     #[serde(default)]
     pub secure_hashing_algo: Option<i64>,
+    /// `customHeaders` (`KalturaKeyValue`s): headers each notification carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_headers: Option<Vec<StoredHeader>>,
+}
+
+/// A `KalturaKeyValue` of `customHeaders`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoredHeader {
+    pub key: String,
+    pub value: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +222,7 @@ struct Input {
     timeout: Patch<i64>,
     connect_timeout: Patch<i64>,
     secure_hashing_algo: Patch<i64>,
+    custom_headers: Patch<Vec<StoredHeader>>,
 }
 
 fn prop_name(name: &str) -> String {
@@ -354,6 +368,28 @@ fn read_conditions(map: &Map) -> Result<Vec<StoredCondition>, ApiError> {
     Ok(conditions)
 }
 
+/// `KalturaKeyValueArray` of `customHeaders`: each item's key and value. A key that cannot be
+/// an HTTP header name, or a value that cannot be a header value, is refused as the wrong
+/// format (the server would hand curl a header line it cannot send).
+fn read_headers(map: &Map) -> Result<Vec<StoredHeader>, ApiError> {
+    let mut headers = Vec::new();
+    for item in items(map, "customHeaders", MAX_HEADERS)? {
+        let object = object_of("customHeaders", item);
+        let key = nested_string(&object, "key")?.unwrap_or_default();
+        let value = nested_string(&object, "value")?.unwrap_or_default();
+        if http::HeaderName::try_from(key.as_str()).is_err()
+            || http::HeaderValue::try_from(value.as_str()).is_err()
+        {
+            return Err(ApiError::new(
+                "PROPERTY_VALIDATION_WRONG_FORMAT",
+                &["customHeaders", "KalturaKeyValue"],
+            ));
+        }
+        headers.push(StoredHeader { key, value });
+    }
+    Ok(headers)
+}
+
 /// `KalturaHttpNotificationObjectData` (the data classes that send fixed text or form fields
 /// are not served).
 fn read_data(map: &Map) -> Result<StoredData, ApiError> {
@@ -408,6 +444,17 @@ impl Input {
                 ))
             }
         };
+        let custom_headers = match object.prop("customHeaders") {
+            Prop::Absent => None,
+            Prop::Null => Some(None),
+            Prop::Value(Value::Map(map)) => Some(Some(read_headers(map)?)),
+            Prop::Value(_) => {
+                return Err(ApiError::new(
+                    "PROPERTY_VALIDATION_WRONG_FORMAT",
+                    &["customHeaders", "array"],
+                ))
+            }
+        };
         let data = match object.prop("data") {
             Prop::Absent => None,
             Prop::Null => Some(None),
@@ -455,6 +502,7 @@ impl Input {
                 "KalturaSecureHashingAlgo",
                 &[1, 2, 3],
             )?,
+            custom_headers,
         })
     }
 
@@ -549,6 +597,7 @@ impl Input {
         set(&mut template.timeout, self.timeout);
         set(&mut template.connect_timeout, self.connect_timeout);
         set(&mut template.secure_hashing_algo, self.secure_hashing_algo);
+        set(&mut template.custom_headers, self.custom_headers);
     }
 }
 
@@ -641,6 +690,7 @@ impl Action for Add {
             timeout: None,
             connect_timeout: None,
             secure_hashing_algo: None,
+            custom_headers: None,
         };
         self.0.apply(&mut template);
         let out = wire::notification_template(&template);
@@ -1212,11 +1262,18 @@ const NOT_IN_QUERY: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 fn send(cx: &Context, template: &StoredTemplate, change: &StatusChange, job: i64, secret: &str) {
     let (body, content_type) = body(template, change, job, &cx.base_url);
     let (algo, signature) = signature(template.secure_hashing_algo, secret, body.as_bytes());
+    // `Engine.php:62–112`: the signature, the template's own headers, then the data's
+    // content type unless one of those set it.
     let mut headers = vec![
         ("X-KALTURA-SIGNATURE".to_owned(), signature),
         ("X-KALTURA-HASH-ALGO".to_owned(), algo.to_owned()),
     ];
-    if let Some(content_type) = content_type {
+    let custom = template.custom_headers.as_deref().unwrap_or_default();
+    headers.extend(custom.iter().map(|h| (h.key.clone(), h.value.clone())));
+    let content_type_set = custom
+        .iter()
+        .any(|h| h.key.eq_ignore_ascii_case("content-type"));
+    if let (Some(content_type), false) = (content_type, content_type_set) {
         headers.push(("Content-Type".to_owned(), content_type.to_owned()));
     }
     // `Engine.php:121–150`: POST, PUT and DELETE carry the data as their body; GET (the

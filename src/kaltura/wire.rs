@@ -1055,7 +1055,24 @@ pub(crate) fn notification_template(t: &super::notifications::StoredTemplate) ->
             .prop("sslKeyType", Out::Null)
             .prop("sslKey", Out::Null)
             .prop("sslKeyPassword", Out::Null)
-            .prop("customHeaders", Out::Null)
+            .prop(
+                "customHeaders",
+                t.custom_headers.as_ref().map_or(Out::Null, |list| {
+                    Out::Array(
+                        list.iter()
+                            .map(|h| {
+                                Out::Object(
+                                    Object::new("KalturaKeyValue")
+                                        .prop("relatedObjects", Out::Null)
+                                        .subclass()
+                                        .prop("key", text(&h.key))
+                                        .prop("value", text(&h.value)),
+                                )
+                            })
+                            .collect(),
+                    )
+                }),
+            )
             .prop("secureHashingAlgo", opt_int(t.secure_hashing_algo)),
     )
 }

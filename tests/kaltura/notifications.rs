@@ -342,6 +342,104 @@ async fn a_template_without_a_method_sends_a_get_with_the_data_in_the_query_and_
 }
 
 #[tokio::test]
+async fn a_templates_custom_headers_are_kept_and_sent_and_may_set_the_content_type() {
+    // Arrange
+    let server = slow_server().await;
+    let api = admin(&server);
+    let mut receiver = Receiver::start().await;
+    let fields = template_fields(
+        &receiver.url,
+        ENTRY_READY,
+        "1",
+        &[
+            (
+                "eventNotificationTemplate:customHeaders:0:objectType",
+                "KalturaKeyValue",
+            ),
+            (
+                "eventNotificationTemplate:customHeaders:0:key",
+                "Authorization",
+            ),
+            (
+                "eventNotificationTemplate:customHeaders:0:value",
+                "Bearer receiver-secret",
+            ),
+            (
+                "eventNotificationTemplate:customHeaders:1:objectType",
+                "KalturaKeyValue",
+            ),
+            (
+                "eventNotificationTemplate:customHeaders:1:key",
+                "Content-Type",
+            ),
+            (
+                "eventNotificationTemplate:customHeaders:1:value",
+                "application/vnd.example+json",
+            ),
+        ],
+    );
+    let template = add_template(&api, &fields).await;
+    entry_with(&api, &bytes(4096, 1)).await;
+
+    // Act
+    server.clock().advance(Duration::from_secs(15));
+    let notification = receiver.next().await;
+    let fetched = api
+        .json(SERVICE, "get", &[("id", &template["id"].to_string())])
+        .await;
+
+    // Assert
+    assert_eq!(
+        notification.header("authorization"),
+        Some("Bearer receiver-secret")
+    );
+    let content_types: Vec<_> = notification
+        .headers
+        .get_all("content-type")
+        .iter()
+        .collect();
+    assert_eq!(content_types, ["application/vnd.example+json"]);
+    assert!(verifies(&notification));
+    assert_eq!(fetched["customHeaders"], template["customHeaders"]);
+    assert_eq!(
+        fetched["customHeaders"][0],
+        serde_json::json!({"objectType": "KalturaKeyValue", "key": "Authorization", "value": "Bearer receiver-secret"})
+    );
+}
+
+#[tokio::test]
+async fn a_custom_header_that_http_cannot_carry_is_refused() {
+    // Arrange
+    let server = MockServer::start().await;
+    let api = admin(&server);
+    let fields = template_fields(
+        "http://127.0.0.1:9/hooks",
+        ENTRY_READY,
+        "1",
+        &[
+            (
+                "eventNotificationTemplate:customHeaders:0:objectType",
+                "KalturaKeyValue",
+            ),
+            (
+                "eventNotificationTemplate:customHeaders:0:key",
+                "Bad Header",
+            ),
+            ("eventNotificationTemplate:customHeaders:0:value", "x"),
+        ],
+    );
+
+    // Act
+    let refused = api.json(SERVICE, "add", &fields).await;
+
+    // Assert
+    assert_eq!(
+        refused["code"], "PROPERTY_VALIDATION_WRONG_FORMAT",
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn a_receiver_answering_500_gets_two_retries_sixty_seconds_apart() {
     let server = MockServer::start().await;
     let api = admin(&server);
