@@ -57,6 +57,7 @@ from KalturaClient.Plugins.Core import (
     KalturaEvalBooleanField,
     KalturaEntryStatus,
     KalturaFlavorAssetStatus,
+    KalturaKeyValue,
     KalturaMediaEntry,
     KalturaMediaType,
     KalturaResponseType,
@@ -534,7 +535,8 @@ def notification_templates(directory):
                 url=receiver.url, method=KalturaHttpNotificationMethod.POST,
                 data=KalturaHttpNotificationObjectData(apiObjectType="KalturaMediaEntry",
                                                        format=KalturaResponseType.RESPONSE_TYPE_JSON),
-                secureHashingAlgo=KalturaSecureHashingAlgo.SHA_256)
+                secureHashingAlgo=KalturaSecureHashingAlgo.SHA_256,
+                customHeaders=[KalturaKeyValue(key="X-Receiver-Token", value="compat-token")])
             added = c.eventNotification.eventNotificationTemplate.add(template)
             check("eventNotificationTemplate.add", "the template comes back as a KalturaHttpNotificationTemplate, ACTIVE",
                   type(added) is KalturaHttpNotificationTemplate and isinstance(added.id, int)
@@ -543,7 +545,9 @@ def notification_templates(directory):
             check("eventNotificationTemplate.add", "its condition, URL and data read back",
                   added.url == receiver.url and len(added.eventConditions or []) == 1
                   and added.eventConditions[0].field.code == ENTRY_READY_CODE
-                  and added.data.apiObjectType == "KalturaMediaEntry",
+                  and added.data.apiObjectType == "KalturaMediaEntry"
+                  and [(h.key, h.value) for h in added.customHeaders or []]
+                  == [("X-Receiver-Token", "compat-token")],
                   repr(vars(added)))
             got = c.eventNotification.eventNotificationTemplate.get(added.id)
             check("eventNotificationTemplate.get", "get answers the template",
@@ -589,6 +593,8 @@ def notification_templates(directory):
                           "the notification is signed: X-KALTURA-SIGNATURE = sha256(admin secret . body)",
                           headers.get("x-kaltura-signature") == signed
                           and headers.get("x-kaltura-hash-algo") == "sha256", repr(headers))
+                    check("eventNotificationTemplate.add", "the template's custom header comes with it",
+                          headers.get("x-receiver-token") == "compat-token", repr(headers))
                     payload = json.loads(raw)
                     check("eventNotificationTemplate.add", "the body is the KalturaHttpNotification of the entry",
                           payload.get("objectType") == "KalturaHttpNotification"
