@@ -306,6 +306,24 @@ fn items<'a>(map: &'a Map, name: &str, max: usize) -> Result<Vec<&'a Map>, ApiEr
     Ok(items)
 }
 
+/// A property holding an object or an array (absent, null, or read by `read`); any other
+/// value is the wrong format.
+fn patch_nested<T>(
+    object: &Object<'_>,
+    name: &str,
+    read: fn(&Map) -> Result<T, ApiError>,
+) -> Result<Patch<T>, ApiError> {
+    match object.prop(name) {
+        Prop::Absent => Ok(None),
+        Prop::Null => Ok(Some(None)),
+        Prop::Value(Value::Map(map)) => Ok(Some(Some(read(map)?))),
+        Prop::Value(_) => Err(ApiError::new(
+            "PROPERTY_VALIDATION_WRONG_FORMAT",
+            &[name, "array"],
+        )),
+    }
+}
+
 fn object_of<'a>(name: &str, map: &'a Map) -> Object<'a> {
     Object {
         name: name.to_owned(),
@@ -433,39 +451,9 @@ impl Input {
         let readonly = ["id", "partnerId", "status", "createdAt", "updatedAt"]
             .into_iter()
             .find(|name| matches!(object.prop(name), Prop::Value(_)));
-        let event_conditions = match object.prop("eventConditions") {
-            Prop::Absent => None,
-            Prop::Null => Some(None),
-            Prop::Value(Value::Map(map)) => Some(Some(read_conditions(map)?)),
-            Prop::Value(_) => {
-                return Err(ApiError::new(
-                    "PROPERTY_VALIDATION_WRONG_FORMAT",
-                    &["eventConditions", "array"],
-                ))
-            }
-        };
-        let custom_headers = match object.prop("customHeaders") {
-            Prop::Absent => None,
-            Prop::Null => Some(None),
-            Prop::Value(Value::Map(map)) => Some(Some(read_headers(map)?)),
-            Prop::Value(_) => {
-                return Err(ApiError::new(
-                    "PROPERTY_VALIDATION_WRONG_FORMAT",
-                    &["customHeaders", "array"],
-                ))
-            }
-        };
-        let data = match object.prop("data") {
-            Prop::Absent => None,
-            Prop::Null => Some(None),
-            Prop::Value(Value::Map(map)) => Some(Some(read_data(map)?)),
-            Prop::Value(_) => {
-                return Err(ApiError::new(
-                    "PROPERTY_VALIDATION_WRONG_FORMAT",
-                    &["data", "array"],
-                ))
-            }
-        };
+        let event_conditions = patch_nested(&object, "eventConditions", read_conditions)?;
+        let custom_headers = patch_nested(&object, "customHeaders", read_headers)?;
+        let data = patch_nested(&object, "data", read_data)?;
         Ok(Self {
             readonly,
             name: patch_string(&object, "name")?,
