@@ -364,6 +364,42 @@ impl Vendors {
             })
     }
 
+    /// A matcher for the requests vendor `name` answers (the first vendor to own a request's
+    /// path answers it, as for the server).
+    pub(crate) fn owned_by(&self, name: &str) -> Result<Box<dyn crate::Match>, String> {
+        let vendor = self
+            .each
+            .iter()
+            .map(|(vendor, _)| *vendor)
+            .find(|vendor| vendor.as_str() == name)
+            .ok_or_else(|| format!("no vendor of this build is named {name:?}"))?;
+        Ok(Box::new(OwnedBy {
+            vendor,
+            each: self.each.clone(),
+        }))
+    }
+
+    /// Each vendor's operations and the faults a person reaches for on it, under its name
+    /// (`GET /__vidmock/vendors`, which the dashboard reads).
+    pub(crate) fn described(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.sorted()
+            .map(|(name, vendor)| {
+                let presets: Vec<serde_json::Value> = vendor
+                    .fault_presets()
+                    .into_iter()
+                    .map(|(label, action)| serde_json::json!({ "name": label, "action": action }))
+                    .collect();
+                (
+                    name.as_str().to_owned(),
+                    serde_json::json!({
+                        "operations": vendor.operations(),
+                        "faultPresets": presets,
+                    }),
+                )
+            })
+            .collect()
+    }
+
     /// Every vendor's operations, under its name.
     pub(crate) fn operations(&self) -> serde_json::Map<String, serde_json::Value> {
         self.sorted()
@@ -399,6 +435,22 @@ impl Vendors {
         names
             .into_iter()
             .filter_map(|name| self.get(name).map(|vendor| (name, vendor)))
+    }
+}
+
+/// Matches the requests one vendor answers: see [`Vendors::owned_by`].
+struct OwnedBy {
+    vendor: Vendor,
+    each: Vec<(Vendor, Arc<dyn Contract>)>,
+}
+
+impl crate::Match for OwnedBy {
+    fn matches(&self, request: &crate::Request) -> bool {
+        let path = request.url.path();
+        self.each
+            .iter()
+            .find(|(_, contract)| contract.owns(path))
+            .is_some_and(|(vendor, _)| *vendor == self.vendor)
     }
 }
 

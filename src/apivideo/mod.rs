@@ -462,6 +462,35 @@ impl Contract for Backend {
         Route::operations().map(str::to_owned).collect()
     }
 
+    fn fault_presets(&self) -> Vec<(&'static str, serde_json::Value)> {
+        // The admin API's `apivideoProblem` form, as the fault engine reads it back.
+        let problem = |p: Problem| crate::engine::faults::VendorError::to_json(&p);
+        let status = |status: u16| serde_json::json!({ "type": "status", "status": status });
+        vec![
+            ("503 Service Unavailable", status(503)),
+            ("500 Internal Server Error", status(500)),
+            (
+                "400 invalid attribute (problem)",
+                problem(Problem::invalid_attribute(
+                    "title",
+                    "This attribute must be a string.",
+                )),
+            ),
+            (
+                "401 invalid access token (problem)",
+                problem(Problem::invalid_access_token()),
+            ),
+            (
+                "404 resource not found (problem)",
+                problem(Problem::resource_not_found("videoId")),
+            ),
+            (
+                "429 too many requests (problem)",
+                problem(Problem::too_many_requests()),
+            ),
+        ]
+    }
+
     /// A video's source, named after its title.
     fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)> {
         let state = self.lock();

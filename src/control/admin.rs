@@ -55,6 +55,7 @@ enum Handler {
     /// One journal entry in full, by its `seq`.
     Request(String),
     Operations,
+    Vendors,
     /// An uploaded file's bytes, by the id the state shows it under.
     Upload(String),
     Deliveries,
@@ -97,6 +98,7 @@ fn route(method: &Method, tail: &str) -> Result<Handler, NoRoute> {
         ),
         "/state" => (get.then_some(State), "GET,HEAD"),
         "/operations" => (get.then_some(Operations), "GET,HEAD"),
+        "/vendors" => (get.then_some(Vendors), "GET,HEAD"),
         "/faults" => (
             post.then_some(AddFault)
                 .or(get.then_some(ListFaults))
@@ -243,6 +245,7 @@ async fn handle(shared: &Shared, handler: Handler, request: Request) -> Response
         },
         Handler::Request(seq) => request_detail(shared, &seq),
         Handler::Operations => Json(shared.vendors.operations()).into_response(),
+        Handler::Vendors => Json(shared.vendors.described()).into_response(),
         Handler::Upload(id) => upload(shared, &id).await,
     }
 }
@@ -589,6 +592,8 @@ struct MatchSpec {
     path_regex: Option<String>,
     /// An api.video operation (`createToken`) or a Kaltura one (`uploadtoken.upload`).
     operation: Option<String>,
+    /// Every request a vendor answers (`apivideo`, `kaltura`).
+    vendor: Option<String>,
     /// An api.video upload token or a Kaltura upload token id.
     upload_token: Option<String>,
     /// An api.video progressive upload's part number (`Content-Range: part n/…`).
@@ -644,7 +649,7 @@ fn add_delivery_fault(shared: &Shared, body: &[u8]) -> Response {
         );
     }
     let m = &spec.matching;
-    if m.operation.is_some() || m.upload_token.is_some() || m.part.is_some() {
+    if m.operation.is_some() || m.vendor.is_some() || m.upload_token.is_some() || m.part.is_some() {
         return error(
             StatusCode::BAD_REQUEST,
             "a delivery fault matches on method, path, pathRegex, headers and query only",
@@ -712,6 +717,12 @@ fn mount(
     }
     if let Some(operation) = m.operation {
         match shared.vendors.operation(&operation) {
+            Ok(matcher) => builder = builder.when(matcher),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        }
+    }
+    if let Some(vendor) = m.vendor {
+        match shared.vendors.owned_by(&vendor) {
             Ok(matcher) => builder = builder.when(matcher),
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         }

@@ -195,7 +195,7 @@ pub struct Delivery {
     pub vendor: Vendor,
     /// The vendor's name for the event (`video.encoding.quality.completed`).
     pub event: String,
-    /// The HTTP method it is sent with (`POST` but for a Kaltura template that asks otherwise).
+    /// The HTTP method it is sent with (`POST` unless the vendor's subscription asks otherwise).
     #[serde(serialize_with = "method_name")]
     pub method: http::Method,
     /// The subscriber's URL.

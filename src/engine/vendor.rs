@@ -129,6 +129,13 @@ pub(crate) trait Contract: Send + Sync + 'static {
     /// (`createToken`, `uploadtoken.upload`), from its route table.
     fn operations(&self) -> Vec<String>;
 
+    /// The faults a person reaches for on this vendor, each a name and the admin API's fault
+    /// `action` JSON (its own error format, a status it answers with): the dashboard offers
+    /// them. None by default.
+    fn fault_presets(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+
     /// An uploaded file by the id the admin state shows it under (an api.video video, a
     /// Kaltura upload token or entry): a file name for it, and its bytes.
     fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)>;

@@ -489,6 +489,34 @@ impl Contract for Backend {
             .collect()
     }
 
+    fn fault_presets(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use crate::engine::faults::VendorError as _;
+        let error = |code: &str, args: &[&str]| ApiError::new(code, args).to_json();
+        vec![
+            (
+                "INVALID_KS",
+                error("INVALID_KS", &["EXPIRED", "-1", "INVALID_STR"]),
+            ),
+            (
+                "UPLOAD_TOKEN_NOT_FOUND",
+                error("UPLOAD_TOKEN_NOT_FOUND", &[]),
+            ),
+            ("UPLOAD_ERROR", error("UPLOAD_ERROR", &[])),
+            (
+                "SERVICE_FORBIDDEN",
+                error("SERVICE_FORBIDDEN", &["uploadtoken"]),
+            ),
+            (
+                "INTERNAL_SERVERL_ERROR (the server's own spelling)",
+                error("INTERNAL_SERVERL_ERROR", &[]),
+            ),
+            (
+                "HTTP 503",
+                serde_json::json!({ "type": "status", "status": 503 }),
+            ),
+        ]
+    }
+
     /// An upload token's file, or an entry's content, named after the token's file name.
     fn upload(&self, id: &str) -> Option<(String, Arc<crate::upload::Assembly>)> {
         let tenants = self.store.lock();

@@ -293,3 +293,82 @@ fn a_misspelt_api_video_operation_in_rust_is_refused_with_the_operations() {
 fn a_misspelt_kaltura_action_in_rust_is_refused_with_the_actions() {
     let _ = vidmock::kaltura::action("uploadtoken", "uplaod");
 }
+
+#[tokio::test]
+async fn every_vendor_describes_its_operations_and_fault_presets_that_the_faults_route_takes() {
+    // Arrange
+    let server = MockServer::start().await;
+
+    // Act
+    let vendors = send(client().get(format!("{}/__vidmock/vendors", server.uri())))
+        .await
+        .json();
+    let mut answers = Vec::new();
+    for (vendor, described) in vendors.as_object().unwrap() {
+        for preset in described["faultPresets"].as_array().unwrap() {
+            let added = add(
+                &server,
+                json!({"name": preset["name"], "match": {"vendor": vendor}, "action": preset["action"]}),
+            )
+            .await;
+            answers.push((preset["name"].clone(), added.status));
+        }
+    }
+
+    // Assert
+    let names: Vec<&String> = vendors.as_object().unwrap().keys().collect();
+    assert_eq!(names, ["apivideo", "kaltura"]);
+    assert!(vendors["apivideo"]["operations"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("createToken")));
+    assert!(vendors["kaltura"]["operations"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("uploadtoken.upload")));
+    assert_eq!(
+        vendors["apivideo"]["faultPresets"][4]["action"],
+        json!({"type": "apivideoProblem", "status": 404, "slug": "resource-not-found",
+               "title": "The requested resource could not be found.", "name": "videoId"})
+    );
+    assert!(answers.len() >= 10, "{answers:?}");
+    assert!(
+        answers.iter().all(|(_, status)| *status == 201),
+        "{answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_fault_matching_a_vendor_answers_its_requests_and_leaves_the_others_alone() {
+    // Arrange
+    let server = MockServer::start().await;
+    let added = add(
+        &server,
+        json!({"match": {"vendor": "kaltura"}, "action": {"type": "status", "status": 503}}),
+    )
+    .await;
+
+    // Act
+    let kaltura = send(client().get(format!(
+        "{}/api_v3/service/system/action/ping?format=1",
+        server.uri()
+    )))
+    .await;
+    let apivideo = send(basic(
+        client().get(format!("{}/upload-tokens", server.uri())),
+        KEY,
+    ))
+    .await;
+    let unknown = add(
+        &server,
+        json!({"match": {"vendor": "vimeo"}, "action": {"type": "status", "status": 503}}),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(added.status, 201);
+    assert_eq!(kaltura.status, 503);
+    assert_eq!(apivideo.status, 200);
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.text.contains("vimeo"), "{}", unknown.text);
+}
