@@ -105,7 +105,8 @@ pub(crate) fn webvtt(form: &Form) -> Result<String, Problem> {
     Ok(text.to_owned())
 }
 
-fn not_found() -> Problem {
+/// The 404 for a caption or chapters file of a language the video has none in.
+pub(crate) fn not_found() -> Problem {
     Problem::resource_not_found("language")
 }
 
@@ -184,16 +185,7 @@ pub(crate) fn get(
     base: &str,
 ) -> Result<Response, Problem> {
     let tag = language::parse(tag)?;
-    backend
-        .with_video(key, id, |video| {
-            video
-                .captions
-                .iter()
-                .find(|c| c.language == tag.tag)
-                .map(|c| c.to_json(&video.id, base))
-        })?
-        .map(|caption| wire::json(StatusCode::OK, &caption))
-        .ok_or_else(not_found)
+    get_track(backend, key, id, &tag, base, |video| &video.captions)
 }
 
 /// `PATCH /videos/{videoId}/captions/{language}` `{"default": bool}`: at most one caption of a
@@ -285,6 +277,27 @@ pub(crate) fn delete_track<T: TextTrack>(
 }
 
 /// The list `tracks` picks of video `id`, in upload order, paged under `{base}/videos/{id}/{kind}`.
+/// `GET /videos/{videoId}/{captions|chapters}/{language}`: the track of that language, or the
+/// vendor's 404 naming the language.
+pub(crate) fn get_track<T: TextTrack>(
+    backend: &Backend,
+    key: &str,
+    id: &str,
+    tag: &language::Tag,
+    base: &str,
+    tracks: fn(&StoredVideo) -> &Vec<T>,
+) -> Result<Response, Problem> {
+    backend
+        .with_video(key, id, |video| {
+            tracks(video)
+                .iter()
+                .find(|t| t.language() == tag.tag)
+                .map(|t| t.to_json(&video.id, base))
+        })?
+        .map(|track| wire::json(StatusCode::OK, &track))
+        .ok_or_else(not_found)
+}
+
 pub(crate) fn list_tracks<T: TextTrack>(
     backend: &Backend,
     key: &str,

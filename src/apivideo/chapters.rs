@@ -2,13 +2,12 @@
 //!
 //! Like captions, chapters live in their video and are saved, seeded and shown with it.
 
-use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::captions::{delete_track, list_tracks, upload_track, TextTrack};
+use super::captions::{delete_track, get_track, list_tracks, not_found, upload_track, TextTrack};
 use super::files::Form;
-use super::{language, wire, Backend, Problem};
+use super::{language, Backend, Problem};
 use crate::engine::body::Response;
 
 /// The largest chapters file accepted (the vendor documents no limit).
@@ -47,10 +46,6 @@ impl TextTrack for StoredChapter {
     }
 }
 
-fn not_found() -> Problem {
-    Problem::resource_not_found("language")
-}
-
 /// `POST /videos/{videoId}/chapters/{language}`: adds or replaces the file.
 pub(crate) fn upload(
     backend: &Backend,
@@ -81,16 +76,7 @@ pub(crate) fn get(
     base: &str,
 ) -> Result<Response, Problem> {
     let tag = named(tag)?;
-    backend
-        .with_video(key, id, |video| {
-            video
-                .chapters
-                .iter()
-                .find(|c| c.language == tag.tag)
-                .map(|c| c.to_json(&video.id, base))
-        })?
-        .map(|chapter| wire::json(StatusCode::OK, &chapter))
-        .ok_or_else(not_found)
+    get_track(backend, key, id, &tag, base, |video| &video.chapters)
 }
 
 /// `DELETE /videos/{videoId}/chapters/{language}`.
