@@ -15,6 +15,7 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::captions::{find_track, TextTrack};
 use super::lifecycle::Format;
 use super::videos::StoredVideo;
 use super::{Backend, Problem};
@@ -175,21 +176,13 @@ fn text_track(backend: &Backend, id: &str, language: &str, chapters: bool, head:
             return Problem::resource_not_found("videoId").into_response();
         };
         let vtt = if chapters {
-            video
-                .chapters
-                .iter()
-                .find(|c| c.language == canonical)
-                .map(|c| c.vtt.clone())
+            find_track(&video.chapters, &canonical).map(|t| t.vtt().to_owned())
         } else {
-            video
-                .captions
-                .iter()
-                .find(|c| c.language == canonical)
-                .map(|c| c.vtt.clone())
+            find_track(&video.captions, &canonical).map(|t| t.vtt().to_owned())
         };
         match vtt {
             Some(vtt) => vtt,
-            None => return Problem::resource_not_found("language").into_response(),
+            None => return super::captions::not_found().into_response(),
         }
     };
     let mut response = with_type((StatusCode::OK, vtt).into_response(), "text/vtt");

@@ -53,6 +53,13 @@ pub(crate) trait TextTrack {
     fn new(language: String, vtt: String) -> Self;
     /// Replaces its file.
     fn set_vtt(&mut self, vtt: String);
+    /// Its file.
+    fn vtt(&self) -> &str;
+}
+
+/// The track of `tracks` in covered language `tag`.
+pub(crate) fn find_track<'a, T: TextTrack>(tracks: &'a [T], tag: &str) -> Option<&'a T> {
+    tracks.iter().find(|t| t.language() == tag)
 }
 
 impl TextTrack for StoredCaption {
@@ -70,6 +77,10 @@ impl TextTrack for StoredCaption {
 
     fn set_vtt(&mut self, vtt: String) {
         self.vtt = vtt;
+    }
+
+    fn vtt(&self) -> &str {
+        &self.vtt
     }
 
     fn to_json(&self, video: &str, base: &str) -> Value {
@@ -289,10 +300,7 @@ pub(crate) fn get_track<T: TextTrack>(
 ) -> Result<Response, Problem> {
     backend
         .with_video(key, id, |video| {
-            tracks(video)
-                .iter()
-                .find(|t| t.language() == tag.tag)
-                .map(|t| t.to_json(&video.id, base))
+            find_track(tracks(video), &tag.tag).map(|t| t.to_json(&video.id, base))
         })?
         .map(|track| wire::json(StatusCode::OK, &track))
         .ok_or_else(not_found)

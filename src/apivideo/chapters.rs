@@ -37,6 +37,10 @@ impl TextTrack for StoredChapter {
         self.vtt = vtt;
     }
 
+    fn vtt(&self) -> &str {
+        &self.vtt
+    }
+
     fn to_json(&self, video: &str, base: &str) -> Value {
         json!({
             "uri": format!("/videos/{video}/chapters/{}", self.language),
