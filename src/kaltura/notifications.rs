@@ -621,6 +621,32 @@ fn find(tenant: Option<&Tenant>, id: i64) -> Option<&StoredTemplate> {
 }
 
 /// `id`: an int parameter, mandatory.
+/// Changes template `id` of the session's partner, as `update` and `updateStatus` do: `check`
+/// sees the partner and the template as they stand and refuses, or gives the change to make,
+/// which is stamped now; the answer is the template changed.
+fn change<F: FnOnce(&mut StoredTemplate)>(
+    call: &Call,
+    session: Option<Session>,
+    id: i64,
+    check: impl FnOnce(Option<&Tenant>, &StoredTemplate) -> Result<F, ApiError>,
+) -> Result<Out, ApiError> {
+    let session = required(session)?;
+    let now = call.served.cx.clock.now();
+    let mut tenants = call.served.backend.store.lock();
+    let tenant = tenants.get(&session.partner_id);
+    let current = find(tenant, id).ok_or_else(|| not_found(id))?;
+    let apply = check(tenant, current)?;
+    let Some(template) = tenants
+        .get_mut(&session.partner_id)
+        .and_then(|t| t.templates.get_mut(&id))
+    else {
+        return Err(not_found(id));
+    };
+    apply(template);
+    template.updated_at = now;
+    Ok(wire::notification_template(template))
+}
+
 fn read_id(args: &Args<'_>) -> Result<i64, ApiError> {
     args.required_string("id")?;
     Ok(args.int("id", 0))
@@ -739,20 +765,11 @@ impl Action for Update {
     }
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
-        let session = required(session)?;
-        let now = call.served.cx.clock.now();
-        let mut tenants = call.served.backend.store.lock();
-        let tenant = tenants.get_mut(&session.partner_id);
-        let current = find(tenant.as_deref(), self.id)
-            .cloned()
-            .ok_or_else(|| not_found(self.id))?;
-        self.input.validate(tenant.as_deref(), Some(&current))?;
-        let Some(template) = tenant.and_then(|t| t.templates.get_mut(&self.id)) else {
-            return Err(not_found(self.id));
-        };
-        self.input.apply(template);
-        template.updated_at = now;
-        Ok(wire::notification_template(template))
+        let input = self.input;
+        change(call, session, self.id, |tenant, current| {
+            input.validate(tenant, Some(current))?;
+            Ok(move |template: &mut StoredTemplate| input.apply(template))
+        })
     }
 }
 
@@ -780,29 +797,19 @@ impl Action for UpdateStatus {
     }
 
     async fn run(self, call: &Call, session: Option<Session>) -> Result<Out, ApiError> {
-        let session = required(session)?;
-        let now = call.served.cx.clock.now();
-        let mut tenants = call.served.backend.store.lock();
-        let tenant = tenants.get_mut(&session.partner_id);
-        let current = find(tenant.as_deref(), self.id)
-            .cloned()
-            .ok_or_else(|| not_found(self.id))?;
-        // `updateStatusAction` looks for an ACTIVE template with this system name, itself
-        // included.
-        if self.status == STATUS_ACTIVE
-            && active_with_system_name(tenant.as_deref(), current.system_name.as_deref(), None)
-        {
-            return Err(ApiError::new(
-                "EVENT_NOTIFICATION_TEMPLATE_DUPLICATE_SYSTEM_NAME",
-                &[current.system_name.as_deref().unwrap_or_default()],
-            ));
-        }
-        let Some(template) = tenant.and_then(|t| t.templates.get_mut(&self.id)) else {
-            return Err(not_found(self.id));
-        };
-        template.status = self.status;
-        template.updated_at = now;
-        Ok(wire::notification_template(template))
+        let status = self.status;
+        change(call, session, self.id, |tenant, current| {
+            // `updateStatusAction` looks for an ACTIVE template with this system name,
+            // itself included.
+            let name = current.system_name.as_deref();
+            if status == STATUS_ACTIVE && active_with_system_name(tenant, name, None) {
+                return Err(ApiError::new(
+                    "EVENT_NOTIFICATION_TEMPLATE_DUPLICATE_SYSTEM_NAME",
+                    &[name.unwrap_or_default()],
+                ));
+            }
+            Ok(move |template: &mut StoredTemplate| template.status = status)
+        })
     }
 }
 
