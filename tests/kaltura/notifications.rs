@@ -75,6 +75,16 @@ fn template_fields<'a>(
     fields
 }
 
+/// What `add` answers for a template to `url` on "entry ready" (JSON) with `extra` fields.
+async fn add_refused(api: &Api, url: &str, extra: &[(&str, &str)]) -> Value {
+    api.json(
+        SERVICE,
+        "add",
+        &template_fields(url, ENTRY_READY, "1", extra),
+    )
+    .await
+}
+
 /// Adds a template (JSON answer).
 async fn add_template(api: &Api, fields: &[(&str, &str)]) -> Value {
     let template = api.json(SERVICE, "add", fields).await;
@@ -549,69 +559,45 @@ async fn bad_template_input_gets_the_servers_errors() {
     let code = |answer: Value| answer["code"].as_str().unwrap_or_default().to_owned();
 
     let missing = api.json(SERVICE, "add", &[]).await;
-    let short_name = api
-        .json(
-            SERVICE,
-            "add",
-            &template_fields(
-                url,
-                ENTRY_READY,
-                "1",
-                &[
-                    ("eventNotificationTemplate:name", "ab"),
-                    ("eventNotificationTemplate:systemName", "OTHER"),
-                ],
-            ),
-        )
-        .await;
+    let short_name = add_refused(
+        &api,
+        url,
+        &[
+            ("eventNotificationTemplate:name", "ab"),
+            ("eventNotificationTemplate:systemName", "OTHER"),
+        ],
+    )
+    .await;
     let duplicate = api
         .json(SERVICE, "add", &template_fields(url, ENTRY_READY, "1", &[]))
         .await;
-    let bad_event = api
-        .json(
-            SERVICE,
-            "add",
-            &template_fields(
-                url,
-                ENTRY_READY,
-                "1",
-                &[
-                    ("eventNotificationTemplate:eventType", "99"),
-                    ("eventNotificationTemplate:systemName", "OTHER"),
-                ],
-            ),
-        )
-        .await;
-    let readonly = api
-        .json(
-            SERVICE,
-            "add",
-            &template_fields(
-                url,
-                ENTRY_READY,
-                "1",
-                &[
-                    ("eventNotificationTemplate:id", "5"),
-                    ("eventNotificationTemplate:systemName", "OTHER"),
-                ],
-            ),
-        )
-        .await;
-    let bad_data = api
-        .json(
-            SERVICE,
-            "add",
-            &template_fields(
-                url,
-                ENTRY_READY,
-                "1",
-                &[
-                    ("eventNotificationTemplate:data:apiObjectType", "entry"),
-                    ("eventNotificationTemplate:systemName", "OTHER"),
-                ],
-            ),
-        )
-        .await;
+    let bad_event = add_refused(
+        &api,
+        url,
+        &[
+            ("eventNotificationTemplate:eventType", "99"),
+            ("eventNotificationTemplate:systemName", "OTHER"),
+        ],
+    )
+    .await;
+    let readonly = add_refused(
+        &api,
+        url,
+        &[
+            ("eventNotificationTemplate:id", "5"),
+            ("eventNotificationTemplate:systemName", "OTHER"),
+        ],
+    )
+    .await;
+    let bad_data = add_refused(
+        &api,
+        url,
+        &[
+            ("eventNotificationTemplate:data:apiObjectType", "entry"),
+            ("eventNotificationTemplate:systemName", "OTHER"),
+        ],
+    )
+    .await;
     let no_id = api.json(SERVICE, "get", &[]).await;
     let unknown = api
         .json(
